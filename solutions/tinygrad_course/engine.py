@@ -34,7 +34,7 @@ EXERCISES = {
     "mean_backward": ("04_vector_input.ipynb", "Mean.backward"),
     "sum_to_shape": ("04_vector_input.ipynb", "sum_to_shape, undoing broadcasting in a gradient"),
     "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_, clearing a tensor in place"),
-    "grad_mode": ("06_disabling_tracking.ipynb", "should_record, the rule for when an op joins the graph"),
+    "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__/__exit__, switching recording off and back"),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach, same data without the graph"),
 }
 
@@ -88,11 +88,15 @@ class _GradModeContext:
 
     def __enter__(self):
         global _grad_enabled
+        ### BEGIN SOLUTION grad_mode
         self.prev, _grad_enabled = _grad_enabled, self.mode
+        ### END SOLUTION
 
     def __exit__(self, *exc):
         global _grad_enabled
+        ### BEGIN SOLUTION grad_mode
         _grad_enabled = self.prev
+        ### END SOLUTION
 
     def __call__(self, func):
         def wrapper(*args, **kwargs):
@@ -117,9 +121,7 @@ def _wraps(wrapper, func):
 
 def should_record(inputs):
     """Does an op on these input tensors join the graph?"""
-    ### BEGIN SOLUTION grad_mode
     return _grad_enabled and any(t.requires_grad for t in inputs)
-    ### END SOLUTION
 
 
 # --------------------------------------------------------------------------
@@ -173,8 +175,9 @@ class Node:
     # -- the graph side, used by the backward pass --
     def apply(self, grad):
         """Gradients for each input, each summed back to that input's shape."""
-        if self._retained is not None:
-            _accumulate(self._retained, grad)
+        if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
+            t = self._retained
+            t.grad = Tensor._make(grad.copy()) if t._grad is None else Tensor._make(t._grad.data + grad)
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -204,17 +207,15 @@ class AccumulateGrad(Node):
         self.variable = variable
 
     def apply(self, grad):
+        leaf = self.variable
         ### BEGIN SOLUTION accumulate_grad
-        _accumulate(self.variable, grad)
+        if leaf.grad is None:
+            # a copy: `grad` may be the very array another node also received
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+        else:
+            leaf.grad.data += grad  # in place, as torch does: views of .grad see the sum
         return ()
         ### END SOLUTION
-
-
-def _accumulate(tensor, grad):
-    if tensor.grad is None:
-        tensor.grad = Tensor._make(np.array(grad, dtype=tensor.data.dtype))
-    else:
-        tensor.grad.data += grad  # in place: views of .grad see the sum, as in torch
 
 
 def sum_to_shape(grad, shape):
