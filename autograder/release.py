@@ -31,8 +31,12 @@ BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?: (?P<exercise>\w+))?\s
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 
 
-def strip_solutions(source, filename="<engine>"):
-    """Replace each solution region of a Python file with the exercise's NotImplementedError."""
+def strip_solutions(source, filename="<engine>", keep=()):
+    """Replace each solution region of a Python file with the exercise's NotImplementedError.
+
+    Regions of the exercises in ``keep`` stay solved (markers dropped): an engine as a learner
+    who has done only those exercises would have it.
+    """
     out, exercise, start = [], None, 0
     for number, line in enumerate(source.splitlines(keepends=True), 1):
         begin = BEGIN.match(line)
@@ -43,12 +47,13 @@ def strip_solutions(source, filename="<engine>"):
             if not exercise:
                 raise ValueError(f"{filename}:{number}: BEGIN SOLUTION needs an exercise id, "
                                  f"e.g. '### BEGIN SOLUTION pow_backward'")
-            out.append(f"{begin['indent']}raise NotImplementedError(todo({exercise!r}))\n")
+            if exercise not in keep:
+                out.append(f"{begin['indent']}raise NotImplementedError(todo({exercise!r}))\n")
         elif END.match(line):
             if exercise is None:
                 raise ValueError(f"{filename}:{number}: END SOLUTION without a BEGIN")
             exercise = None
-        elif exercise is None:
+        elif exercise is None or exercise in keep:
             out.append(line)
     if exercise is not None:
         raise ValueError(f"{filename}:{start}: BEGIN SOLUTION {exercise} is never closed")

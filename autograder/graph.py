@@ -1,0 +1,291 @@
+"""Draw the graph autograd recorded for a tensor, as plain SVG.
+
+One routine serves torch and ``tinygrad_course`` alike: both name their nodes like torch
+(``MulBackward0``), link them through ``next_functions`` and end each path at an
+``AccumulateGrad`` whose ``variable`` is the leaf tensor.
+
+    show_graph(loss, names={"w": w, "b": b, "z": z, "loss": loss})
+
+Arrows point the way data flows in the forward pass; ``backward()`` walks them in reverse.
+Leaves show their value and ``grad``; an op node shows the value of a tensor named in
+``names`` whose ``grad_fn`` it is.  Inputs that do not require grad are not in the graph
+(autograd records nothing for them), so they are not drawn.
+"""
+
+from dataclasses import dataclass, field
+from html import escape
+
+import numpy as np
+
+FONT_SIZE, CHAR_WIDTH, LINE_HEIGHT = 12, 7.3, 16
+PAD_X, PAD_Y, GAP_X, GAP_Y, MARGIN = 10, 6, 24, 34, 12
+FILL = {"leaf": "#dbeafe", "op": "#f1f5f9", "named": "#fef9c3", "output": "#dcfce7"}
+STROKE = {"leaf": "#1d4ed8", "op": "#64748b", "named": "#a16207", "output": "#15803d"}
+
+
+@dataclass
+class GraphNode:
+    key: str          # n0, n1, ...: stable within one drawing, never a memory address
+    kind: str         # "leaf", "op", "named" (an op whose output is named) or "output"
+    node_name: str    # torch's node class name, e.g. "MulBackward0"; "" for the output box
+    label: str        # the name from ``names``, or "" when unnamed
+    lines: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)  # keys of the nodes feeding this one
+
+
+@dataclass
+class Graph:
+    nodes: dict       # key -> GraphNode, in discovery order from the output
+    edges: list       # (from_key, to_key): forward direction
+
+    def describe(self):
+        """The graph as text, inputs first: a stable plain-text stand-in for the drawing."""
+        out = []
+        for node in topological(self):
+            head = " ".join(part for part in (node.label, node.node_name and f"[{node.node_name}]") if part)
+            text = f"{head}: {', '.join(node.lines)}" if node.lines else head
+            if node.inputs:
+                text += "  <- " + ", ".join(_short(self.nodes[k]) for k in node.inputs)
+            out.append(text)
+        return "\n".join(out)
+
+
+def build_graph(output, names=None):
+    """Walk ``output.grad_fn`` and its ``next_functions`` into a :class:`Graph`."""
+    names = _check_names(names)
+    nodes, edges, keys = {}, [], {}
+
+    def key_for(fn):
+        if id(fn) not in keys:
+            keys[id(fn)] = (f"n{len(keys)}", fn)  # keep fn referenced so its id is not reused
+        return keys[id(fn)][0]
+
+    root = getattr(output, "grad_fn", None)
+    if root is not None:
+        queue, seen = [root], set()
+        while queue:
+            fn = queue.pop(0)
+            key = key_for(fn)
+            if key in seen:
+                continue
+            seen.add(key)
+            nodes[key] = _describe_node(key, fn, names)
+            for child, _ in getattr(fn, "next_functions", ()):
+                if child is None:
+                    continue
+                nodes[key].inputs.append(key_for(child))
+                edges.append((key_for(child), key))
+                queue.append(child)
+    out_key = f"n{len(keys)}"
+    label = _name_of(output, names) or "output"
+    lines = [f"= {format_value(output)}"]
+    if root is None:
+        lines.append("no grad_fn: nothing recorded")
+    nodes[out_key] = GraphNode(out_key, "output", "", label, lines)
+    if root is not None:
+        nodes[out_key].inputs.append(key_for(root))
+        edges.append((key_for(root), out_key))
+    return Graph(nodes, edges)
+
+
+def _check_names(names):
+    names = dict(names or {})
+    for label, value in names.items():
+        if not isinstance(label, str):
+            raise TypeError(f"names maps a label (str) to a tensor; got the key {label!r}")
+        if not hasattr(value, "grad_fn") or not hasattr(value, "requires_grad"):
+            raise TypeError(f"names[{label!r}] is a {type(value).__name__}, not a tensor")
+    return names
+
+
+def _name_of(tensor, names):
+    return next((label for label, t in names.items() if t is tensor), "")
+
+
+def _describe_node(key, fn, names):
+    node_name = type(fn).__name__
+    variable = getattr(fn, "variable", None)
+    if node_name == "AccumulateGrad" and variable is not None:
+        label = _name_of(variable, names) or "leaf"
+        return GraphNode(key, "leaf", node_name, label,
+                         [f"= {format_value(variable)}", f"grad = {format_value(variable.grad)}"])
+    label = next((label for label, t in names.items() if t.grad_fn is fn), "")
+    if label:
+        return GraphNode(key, "named", node_name, label, [f"= {format_value(names[label])}"])
+    return GraphNode(key, "op", node_name, "")
+
+
+def format_value(tensor, limit=6):
+    """A tensor's numbers with 4 decimals, as torch prints them; ``None`` stays ``None``."""
+    if tensor is None:
+        return "None"
+    data = tensor.data
+    array = np.asarray(data.numpy() if hasattr(data, "numpy") else data, dtype=np.float64)
+    if array.ndim == 0:
+        return f"{float(array):.4f}"
+    flat = [f"{v:.4f}" for v in array.ravel()[:limit]]
+    more = ", ..." if array.size > limit else ""
+    return "[" + ", ".join(flat) + more + "]"
+
+
+def _short(node):
+    return node.label or node.node_name
+
+
+def topological(graph):
+    """Nodes, every input before the nodes that use it (ties in discovery order)."""
+    order, done = [], set()
+
+    def visit(key):
+        if key in done:
+            return
+        done.add(key)
+        for k in graph.nodes[key].inputs:
+            visit(k)
+        order.append(graph.nodes[key])
+    for key in reversed(list(graph.nodes)):
+        visit(key)
+    return order
+
+
+# -- layout: longest-path layers, barycentre ordering within a layer --------
+
+def _layers(graph):
+    layer = {}
+    for node in topological(graph):
+        layer[node.key] = 1 + max((layer[k] for k in node.inputs), default=-1)
+    rows = [[] for _ in range(max(layer.values()) + 1)]
+    for key in graph.nodes:
+        rows[layer[key]].append(key)
+    consumers = {key: [] for key in graph.nodes}
+    for src, dst in graph.edges:
+        consumers[src].append(dst)
+    for _ in range(2):  # two sweeps each way settle small graphs well enough
+        for i in range(1, len(rows)):
+            _reorder(rows[i], rows[i - 1], lambda k: graph.nodes[k].inputs)
+        for i in range(len(rows) - 2, -1, -1):
+            _reorder(rows[i], rows[i + 1], lambda k: consumers[k])
+    return rows
+
+
+def _reorder(row, neighbour_row, neighbours):
+    position = {k: i for i, k in enumerate(neighbour_row)}
+
+    def barycentre(item):
+        i, key = item
+        linked = [position[k] for k in neighbours(key) if k in position]
+        return (sum(linked) / len(linked) if linked else i, i)
+    row[:] = [key for _, key in sorted(enumerate(row), key=barycentre)]
+
+
+def _box_size(node):
+    texts = [_title(node)] + node.lines
+    width = max(len(t) for t in texts) * CHAR_WIDTH + 2 * PAD_X
+    return width, len(texts) * LINE_HEIGHT + 2 * PAD_Y
+
+
+def _title(node):
+    if node.kind == "op":
+        return node.node_name
+    if node.kind == "leaf":
+        return f"{node.label} (leaf)"
+    if node.kind == "named":
+        return f"{node.label}: {node.node_name}"
+    return node.label
+
+
+def layout(graph):
+    """Box positions ``key -> (x, y, width, height)`` and the drawing's size."""
+    rows = _layers(graph)
+    sizes = {k: _box_size(n) for k, n in graph.nodes.items()}
+    row_widths = [sum(sizes[k][0] for k in row) + GAP_X * (len(row) - 1) for row in rows]
+    width = max(row_widths) + 2 * MARGIN
+    boxes, y = {}, MARGIN
+    for row, row_width in zip(rows, row_widths):
+        x = (width - row_width) / 2
+        height = max(sizes[k][1] for k in row)
+        for k in row:
+            w, h = sizes[k]
+            boxes[k] = (x, y + (height - h) / 2, w, h)
+            x += w + GAP_X
+        y += height + GAP_Y
+    return boxes, width, y - GAP_Y + MARGIN
+
+
+# -- SVG ---------------------------------------------------------------------
+
+def render_svg(graph, title=None):
+    boxes, width, height = layout(graph)
+    top = LINE_HEIGHT + 4 if title else 0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="autograd-graph" width="{width:.0f}" '
+             f'height="{height + top:.0f}" viewBox="0 0 {width:.0f} {height + top:.0f}" '
+             f'font-family="monospace" font-size="{FONT_SIZE}">']
+    if title:
+        parts.append(f'<text class="title" x="{MARGIN}" y="{LINE_HEIGHT}" font-weight="bold">'
+                     f'{escape(title)}</text>')
+    parts.append(f'<g transform="translate(0,{top})">')
+    for src, dst in graph.edges:
+        parts.append(_edge_svg(src, dst, boxes))
+    for key, node in graph.nodes.items():
+        parts.append(_node_svg(node, boxes[key]))
+    parts.append("</g></svg>")
+    return "\n".join(parts)
+
+
+def _edge_svg(src, dst, boxes):
+    sx, sy, sw, sh = boxes[src]
+    dx, dy, dw, _ = boxes[dst]
+    x1, y1, x2, y2 = sx + sw / 2, sy + sh, dx + dw / 2, dy - 6
+    bend = (y2 - y1) / 2
+    arrow = f"{x2 - 4:.1f},{y2:.1f} {x2 + 4:.1f},{y2:.1f} {x2:.1f},{y2 + 6:.1f}"
+    return (f'<g class="edge" data-from="{src}" data-to="{dst}">'
+            f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + bend:.1f} {x2:.1f},{y2 - bend:.1f} '
+            f'{x2:.1f},{y2:.1f}" fill="none" stroke="#475569" stroke-width="1.3"/>'
+            f'<polygon points="{arrow}" fill="#475569"/></g>')
+
+
+def _node_svg(node, box):
+    x, y, w, h = box
+    attrs = (f'class="node {node.kind}" data-key="{node.key}" data-node="{escape(node.node_name)}" '
+             f'data-label="{escape(node.label)}"')
+    out = [f"<g {attrs}>",
+           f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" '
+           f'fill="{FILL[node.kind]}" stroke="{STROKE[node.kind]}"/>']
+    for i, text in enumerate([_title(node)] + node.lines):
+        weight = ' font-weight="bold"' if i == 0 else ""
+        out.append(f'<text x="{x + w / 2:.1f}" y="{y + PAD_Y + (i + 0.78) * LINE_HEIGHT:.1f}" '
+                   f'text-anchor="middle"{weight}>{escape(text)}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
+# -- public entry points -----------------------------------------------------
+
+def graph_svg(output, names=None, title=None):
+    """The graph that produced ``output`` (a torch or tinygrad_course tensor) as an SVG string."""
+    return render_svg(build_graph(output, names), title)
+
+
+def describe_graph(output, names=None):
+    """The same graph as plain text, inputs first."""
+    return build_graph(output, names).describe()
+
+
+class GraphDrawing:
+    """What :func:`show_graph` displays: SVG, with the text description as the plain fallback."""
+
+    def __init__(self, output, names=None, title=None):
+        graph = build_graph(output, names)
+        self.svg, self.text = render_svg(graph, title), graph.describe()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/svg+xml": self.svg, "text/plain": self.text}
+
+    def __repr__(self):
+        return self.text
+
+
+def show_graph(output, names=None, title=None):
+    """Display the graph of ``output`` in the notebook (see the module docstring)."""
+    from IPython.display import display
+    display(GraphDrawing(output, names, title))

@@ -1,0 +1,101 @@
+"""The learner release: built by one command from solutions/, identical to what is committed,
+and free of solution text and hidden tests."""
+
+import ast
+import re
+
+import nbformat
+import pytest
+
+from autograder import release
+from autograder.engines import COURSE, SOLUTIONS
+
+ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
+
+
+def solution_regions(text):
+    """{exercise id: [lines inside its regions]} of a file with ``### BEGIN SOLUTION <id>`` markers."""
+    regions, current = {}, None
+    for line in text.splitlines():
+        begin = release.BEGIN.match(line)
+        if begin:
+            current = regions.setdefault(begin["exercise"], [])
+        elif release.END.match(line):
+            current = None
+        elif current is not None:
+            current.append(line)
+    return regions
+
+
+def test_strip_replaces_each_region_with_its_named_error():
+    stripped = release.strip_solutions(ENGINE)
+    ast.parse(stripped)
+    regions = solution_regions(ENGINE)
+    raised = re.findall(r"raise NotImplementedError\(todo\('(\w+)'\)\)", stripped)
+    assert set(raised) == set(regions)
+    assert "BEGIN SOLUTION" not in stripped and "END SOLUTION" not in stripped
+
+
+def test_strip_can_keep_some_exercises_solved():
+    regions = solution_regions(ENGINE)
+    kept = release.strip_solutions(ENGINE, keep={"pow_backward"})
+    assert all(line in kept for line in regions["pow_backward"])
+    assert "todo('pow_backward')" not in kept and "todo('sin_backward')" in kept
+
+
+@pytest.mark.parametrize("broken, complaint", [
+    ("x = 1\n### BEGIN SOLUTION\nx = 2\n### END SOLUTION\n", "needs an exercise id"),
+    ("### BEGIN SOLUTION a\n### BEGIN SOLUTION b\n### END SOLUTION\n", "inside the region opened at line 1"),
+    ("x = 1\n### END SOLUTION\n", "END SOLUTION without a BEGIN"),
+    ("### BEGIN SOLUTION a\nx = 1\n", "never closed"),
+])
+def test_malformed_markers_are_named_with_their_line(broken, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        release.strip_solutions(broken, "engine.py")
+
+
+def test_every_exercise_of_the_engine_has_a_region_and_a_notebook():
+    engine_ids = set(solution_regions(ENGINE))
+    declared = re.search(r"EXERCISES = \{(.*?)\n\}", ENGINE, re.S).group(1)
+    assert engine_ids == set(re.findall(r'^\s*"(\w+)":', declared, re.M))
+    notebooks = {p.name for p in SOLUTIONS.glob("*.ipynb")}
+    for notebook in re.findall(r'\("(\d\d_\w+\.ipynb)"', declared):
+        assert notebook in notebooks
+
+
+def test_committed_course_matches_a_fresh_build(tmp_path):
+    built = release.build_in(tmp_path)
+    assert release.differences(built, COURSE) == []
+
+
+def _solution_lines(notebook):
+    """Lines learners must write themselves, and hidden-test lines, of a source notebook."""
+    lines = []
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if re.match(r"\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line):
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) > 12:  # short lines (`return x`) are not telling
+                lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SOLUTIONS.glob("*.ipynb")))
+def test_release_notebook_holds_no_solution_or_hidden_test(name):
+    source = nbformat.read(SOLUTIONS / name, as_version=4)
+    learner = nbformat.read(COURSE / name, as_version=4)
+    learner_code = "\n".join(cell.source for cell in learner.cells)
+    assert "hidden=True" not in learner_code
+    leaked = [line for line in _solution_lines(source) if line in learner_code]
+    assert leaked == []
+    assert all(not cell.get("outputs") for cell in learner.cells if cell.cell_type == "code")
+
+
+def test_release_engine_holds_no_solution_line():
+    learner_engine = (COURSE / "tinygrad_course" / "engine.py").read_text()
+    outside = release.strip_solutions(ENGINE)  # lines that also occur outside regions are fine
+    for exercise, lines in solution_regions(ENGINE).items():
+        telling = [line for line in lines if line.strip() and line not in outside.splitlines()]
+        assert telling, f"{exercise}: region has no line of its own"
+        assert not [line for line in telling if line in learner_engine.splitlines()], exercise
