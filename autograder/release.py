@@ -2,6 +2,7 @@
 
     python -m autograder.release            # rebuild course/ (and nbgrader's source/ and release/)
     python -m autograder.release --check    # build in a temporary folder; fail if course/ is stale
+    python -m autograder.release --refresh  # first re-run the solution notebooks, saving their outputs
 
 Steps:
   1. ``autograder/source/autodiff/``: the solution notebooks, and the engine with each
@@ -120,10 +121,27 @@ def differences(left, right):
     return sorted(found)
 
 
+def refresh_outputs(notebooks=None, timeout=120):
+    """Re-run solution notebooks in place (cwd solutions/, so they use the reference engine)
+    and save their outputs: what nbval compares against. Run after any content change."""
+    import nbclient
+    import nbformat
+
+    for path in notebooks or sorted(SOLUTIONS.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+        nbformat.write(notebook, path)
+        print(f"refreshed {path.relative_to(REPO)}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if course/ differs from a fresh build")
+    parser.add_argument("--refresh", action="store_true", help="re-run the solution notebooks first")
     args = parser.parse_args(argv)
+    if args.refresh:
+        refresh_outputs()
     if args.check:
         with tempfile.TemporaryDirectory() as scratch:
             stale = differences(build_in(scratch), COURSE)

@@ -1,0 +1,99 @@
+"""Binder, without Binder: build the environment from binder/ in a fresh venv with the same steps
+repo2docker runs (pip install -r binder/requirements.txt, then binder/postBuild in a copy of the
+repository), then run each learner notebook there up to its first open exercise."""
+
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+import venv
+
+import pytest
+from open_exercises import open_exercise_error
+
+from autograder.engines import REPO
+
+pytestmark = pytest.mark.slow
+
+# Runs inside the Binder venv: execute each notebook cell by cell, stop at the first error.
+RUN_UNTIL_FIRST_ERROR = textwrap.dedent("""
+    import json, sys, nbclient, nbformat
+    from pathlib import Path
+    course = Path(sys.argv[1])
+    report = {}
+    for path in sorted(course.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                         resources={"metadata": {"path": str(course)}})
+        first_error = None
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                try:
+                    client.execute_cell(cell, index)
+                except nbclient.exceptions.CellExecutionError as error:
+                    first_error = dict(index=index, cell=cell, ename=error.ename, evalue=error.evalue)
+                    break
+        report[path.name] = dict(first_error=first_error, cells_run=index + 1)
+    print(json.dumps(report))
+""")
+
+
+def _repository_copy(destination):
+    """What Binder clones: the committed files."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
+    for name in filter(None, files.stdout.split("\0")):
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, target)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def binder_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("binder")
+    repo = _repository_copy(root / "repo")
+    env_dir = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    bin_dir = env_dir / "bin"
+    environ = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", VIRTUAL_ENV=str(env_dir))
+    steps = [[str(bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
+              "-r", "binder/requirements.txt"],
+             ["bash", "binder/postBuild"]]
+    for step in steps:
+        result = subprocess.run(step, cwd=repo, env=environ, capture_output=True, text=True, timeout=1200)
+        assert result.returncode == 0, f"{step}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return repo, bin_dir, environ
+
+
+def test_binder_image_holds_the_release_only(binder_env):
+    repo, _, _ = binder_env
+    assert not (repo / "solutions").exists() and not (repo / "tests").exists()
+    assert (repo / "course" / "tinygrad_course" / "engine.py").is_file()
+
+
+def test_binder_env_has_no_reference_engine_and_pinned_cpu_torch(binder_env):
+    repo, bin_dir, environ = binder_env
+    probe = ("import importlib.util, json, torch; "
+             "print(json.dumps([importlib.util.find_spec('tinygrad_course') is None, torch.__version__]))")
+    out = subprocess.run([str(bin_dir / "python"), "-c", probe], cwd=repo, env=environ,
+                         capture_output=True, text=True, check=True).stdout
+    no_engine_outside_course, version = json.loads(out)
+    assert no_engine_outside_course
+    assert version.startswith("2.13.0") and "+cu" not in version
+
+
+def test_learner_notebooks_run_in_binder_env_up_to_their_first_open_exercise(binder_env):
+    repo, bin_dir, environ = binder_env
+    result = subprocess.run([str(bin_dir / "python"), "-c", RUN_UNTIL_FIRST_ERROR, str(repo / "course")],
+                            cwd=repo / "course", env=environ, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(report) == len(list((REPO / "course").glob("*.ipynb")))
+    for name, run in report.items():
+        error = run["first_error"]
+        assert error is not None, f"{name}: ran to the end with nothing open"
+        assert open_exercise_error(error["cell"], error["ename"], error["evalue"]), (name, error)
