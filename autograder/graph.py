@@ -26,11 +26,21 @@ STROKE = {"leaf": "#1d4ed8", "op": "#64748b", "named": "#a16207", "output": "#15
 @dataclass
 class GraphNode:
     key: str          # n0, n1, ...: stable within one drawing, never a memory address
-    kind: str         # "leaf", "op", "named" (an op whose output is named) or "output"
-    node_name: str    # torch's node class name, e.g. "MulBackward0"; "" for the output box
-    label: str        # the name from ``names``, or "" when unnamed
-    lines: list = field(default_factory=list)
+    kind: str         # "leaf", "op", "named" (an op whose tensor is in names) or "output"
+    node_name: str    # torch's node class name, e.g. "MulBackward0"; "" for an output without one
+    label: str = ""   # the name from ``names`` ("" when unnamed)
+    value: str = ""   # the tensor's numbers, when the node's tensor is known
+    grad: str = ""    # a leaf's .grad ("None" before backward)
     inputs: list = field(default_factory=list)  # keys of the nodes feeding this one
+
+    @property
+    def lines(self):
+        lines = [f"= {self.value}"] if self.value else []
+        if self.kind == "leaf":
+            lines.append(f"grad = {self.grad}")
+        if self.kind == "output" and not self.node_name:
+            lines.append("no grad_fn: nothing recorded")
+        return lines
 
 
 @dataclass
@@ -42,8 +52,11 @@ class Graph:
         """The graph as text, inputs first: a stable plain-text stand-in for the drawing."""
         out = []
         for node in topological(self):
-            head = " ".join(part for part in (node.label, node.node_name and f"[{node.node_name}]") if part)
-            text = f"{head}: {', '.join(node.lines)}" if node.lines else head
+            text = " ".join(p for p in (node.label, node.value and f"= {node.value}") if p)
+            if node.kind == "leaf":
+                text += f", grad = {node.grad}"
+            if node.node_name:
+                text += f"  [{node.node_name}]" if text else node.node_name
             if node.inputs:
                 text += "  <- " + ", ".join(_short(self.nodes[k]) for k in node.inputs)
             out.append(text)
@@ -53,38 +66,32 @@ class Graph:
 def build_graph(output, names=None):
     """Walk ``output.grad_fn`` and its ``next_functions`` into a :class:`Graph`."""
     names = _check_names(names)
-    nodes, edges, keys = {}, [], {}
+    if not hasattr(output, "grad_fn"):
+        raise TypeError(f"graph drawing needs a tensor (torch or tinygrad_course), got {type(output).__name__}")
+    label = _name_of(output, names) or "output"
+    root = output.grad_fn
+    if root is None:
+        return Graph({"n0": GraphNode("n0", "output", "", label, format_value(output))}, [])
+    nodes, edges, keys, queue = {}, [], {}, [root]
 
     def key_for(fn):
         if id(fn) not in keys:
             keys[id(fn)] = (f"n{len(keys)}", fn)  # keep fn referenced so its id is not reused
         return keys[id(fn)][0]
 
-    root = getattr(output, "grad_fn", None)
-    if root is not None:
-        queue, seen = [root], set()
-        while queue:
-            fn = queue.pop(0)
-            key = key_for(fn)
-            if key in seen:
-                continue
-            seen.add(key)
-            nodes[key] = _describe_node(key, fn, names)
-            for child, _ in getattr(fn, "next_functions", ()):
-                if child is None:
-                    continue
+    while queue:
+        fn = queue.pop(0)
+        key = key_for(fn)
+        if key in nodes:
+            continue
+        nodes[key] = _describe_node(key, fn, names)
+        for child, _ in getattr(fn, "next_functions", ()):
+            if child is not None:  # None: an input that does not require grad
                 nodes[key].inputs.append(key_for(child))
                 edges.append((key_for(child), key))
                 queue.append(child)
-    out_key = f"n{len(keys)}"
-    label = _name_of(output, names) or "output"
-    lines = [f"= {format_value(output)}"]
-    if root is None:
-        lines.append("no grad_fn: nothing recorded")
-    nodes[out_key] = GraphNode(out_key, "output", "", label, lines)
-    if root is not None:
-        nodes[out_key].inputs.append(key_for(root))
-        edges.append((key_for(root), out_key))
+    top = nodes[key_for(root)]
+    top.kind, top.label, top.value = "output", label, format_value(output)
     return Graph(nodes, edges)
 
 
@@ -106,13 +113,12 @@ def _describe_node(key, fn, names):
     node_name = type(fn).__name__
     variable = getattr(fn, "variable", None)
     if node_name == "AccumulateGrad" and variable is not None:
-        label = _name_of(variable, names) or "leaf"
-        return GraphNode(key, "leaf", node_name, label,
-                         [f"= {format_value(variable)}", f"grad = {format_value(variable.grad)}"])
+        return GraphNode(key, "leaf", node_name, _name_of(variable, names) or "leaf",
+                         format_value(variable), format_value(variable.grad))
     label = next((label for label, t in names.items() if t.grad_fn is fn), "")
     if label:
-        return GraphNode(key, "named", node_name, label, [f"= {format_value(names[label])}"])
-    return GraphNode(key, "op", node_name, "")
+        return GraphNode(key, "named", node_name, label, format_value(names[label]))
+    return GraphNode(key, "op", node_name)
 
 
 def format_value(tensor, limit=6):
@@ -148,32 +154,59 @@ def topological(graph):
     return order
 
 
-# -- layout: longest-path layers, barycentre ordering within a layer --------
+# -- layout: layers, virtual points on long edges, barycentre ordering ------
 
 def _layers(graph):
+    """Each node's row: one below its lowest input; a leaf sits just above its first user."""
     layer = {}
     for node in topological(graph):
         layer[node.key] = 1 + max((layer[k] for k in node.inputs), default=-1)
-    rows = [[] for _ in range(max(layer.values()) + 1)]
-    for key in graph.nodes:
-        rows[layer[key]].append(key)
+    consumers = _consumers(graph)
+    for node in graph.nodes.values():
+        if not node.inputs and consumers[node.key]:
+            layer[node.key] = min(layer[k] for k in consumers[node.key]) - 1
+    return layer
+
+
+def _consumers(graph):
     consumers = {key: [] for key in graph.nodes}
     for src, dst in graph.edges:
         consumers[src].append(dst)
-    for _ in range(2):  # two sweeps each way settle small graphs well enough
+    return consumers
+
+
+def _rows_and_routes(graph):
+    """Rows of keys (virtual points ``v<i>`` included) and each edge's chain of keys."""
+    layer = _layers(graph)
+    rows = [[] for _ in range(max(layer.values()) + 1)]
+    for key in graph.nodes:
+        rows[layer[key]].append(key)
+    above, below, routes = {}, {}, []
+    for src, dst in graph.edges:
+        chain = [src]
+        for row in range(layer[src] + 1, layer[dst]):
+            point = f"v{sum(len(r) for r in rows)}"
+            rows[row].append(point)
+            chain.append(point)
+        chain.append(dst)
+        routes.append(chain)
+        for a, b in zip(chain, chain[1:]):
+            below.setdefault(a, []).append(b)
+            above.setdefault(b, []).append(a)
+    for _ in range(3):  # a few sweeps each way settle small graphs well enough
         for i in range(1, len(rows)):
-            _reorder(rows[i], rows[i - 1], lambda k: graph.nodes[k].inputs)
+            _reorder(rows[i], rows[i - 1], above)
         for i in range(len(rows) - 2, -1, -1):
-            _reorder(rows[i], rows[i + 1], lambda k: consumers[k])
-    return rows
+            _reorder(rows[i], rows[i + 1], below)
+    return rows, routes, above
 
 
-def _reorder(row, neighbour_row, neighbours):
+def _reorder(row, neighbour_row, links):
     position = {k: i for i, k in enumerate(neighbour_row)}
 
     def barycentre(item):
         i, key = item
-        linked = [position[k] for k in neighbours(key) if k in position]
+        linked = [position[k] for k in links.get(key, ()) if k in position]
         return (sum(linked) / len(linked) if linked else i, i)
     row[:] = [key for _, key in sorted(enumerate(row), key=barycentre)]
 
@@ -189,33 +222,48 @@ def _title(node):
         return node.node_name
     if node.kind == "leaf":
         return f"{node.label} (leaf)"
-    if node.kind == "named":
+    if node.node_name:
         return f"{node.label}: {node.node_name}"
     return node.label
 
 
 def layout(graph):
-    """Box positions ``key -> (x, y, width, height)`` and the drawing's size."""
-    rows = _layers(graph)
+    """Box positions ``key -> (x, y, width, height)``, edge routes, and the drawing's size.
+
+    Rows go top to bottom; within a row each box is centred under the boxes feeding it,
+    then pushed right just enough not to overlap its left neighbour."""
+    rows, routes, above = _rows_and_routes(graph)
     sizes = {k: _box_size(n) for k, n in graph.nodes.items()}
-    row_widths = [sum(sizes[k][0] for k in row) + GAP_X * (len(row) - 1) for row in rows]
-    width = max(row_widths) + 2 * MARGIN
-    boxes, y = {}, MARGIN
-    for row, row_width in zip(rows, row_widths):
-        x = (width - row_width) / 2
-        height = max(sizes[k][1] for k in row)
-        for k in row:
-            w, h = sizes[k]
-            boxes[k] = (x, y + (height - h) / 2, w, h)
-            x += w + GAP_X
+    boxes, y, centre = {}, MARGIN, {}
+    for row in rows:
+        height = max((sizes[k][1] for k in row if k in sizes), default=LINE_HEIGHT)
+        wanted = [sum(centre[k] for k in above[key]) / len(above[key]) if above.get(key) else None
+                  for key in row]
+        widths = [sizes[k][0] if k in sizes else 0 for k in row]
+        xs, right = [], None
+        for want, w in zip(wanted, widths):
+            x = (want - w / 2) if want is not None else (right if right is not None else 0)
+            if right is not None:
+                x = max(x, right)
+            xs.append(x)
+            right = x + w + (GAP_X if w else GAP_X / 2)
+        placed = [(x + w / 2 - want) for x, w, want in zip(xs, widths, wanted) if want is not None]
+        shift = sum(placed) / len(placed) if placed else 0
+        for key, x, w in zip(row, xs, widths):
+            h = sizes[key][1] if key in sizes else height
+            boxes[key] = (x - shift, y + (height - h) / 2, w, h)
+            centre[key] = x - shift + w / 2
         y += height + GAP_Y
-    return boxes, width, y - GAP_Y + MARGIN
+    left = min(x for x, _, _, _ in boxes.values())
+    boxes = {k: (x - left + MARGIN, by, w, h) for k, (x, by, w, h) in boxes.items()}
+    width = max(x + w for x, _, w, _ in boxes.values()) + MARGIN
+    return boxes, routes, width, y - GAP_Y + MARGIN
 
 
 # -- SVG ---------------------------------------------------------------------
 
 def render_svg(graph, title=None):
-    boxes, width, height = layout(graph)
+    boxes, routes, width, height = layout(graph)
     top = LINE_HEIGHT + 4 if title else 0
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="autograd-graph" width="{width:.0f}" '
              f'height="{height + top:.0f}" viewBox="0 0 {width:.0f} {height + top:.0f}" '
@@ -224,23 +272,33 @@ def render_svg(graph, title=None):
         parts.append(f'<text class="title" x="{MARGIN}" y="{LINE_HEIGHT}" font-weight="bold">'
                      f'{escape(title)}</text>')
     parts.append(f'<g transform="translate(0,{top})">')
-    for src, dst in graph.edges:
-        parts.append(_edge_svg(src, dst, boxes))
+    for chain in routes:
+        parts.append(_edge_svg(chain, boxes))
     for key, node in graph.nodes.items():
         parts.append(_node_svg(node, boxes[key]))
     parts.append("</g></svg>")
     return "\n".join(parts)
 
 
-def _edge_svg(src, dst, boxes):
-    sx, sy, sw, sh = boxes[src]
-    dx, dy, dw, _ = boxes[dst]
-    x1, y1, x2, y2 = sx + sw / 2, sy + sh, dx + dw / 2, dy - 6
-    bend = (y2 - y1) / 2
+def _edge_svg(chain, boxes):
+    """A smooth path from the bottom of the first box through virtual points to the last box."""
+    points = []
+    for i, key in enumerate(chain):
+        x, y, w, h = boxes[key]
+        if i == 0:
+            points.append((x + w / 2, y + h))
+        elif i == len(chain) - 1:
+            points.append((x + w / 2, y - 6))
+        else:
+            points.extend([(x, y), (x, y + h)])
+    path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
+    for (x1, y1), (x2, y2) in zip(points, points[1:]):
+        bend = (y2 - y1) / 2
+        path += f" C{x1:.1f},{y1 + bend:.1f} {x2:.1f},{y2 - bend:.1f} {x2:.1f},{y2:.1f}"
+    x2, y2 = points[-1]
     arrow = f"{x2 - 4:.1f},{y2:.1f} {x2 + 4:.1f},{y2:.1f} {x2:.1f},{y2 + 6:.1f}"
-    return (f'<g class="edge" data-from="{src}" data-to="{dst}">'
-            f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + bend:.1f} {x2:.1f},{y2 - bend:.1f} '
-            f'{x2:.1f},{y2:.1f}" fill="none" stroke="#475569" stroke-width="1.3"/>'
+    return (f'<g class="edge" data-from="{chain[0]}" data-to="{chain[-1]}">'
+            f'<path d="{path}" fill="none" stroke="#475569" stroke-width="1.3"/>'
             f'<polygon points="{arrow}" fill="#475569"/></g>')
 
 

@@ -14,6 +14,8 @@ gradient per input.  Pieces marked ``### BEGIN SOLUTION`` are the ones learners
 write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
 """
 
+import itertools
+
 import numpy as np
 
 from .printing import format_tensor
@@ -135,6 +137,9 @@ _SAVED_FREED = ("Trying to backward through the graph a second time (or directly
                 "if you need to access saved tensors after calling backward.")
 
 
+_creation_order = itertools.count()
+
+
 class Node:
     """One step of the backward graph, and the ``ctx`` its Function sees.
 
@@ -149,6 +154,7 @@ class Node:
         self.next_functions = ()
         self._saved = ()
         self._freed = False
+        self.sequence_nr = next(_creation_order)  # see topological_order
         self._retained = None  # the output tensor, if it called retain_grad()
 
     def name(self):
@@ -205,6 +211,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         super().__init__(None, ())
         self.variable = variable
+        self.sequence_nr = -1  # it has no children, so it can always come last
 
     def apply(self, grad):
         leaf = self.variable
@@ -263,6 +270,13 @@ class Function:
 # 4. The operations
 # --------------------------------------------------------------------------
 
+def accurately(function, x):
+    """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32.
+    numpy's own float32 loops are often an ulp off the correctly rounded value, which torch's
+    results nearly always are; notebooks print gradients in full, so the ulp shows."""
+    return function(x.astype(np.float64)).astype(np.float32) if x.dtype == np.float32 else function(x)
+
+
 class Add(Function):
     node_name = "AddBackward0"
 
@@ -307,6 +321,20 @@ class Mul(Function):
         ### END SOLUTION
 
 
+class Rsub(Function):
+    """``number - x``: torch records only the tensor as an input, so the node has one edge,
+    and its gradient is the second of the two that Sub.backward returns."""
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, x, other):
+        return Sub.forward(ctx, other, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Sub.backward(ctx, grad)[1]
+
+
 class Div(Function):
     node_name = "DivBackward0"
 
@@ -318,7 +346,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        return grad / b, -grad * a / (b * b)
+        return grad / b, -grad * (a / b / b)
 
 
 class Neg(Function):
@@ -347,7 +375,7 @@ class Reciprocal(Function):
     @staticmethod
     def backward(ctx, grad):
         out, = ctx.saved_tensors
-        return -grad * out * out
+        return -grad * (out * out)
 
 
 class Pow(Function):
@@ -365,7 +393,7 @@ class Pow(Function):
         ### BEGIN SOLUTION pow_backward
         x, = ctx.saved_tensors
         n = ctx.exponent
-        return grad * n * x ** (n - 1)
+        return grad * (n * x ** (n - 1))
         ### END SOLUTION
 
 
@@ -382,9 +410,29 @@ class PowTensor(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(b > 0, 0, np.nan))
-        return grad * b * a ** (b - 1), grad * out * log_a.astype(out.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # torch's rules at a == 0 and b == 0
+            da = np.where(b == 0, 0, b * a ** (b - 1))
+            db = np.where((a == 0) & (b >= 0), 0, out * accurately(np.log, a))
+        return grad * da, grad * db
+
+
+class RPow(Function):
+    """``number ** x``: one input, the exponent; d/dx base ** x = base ** x * log(base)."""
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, x, base):
+        out = base ** x
+        ctx.save_for_backward(x, out)
+        ctx.base = base
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            local = np.where((ctx.base == 0) & (x >= 0), 0, out * accurately(np.log, ctx.base))
+        return grad * local
 
 
 class Sin(Function):
@@ -393,13 +441,13 @@ class Sin(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.sin(x)
+        return accurately(np.sin, x)
 
     @staticmethod
     def backward(ctx, grad):
         ### BEGIN SOLUTION sin_backward
         x, = ctx.saved_tensors
-        return grad * np.cos(x)
+        return grad * accurately(np.cos, x)
         ### END SOLUTION
 
 
@@ -409,12 +457,12 @@ class Cos(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.cos(x)
+        return accurately(np.cos, x)
 
     @staticmethod
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        return grad * -np.sin(x)
+        return grad * -accurately(np.sin, x)
 
 
 class Exp(Function):
@@ -422,7 +470,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x)
+        out = accurately(np.exp, x)
         ctx.save_for_backward(out)
         return out
 
@@ -439,7 +487,7 @@ class Log(Function):
     def forward(ctx, x):
         ctx.save_for_backward(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(x)
+            return accurately(np.log, x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -454,7 +502,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = 1 / (1 + np.exp(-x))
+        out = 1 / (1 + accurately(np.exp, -x))
         ctx.save_for_backward(out)
         return out
 
@@ -462,7 +510,7 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         ### BEGIN SOLUTION sigmoid_backward
         out, = ctx.saved_tensors
-        return grad * ((1 - out) * out)
+        return grad * (1 - out) * out  # in the order torch evaluates it, bit for bit
         ### END SOLUTION
 
 
@@ -471,7 +519,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x)
+        out = accurately(np.tanh, x)
         ctx.save_for_backward(out)
         return out
 
@@ -493,7 +541,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         out, = ctx.saved_tensors
-        return grad * (out > 0)
+        return np.where(out > 0, grad, 0)
 
 
 class Clamp(Function):
@@ -515,7 +563,7 @@ class Clamp(Function):
             inside &= x >= ctx.min
         if ctx.max is not None:
             inside &= x <= ctx.max
-        return grad * inside
+        return np.where(inside, grad, 0)
         ### END SOLUTION
 
 
@@ -802,20 +850,20 @@ class Tensor:
     def __add__(self, other):
         return Add.apply(self, _tensor_like(other, self))
 
-    def __radd__(self, other):
-        return Add.apply(_tensor_like(other, self), self)
+    def __radd__(self, other):  # torch computes `2 + x` as x + 2: the tensor is the first input
+        return Add.apply(self, _tensor_like(other, self))
 
     def __sub__(self, other):
         return Sub.apply(self, _tensor_like(other, self))
 
     def __rsub__(self, other):
-        return Sub.apply(_tensor_like(other, self), self, node_name="RsubBackward1")
+        return Rsub.apply(self, other=_tensor_like(other, self).data)
 
     def __mul__(self, other):
         return Mul.apply(self, _tensor_like(other, self))
 
     def __rmul__(self, other):
-        return Mul.apply(_tensor_like(other, self), self)
+        return Mul.apply(self, _tensor_like(other, self))
 
     def __truediv__(self, other):
         return Div.apply(self, _tensor_like(other, self))
@@ -832,7 +880,7 @@ class Tensor:
         return Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
-        return PowTensor.apply(_tensor_like(base, self), self, node_name="PowBackward2")
+        return RPow.apply(self, base=_tensor_like(base, self).data)
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -884,9 +932,11 @@ class Tensor:
         return clamp(self, min, max)
 
     def sum(self, dim=None, keepdim=False):
+        dim = tuple(dim) if isinstance(dim, list) else dim  # numpy takes an int or a tuple
         return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Sum", dim))
 
     def mean(self, dim=None, keepdim=False):
+        dim = tuple(dim) if isinstance(dim, list) else dim
         return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Mean", dim))
 
     def matmul(self, other):
@@ -931,8 +981,13 @@ def _size(shape):
     return f"torch.Size([{', '.join(str(n) for n in shape)}])"
 
 
+class _DType(str):
+    """A dtype's name, shown bare as torch shows its dtypes: ``torch.float32``."""
+    __repr__ = str.__str__
+
+
 def _dtype_name(dtype):
-    return f"torch.{ {'bool': 'bool'}.get(dtype.name, dtype.name) }"
+    return _DType(f"torch.{dtype.name}")
 
 
 # -- module functions, as in ``torch.sin(x)`` --
@@ -985,11 +1040,9 @@ def relu(x):
 
 
 def clamp(x, min=None, max=None):
-    if min is not None and max is not None:
-        name = "ClampBackward1"
-    else:
-        name = "ClampMinBackward0" if min is not None else "ClampMaxBackward0"
-    return Clamp.apply(x, min=min, max=max, node_name=name)
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return Clamp.apply(x, min=min, max=max)
 
 
 def mean(x, dim=None, keepdim=False):
@@ -1001,6 +1054,9 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
 
 
 def matmul(a, b):
+    if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
+        row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
+        return Reshape.apply(matmul(row, b), shape=(b.shape[1],), node_name="SqueezeBackward4")
     name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
     return MatMul.apply(a, b, node_name=name)
 
@@ -1037,14 +1093,14 @@ def run_backward(root, grad, retain_graph=False):
 def topological_order(start):
     """Nodes reachable from ``start``, each before all the nodes it points to."""
     ### BEGIN SOLUTION backward_pass
-    order, visited, stack = [], set(), [(start, False)]
+    reachable, stack = set(), [start]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-        elif node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child, _ in node.next_functions if child is not None)
-    return order[::-1]
+        node = stack.pop()
+        if node not in reachable:
+            reachable.add(node)
+            stack.extend(child for child, _ in node.next_functions if child is not None)
+    # A node is always created after the nodes of its inputs, so newest first is such an
+    # order. It is also the order torch runs them in: gradients arriving along several paths
+    # are added up in the same order, which gives the same float32 bits.
+    return sorted(reachable, key=lambda node: node.sequence_nr, reverse=True)
     ### END SOLUTION

@@ -12,23 +12,39 @@ PRECISION, THRESHOLD, EDGE_ITEMS, LINE_WIDTH = 4, 1000, 3, 80
 
 
 def format_tensor(t):
-    """``repr(t)``: ``tensor(<values>[, dtype=...][, grad_fn=<...> | requires_grad=True])``."""
-    data = t.data
+    """``repr(t)``: ``tensor(<values>[, size=...][, dtype=...][, grad_fn=<...> | requires_grad=True])``."""
+    data, prefix = t.data, "tensor("
     suffixes = []
-    if data.size == 0 and data.ndim != 1:
+    if data.size == 0:
         body = "[]"
-        suffixes.append(f"size={tuple(data.shape)}")
+        if data.ndim != 1:
+            suffixes.append(f"size={tuple(data.shape)}")
+        shows_dtype = data.dtype != np.float32  # no values to tell an int tensor by
     else:
         summarize = data.size > THRESHOLD
         number = _NumberFormat(_edges(data) if summarize else data)
-        body = _format_array(data, number, indent=len("tensor("), summarize=summarize)
-    if data.dtype not in (np.float32, np.int64, np.bool_):
+        body = _format_array(data, number, indent=len(prefix), summarize=summarize)
+        shows_dtype = data.dtype not in (np.float32, np.int64, np.bool_)
+    if shows_dtype:
         suffixes.append(f"dtype=torch.{data.dtype.name}")
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
-    return "tensor(" + ", ".join([body] + suffixes) + ")"
+    return _with_suffixes(prefix + body, suffixes, indent=len(prefix))
+
+
+def _with_suffixes(text, suffixes, indent):
+    """Add ``, suffix`` after the values, on a new line when it would run past the line width."""
+    used = len(text) - text.rfind("\n") + 1  # torch's measure: the last line's length plus 2
+    for suffix in suffixes:
+        if used + len(suffix) + 2 > LINE_WIDTH:
+            text += ",\n" + " " * indent + suffix
+            used = indent + len(suffix)
+        else:
+            text += ", " + suffix
+            used += len(suffix) + 2
+    return text + ")"
 
 
 class _NumberFormat:
@@ -46,7 +62,8 @@ class _NumberFormat:
         magnitudes = np.abs(values).astype(np.float64)
         low, high = magnitudes.min(), magnitudes.max()
         self.int_mode = bool(np.all(values == np.ceil(values)))
-        self.sci_mode = bool(high / low > 1000.0 or high > 1.0e8 or low < 1.0e-4)
+        with np.errstate(over="ignore"):  # a ratio past float64's range is just "large"
+            self.sci_mode = bool(high / low > 1000.0 or high > 1.0e8 or low < 1.0e-4)
         self.width = max(len(self._text(v)) for v in values.tolist())
 
     def _text(self, value):

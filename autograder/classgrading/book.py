@@ -1,0 +1,204 @@
+"""The gradebook side: nbgrader's ``Gradebook`` API only (sqlite or PostgreSQL via ``db_url``).
+
+- ``copy_assignment`` seeds a gradebook with an assignment's structure (notebooks, graded,
+  solution, task and source cells): the scratch gradebook each worker grades into, or a
+  PostgreSQL gradebook from the course's sqlite one.
+- ``Writer`` is the single writer: it merges each graded submission into the main gradebook
+  exactly as nbgrader's ``SaveAutoGrades`` would (a manual score keeps its precedence and
+  flags the cell for review), then writes ``autograded/`` and ``feedback/`` and a ledger
+  entry that lets a rerun skip what is already graded.
+- ``export_csv`` writes scores per learner and exercise from the gradebook.
+"""
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+
+LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
+
+
+def copy_assignment(source_url, target_url, assignment, course_id):
+    """Copy ``assignment`` (structure only, no submissions) from one gradebook to another."""
+    with Gradebook(source_url, course_id) as source, Gradebook(target_url, course_id) as target:
+        master = source.find_assignment(assignment)
+        target.update_or_create_assignment(master.name, duedate=master.duedate)
+        for notebook in master.notebooks:
+            target.update_or_create_notebook(notebook.name, master.name, kernelspec=notebook.kernelspec)
+            for cell in notebook.grade_cells:
+                target.update_or_create_grade_cell(cell.name, notebook.name, master.name,
+                                                   max_score=cell.max_score, cell_type=cell.cell_type)
+            for cell in notebook.solution_cells:
+                target.update_or_create_solution_cell(cell.name, notebook.name, master.name)
+            for cell in notebook.task_cells:
+                target.update_or_create_task_cell(cell.name, notebook.name, master.name,
+                                                  max_score=cell.max_score, cell_type=cell.cell_type)
+            for cell in notebook.source_cells:
+                target.update_or_create_source_cell(cell.name, notebook.name, master.name,
+                                                    cell_type=cell.cell_type, locked=cell.locked,
+                                                    source=cell.source, checksum=cell.checksum)
+
+
+def has_assignment(db_url, assignment, course_id):
+    with Gradebook(db_url, course_id) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return False
+        return True
+
+
+def assignment_layout(db_url, assignment, course_id):
+    """``{notebook: {"grade_ids": [...], "max_score": float}}`` for the assignment."""
+    with Gradebook(db_url, course_id) as gradebook:
+        master = gradebook.find_assignment(assignment)
+        return {nb.name: {"grade_ids": sorted(c.name for c in nb.grade_cells + nb.task_cells),
+                          "cell_ids": sorted(c.name for c in nb.source_cells),
+                          "max_score": float(nb.max_score)}
+                for nb in master.notebooks}
+
+
+def read_scores(db_url, assignment, student, course_id):
+    """What nbgrader saved for one submission: per notebook, grades and comments."""
+    found = {}
+    with Gradebook(db_url, course_id) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        for notebook in submission.notebooks:
+            found[notebook.name] = {
+                "grades": {g.name: {"auto_score": g.auto_score, "needs_manual_grade": g.needs_manual_grade}
+                           for g in notebook.grades},
+                "comments": {c.name: c.auto_comment for c in notebook.comments},
+                "late_penalty": notebook.late_submission_penalty,
+            }
+    return found
+
+
+def _atomic_tree(files, destination):
+    """Replace folder ``destination`` by ``files`` (relative path -> bytes) in one rename."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=destination.parent))
+    for name, data in files.items():
+        path = staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    if destination.exists():
+        old = destination.with_name(f".old-{destination.name}")
+        if old.exists():
+            shutil.rmtree(old)
+        destination.rename(old)
+        staging.rename(destination)
+        shutil.rmtree(old)
+    else:
+        staging.rename(destination)
+
+
+class Writer:
+    """Merges results into the main gradebook and course folders (one instance, one process)."""
+
+    def __init__(self, course_root, db_url, assignment, course_id):
+        self.root, self.db_url = Path(course_root), db_url
+        self.assignment, self.course_id = assignment, course_id
+        self.gradebook = Gradebook(db_url, course_id)
+
+    def close(self):
+        self.gradebook.close()
+
+    def ledger_path(self, student):
+        return self.root / LEDGER / self.assignment / f"{student}.json"
+
+    def is_done(self, student, digest):
+        """Graded before from these exact bytes, with every notebook finished (not a grader error)."""
+        try:
+            entry = json.loads(self.ledger_path(student).read_text())
+        except (OSError, ValueError):
+            return False
+        autograded = self.root / "autograded" / student / self.assignment
+        return entry.get("digest") == digest and entry.get("complete") and autograded.is_dir()
+
+    def merge(self, result):
+        """Write one graded submission; only then record it as done."""
+        gb, student = self.gradebook, result["student"]
+        try:
+            gb.update_or_create_student(student)
+            extra = {"timestamp": result["timestamp"]} if result.get("timestamp") else {}
+            gb.update_or_create_submission(self.assignment, student, **extra)
+            for name, outcome in result["notebooks"].items():
+                self._merge_notebook(gb.find_submission_notebook(name, self.assignment, student), outcome)
+            gb.db.commit()
+        except Exception:
+            gb.db.rollback()
+            raise
+        _atomic_tree(result["files"]["autograded"], self.root / "autograded" / student / self.assignment)
+        if result["files"].get("feedback") is not None:
+            _atomic_tree(result["files"]["feedback"], self.root / "feedback" / student / self.assignment)
+        entry = {k: result[k] for k in ("student", "digest", "timestamp", "complete", "notes", "incidents",
+                                        "sandbox", "seconds")}
+        entry["notebooks"] = {name: {k: v for k, v in outcome.items() if k in ("status", "message", "score",
+                                                                                "max_score", "notes")}
+                              for name, outcome in result["notebooks"].items()}
+        path = self.ledger_path(student)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entry, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _merge_notebook(submitted, outcome):
+        graded = outcome["status"] == "graded"
+        for grade in submitted.grades:
+            new = outcome["grades"].get(grade.name) if graded else None
+            if new is None:  # nothing to grade: nbgrader's rule for a missing notebook
+                grade.auto_score, grade.needs_manual_grade = 0.0, grade.manual_score is not None
+                continue
+            grade.auto_score = new["auto_score"]
+            grade.needs_manual_grade = bool(new["needs_manual_grade"]) or grade.manual_score is not None
+        for comment in submitted.comments:
+            comment.auto_comment = outcome["comments"].get(comment.name) if graded else None
+        submitted.late_submission_penalty = outcome.get("late_penalty") if graded else None
+
+
+def export_csv(db_url, assignment, course_id, path, ledger_dir=None):
+    """One row per learner: total, late penalty, each exercise (grade cell), and any problems."""
+    with Gradebook(db_url, course_id) as gradebook:
+        master = gradebook.find_assignment(assignment)
+        cells = [(nb.name, c.name) for nb in master.notebooks for c in nb.grade_cells + nb.task_cells]
+        exercise_names = [name for _, name in cells]
+        rows = []
+        for student in sorted(gradebook.students, key=lambda s: s.id):
+            try:
+                submission = gradebook.find_submission(assignment, student.id)
+            except MissingEntry:
+                rows.append({"student_id": student.id, "score": 0.0, "max_score": master.max_score,
+                             "late_penalty": 0.0, "problems": "no submission"})
+                continue
+            row = {"student_id": student.id, "score": submission.score, "max_score": submission.max_score,
+                   "late_penalty": submission.late_submission_penalty or 0.0}
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    row[grade.name] = grade.score
+            row["problems"] = _problems(ledger_dir, student.id)
+            rows.append(row)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, ["student_id", "score", "max_score", "late_penalty", *exercise_names,
+                                      "problems"], restval=0.0)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _problems(ledger_dir, student):
+    if ledger_dir is None:
+        return ""
+    try:
+        entry = json.loads((Path(ledger_dir) / f"{student}.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    found = [f"{name}: {nb['message']}" for name, nb in sorted(entry["notebooks"].items()) if nb.get("message")]
+    return " | ".join(found)

@@ -1,0 +1,70 @@
+"""Everything a worker needs to grade, as one picklable dict (scattered once to Dask workers).
+
+- ``config``: the course's ``nbgrader_config.py`` text;
+- ``source``: the assignment's non-notebook source files (what ``Autograde`` restores, and
+  the only files that reach the kernel's folder);
+- ``gradebook``: a sqlite gradebook file holding just the assignment, seeded from the main
+  gradebook through nbgrader's API;
+- ``package``: the grading code (``autograder/*.py``) plus the reference engine the checks
+  compare against, importable inside the sandbox where the repository is not visible;
+- ``layout``: notebooks, their cell ids and maximum scores; ``settings``: limits and options.
+"""
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from autograder.classgrading import book
+
+PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
+SKIP = {"__pycache__", ".ipynb_checkpoints"}
+NBGRADER_FOLDERS = {"source", "release", "submitted", "autograded", "feedback", "downloaded", ".grading"}
+
+
+def _files(folder, keep=lambda path: True):
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not SKIP & set(p.parts) and keep(p.relative_to(folder))}
+
+
+def package_files(reference=None):
+    """``autograder/**/*.py`` (not the course folders) and the reference engine beside it."""
+    files = {f"autograder/{name}": data for name, data in
+             _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] not in NBGRADER_FOLDERS).items()}
+    reference = Path(reference) if reference else PACKAGE.parent / "solutions" / "tinygrad_course"
+    if reference.is_dir():
+        files.update({f"solutions/tinygrad_course/{name}": data
+                      for name, data in _files(reference, lambda rel: rel.suffix == ".py").items()})
+    return files
+
+
+def build(course_root, assignment, db_url, course_id, settings):
+    course_root = Path(course_root)
+    source = course_root / "source" / assignment
+    if not source.is_dir():
+        raise FileNotFoundError(f"no source folder {source}: build the assignment first "
+                                f"(python -m autograder.release, or nbgrader generate_assignment)")
+    if not book.has_assignment(db_url, assignment, course_id):
+        raise LookupError(f"assignment {assignment!r} is not in the gradebook {db_url}: "
+                          f"run nbgrader generate_assignment {assignment} first")
+    with tempfile.TemporaryDirectory() as scratch:
+        template = Path(scratch) / "gradebook.db"
+        book.copy_assignment(db_url, f"sqlite:///{template}", assignment, course_id)
+        gradebook = template.read_bytes()
+    bundle = {
+        "assignment": assignment, "course_id": course_id,
+        "config": (course_root / "nbgrader_config.py").read_text(),
+        "source": _files(source, lambda rel: rel.suffix != ".ipynb"),
+        "gradebook": gradebook, "package": package_files(settings.get("reference")),
+        "layout": book.assignment_layout(db_url, assignment, course_id), "settings": dict(settings),
+    }
+    digest = hashlib.sha256(json.dumps(
+        {k: v for k, v in bundle.items() if k not in ("source", "package", "gradebook")},
+        sort_keys=True, default=str).encode())
+    for group in ("source", "package"):
+        for name in sorted(bundle[group]):
+            digest.update(name.encode() + hashlib.sha256(bundle[group][name]).digest())
+    digest.update(hashlib.sha256(gradebook).digest())
+    bundle["key"] = digest.hexdigest()
+    return bundle

@@ -1,0 +1,335 @@
+"""Grade one submission: the function every worker runs (locally or on Dask).
+
+``grade_submission(bundle, job)`` builds a scratch course root (the course's
+``nbgrader_config.py``, the assignment's source files, a scratch sqlite gradebook seeded with
+the assignment), puts the learner's files in ``submitted/<student>/<assignment>/`` and runs
+nbgrader's own ``Autograde`` converter there, once per notebook, so a notebook that cannot be
+graded costs that notebook only. Kernels are forked from the submission's zygote inside the
+sandbox. Then, optionally, the fresh-process verifier re-checks what passed, nbgrader's
+``GenerateFeedback`` renders feedback, and everything comes back as plain data (grades,
+comments, files) for the single writer. Nothing here touches the main gradebook.
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+from nbgrader.converters import Autograde, GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import capture_log
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.classgrading import book, kernels, sandbox, verify
+from autograder.classgrading.zygote import Zygote, ZygoteError
+
+_LOCK = threading.Lock()  # nbgrader's converters chdir: one submission at a time per process
+_UNPACKED = {}  # bundle key -> folder, so a worker unpacks a bundle once
+
+
+def _unpack(bundle):
+    key = bundle["key"]
+    if key not in _UNPACKED or not os.path.isdir(_UNPACKED[key]):
+        base = Path(tempfile.mkdtemp(prefix=f"agb-{key[:8]}-"))
+        for group in ("source", "package"):
+            for name, data in bundle[group].items():
+                path = base / group / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+        (base / "nbgrader_config.py").write_text(bundle["config"])
+        (base / "gradebook.db").write_bytes(bundle["gradebook"])
+        _UNPACKED[key] = str(base)
+    return Path(_UNPACKED[key])
+
+
+def grade_submission(bundle, job):
+    """Grade ``job`` (one learner's files); returns a result dict, never raises."""
+    started = time.monotonic()
+    with _LOCK:
+        scratch = Path(tempfile.mkdtemp(prefix="ag-", dir=bundle["settings"].get("scratch")))
+        try:
+            result = _grade(bundle, _unpack(bundle), scratch, job)
+        except Exception:  # noqa: BLE001 - a grader bug must cost this submission only, and say so
+            result = _failed_result(bundle, job, f"grader error (not the learner's fault; rerun to retry):\n"
+                                                 f"{traceback.format_exc()}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    result["seconds"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def _failed_result(bundle, job, message):
+    return {"student": job["student"], "digest": job["digest"], "timestamp": job.get("timestamp"),
+            "complete": False, "error": message, "notes": job.get("notes", []), "incidents": [],
+            "sandbox": None, "notebooks": {}, "files": {"autograded": {}, "feedback": None}}
+
+
+# ---------------------------------------------------------------- staging the submission
+
+
+def _grade_ids(notebook):
+    return {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells} - {None}
+
+
+def _read_notebook(data):
+    """``(notebook, None)`` or ``(None, a sentence saying what is wrong with the file)``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"is not a text file (UTF-8 decoding failed at byte {error.start})"
+    if not text.strip():
+        return None, "is empty"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+    try:
+        return nbformat.reads(text, as_version=4), None
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds
+        return None, f"is JSON but not a Jupyter notebook ({type(error).__name__}: {str(error)[:200]})"
+
+
+def resolve_notebooks(files, layout):
+    """Map each expected notebook to a submitted file: its own name, or a renamed copy.
+
+    Returns ``(chosen, problems, notes)``: chosen maps notebook -> file name, problems maps
+    notebook -> why it cannot be graded, notes are sentences for the report.
+    """
+    chosen, problems, notes, parsed = {}, {}, [], {}
+    for name in sorted(files):
+        if name.endswith(".ipynb") and "/" not in name:
+            parsed[name] = _read_notebook(files[name])
+    unknown = {n for n in parsed if n[:-len(".ipynb")] not in layout}
+    for notebook, info in layout.items():
+        filename = f"{notebook}.ipynb"
+        if filename in parsed:
+            chosen[notebook] = filename
+            continue
+        expected = set(info["cell_ids"]) | set(info["grade_ids"])
+        scored = sorted(((len(_grade_ids(parsed[n][0]) & expected), n) for n in unknown if parsed[n][0]),
+                        reverse=True)
+        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+            chosen[notebook] = scored[0][1]
+            unknown.discard(scored[0][1])
+            notes.append(f"{scored[0][1]} was graded as {filename} (it was renamed)")
+        else:
+            problems[notebook] = f"{filename} is missing from the submission"
+    for notebook, filename in chosen.items():
+        if parsed[filename][1]:
+            problems[notebook] = f"{filename} {parsed[filename][1]}"
+    for filename in sorted(unknown):
+        notes.append(f"{filename} is not part of the assignment; it was not graded")
+    return {k: v for k, v in chosen.items() if k not in problems}, problems, notes
+
+
+# ---------------------------------------------------------------- running nbgrader
+
+
+def _config(root, assignment, student, settings):
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.merge(Config({
+        "CourseDirectory": {"root": str(root), "db_url": f"sqlite:///{root}/gradebook.db",
+                            "assignment_id": assignment, "student_id": student},
+        "Autograde": {"create_student": True},
+        "BaseConverter": {"force": True},
+        # a learner who deletes a test cell gets it back, and graded, instead of a blank
+        "OverwriteCells": {"add_missing_cells": True},
+        "SafeExecute": {k: settings[k] for k in ("notebook_timeout", "interrupt_grace", "cell_output_limit")},
+    }))
+    if settings.get("cell_timeout"):
+        config.Execute.timeout = settings["cell_timeout"]
+    default = Autograde.class_traits()["autograde_preprocessors"].default_value
+    chain = config.Autograde.get("autograde_preprocessors", default)
+    config.Autograde.autograde_preprocessors = [kernels.SafeExecute if p in (Execute, "Execute") else p
+                                                for p in chain]
+    return config
+
+
+LOG_NOTES = [  # what nbgrader logs, in words for the instructor and the learner
+    (re.compile(r"Attribute 'checksum' for cell (\S+) has changed"),
+     "test cell {0} had been edited; the original was restored before grading"),
+    (re.compile(r"Attribute 'cell_type' for cell (\S+) has changed"),
+     "cell {0} had its type changed; the original type was restored"),
+    (re.compile(r"Attribute 'points' for cell (\S+) has changed"),
+     "cell {0} had its points changed; the original points were restored"),
+    (re.compile(r"Missing grade cell (\S+) encountered"),
+     "test cell {0} had been deleted; it was put back and graded"),
+]
+
+
+def _log_notes(log):
+    notes = []
+    for pattern, words in LOG_NOTES:
+        for match in pattern.finditer(log or ""):
+            notes.append(words.format(match.group(1).strip("'")))
+    return list(dict.fromkeys(notes))
+
+
+def _failure_reason(outcome):
+    """The most telling line of a failed converter run."""
+    text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and ("Error" in line or "failed" in line) and not line.startswith(("File ", "Traceback")):
+            return line[:400]
+    return "nbgrader could not grade this notebook"
+
+
+def _sync_run_dir(autograded, run_dir, allowed):
+    """The kernel's working folder: the assignment's files as nbgrader prepared them, no notebooks.
+
+    The kernel does not run in nbgrader's output folder: that holds the sanitized notebook,
+    hidden tests included. Only files the assignment ships are copied, so a stray
+    ``numpy.py`` in a submission cannot shadow a module the checks use.
+    """
+    for name in allowed:
+        source, target = Path(autograded) / name, Path(run_dir) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.unlink()
+        if source.is_file():
+            shutil.copyfile(source, target)
+
+
+def _grade(bundle, base, scratch, job):
+    settings, assignment, student = bundle["settings"], bundle["assignment"], job["student"]
+    layout = bundle["layout"]
+    root, run_dir, ipc_dir = scratch / "course", scratch / "run", scratch / "ipc"
+    for folder in (run_dir, ipc_dir, scratch / "logs"):
+        folder.mkdir(parents=True)
+    (root / "source").mkdir(parents=True)
+    shutil.copytree(base / "source", root / "source" / assignment)
+    shutil.copy(base / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copy(base / "gradebook.db", root / "gradebook.db")
+
+    chosen, problems, notes = resolve_notebooks(job["files"], layout)
+    submitted = root / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    for name, data in job["files"].items():
+        if name.endswith(".ipynb") and "/" not in name:
+            continue
+        (submitted / name).parent.mkdir(parents=True, exist_ok=True)
+        (submitted / name).write_bytes(data)
+    for notebook, filename in chosen.items():
+        (submitted / f"{notebook}.ipynb").write_bytes(job["files"][filename])
+    if job.get("timestamp"):
+        (submitted / "timestamp.txt").write_text(job["timestamp"])
+    autograded = root / "autograded" / student / assignment
+    allowed = sorted(bundle["source"])
+
+    mode, sandbox_words = sandbox.resolve(settings["sandbox"])
+    zygote_args = dict(mode=mode, cwd=str(run_dir), writable=[str(run_dir), str(ipc_dir)],
+                       readable=[str(base / "package")], pythonpath=str(base / "package"),
+                       limits=settings["limits"], log=str(scratch / "logs" / "kernels.log"))
+    outcomes = {name: {"status": "failed", "message": problem, "grades": {}, "comments": {}, "notes": []}
+                for name, problem in problems.items()}
+    config = _config(root, assignment, student, settings)
+    context = None
+    zygote = None
+    try:
+        for notebook in sorted(chosen):
+            if zygote is None or not zygote.alive():
+                if zygote is not None:
+                    zygote.close()
+                zygote = Zygote(**zygote_args)
+                context = kernels.GradingContext(zygote, str(run_dir), str(ipc_dir))
+            context.before_kernel = lambda path: _sync_run_dir(path, run_dir, allowed)
+            kernels.ACTIVE = context
+            outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded)
+        verified = verify.run(bundle, zygote, str(run_dir), outcomes) if settings.get("verify") and zygote \
+            else {}
+    except ZygoteError as error:
+        raise RuntimeError(f"the grading sandbox could not start: {error}") from error
+    finally:
+        kernels.ACTIVE = None
+        if zygote is not None:
+            zygote.close()
+
+    incidents = context.incidents if context else []
+    graded = [n for n, o in outcomes.items() if o["status"] == "graded"]
+    scores = book.read_scores(f"sqlite:///{root}/gradebook.db", assignment, student, bundle["course_id"]) \
+        if graded else {}
+    for notebook in graded:
+        outcomes[notebook].update(scores[notebook])
+    verify.apply(verified, outcomes)
+    for notebook, outcome in outcomes.items():
+        outcome["max_score"] = layout[notebook]["max_score"]
+        outcome["score"] = sum((g["auto_score"] or 0.0) for g in outcome["grades"].values())
+        for incident in incidents:
+            if incident["notebook"] == notebook:
+                outcome["message"] = f"{incident['reason']} in {incident['cell']}"
+    if graded:
+        feedback = _feedback(config, root, student, assignment) if settings.get("feedback") else None
+    else:
+        feedback = {} if settings.get("feedback") else None
+    files = {"autograded": _tree(autograded), "feedback": feedback}
+    report = render_report(student, assignment, outcomes, notes + job.get("notes", []), sandbox_words)
+    files["autograded"]["grading_report.md"] = report.encode()
+    if files["feedback"] is not None:
+        files["feedback"]["grading_report.md"] = report.encode()
+    errors = [o["message"] for o in outcomes.values() if o["status"] == "error"]
+    return {"student": student, "digest": job["digest"], "timestamp": job.get("timestamp"),
+            "complete": not errors, "error": "; ".join(errors) or None,
+            "notes": notes + job.get("notes", []), "incidents": incidents, "sandbox": sandbox_words,
+            "notebooks": outcomes, "files": files}
+
+
+def _autograde_notebook(config, root, notebook, autograded):
+    coursedir = CourseDirectory(config=config)
+    coursedir.notebook_id = notebook
+    logger = logging.getLogger(f"autograder.unit.{os.getpid()}")
+    logger.setLevel(logging.WARNING)
+    outcome = capture_log(Autograde(coursedir=coursedir, config=config, log=logger))
+    notes = _log_notes(outcome.get("log"))
+    if outcome["success"] and (autograded / f"{notebook}.ipynb").is_file():
+        return {"status": "graded", "message": None, "grades": {}, "comments": {}, "notes": notes}
+    return {"status": "failed", "message": f"{notebook}.ipynb could not be graded: {_failure_reason(outcome)}",
+            "grades": {}, "comments": {}, "notes": notes}
+
+
+def _feedback(config, root, student, assignment):
+    feedback_config = Config(config)
+    feedback_config.HTMLExporter.template_name = "feedback"
+    coursedir = CourseDirectory(config=feedback_config)
+    coursedir.notebook_id = "*"
+    logger = logging.getLogger(f"autograder.feedback.{os.getpid()}")
+    logger.setLevel(logging.ERROR)
+    capture_log(GenerateFeedback(coursedir=coursedir, config=feedback_config, log=logger))
+    return {name: data for name, data in _tree(root / "feedback" / student / assignment).items()
+            if name.endswith(".html")}
+
+
+def _tree(folder):
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+def render_report(student, assignment, outcomes, notes, sandbox_words):
+    """The learner's and the instructor's plain-words account of this grading."""
+    lines = [f"# Grading report: {assignment}, {student}", "",
+             "| notebook | score | status |", "|---|---|---|"]
+    total = maximum = 0.0
+    for notebook in sorted(outcomes):
+        outcome = outcomes[notebook]
+        total += outcome["score"]
+        maximum += outcome["max_score"]
+        status = outcome["message"] or "graded"
+        lines.append(f"| {notebook} | {outcome['score']:g} / {outcome['max_score']:g} | {status} |")
+    lines += ["", f"Total: {total:g} / {maximum:g}", ""]
+    extra = notes + [note for notebook in sorted(outcomes) for note in outcomes[notebook].get("notes", [])]
+    if extra:
+        lines += ["Notes:", *[f"- {note}" for note in extra], ""]
+    lines += [f"Sandbox: {sandbox_words}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,244 @@
+"""Grade a whole class with nbgrader: in parallel, resumable, on one machine or a Dask cluster.
+
+    python -m autograder.grade autodiff                       # every core of this machine
+    python -m autograder.grade autodiff --zip lms-download.zip  # an LMS zip, via nbgrader zip_collect
+    python -m autograder.grade autodiff --workers 4 --regrade --csv grades.csv
+    python -m autograder.grade autodiff --dask tcp://scheduler:8786 --db-url postgresql://...
+
+Options (all optional): ``--course-root DIR`` (default: ``autograder/``, the nbgrader course
+root), ``--workers N`` (default: one per core), ``--dask local|ADDRESS`` (a Dask cluster;
+``local`` starts a ``distributed.LocalCluster``), ``--serial`` (grade in this process, no
+Dask), ``--db-url URL`` (the gradebook: default the course's sqlite ``gradebook.db``; for
+PostgreSQL the assignment is copied in from the course's sqlite gradebook if missing),
+``--student ID`` (repeatable), ``--regrade`` (grade again what is already graded),
+``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
+``--sandbox auto|bwrap|none``, ``--cell-timeout S``, ``--notebook-timeout S``,
+``--memory-mb MB``, ``--cpu-seconds S``, ``--scratch DIR``, ``--no-progress``.
+
+What it does, using nbgrader's own machinery throughout:
+  1. (``--zip``) ``nbgrader zip_collect`` files the download into ``submitted/``.
+  2. Each learner's submission is one unit of work: on a worker, nbgrader's ``Autograde``
+     converter grades it in a scratch course root, one notebook at a time, with kernels forked
+     from a warm, sandboxed factory (see ``autograder.classgrading``). The same function runs
+     on every Dask worker; locally a ``distributed.LocalCluster`` (one single-threaded worker
+     process per core) runs it, so a worker that dies is replaced and its work retried.
+  3. One writer (this process) merges every result into nbgrader's gradebook (sqlite or
+     PostgreSQL through ``db_url``), writes ``autograded/<student>/<assignment>/`` and
+     ``feedback/<student>/<assignment>/`` (HTML from nbgrader's ``GenerateFeedback`` plus a
+     ``grading_report.md``), and a ledger entry in ``.grading/<assignment>/<student>.json``.
+     ``nbgrader export``, the formgrader and ``nbgrader generate_feedback`` see every grade.
+  4. A rerun skips submissions whose bytes are unchanged since they were graded (``--regrade``
+     to force); a submission that hit a grader error is retried. The CSV and a summary end it.
+
+Dask workers need this repository importable (``pip install -e .`` or ``PYTHONPATH``), the
+course's Python environment, and bubblewrap; start each with one thread, e.g.
+``dask worker tcp://scheduler:8786 --nthreads 1 --nworkers <cores>``.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.classgrading import book, bundle, collect, sandbox
+from autograder.classgrading.unit import grade_submission
+
+DEFAULT_ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class Summary:
+    graded: list = field(default_factory=list)         # students merged into the gradebook
+    skipped: list = field(default_factory=list)        # unchanged since last graded
+    failed: dict = field(default_factory=dict)         # student -> grader error (not merged)
+    problems: dict = field(default_factory=dict)       # student -> [notebook problem, ...] (merged)
+    seconds: float = 0.0
+    sandbox: str = ""
+    csv: str = ""
+    unit_seconds: list = field(default_factory=list)
+
+    def text(self):
+        lines = [f"graded {len(self.graded)} submission(s), skipped {len(self.skipped)} already graded, "
+                 f"{len(self.failed)} not graded because of grader errors, in {self.seconds:.1f} s"]
+        if self.unit_seconds:
+            lines.append(f"mean time per submission on a worker: "
+                         f"{sum(self.unit_seconds) / len(self.unit_seconds):.1f} s")
+        lines.append(f"sandbox: {self.sandbox}")
+        if self.problems:
+            lines.append(f"notebooks graded with problems ({sum(map(len, self.problems.values()))}):")
+            lines += [f"  {student}: {problem}" for student in sorted(self.problems)
+                      for problem in self.problems[student]]
+        if self.failed:
+            lines.append("not graded (rerun to retry):")
+            lines += [f"  {student}: {error.strip().splitlines()[-1] if error.strip() else error}"
+                      for student, error in sorted(self.failed.items())]
+        if self.csv:
+            lines.append(f"scores per learner and exercise: {self.csv}")
+        return "\n".join(lines)
+
+
+def course_settings(course_root):
+    """``(course_id, default db_url)`` from the course's own nbgrader_config.py."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    config.CourseDirectory.root = str(Path(course_root).resolve())
+    coursedir = CourseDirectory(config=config)
+    return coursedir.course_id, coursedir.db_url
+
+
+def _executor(workers, dask):
+    """``(submit, as_completed, close)`` for Dask (local cluster or address), or in-process."""
+    if dask is None and workers == 0:
+        def submit(data, job):
+            return _Done(grade_submission(data, job))
+        return submit, lambda futures: iter(futures), lambda: None, lambda data: data
+    from distributed import Client, LocalCluster, as_completed
+    if dask in (None, "local"):
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(dask)
+
+    def submit(data, job):
+        return client.submit(grade_submission, data, job, pure=False, key=f"grade-{job['student']}-{job['digest'][:12]}")
+
+    def close():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    return submit, as_completed, close, lambda data: client.scatter(data, broadcast=True)
+
+
+class _Done:
+    """A finished in-process result with the part of a future's interface used below."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None, db_url=None, students=None,
+                regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
+                feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900,
+                limits=None, scratch=None, progress=True, reference=None, verify=True, log=print):
+    started = time.monotonic()
+    course_root = Path(course_root).resolve()
+    course_id, default_db = course_settings(course_root)
+    db_url = db_url or default_db
+    if zip_file:
+        collect.unpack_zip(course_root, assignment, zip_file, zip_regexp)
+    if db_url != default_db and not book.has_assignment(db_url, assignment, course_id):
+        book.copy_assignment(default_db, db_url, assignment, course_id)
+        log(f"copied assignment {assignment} from {default_db} into {db_url}")
+    mode, sandbox_words = sandbox.resolve(sandbox_mode)
+    settings = {"sandbox": mode, "feedback": feedback, "verify": verify, "cell_timeout": cell_timeout,
+                "notebook_timeout": notebook_timeout, "interrupt_grace": 5, "cell_output_limit": 2_000_000,
+                "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch, "reference": reference}
+    data = bundle.build(course_root, assignment, db_url, course_id, settings)
+    summary = Summary(sandbox=sandbox_words)
+    writer = book.Writer(course_root, db_url, assignment, course_id)
+    try:
+        todo = []
+        for submission in collect.submissions(course_root, assignment, students):
+            if not regrade and writer.is_done(submission.student, submission.digest):
+                summary.skipped.append(submission.student)
+            else:
+                todo.append(submission.job())
+        if todo:
+            _run(todo, data, writer, summary, workers, dask, progress)
+    finally:
+        writer.close()
+    summary.csv = str(book.export_csv(db_url, assignment, course_id,
+                                      csv_path or course_root / f"grades-{assignment}.csv",
+                                      ledger_dir=course_root / book.LEDGER / assignment))
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _run(todo, data, writer, summary, workers, dask, progress):
+    from tqdm import tqdm
+    submit, as_completed, close, share = _executor(workers, dask)
+    try:
+        shared = share(data)
+        futures = {submit(shared, job): job for job in todo}
+        bar = tqdm(total=len(todo), unit="submission", disable=not progress, smoothing=0.1)
+        outcomes = Counter()
+        for future in as_completed(list(futures)):
+            job = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 - e.g. Dask's KilledWorker: this one only
+                result = {"student": job["student"], "error": f"the grading worker failed: {error!r}"}
+            _record(result, writer, summary)
+            outcomes["failed" if result["student"] in summary.failed else "graded"] += 1
+            bar.set_postfix(outcomes, refresh=False)
+            bar.update()
+        bar.close()
+    finally:
+        close()
+
+
+def _record(result, writer, summary):
+    student = result["student"]
+    if result.get("error") and not result.get("complete"):
+        summary.failed[student] = result["error"]
+        return
+    try:
+        writer.merge(result)
+    except Exception as error:  # noqa: BLE001 - never lose the rest of the class to one bad write
+        summary.failed[student] = f"could not be written to the gradebook: {error!r}"
+        return
+    summary.graded.append(student)
+    summary.unit_seconds.append(result.get("seconds", 0.0))
+    found = [f"{name}: {outcome['message']}" for name, outcome in sorted(result["notebooks"].items())
+             if outcome.get("message")]
+    if found:
+        summary.problems[student] = found
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.grade", description=__doc__.split("\n")[0])
+    parser.add_argument("assignment")
+    parser.add_argument("--course-root", default=str(DEFAULT_ROOT))
+    parser.add_argument("--zip", dest="zip_file")
+    parser.add_argument("--zip-regexp", default=collect.DEFAULT_ZIP_REGEXP)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int)
+    where.add_argument("--dask", help="'local' or a scheduler address such as tcp://host:8786")
+    where.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
+    parser.add_argument("--db-url")
+    parser.add_argument("--student", action="append", dest="students")
+    parser.add_argument("--regrade", action="store_true")
+    parser.add_argument("--csv", dest="csv_path")
+    parser.add_argument("--no-feedback", dest="feedback", action="store_false")
+    parser.add_argument("--no-verify", dest="verify", action="store_false")
+    parser.add_argument("--sandbox", default="auto", choices=sandbox.MODES)
+    parser.add_argument("--cell-timeout", type=int)
+    parser.add_argument("--notebook-timeout", type=int, default=900)
+    parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb)
+    parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds)
+    parser.add_argument("--scratch")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    summary = grade_class(
+        args.assignment, args.course_root, workers=0 if args.serial else args.workers, dask=args.dask,
+        db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
+        zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback, verify=args.verify,
+        sandbox_mode=args.sandbox, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
+        progress=args.progress)
+    print(summary.text())
+    return 1 if summary.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""What keeps a check honest: unit isolation, no delegating to torch, no tampering.
+
+* ``CorrectUnits`` -- while one unit is checked, every *other* learner unit is swapped for the
+  reference engine's code (re-bound to the learner's module), so a bug in one unit costs
+  points in that unit's cell only. The reference's solution regions are found in its source,
+  so the swap follows the engine when its regions move.
+* ``Watch`` -- a ``sys.setprofile`` guard around the learner's calls: any call into torch's
+  code, or into the course's reference engine, is an offence (the answer was not computed by
+  the learner). With ``any_engine=True`` calls into any ``tinygrad_course`` engine are too
+  (the manual exercises are about doing the calculus yourself).
+* ``Integrity`` -- what the checks rely on (torch, numpy, a few builtins, the checker's own
+  modules) is captured when the checker is imported and compared, object for object, before
+  and after each check. A kernel that reassigned ``torch.allclose``, ``numpy.allclose`` or
+  ``autograder.checks.check`` fails loudly instead of passing.
+
+Limits (best effort; the bulk grader re-runs every check in a fresh process, see
+``python -m autograder.checks``): code that tampers *before* the checker is first imported is
+caught only when it replaced a library function with one defined outside the installed
+packages; C-level patches, other threads, copying reference code into one's own file, or
+re-binding reference functions to one's own module are not detected in the kernel.
+"""
+
+import ast
+import builtins
+import gc
+import os
+import sys
+import sysconfig
+import types
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.autograd
+
+from autograder.engines import SOLUTIONS, load_engine
+
+REFERENCE_PACKAGE = SOLUTIONS / "tinygrad_course"
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
+_REFERENCE_DIR = str(REFERENCE_PACKAGE.resolve()) + os.sep
+
+
+# --------------------------------------------------------------------------
+# Isolation: the reference's code for every unit but the one under test
+# --------------------------------------------------------------------------
+
+def solution_sites(source):
+    """``{exercise: [(class name or None, function name), ...]}``: where each solution region lives."""
+    marks = {}
+    for number, line in enumerate(source.splitlines(), 1):
+        words = line.strip().split()
+        if words[:3] == ["###", "BEGIN", "SOLUTION"] and len(words) == 4:
+            marks[number] = words[3]
+    sites = {}
+
+    def visit(node, owner):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, child.name)
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                for number, exercise in marks.items():
+                    if child.lineno <= number <= child.end_lineno:
+                        site = (owner, child.name)
+                        if site not in sites.setdefault(exercise, []):
+                            sites[exercise].append(site)
+    visit(ast.parse(source), None)
+    return sites
+
+
+def _rebind(value, namespace, owner):
+    """The same code as ``value`` (a function, staticmethod or classmethod) with ``namespace``
+    as its globals, so it reads and writes the learner's module, not the reference's."""
+    if isinstance(value, staticmethod | classmethod):
+        return type(value)(_rebind(value.__func__, namespace, owner))
+    if not isinstance(value, types.FunctionType):
+        return value
+    cells = value.__closure__
+    if cells:
+        cells = tuple(types.CellType(owner) if name == "__class__" else cell
+                      for name, cell in zip(value.__code__.co_freevars, cells))
+    new = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__, cells)
+    new.__kwdefaults__, new.__qualname__, new.__doc__ = value.__kwdefaults__, value.__qualname__, value.__doc__
+    return new
+
+
+class CorrectUnits:
+    """The reference engine's units, ready to stand in for a learner's."""
+
+    def __init__(self):
+        self._reference = None
+        self._sites = None
+
+    @property
+    def available(self):
+        return (REFERENCE_PACKAGE / "engine.py").is_file()
+
+    def _load(self):
+        if self._reference is None:
+            self._sites = solution_sites((REFERENCE_PACKAGE / "engine.py").read_text())
+            self._reference = load_engine(SOLUTIONS, "_autograder_reference_units").engine
+        return self._reference, self._sites
+
+    def exercises(self):
+        return list(self._load()[1]) if self.available else []
+
+    @contextmanager
+    def swapped_in(self, engine, keep=None):
+        """Inside the block, ``engine`` runs the reference's code for every unit except ``keep``."""
+        if not self.available:
+            yield
+            return
+        reference, sites = self._load()
+        saved = []
+        try:
+            for exercise, places in sites.items():
+                if exercise == keep:
+                    continue
+                for owner_name, name in places:
+                    ref_owner = reference if owner_name is None else getattr(reference, owner_name, None)
+                    owner = engine if owner_name is None else getattr(engine, owner_name, None)
+                    if owner is None or ref_owner is None:
+                        continue
+                    namespace = vars(engine)
+                    original = vars(owner).get(name, _MISSING) if owner_name else namespace.get(name, _MISSING)
+                    saved.append((owner, name, original))
+                    setattr(owner, name, _rebind(vars(ref_owner)[name], namespace, owner))
+            yield
+        finally:
+            for owner, name, original in reversed(saved):
+                if original is _MISSING:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, original)
+
+
+_MISSING = object()
+
+
+# --------------------------------------------------------------------------
+# Delegation: the learner's code must not hand the work to torch or the reference
+# --------------------------------------------------------------------------
+
+class Watch:
+    """A profiler around the learner's calls that notes the first call it must not make.
+
+    ``allowed`` are module dicts whose code may run even if it lives in the reference
+    folder (the engine under test when it *is* the reference, and code re-bound into it).
+    """
+
+    def __init__(self, allowed=(), any_engine=False):
+        self.allowed = {id(namespace) for namespace in allowed}
+        self.any_engine = any_engine
+        self.offence = None
+
+    def __enter__(self):
+        self._previous, self._gc = _getprofile(), _gc_isenabled()
+        _gc_disable()  # a collection could run torch's finalizers inside the watched call
+        _setprofile(self._event)
+        return self
+
+    def __exit__(self, *exc):
+        _setprofile(self._previous)
+        if self._gc:
+            _gc_enable()
+
+    def _event(self, frame, event, arg):
+        if self.offence is not None:
+            return
+        if event == "call":
+            filename = frame.f_code.co_filename
+            if filename.startswith(_TORCH_DIR):
+                self.offence = f"torch ({frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name})"
+            elif filename.startswith(_REFERENCE_DIR) and id(frame.f_globals) not in self.allowed:
+                self.offence = "the course's reference engine (solutions/tinygrad_course)"
+            elif (self.any_engine and os.path.basename(os.path.dirname(filename)) == "tinygrad_course"
+                  and filename.endswith(".py")):
+                self.offence = f"the tinygrad_course engine ({frame.f_code.co_name})"
+        elif event == "c_call" and _is_torch_builtin(arg):
+            self.offence = f"torch ({getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))})"
+
+
+def _is_torch_builtin(function):
+    owner = getattr(function, "__self__", None)
+    names = [getattr(function, "__module__", None) or ""]
+    if isinstance(owner, types.ModuleType):
+        names.append(owner.__name__)
+    elif isinstance(owner, type):
+        names.append(owner.__module__)
+    elif owner is not None:
+        names.append(type(owner).__module__)
+    return any(name == "torch" or name.startswith("torch.") for name in names)
+
+
+# --------------------------------------------------------------------------
+# Tampering: what the checks rely on must be what was there at import
+# --------------------------------------------------------------------------
+
+_BUILTIN_NAMES = (
+    "isinstance", "issubclass", "getattr", "setattr", "hasattr", "delattr", "type", "len", "range",
+    "zip", "map", "abs", "min", "max", "sum", "any", "all", "sorted", "enumerate", "float", "int",
+    "bool", "str", "repr", "tuple", "list", "dict", "set", "print", "callable", "id", "iter", "next",
+    "round", "exec", "compile", "vars", "object", "super", "AssertionError", "Exception",
+    "BaseException", "NotImplementedError", "RuntimeError", "TypeError", "ValueError")
+_TRUSTED_ROOTS = tuple(str(Path(p).resolve()) + os.sep for p in {
+    sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+# Captured now, so a later `sys.setprofile = ...` or `os.urandom = ...` does not reach the checks.
+_setprofile, _getprofile = sys.setprofile, sys.getprofile
+_gc_disable, _gc_enable, _gc_isenabled = gc.disable, gc.enable, gc.isenabled
+urandom = os.urandom
+
+
+class Integrity:
+    """Objects captured by name; ``problems()`` lists every name whose object changed."""
+
+    def __init__(self):
+        self._captured = []  # (label, namespace, name, object, code)
+        self.import_problems = []
+
+    def capture(self, label, namespace, names=None, must_be_installed=False):
+        for name in (names if names is not None else list(namespace)):
+            if name not in namespace:
+                continue
+            value = namespace[name]
+            code = getattr(value, "__code__", None) if isinstance(value, types.FunctionType) else None
+            self._captured.append((label, namespace, name, value, code))
+            if must_be_installed and code is not None and not code.co_filename.startswith(_TRUSTED_ROOTS):
+                self.import_problems.append(f"{label}.{name} (defined in {code.co_filename})")
+
+    def problems(self):
+        found = list(self.import_problems)
+        for label, namespace, name, value, code in self._captured:
+            now = namespace.get(name, _MISSING)
+            if now is not value or (code is not None and value.__code__ is not code):
+                found.append(f"{label}.{name}")
+        return found
+
+
+def standard_integrity():
+    """The libraries every check relies on."""
+    integrity = Integrity()
+    integrity.capture("torch", vars(torch), must_be_installed=True)
+    integrity.capture("torch.Tensor", vars(torch.Tensor), must_be_installed=True)
+    integrity.capture("torch.autograd", vars(torch.autograd), must_be_installed=True)
+    integrity.capture("numpy", vars(np), must_be_installed=True)
+    integrity.capture("builtins", vars(builtins), _BUILTIN_NAMES)
+    integrity.capture("sys", vars(sys), ["setprofile", "getprofile"])
+    integrity.capture("os", vars(os), ["urandom"])
+    integrity.capture("gc", vars(gc), ["disable", "enable", "isenabled"])
+    return integrity
+
+
+class _Sealed(types.ModuleType):
+    """A module whose public names cannot be reassigned from outside (``mod.check = ...``)."""
+
+    def __setattr__(self, name, value):
+        if not name.startswith("__"):
+            raise AttributeError(f"{self.__name__}.{name} is part of the grader and cannot be replaced")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{self.__name__}.{name} is part of the grader and cannot be deleted")
+
+
+def seal(module):
+    module.__class__ = _Sealed

@@ -1,0 +1,579 @@
+"""The checks for the 16 engine units, one function per exercise id.
+
+Each check gets a ``Trial`` (see ``autograder.checks``): ``t.engine`` is the learner's
+``engine`` module, ``t.rng`` the case generator (a fixed seed for the visible check, a fresh
+one for the hidden), ``t.call`` runs learner code under the delegation watch, ``t.case`` starts
+a case and ``t.fail`` explains a disagreement. Torch computes every expected answer here, at
+check time, on the same inputs.
+
+A unit is exercised on its own: an op's ``forward``/``backward`` are called directly with a
+``ctx`` built as ``Function.apply`` builds it; the backward pass runs on graphs of checker-made
+Functions; everything else in the learner's engine runs the reference's code meanwhile
+(``guards.CorrectUnits``).
+"""
+
+import numpy as np
+import torch
+
+from autograder import slips
+from autograder.slips import agrees, show
+
+F64 = torch.float64
+EPS = 1e-8  # the seed's clamp in binary_cross_entropy_loss
+SEED_NEURON = {"x": 6.7, "y": 0.0, "w": 1.0, "b": 0.0}
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+def random_shape(rng, min_ndim=0, max_ndim=3):
+    return tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(min_ndim, max_ndim + 1))))
+
+
+def broadcast_pair(rng):
+    """Two shapes that broadcast together, each maybe missing leading axes or stretched from 1."""
+    out = random_shape(rng, 1, 3)
+
+    def shrink():
+        shape = [1 if rng.random() < 0.3 else n for n in out]
+        return tuple(shape[int(rng.integers(0, len(shape) + 1)) if rng.random() < 0.3 else 0:])
+    return shrink(), shrink()
+
+
+def uniform(rng, shape, low=-2.0, high=2.0):
+    return rng.uniform(low, high, size=shape)
+
+
+def away_from_zero(rng, shape, low=0.3, high=2.0):
+    return uniform(rng, shape, low, high) * rng.choice([-1.0, 1.0], size=shape)
+
+
+def torch_grads(function, arrays, grad, **options):
+    """d(function)/d(each array), with ``grad`` as the gradient of the output: torch's answer."""
+    tensors = [torch.tensor(a, dtype=F64, requires_grad=True) for a in arrays]
+    out = function(*tensors, **options)
+    grads = torch.autograd.grad(out, tensors, torch.as_tensor(np.broadcast_to(grad, out.shape), dtype=F64),
+                                allow_unused=True)
+    return [np.zeros(a.shape) if g is None else g.numpy() for a, g in zip(arrays, grads)]
+
+
+def reduce_to(array, shape):
+    """What Node.apply does with a gradient of a broadcast shape, computed by torch."""
+    return torch.as_tensor(np.asarray(array, np.float64)).sum_to_size(shape).numpy()
+
+
+def neuron_steps(x, y, w, b):
+    """The seed's neuron and loss in torch, one entry per op: (op, inputs, options, grad arriving).
+
+    z = w*x + b, p = sigmoid(z), L = -(y log(clamp p) + (1 - y) log(1 - clamp p)): the numbers
+    each op's backward meets when the seed calls ``loss.backward()``.
+    """
+    steps = []
+
+    def step(op, inputs, options, output):
+        output.retain_grad()
+        steps.append((op, inputs, options, output))
+        return output
+    xt, yt, wt, bt = (torch.tensor(v, dtype=F64, requires_grad=True) for v in (x, y, w, b))
+    one = torch.tensor(1.0, dtype=F64)
+    wx = step("Mul", [wt, xt], {}, wt * xt)
+    z = step("Add", [wx, bt], {}, wx + bt)
+    s = step("Sigmoid", [z], {}, torch.sigmoid(z))
+    p = step("Clamp", [s], {"min": EPS, "max": 1 - EPS}, torch.clamp(s, EPS, 1 - EPS))
+    log_p = step("Log", [p], {}, torch.log(p))
+    first = step("Mul", [yt, log_p], {}, yt * log_p)
+    rest = step("Sub", [one, p], {}, one - p)
+    log_rest = step("Log", [rest], {}, torch.log(rest))
+    not_y = 1 - yt
+    second = step("Mul", [not_y, log_rest], {}, not_y * log_rest)
+    total = step("Add", [first, second], {}, first + second)
+    loss = step("Neg", [total], {}, -total)
+    loss.backward()
+    return [(op, [i.detach().numpy().copy() for i in inputs], options, out.grad.numpy().copy())
+            for op, inputs, options, out in steps]
+
+
+def random_neuron(rng):
+    return {"x": float(rng.uniform(-3, 3)), "y": float(rng.integers(0, 2)),
+            "w": float(rng.uniform(-2, 2)), "b": float(rng.uniform(-1, 1))}
+
+
+def neuron_cases(t, op):
+    """This op's steps in the seed's neuron: at the seed's numbers (visible) or random ones (hidden)."""
+    numbers = random_neuron(t.rng) if t.hidden else SEED_NEURON
+    label = ", ".join(f"{k}={v:g}" for k, v in numbers.items())
+    return [(inputs, options, grad, f"the neuron at {label}")
+            for name, inputs, options, grad in neuron_steps(**numbers) if name == op]
+
+
+# --------------------------------------------------------------------------
+# Op backward rules: Op.forward/Op.backward called directly, compared with torch
+# --------------------------------------------------------------------------
+
+def make_ctx(engine, op, arrays, node_name=None):
+    """The ``ctx`` Function.apply would make: a graph node of the op's torch name."""
+    node_type = getattr(engine, "_node_type", None)
+    node_class = node_type(node_name or op.node_name) if node_type else engine.Node
+    return node_class(op, tuple(np.shape(a) for a in arrays))
+
+
+def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where=""):
+    """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
+    shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value)."""
+    options = options or {}
+    op = getattr(t.engine, op_name)
+    described = ", ".join(f"{n} = {show(a)}" for n, a in zip(names, arrays))
+    described += "".join(f", {k} = {v!r}" for k, v in options.items()) + f", incoming grad = {show(grad)}"
+    t.case(described + (f"  ({where})" if where else ""))
+    ctx = make_ctx(t.engine, op, arrays)
+
+    def run():
+        op.forward(ctx, *(np.array(a) for a in arrays), **options)
+        return op.backward(ctx, np.array(grad))
+    returned = t.call(run, what=f"{op_name}.backward")
+    if isinstance(returned, list) and len(arrays) > 1:
+        t.fail(f"{op_name}.backward returned a list; return a tuple, one gradient per input: "
+               f"`return grad_{names[0]}, grad_{names[1]}`")
+    returned = returned if isinstance(returned, tuple) else (returned,)
+    if len(returned) < len(arrays):
+        t.fail(f"{op_name}.backward returned {len(returned)} gradient(s) but {op_name} has "
+               f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
+    expected = torch_grads(torch_fn, arrays, grad, **options)
+    local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
+    mine = []
+    for name, array, g in zip(names, arrays, returned):
+        if g is None:
+            t.fail(f"{op_name}.backward returned None as the gradient for {name}")
+        g = fitted(g, np.shape(array))
+        if g is None:
+            t.fail(f"the gradient for {name} has shape {np.shape(returned[len(mine)])}, which does not fit "
+                   f"{name}'s shape {np.shape(array)} ({slips.WRONG_SHAPE}): a gradient has its input's "
+                   "shape (or the output's broadcast shape)")
+        mine.append(g)
+    if all(agrees(m, e) for m, e in zip(mine, expected)):
+        return
+    swapped = slips.explain_pair(mine, expected)
+    for i, (name, array) in enumerate(zip(names, arrays)):
+        if agrees(mine[i], expected[i]):
+            continue
+        shape = np.shape(array)
+        candidates = [(words, fitted(value, shape)) for words, value in (known(i) if known else [])]
+        slip = swapped or slips.explain(mine[i], expected[i], incoming=fitted(grad, shape), local=local[i],
+                                        known=[(w, v) for w, v in candidates if v is not None])
+        t.fail(f"your gradient for {name}", torch_value=expected[i], mine=mine[i], slip=slip)
+
+
+def fitted(gradient, shape):
+    """``gradient`` summed down to ``shape`` as the engine does after backward, or None if it cannot be."""
+    try:
+        array = np.asarray(gradient, dtype=np.float64)
+        return array if array.shape == tuple(shape) else reduce_to(array, shape)
+    except (RuntimeError, ValueError, TypeError):
+        return None
+
+
+def random_grad(t, shape):
+    return t.rng.normal(size=shape)
+
+
+def pow_backward(t):
+    def known(x, n, grad):
+        return lambda i: ([("you used the derivative of x ** 2 (2 * x) for every exponent; "
+                            "use ctx.exponent: d/dx x ** n = n * x ** (n - 1)", grad * 2 * x)] if n != 2 else []) + [
+            ("the power must drop by one: d/dx x ** n = n * x ** (n - 1), not n * x ** n", grad * n * x ** n),
+            (f"the factor n is missing ({slips.FACTOR} {n:g}): d/dx x ** n = n * x ** (n - 1)",
+             grad * x ** (n - 1))]
+
+    def case(x, n, grad, where=""):
+        check_op(t, "Pow", [x], grad, lambda a, exponent: a ** exponent, names=["x"],
+                 options={"exponent": n}, known=known(x, n, grad), where=where)
+    if not t.hidden:
+        case(np.array(3.0), 2, np.array(1.0), "the seed: y = x ** 2 at x = 3")
+        x = torch.tensor(16.0, dtype=F64)  # sin(x ** 2) at x = 4 sends cos(16) back to x ** 2
+        case(np.array(4.0), 2, np.array(float(torch.cos(x))), "the seed: z = sin(x ** 2) at x = 4")
+        case(np.array([1.0, 2.0, 3.0]), 2, np.full(3, 1 / 3), "the seed: y = (x ** 2).mean()")
+    for _ in range(4 if not t.hidden else 12):
+        n = float(t.rng.choice([3, -1, 0.5, 1.5, 1, 0, -2, 2.5, 2, 4]))
+        shape = random_shape(t.rng) if t.hidden else (3,)
+        x = uniform(t.rng, shape, 0.3, 2.0) if n != int(n) else away_from_zero(t.rng, shape)
+        case(x, n, random_grad(t, shape))
+
+
+def sin_backward(t):
+    def known(x, grad):
+        return lambda i: [("you used sin(x): the derivative of sin is cos", grad * np.sin(x)),
+                          ("-sin(x) is the derivative of cos, not of sin", -grad * np.sin(x))]
+
+    def case(x, grad, where=""):
+        check_op(t, "Sin", [x], grad, torch.sin, names=["x"], known=known(x, grad), where=where)
+    if not t.hidden:
+        case(np.array(16.0), np.array(1.0), "the seed: z = sin(y) with y = x ** 2 = 16")
+    for _ in range(4 if not t.hidden else 12):
+        shape = random_shape(t.rng) if t.hidden else (4,)
+        case(uniform(t.rng, shape, -4, 4), random_grad(t, shape))
+
+
+def binary_op_check(op_name, torch_fn, known):
+    def check(t):
+        def case(a, b, grad, where=""):
+            check_op(t, op_name, [a, b], grad, torch_fn, names=["a", "b"], known=known(a, b, grad), where=where)
+        for (a, b), _, grad, where in neuron_cases(t, op_name):
+            case(a, b, grad, where)
+        for number in range(3 if not t.hidden else 10):
+            shape_a, shape_b = ((2, 3), (3,)) if number == 0 and not t.hidden else broadcast_pair(t.rng)
+            a, b = uniform(t.rng, shape_a), uniform(t.rng, shape_b)
+            case(a, b, random_grad(t, np.broadcast_shapes(shape_a, shape_b)))
+    return check
+
+
+add_backward = binary_op_check(
+    "Add", lambda a, b: a + b,
+    lambda a, b, grad: lambda i: [("-grad is subtraction's rule for b; for a + b both gradients are grad",
+                                   -grad)] if i == 1 else [])
+sub_backward = binary_op_check(
+    "Sub", lambda a, b: a - b,
+    lambda a, b, grad: lambda i: [(f"{slips.SIGN} for b: d(a - b)/db = -1, so b's gradient is -grad",
+                                   grad)] if i == 1 else [(f"{slips.SIGN} for a: d(a - b)/da = +1", -grad)])
+mul_backward = binary_op_check(
+    "Mul", lambda a, b: a * b,
+    lambda a, b, grad: lambda i: [(
+        f"{slips.WRONG_SAVED}: the gradient for {'ab'[i]} uses {'ab'[i]} itself; "
+        f"d(a * b)/d{'ab'[i]} is the *other* input, {'ba'[i]}", grad * (a, b)[i])])
+
+
+def neg_backward(t):
+    def case(x, grad, where=""):
+        check_op(t, "Neg", [x], grad, torch.neg, names=["x"], where=where, known=lambda i: [(
+            f"{slips.SIGN}: you returned grad; the local derivative of -x is -1, so return -grad", grad)])
+    for (x,), _, grad, where in neuron_cases(t, "Neg"):
+        case(x, grad, where)
+    for _ in range(3 if not t.hidden else 10):
+        shape = random_shape(t.rng)
+        case(uniform(t.rng, shape), random_grad(t, shape))
+
+
+def sigmoid_backward(t):
+    def known(z, grad):
+        s = 1 / (1 + np.exp(-z))
+        again = 1 / (1 + np.exp(-s))
+        return lambda i: [
+            ("the factor (1 - s) is missing: d sigmoid(z)/dz = s * (1 - s), with s = sigmoid(z)", grad * s),
+            ("the factor s is missing: d sigmoid(z)/dz = s * (1 - s), with s = sigmoid(z)", grad * (1 - s)),
+            (f"{slips.WRONG_SAVED}: ctx.saved_tensors already holds s = sigmoid(z) (forward saved its "
+             "output); applying sigmoid to it again is one time too many", grad * again * (1 - again)),
+            ("1 - s ** 2 is tanh's derivative; sigmoid's is s * (1 - s)", grad * (1 - s * s))]
+
+    def case(z, grad, where=""):
+        check_op(t, "Sigmoid", [z], grad, torch.sigmoid, names=["z"], known=known(z, grad), where=where)
+    for (z,), _, grad, where in neuron_cases(t, "Sigmoid"):
+        case(z, grad, where)
+    for _ in range(3 if not t.hidden else 10):
+        shape = random_shape(t.rng)
+        case(uniform(t.rng, shape, -4, 4), random_grad(t, shape))
+
+
+def log_backward(t):
+    def known(x, grad):
+        return lambda i: [("you multiplied by x: d/dx log(x) = 1 / x, so divide grad by x", grad * x),
+                          ("you used log(x) itself; its derivative is 1 / x", grad * np.log(x)),
+                          ("d/dx log(x) is 1 / x, not 1 / x ** 2", grad / x ** 2)]
+
+    def case(x, grad, where=""):
+        check_op(t, "Log", [x], grad, torch.log, names=["x"], known=known(x, grad), where=where)
+    for (x,), _, grad, where in neuron_cases(t, "Log"):
+        case(x, grad, where)
+    for _ in range(3 if not t.hidden else 10):
+        shape = random_shape(t.rng)
+        case(uniform(t.rng, shape, 0.1, 5.0), random_grad(t, shape))
+
+
+def clamp_backward(t):
+    def known(x, low, high, grad):
+        inside = (x >= (-np.inf if low is None else low)) & (x <= (np.inf if high is None else high))
+        strictly = (x > (-np.inf if low is None else low)) & (x < (np.inf if high is None else high))
+        return lambda i: [
+            ("where clamp cut x off (x below min or above max) its output does not change with x, so "
+             "the gradient there is 0; you passed grad through everywhere", grad),
+            ("the mask is the wrong way round: the gradient flows where x is inside [min, max] and is 0 "
+             "where clamp cut it off", grad * ~inside),
+            ("at x exactly equal to a bound torch lets the gradient through: test x >= min and x <= max",
+             grad * strictly)]
+
+    def case(x, low, high, grad, where=""):
+        check_op(t, "Clamp", [x], grad, lambda a, min, max: torch.clamp(a, min, max), names=["x"],
+                 options={"min": low, "max": high}, known=known(x, low, high, grad), where=where)
+    for (x,), options, grad, where in neuron_cases(t, "Clamp"):
+        case(x, options["min"], options["max"], grad, where)
+    for number in range(3 if not t.hidden else 10):
+        low, high = [(-0.5, 0.75), (-0.25, None), (None, 0.5)][number % 3]
+        shape = random_shape(t.rng, 1) + (3,)
+        x = uniform(t.rng, shape, -1.5, 1.5)
+        bounds = [b for b in (low, high) if b is not None]
+        x.flat[:len(bounds)] = bounds  # exactly on a bound: torch's >= / <= matter here
+        case(x, low, high, random_grad(t, shape))
+
+
+def mean_backward(t):
+    def case(x, dim, keepdim, grad=None, where=""):
+        out = torch.tensor(x).mean(dim=dim, keepdim=keepdim)
+        grad = random_grad(t, tuple(out.shape)) if grad is None else grad
+        count = x.size // max(1, out.numel())
+        full = np.broadcast_to(np.expand_dims(grad, _axes(dim, x.ndim)) if dim is not None and not keepdim
+                               else grad, x.shape)
+
+        def known(i):
+            found = [(f"you did not divide by the number of elements averaged ({count}): each one "
+                      f"gets grad / {count}", full)]
+            if count != x.size:
+                found.append((f"divide by the number of elements averaged along dim ({count}), not by "
+                              f"all {x.size} elements of x", full / x.size))
+            if dim is not None and not keepdim and grad.ndim:
+                try:
+                    found.append(("with keepdim=False the averaged axis is gone from grad; put it back "
+                                  "(np.expand_dims) before broadcasting, or the values land on the "
+                                  "wrong axis", np.broadcast_to(grad, x.shape) / count))
+                except ValueError:
+                    pass
+            return found
+        check_op(t, "Mean", [x], grad, lambda a, dim, keepdim: a.mean(dim=dim, keepdim=keepdim), names=["x"],
+                 options={"dim": dim, "keepdim": keepdim}, known=known, where=where)
+    if not t.hidden:
+        case(np.array([1.0, 4.0, 9.0]), None, False, np.array(1.0), "the seed: (x ** 2).mean(), x = [1, 2, 3]")
+        case(uniform(t.rng, (2, 3)), 1, False)
+        case(uniform(t.rng, (2, 3)), 0, True)
+        case(uniform(t.rng, (3, 2, 2)), (0, 2), False)
+        case(uniform(t.rng, (2, 4)), -1, False)
+    for _ in range(0 if not t.hidden else 12):
+        shape = random_shape(t.rng, 1)
+        dims = [None, int(t.rng.integers(-len(shape), len(shape)))]
+        if len(shape) > 1:
+            dims.append(tuple(sorted(int(d) for d in t.rng.choice(len(shape), size=2, replace=False))))
+        case(uniform(t.rng, shape), dims[int(t.rng.integers(len(dims)))], bool(t.rng.integers(2)))
+
+
+def _axes(dim, ndim):
+    return tuple(d % ndim for d in ((dim,) if isinstance(dim, int) else dim))
+
+
+# --------------------------------------------------------------------------
+# sum_to_shape: against the backward of torch's expand
+# --------------------------------------------------------------------------
+
+def sum_to_shape(t):
+    def case(grad, shape, where=""):
+        t.case(f"grad of shape {grad.shape} = {show(grad)}, shape = {shape}" + (f"  ({where})" if where else ""))
+        before = grad.copy()
+        mine = t.call(t.engine.sum_to_shape, grad, shape, what="sum_to_shape")
+        leaf = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+        expected = torch.autograd.grad(leaf.expand(grad.shape), leaf, torch.tensor(grad, dtype=F64))[0].numpy()
+        if not np.array_equal(grad, before):
+            t.fail("sum_to_shape changed the gradient array it was given; compute a new one instead")
+        try:
+            array = np.asarray(mine)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or array.dtype.kind not in "fc":
+            t.fail(f"sum_to_shape returned {type(mine).__name__}; it must return a numpy array of numbers")
+        if agrees(array, expected) and array.shape == tuple(shape):
+            if array.dtype != grad.dtype:
+                t.fail(f"sum_to_shape changed the dtype from {grad.dtype} to {array.dtype}; keep grad's dtype")
+            return
+        added = grad.ndim - len(shape)
+        leading = grad.sum(axis=tuple(range(added)))
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and leading.shape[i] != 1)
+        known = [
+            (f"{slips.NOT_REDUCED}: your result still has the broadcast shape {grad.shape}, but the input "
+             f"had shape {tuple(shape)}; sum over the axes broadcasting added or stretched", grad),
+            ("you summed the leading axes broadcasting added, but not the size-1 axes it stretched "
+             f"({slips.NOT_REDUCED})", leading),
+            (f"keep the stretched size-1 axes: sum them with keepdims=True ({slips.WRONG_SHAPE})",
+             leading.sum(axis=stretched)),
+            ("you averaged; broadcasting reused each value several times, so their gradients add up: sum",
+             expected * shape_size(shape) / grad.size),
+            ("you summed over every axis; only the axes broadcasting added or stretched get summed",
+             np.asarray(grad.sum()))]
+        slip = slips.explain(array, expected, known=known)
+        if slip is None and array.shape != tuple(shape):
+            slip = f"{slips.WRONG_SHAPE}: yours has shape {array.shape}, the input had shape {tuple(shape)}"
+        t.fail("the reduced gradient", torch_value=expected, mine=array, slip=slip)
+    if not t.hidden:
+        case(np.array([0.5, 1.5, -2.0]), (), "w * xs with a number w and a vector xs")
+        case(uniform(t.rng, (2, 3)), (3,))
+        case(uniform(t.rng, (2, 3)), (2, 1))
+        case(uniform(t.rng, (4, 2, 3)).astype(np.float32), (1, 3))
+    for _ in range(0 if not t.hidden else 12):
+        shape = random_shape(t.rng)
+        full = tuple(int(t.rng.integers(1, 4)) for _ in range(int(t.rng.integers(0, 3)))) + tuple(
+            int(t.rng.integers(2, 5)) if n == 1 and t.rng.random() < 0.6 else n for n in shape)
+        if full == shape:
+            full = (2,) + full
+        dtype = np.float32 if t.rng.random() < 0.3 else np.float64
+        case(uniform(t.rng, full).astype(dtype), shape)
+
+
+def shape_size(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+# --------------------------------------------------------------------------
+# AccumulateGrad.apply: the running sum in leaf.grad
+# --------------------------------------------------------------------------
+
+def accumulate_grad(t):
+    eng = t.engine
+
+    def sequence(leaf_values, rounds, where=""):
+        """``rounds``: a list of [(leaf index, gradient array), ...] applied in order."""
+        t.case(f"leaves {', '.join(show(v) for v in leaf_values)}; gradients arriving, in order: "
+               + "; ".join(f"leaf {i} gets {show(g)}" for i, g in rounds) + (f"  ({where})" if where else ""))
+        leaves = [eng.tensor(v, requires_grad=True) for v in leaf_values]
+        nodes = [eng.AccumulateGrad(leaf) for leaf in leaves]
+        torch_leaves = [torch.tensor(v, requires_grad=True) for v in leaf_values]
+        for step, (i, g) in enumerate(rounds, 1):
+            before = g.copy()
+            returned = t.call(nodes[i].apply, g, what="AccumulateGrad.apply")
+            torch_leaves[i].backward(torch.tensor(g))
+            after = f"after gradient {step} of {len(rounds)}"
+            if not np.array_equal(g, before):
+                t.fail(f"{after}: AccumulateGrad.apply changed the gradient array it was given; "
+                       "add it into leaf.grad, leave `grad` alone")
+            try:
+                empty = len(tuple(returned)) == 0
+            except TypeError:
+                empty = False
+            if not empty:
+                t.fail(f"AccumulateGrad.apply returned {returned!r}; a leaf has no inputs to pass "
+                       "gradients on to, so it returns an empty tuple: `return ()`")
+            for k, (leaf, reference) in enumerate(zip(leaves, torch_leaves)):
+                expected = None if reference.grad is None else reference.grad.numpy()
+                grad = leaf.grad
+                if expected is None:
+                    if grad is not None:
+                        t.fail(f"{after}: leaf {k} got a .grad although no gradient was sent to it")
+                    continue
+                if not isinstance(grad, eng.Tensor):
+                    t.fail(f"{after}: leaf {k}.grad is {type(grad).__name__}; it must be a Tensor, as "
+                           "torch's x.grad is (wrap the array: Tensor._make(...))")
+                if not agrees(grad.data, expected):
+                    sent = [g for j, g in rounds[:step] if j == k]
+                    slip = slips.explain(grad.data, expected, known=[(
+                        f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest gradient; it was "
+                        "overwritten instead of added to (gradients add up over backward calls)",
+                        sent[-1])] if len(sent) > 1 else [])
+                    t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=grad.data, slip=slip)
+                if grad.data.dtype != leaf.data.dtype or grad.data.shape != leaf.data.shape:
+                    t.fail(f"{after}: leaf {k}.grad has dtype {grad.data.dtype} and shape {grad.data.shape}; "
+                           f"torch keeps the leaf's: {leaf.data.dtype}, {leaf.data.shape}")
+                if any(np.shares_memory(grad.data, g) for _, g in rounds):
+                    t.fail(f"{after}: leaf {k}.grad shares memory with a gradient array it was given; "
+                           "store a copy (the same array may also reach another node)")
+    if not t.hidden:
+        four = np.array(4.0, np.float32)
+        sequence([2.0], [(0, four), (0, four.copy())], "the seed: x = 2, y = x ** 2, backward twice")
+        sequence([3.0], [(0, np.array(6.0, np.float32))], "the seed: x = 3, one backward")
+    for _ in range(2 if not t.hidden else 8):
+        shape = random_shape(t.rng, 0, 2)
+        dtype = np.float64 if t.rng.random() < 0.5 else np.float32
+        n_leaves = int(t.rng.integers(1, 4))
+        values = [uniform(t.rng, shape).astype(dtype) for _ in range(n_leaves)]
+        rounds = []
+        for _ in range(int(t.rng.integers(2, 5))):
+            g = uniform(t.rng, shape).astype(dtype)
+            rounds.append((int(t.rng.integers(n_leaves)), g))
+            if n_leaves > 1 and t.rng.random() < 0.5:  # one array sent to two leaves, as Add sends it
+                rounds.append(((rounds[-1][0] + 1) % n_leaves, g))
+        sequence(values, rounds)
+
+
+# --------------------------------------------------------------------------
+# Tensor.zero_: cleared in place, returns itself
+# --------------------------------------------------------------------------
+
+def zero_(t):
+    eng = t.engine
+
+    def case(values, where=""):
+        t.case(f"a tensor holding {show(values)} (dtype {values.dtype})" + (f"  ({where})" if where else ""))
+        tensor = eng.tensor(values)
+        array = tensor.data
+        view = array.reshape(-1)[::2]
+        returned = t.call(tensor.zero_, what="Tensor.zero_")
+        reference = torch.tensor(values)
+        torch_view = reference.reshape(-1)[::2]
+        torch_returned = reference.zero_()
+        if tensor.data is not array:
+            t.fail("zero_ put a new array in tensor.data; clear the one that is there, in place "
+                   "(self.data[...] = 0), so every view of it (like x.grad held elsewhere) sees the zeros")
+        if not agrees(tensor.data, reference.numpy()) or not agrees(view, torch_view.numpy()):
+            t.fail("the values after zero_()", torch_value=reference.numpy(), mine=tensor.data)
+        if tensor.data.dtype != values.dtype or tensor.data.shape != values.shape:
+            t.fail(f"zero_ changed dtype/shape to {tensor.data.dtype}/{tensor.data.shape}; keep "
+                   f"{values.dtype}/{values.shape}")
+        if (returned is tensor) != (torch_returned is reference):
+            t.fail(f"zero_ returned {type(returned).__name__}; like torch's, it returns the tensor itself "
+                   "(that is why `x.grad.zero_()` shows tensor(0.)): `return self`")
+    if not t.hidden:
+        case(np.array(4.0, np.float32), "the seed: x.grad = tensor(4.), then x.grad.zero_()")
+        case(np.array([0.6667, 1.3333, 2.0], np.float32), "the seed's vector x.grad")
+    for _ in range(2 if not t.hidden else 8):
+        dtype = t.rng.choice([np.float32, np.float64, np.int64])
+        case((uniform(t.rng, random_shape(t.rng)) * 10).astype(dtype))
+
+
+# --------------------------------------------------------------------------
+# Tensor.detach: same data, no graph
+# --------------------------------------------------------------------------
+
+def _backward_error(function):
+    try:
+        function()
+    except RuntimeError as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+def detach(t):
+    eng = t.engine
+
+    def case(values, kind, where=""):
+        t.case(f"x = tensor({show(values)}, requires_grad=True); detaching {kind}"
+               + (f"  ({where})" if where else ""))
+        sources = {}
+        for lib, name in ((eng, "yours"), (torch, "torch")):
+            x = lib.tensor(values, requires_grad=True)
+            sources[name] = {"x": x, "x * 3": x * 3, "a tensor without grad": lib.tensor(values)}[kind]
+        source, reference = sources["yours"], sources["torch"]
+        grad_fn_before, requires_before = source.grad_fn, source.requires_grad
+        detached = t.call(source.detach, what="Tensor.detach")
+        expected = reference.detach()
+        if not isinstance(detached, eng.Tensor):
+            t.fail(f"detach returned {type(detached).__name__}; it must return a Tensor")
+        if detached is source:
+            t.fail("detach returned the tensor itself; torch returns a *new* tensor and leaves the "
+                   "original in the graph")
+        if source.grad_fn is not grad_fn_before or source.requires_grad != requires_before:
+            t.fail("detach changed the original tensor (its grad_fn or requires_grad); it must only "
+                   "make a new tensor")
+        if not agrees(detached.data, expected.numpy()) or detached.data.dtype != source.data.dtype:
+            t.fail("the detached values", torch_value=expected.numpy(), mine=detached.data)
+        if not np.shares_memory(detached.data, source.data):
+            t.fail("your detached tensor has a copy of the data; torch's shares it with the original "
+                   "(changing one changes the other): reuse self.data, do not copy it")
+        for attribute in ("requires_grad", "is_leaf"):
+            if getattr(detached, attribute) != getattr(expected, attribute):
+                t.fail(f"detached.{attribute} is {getattr(detached, attribute)}, torch's is "
+                       f"{getattr(expected, attribute)}: a detached tensor is outside the graph")
+        if detached.grad_fn is not None:
+            t.fail(f"detached.grad_fn is {detached.grad_fn!r}; a detached tensor has no history (None)")
+        theirs = _backward_error(lambda: (expected ** 2).backward())
+        yours = t.call(_backward_error, lambda: (detached ** 2).backward(), what="backward after detach")
+        if yours != theirs:
+            t.fail(f"(detached ** 2).backward() should fail as torch's does, with {theirs!r}; "
+                   f"yours gave {yours!r}")
+    if not t.hidden:
+        case(2.0, "x", "the seed: z = x.detach(), then (z ** 2).backward() fails")
+        case([1.0, 2.0, 3.0], "x * 3")
+    for number in range(1 if not t.hidden else 6):
+        kind = ["x", "x * 3", "a tensor without grad"][number % 3]
+        case(uniform(t.rng, random_shape(t.rng)).tolist(), kind)

@@ -1,0 +1,123 @@
+"""A throwaway JupyterLab server and a headless Chromium that can only reach it.
+
+The server gets fresh config, runtime and workspace folders (nothing from the machine's own
+Jupyter set-up leaks in) and a token; Chromium is the Debian package driven through
+Playwright's Python API (never ``playwright install``), with every non-loopback request
+blocked.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TOKEN = "T"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterLab:
+    """``with JupyterLab(notebook_dir, scratch, pythonpath) as lab:`` -- lab.url(...) while it runs."""
+
+    def __init__(self, notebook_dir, scratch, pythonpath=()):
+        self.notebook_dir, self.scratch = Path(notebook_dir), Path(scratch)
+        self.pythonpath = [str(p) for p in pythonpath]
+        self.port, self.process = free_port(), None
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={TOKEN}"
+
+    def __enter__(self):
+        config, runtime, workspaces = (self.scratch / n for n in ("config", "runtime", "workspaces"))
+        for folder in (config / "labconfig", runtime, workspaces):
+            folder.mkdir(parents=True, exist_ok=True)
+        # the "would you like news?" toast would sit over the notebook and catch key presses
+        (config / "labconfig" / "page_config.json").write_text(json.dumps(
+            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        # window.jupyterapp in both front ends, for driving them from the page
+        (config / "jupyter_server_config.json").write_text(json.dumps(
+            {"LabApp": {"expose_app_in_browser": True},
+             "JupyterNotebookApp": {"expose_app_in_browser": True}}))
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime),
+                   JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
+                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                   PYTHONPATH=os.pathsep.join(self.pythonpath + [os.environ.get("PYTHONPATH", "")]))
+        jupyter = shutil.which("jupyter", path=env["PATH"])
+        self.log = open(self.scratch / "jupyter.log", "w")  # noqa: SIM115 - closed in __exit__
+        self.process = subprocess.Popen(
+            [jupyter, "lab", "--allow-root", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.token={TOKEN}",
+             "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={workspaces}",
+             f"--ServerApp.root_dir={self.notebook_dir}"],
+            cwd=self.notebook_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: the kernels it starts stop with it
+        try:
+            self._wait_until_up(timeout=90)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_until_up(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"jupyter lab did not answer within {timeout}s:\n{self.log_text()}")
+
+    def log_text(self):
+        self.log.flush()
+        return (self.scratch / "jupyter.log").read_text()[-4000:]
+
+    def __exit__(self, *exc):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # our own group only: server + its kernels
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+        self.log.close()
+
+
+def loopback_only(route):
+    """context.route handler: let requests to the test server through, refuse everything else."""
+    host = urlparse(route.request.url).hostname or ""
+    if host in LOOPBACK or route.request.url.startswith(("data:", "blob:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+KERNEL_READY = """() => {
+    const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const context = widget && widget.sessionContext;
+    const kernel = context && context.session && context.session.kernel;
+    return !!(kernel && context.isReady && kernel.connectionStatus === 'connected'
+              && kernel.status === 'idle');
+}"""
