@@ -83,6 +83,13 @@ class Summary:
         return "\n".join(lines)
 
 
+def _tools_on_path():
+    """nbgrader runs ``alembic`` (from this Python's bin folder) when it creates a gradebook."""
+    tools = os.path.dirname(sys.executable)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([tools, os.environ.get("PATH", "")])
+
+
 def course_settings(course_root):
     """``(course_id, default db_url)`` from the course's own nbgrader_config.py."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
@@ -131,6 +138,7 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
                 feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900,
                 limits=None, scratch=None, progress=True, reference=None, verify=True, log=print):
     started = time.monotonic()
+    _tools_on_path()
     course_root = Path(course_root).resolve()
     course_id, default_db = course_settings(course_root)
     db_url = db_url or default_db

@@ -12,6 +12,7 @@ Leaves show their value and ``grad``; an op node shows the value of a tensor nam
 (autograd records nothing for them), so they are not drawn.
 """
 
+from collections import deque
 from dataclasses import dataclass, field
 from html import escape
 
@@ -50,15 +51,16 @@ class Graph:
 
     def describe(self):
         """The graph as text, inputs first: a stable plain-text stand-in for the drawing."""
-        out = []
-        for node in topological(self):
+        order, out = topological(self), []
+        short = _short_names(order)
+        for node in order:
             text = " ".join(p for p in (node.label, node.value and f"= {node.value}") if p)
             if node.kind == "leaf":
                 text += f", grad = {node.grad}"
             if node.node_name:
-                text += f"  [{node.node_name}]" if text else node.node_name
+                text += f"  [{node.node_name}]" if text else short[node.key]
             if node.inputs:
-                text += "  <- " + ", ".join(_short(self.nodes[k]) for k in node.inputs)
+                text += "  <- " + ", ".join(short[k] for k in node.inputs)
             out.append(text)
         return "\n".join(out)
 
@@ -72,7 +74,7 @@ def build_graph(output, names=None):
     root = output.grad_fn
     if root is None:
         return Graph({"n0": GraphNode("n0", "output", "", label, format_value(output))}, [])
-    nodes, edges, keys, queue = {}, [], {}, [root]
+    nodes, edges, keys, queue = {}, [], {}, deque([root])
 
     def key_for(fn):
         if id(fn) not in keys:
@@ -80,7 +82,7 @@ def build_graph(output, names=None):
         return keys[id(fn)][0]
 
     while queue:
-        fn = queue.pop(0)
+        fn = queue.popleft()
         key = key_for(fn)
         if key in nodes:
             continue
@@ -134,8 +136,21 @@ def format_value(tensor, limit=6):
     return "[" + ", ".join(flat) + more + "]"
 
 
-def _short(node):
-    return node.label or node.node_name
+def _short_names(order):
+    """A node's name in the text: its label, else its op name, numbered where an op repeats."""
+    counts, seen, names = {}, {}, {}
+    for node in order:
+        if not node.label:
+            counts[node.node_name] = counts.get(node.node_name, 0) + 1
+    for node in order:
+        if node.label:
+            names[node.key] = node.label
+        elif counts[node.node_name] > 1:
+            seen[node.node_name] = seen.get(node.node_name, 0) + 1
+            names[node.key] = f"{node.node_name}#{seen[node.node_name]}"
+        else:
+            names[node.key] = node.node_name
+    return names
 
 
 def topological(graph):

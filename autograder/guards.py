@@ -93,7 +93,12 @@ class CorrectUnits:
 
     @property
     def available(self):
-        return (REFERENCE_PACKAGE / "engine.py").is_file()
+        """Loaded already, or on disk to load (a sandbox may preload it, then delete solutions/)."""
+        return self._reference is not None or (REFERENCE_PACKAGE / "engine.py").is_file()
+
+    def preload(self):
+        """Load the reference now; afterwards it is available even if solutions/ goes away."""
+        self._load()
 
     def _load(self):
         if self._reference is None:
@@ -237,10 +242,19 @@ class Integrity:
         return found
 
 
+# The torch names the checks use (and the comparisons a kernel is likeliest to fake). Not all of
+# torch: torch rewraps some of its own functions when optional parts load (``torch._dynamo`` does
+# ``torch.manual_seed = ...``), which is no tampering.
+_TORCH_NAMES = (
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "sin", "cos", "exp", "log", "sigmoid", "clamp",
+    "neg", "mean", "sum", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "allclose",
+    "isclose", "equal", "float32", "float64", "Tensor", "autograd", "overrides")
+
+
 def standard_integrity():
     """The libraries every check relies on."""
     integrity = Integrity()
-    integrity.capture("torch", vars(torch), must_be_installed=True)
+    integrity.capture("torch", vars(torch), _TORCH_NAMES, must_be_installed=True)
     integrity.capture("torch.Tensor", vars(torch.Tensor), must_be_installed=True)
     integrity.capture("torch.autograd", vars(torch.autograd), must_be_installed=True)
     integrity.capture("numpy", vars(np), must_be_installed=True)

@@ -22,7 +22,7 @@ WRONG_SHAPE = "wrong shape"
 WRONG_SAVED = "wrong saved tensor"
 SWAPPED = "gradients swapped"
 NOT_WRITTEN = "not written yet"
-DELEGATED = "computed by torch"
+DELEGATED = "handed the work to"
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -45,6 +45,7 @@ def show(value):
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         return repr(value)
+    array = array + 0.0  # no "-0" in feedback
     if array.ndim == 0:
         return f"{float(array):.6g}"
     text = np.array2string(array, precision=5, separator=", ", threshold=24, edgeitems=3,

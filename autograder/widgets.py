@@ -58,6 +58,7 @@ class _Recorder:
     def run(self, code, action, show=repr):
         try:
             value = action()
+            text = "" if show is None else show(value)
         except NotImplementedError as error:
             self.column.problem = str(error) or f"{code} is not implemented yet"
             self.column.steps.append(Step(code, OPEN, error=True))
@@ -65,7 +66,7 @@ class _Recorder:
         except Exception as error:  # shown as the result, as a notebook cell would show it
             self.column.steps.append(Step(code, f"{type(error).__name__}: {error}", error=True))
             return None
-        self.column.steps.append(Step(code, "" if show is None else show(value)))
+        self.column.steps.append(Step(code, text))
         return value
 
 
@@ -73,10 +74,10 @@ OPEN = "NotImplementedError (exercise not written yet, see below)"
 
 
 def _run_scenario(scenario, column, T, *args):
-    if hasattr(T, "set_grad_enabled"):
-        T.set_grad_enabled(True)  # a buggy no_grad in an earlier run must not leak into this one
+    # Recording on for the scenario, and the caller's mode restored after it, even when a
+    # learner's no_grad forgets to switch back. inf/nan just show in the table, as torch prints them.
     try:
-        with np.errstate(all="ignore"):  # inf/nan show in the table, as torch prints them
+        with T.set_grad_enabled(True), np.errstate(all="ignore"):
             scenario(_Recorder(column), T, *args)
     except _OpenExercise:
         pass
@@ -130,6 +131,8 @@ STYLE = """<style>
 .agw-error {color: #b91c1c;}
 .agw-agree {background: #f0fdf4;}
 .agw-differ {background: #fef2f2;}
+.agw-open {background: #fffbeb;}
+.agw-open .agw-verdict {color: #b45309;}
 .agw-verdict {white-space: nowrap;}
 .agw-agree .agw-verdict {color: #15803d;}
 .agw-differ .agw-verdict {color: #b91c1c; font-weight: bold;}
@@ -139,7 +142,7 @@ STYLE = """<style>
 .agw-graphs {display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start;}
 </style>"""
 AGREES = "\u2713"
-CELLS = ("code", "torch", "learner", "verdict")
+OPEN_VERDICT = "\u2026 exercise open"
 
 
 def comparison_rows(torch_column, learner_column):
@@ -151,6 +154,8 @@ def comparison_rows(torch_column, learner_column):
         code = (theirs or mine).code
         if mine is None:
             verdict = ""
+        elif mine.shown == OPEN:
+            verdict = OPEN_VERDICT
         elif theirs is None or mine.shown != theirs.shown:
             verdict = "\u2717 differs from torch"
         else:
@@ -171,7 +176,8 @@ def table_html(torch_column, learner_column):
             f"<th>{escape(learner_column.title)}</th><th></th></tr>")
     rows = []
     for code, theirs, mine, verdict in comparison_rows(torch_column, learner_column):
-        css = {"": "", AGREES: ' class="agw-agree"'}.get(verdict, ' class="agw-differ"')
+        css = {"": "", AGREES: ' class="agw-agree"', OPEN_VERDICT: ' class="agw-open"'}.get(
+            verdict, ' class="agw-differ"')
         rows.append(f'<tr{css}><td class="agw-code"><code>{escape(code)}</code></td>'
                     f'{_cell(theirs, "torch")}{_cell(mine, "learner")}'
                     f'<td class="agw-verdict">{escape(verdict)}</td></tr>')
@@ -370,7 +376,8 @@ class TrackingWidget(LiveWidget):
 
     def __init__(self, engine=None):
         super().__init__(engine, {
-            "mode": widgets.ToggleButtons(options=TRACKING_MODES, value="none", description="disable with"),
+            "mode": widgets.ToggleButtons(options=TRACKING_MODES, value="none", description="disable with",
+                                          style={"button_width": "auto", "description_width": "initial"}),
             "x": widgets.FloatSlider(value=2.0, min=-5.0, max=5.0, step=0.5, description="x",
                                      readout_format=".1f"),
         })
@@ -414,7 +421,11 @@ def _neuron(rec, T, values):
             rec.run("b.grad", lambda: t["b"].grad, show=format_value)
     finally:  # draw what exists, even when backward stopped at an open exercise
         if "loss" in t:
-            column.svg = graph_svg(t["loss"], {n: t[n] for n in names}, title=column.title)
+            try:
+                column.svg = graph_svg(t["loss"], {n: t[n] for n in names}, title=column.title)
+            except Exception as error:  # a learner's grad of the wrong type, say: say so, keep the table
+                column.problem = (column.problem + " " if column.problem else "") + (
+                    f"The graph could not be drawn: {type(error).__name__}: {error}")
 
 
 class GraphWidget(LiveWidget):
@@ -429,7 +440,8 @@ class GraphWidget(LiveWidget):
             "x": slider("x", 6.7, -10.0, 10.0),
             "w": slider("w", 1.0, -5.0, 5.0),
             "b": slider("b", 0.0, -5.0, 5.0),
-            "y": widgets.ToggleButtons(options=[0.0, 1.0], value=0.0, description="label y"),
+            "y": widgets.ToggleButtons(options=[0.0, 1.0], value=0.0, description="label y",
+                                       style={"button_width": "48px", "description_width": "initial"}),
         })
 
     def values(self):

@@ -86,6 +86,17 @@ class JupyterLab:
                 time.sleep(0.3)
         raise TimeoutError(f"jupyter lab did not answer within {timeout}s:\n{self.log_text()}")
 
+    def api(self, path, method="GET"):
+        request = urllib.request.Request(self.url(f"api/{path}"), method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def end_sessions(self):
+        """Shut down every kernel the browser started: the next test starts from a fresh kernel."""
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE")
+
     def log_text(self):
         self.log.flush()
         return (self.scratch / "jupyter.log").read_text()[-4000:]
@@ -120,4 +131,11 @@ KERNEL_READY = """() => {
     const kernel = context && context.session && context.session.kernel;
     return !!(kernel && context.isReady && kernel.connectionStatus === 'connected'
               && kernel.status === 'idle');
+}"""
+
+RUN_FINISHED = """() => {
+    const widget = window.jupyterapp.shell.currentWidget;
+    const kernel = widget.sessionContext.session.kernel;
+    const prompts = Array.from(document.querySelectorAll('.jp-InputPrompt')).map(p => p.innerText);
+    return kernel.status === 'idle' && prompts.length > 0 && !prompts.some(p => p.includes('*'));
 }"""

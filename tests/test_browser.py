@@ -1,8 +1,8 @@
-"""The accumulation widget in real JupyterLab 4 and Notebook 7 front ends, in headless Chromium.
+"""The live widgets in real JupyterLab 4 and Notebook 7 front ends, in headless Chromium.
 
-Opens the clearing-gradients notebook (a temporary copy of solutions/, or a small stand-in
-notebook while that notebook is not written yet), runs every cell, moves the backward()-calls
-slider with the keyboard, and checks that both columns show the gradient torch computes here.
+Opens a temporary copy of the solution notebooks (or small stand-ins for any not written yet),
+runs every cell, moves a slider as a learner would, and checks that the widget shows the
+gradient torch computes here, for torch and for the engine.
 
 Needs the Debian package ``chromium`` (/usr/bin/chromium) and the Python package
 ``playwright`` (no ``playwright install``: the system Chromium is used).
@@ -13,7 +13,7 @@ import shutil
 import nbformat
 import pytest
 import torch
-from browser_helpers import CHROMIUM, KERNEL_READY, JupyterLab, launch_chromium, loopback_only
+from browser_helpers import CHROMIUM, KERNEL_READY, RUN_FINISHED, JupyterLab, launch_chromium, loopback_only
 
 from autograder.engines import REPO, SOLUTIONS
 
@@ -23,30 +23,28 @@ pytestmark = [
                        "(apt-get install -y chromium)"),
 ]
 
-NOTEBOOK = "05_clearing_gradients.ipynb"
+# the notebook that shows each widget
+NOTEBOOKS = {"accumulation_widget": "05_clearing_gradients.ipynb", "graph_widget": "03_neuron_bce.ipynb"}
 ARTIFACTS = REPO / "test-artifacts"
+WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .agw-widget"  # in the notebook on show, not a hidden tab
 
 
-def stand_in_notebook(folder):
+def stand_in_notebook(folder, widget):
     """Just the widget, for as long as the real notebook is not in solutions/."""
-    shutil.copytree(SOLUTIONS / "tinygrad_course", folder / "tinygrad_course",
-                    ignore=shutil.ignore_patterns("__pycache__"))
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("from autograder.widgets import accumulation_widget"),
-                nbformat.v4.new_code_cell("accumulation_widget()")]
-    nbformat.write(nb, folder / NOTEBOOK)
+    nb.cells = [nbformat.v4.new_code_cell(f"from autograder.widgets import {widget}\n\n{widget}()")]
+    nbformat.write(nb, folder / NOTEBOOKS[widget])
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("lab")
     notebooks = scratch / "notebooks"
-    if (SOLUTIONS / NOTEBOOK).exists():
-        shutil.copytree(SOLUTIONS, notebooks, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    else:
-        notebooks.mkdir()
-        stand_in_notebook(notebooks)
+    shutil.copytree(SOLUTIONS, notebooks, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    for widget, name in NOTEBOOKS.items():
+        if not (notebooks / name).exists():
+            stand_in_notebook(notebooks, widget)
     with JupyterLab(notebooks, scratch, pythonpath=[REPO]) as server:  # stopped on leaving the fixture
         yield server
 
@@ -60,6 +58,54 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture
+def open_notebook(lab, browser):
+    """``open_notebook(url_path, artifact_name)``: a page with the notebook run top to bottom."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.route("**/*", loopback_only)
+    page, names = context.new_page(), []
+
+    def run_all(path, name):
+        names.append(name)
+        page.goto(lab.url(path))
+        page.wait_for_function(KERNEL_READY, timeout=90_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(RUN_FINISHED, timeout=180_000, polling=500)
+        widget = page.locator(WIDGET).first
+        widget.wait_for(timeout=30_000)
+        widget.scroll_into_view_if_needed()
+        return page, widget
+
+    yield run_all
+    try:
+        if names:  # how the page looked at the end, passed or failed: the first thing to look at
+            page.screenshot(path=str(ARTIFACTS / f"{names[0]}_at_end.png"))
+    finally:
+        context.close()
+        lab.end_sessions()  # the next test starts with a fresh kernel
+
+
+def move_slider(widget, control, frontend, steps, step=1.0):
+    """Move a slider ``steps`` steps to the right, as a learner would.
+
+    JupyterLab: focus the handle, press ArrowRight. Notebook 7 binds ArrowRight (heading
+    navigation) in the capture phase, so the key never reaches a focused slider there; a learner
+    clicks the track instead, and so do we (noUiSlider moves the handle to the nearest step)."""
+    slider = widget.locator(f".agw-control-{control}")
+    handle = slider.locator(".noUi-handle")
+    if frontend == "jupyterlab":
+        handle.focus()
+        for _ in range(steps):
+            handle.press("ArrowRight")
+        return
+    low, high, now = (float(handle.get_attribute(f"aria-value{a}")) for a in ("min", "max", "now"))
+    slider.scroll_into_view_if_needed()
+    box = slider.locator(".noUi-base").bounding_box()
+    target = now + steps * step
+    slider.page.mouse.click(box["x"] + box["width"] * (target - low) / (high - low), box["y"] + box["height"] / 2)
+
+
 def torch_grads(x0, calls, zero_between):
     x = torch.tensor(x0, requires_grad=True)
     for call in range(calls):
@@ -69,56 +115,60 @@ def torch_grads(x0, calls, zero_between):
     return repr(x.grad)
 
 
-SHOWN_GRADS = """(role) => Array.from(document.querySelectorAll('.agw-widget .agw-comparison tr'))
+SHOWN_GRADS = """(role) => Array.from(document.querySelectorAll('WIDGET .agw-comparison tr'))
     .filter(tr => tr.querySelector('.agw-code') &&
                   tr.querySelector('.agw-code').innerText.startsWith('y = x ** 2; y.backward(); x.grad'))
-    .map(tr => tr.querySelector('.agw-' + role).innerText.trim())"""
+    .map(tr => tr.querySelector('.agw-' + role).innerText.trim())""".replace("WIDGET", WIDGET)
 
 
-@pytest.mark.parametrize("frontend, path", [("jupyterlab", f"lab/tree/{NOTEBOOK}"),
-                                            ("notebook7", f"notebooks/{NOTEBOOK}")])
-def test_accumulation_slider_updates_the_gradients(lab, browser, frontend, path):
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.route("**/*", loopback_only)
-    page = context.new_page()
-    try:
-        page.goto(lab.url(path))
-        page.wait_for_function(KERNEL_READY, timeout=90_000)
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        widget = page.locator(".agw-widget").first
-        widget.wait_for(timeout=90_000)
-        widget.scroll_into_view_if_needed()
+@pytest.mark.parametrize("frontend, path", [("jupyterlab", "lab/tree/"), ("notebook7", "notebooks/")])
+def test_accumulation_slider_updates_the_gradients(open_notebook, frontend, path):
+    name = f"accumulation_widget_{frontend}"
+    page, widget = open_notebook(path + NOTEBOOKS["accumulation_widget"], name)
 
-        def wait_for_grads(calls, zero_between):
-            expected = torch_grads(2.0, calls, zero_between)
-            for role in ("torch", "learner"):
-                page.wait_for_function(
-                    f"(expected) => {{ const g = ({SHOWN_GRADS})('{role}'); "
-                    f"return g.length === {calls} && g[g.length - 1] === expected; }}",
-                    arg=expected, timeout=30_000)
-                shown = page.evaluate(SHOWN_GRADS, role)
-                assert shown[-1] == expected, (role, shown)
-            return expected
+    def wait_for_grads(calls, zero_between):
+        expected = torch_grads(2.0, calls, zero_between)
+        for role in ("torch", "learner"):
+            page.wait_for_function(
+                f"(expected) => {{ const g = ({SHOWN_GRADS})('{role}'); "
+                f"return g.length === {calls} && g[g.length - 1] === expected; }}",
+                arg=expected, timeout=30_000)
+            shown = page.evaluate(SHOWN_GRADS, role)
+            assert shown[-1] == expected, (role, shown)
 
-        wait_for_grads(1, False)
-        handle = widget.locator(".agw-control-calls .noUi-handle")
-        handle.focus()
-        for _ in range(2):
-            handle.press("ArrowRight")
-        wait_for_grads(3, False)
-        assert widget.locator(".agw-control-calls .widget-readout").inner_text().strip() == "3"
-        verdicts = widget.locator(".agw-comparison .agw-verdict").all_inner_texts()
-        assert verdicts and all(v.strip() == "\u2713" for v in verdicts), verdicts
+    wait_for_grads(1, False)
+    move_slider(widget, "calls", frontend, 2)
+    wait_for_grads(3, False)
+    assert widget.locator(".agw-control-calls .widget-readout").inner_text().strip() == "3"
+    verdicts = widget.locator(".agw-comparison .agw-verdict").all_inner_texts()
+    assert verdicts and all(v.strip() == "\u2713" for v in verdicts), verdicts
 
-        widget.locator(".agw-control-zero_between input[type=checkbox]").check()
-        wait_for_grads(3, True)
-        handle.press("ArrowRight")
-        wait_for_grads(4, True)
-        widget.screenshot(path=str(ARTIFACTS / f"accumulation_widget_{frontend}.png"))
-        page.screenshot(path=str(ARTIFACTS / f"accumulation_widget_{frontend}_page.png"))
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / f"accumulation_widget_{frontend}_failure.png"))
-        raise
-    finally:
-        context.close()
+    widget.locator(".agw-control-zero_between input[type=checkbox]").check()
+    wait_for_grads(3, True)
+    move_slider(widget, "calls", frontend, 1)
+    wait_for_grads(4, True)
+    widget.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+LEAF_TEXT = """(label) => Array.from(document.querySelectorAll(
+    'WIDGET svg.autograd-graph g.node.leaf[data-label="' + label + '"]'))
+    .map(g => Array.from(g.querySelectorAll('text')).map(t => t.textContent))""".replace("WIDGET", WIDGET)
+
+
+def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook):
+    name = "graph_widget_jupyterlab"
+    page, widget = open_notebook("lab/tree/" + NOTEBOOKS["graph_widget"], name)
+    assert widget.locator("svg.autograd-graph").count() == 2, "torch's graph and the engine's, inline"
+    box = widget.locator("svg.autograd-graph g.node").first.bounding_box()
+    assert box and box["width"] > 20 and box["height"] > 10, "the SVG is laid out, not just present"
+
+    move_slider(widget, "w", "jupyterlab", 3)  # w: 1.0 -> 1.3 in steps of 0.1
+    w = torch.tensor(1.3, requires_grad=True)
+    prediction = torch.sigmoid(w * torch.tensor(6.7)).clamp(1e-8, 1 - 1e-8)
+    loss = -(torch.tensor(0.0) * torch.log(prediction) + (1 - torch.tensor(0.0)) * torch.log(1 - prediction))
+    loss.backward()
+    expected = ["w (leaf)", "= 1.3000", f"grad = {w.grad.item():.4f}"]
+    page.wait_for_function(f"(expected) => {{ const leaves = ({LEAF_TEXT})('w'); return leaves.length === 2 && "
+                           "leaves.every(l => JSON.stringify(l) === JSON.stringify(expected)); }",
+                           arg=expected, timeout=30_000)
+    widget.screenshot(path=str(ARTIFACTS / f"{name}.png"))

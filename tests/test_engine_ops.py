@@ -7,11 +7,10 @@ backward pass with a random upstream gradient, must agree within float32 toleran
 
 import numpy as np
 import pytest
+import strategies as s
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import strategies as s
 
 FORWARD = {"rtol": 1e-5, "atol": 1e-6}
 GRADIENT = {"rtol": 1e-4, "atol": 1e-5}
@@ -75,6 +74,23 @@ def test_binary_with_broadcasting(reference, expression, data):
 def test_matmul(reference, expression, data):
     a, b = data.draw(s.matmul_pair(), label="a, b")
     check_expression(reference, expression, [a, b], "ab", gradient_drawer(data))
+
+
+@pytest.mark.parametrize("requires_grad", [(True, False), (False, True)])
+@few
+@given(pair=s.matmul_pair(), data=st.data())
+def test_matmul_with_one_constant_operand(reference, requires_grad, pair, data):
+    """Only the operand that requires grad gets one (the engine skips the other product)."""
+    results = []
+    for lib in (torch, reference):
+        a, b = (lib.tensor(x.copy(), requires_grad=r) for x, r in zip(pair, requires_grad))
+        out = a @ b
+        if not results:
+            gradient = data.draw(s.arrays(tuple(out.shape)), label="upstream gradient")
+        out.backward(lib.tensor(gradient))
+        results.append((a.grad, b.grad))
+    for name, ours, theirs in zip("ab", results[1], results[0]):
+        assert_agrees(ours, theirs, f"d/d{name} of a @ b, requires_grad={requires_grad}, {pair!r}", GRADIENT)
 
 
 @many

@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+import strategies as s
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import strategies as s
 
 
 def torch_tensor(array):
@@ -37,7 +36,8 @@ def test_requires_grad_and_grad_fn_suffixes(reference, array, how):
     "x.shape", "x.size()", "x.sum(0).shape", "x.dtype", "x.tolist()", "x[0].sum().item()", "x.ndim", "x.dim()",
     "x.numel()", "len(x)", "x.size(1)", "x.grad", "x.requires_grad", "x.is_leaf", "(x * 2).is_leaf",
     # sums of up to 4 values: longer float32 sums are added up in another order than torch's
-    "f'{x[0].sum()}'", "f'{x[2].sum():.3f}'", "float(x[1].sum())", "x[0].mean().item()", "x.sum() > 0", "x[0]", "x == x",
+    "f'{x[0].sum()}'", "f'{x[2].sum():.3f}'", "float(x[1].sum())", "x[0].mean().item()", "x.sum() > 0",
+    "x[0]", "x == x",
 ])
 def test_attributes_display_like_torch(reference, expression, rng):
     array = rng.normal(size=(3, 4)).astype(np.float32)

@@ -334,7 +334,8 @@ def test_accumulation_widget_names_the_open_exercise(tmp_path):
     widget = accumulation_widget(engine)
     shown = shown_now(widget)
     assert results(shown, CALL, "torch") == torch_accumulated(2.0, 1, False)
-    assert results(shown, CALL, "learner")[0].startswith("NotImplementedError")
+    [row] = [r for r in shown["rows"] if r[0].startswith(CALL)]
+    assert row[2].startswith("NotImplementedError") and row[3] == "\u2026 exercise open"
     assert learner_problem(widget) == engine.engine.todo("backward_pass")
     assert "backward_pass" in learner_problem(widget) and "02_sin_chain_rule.ipynb" in learner_problem(widget)
 
@@ -456,6 +457,15 @@ def test_tracking_widget_catches_no_grad_that_never_switches_back(tmp_path):
     assert row[1] == repr(x ** 2) and row[3] == "\u2717 differs from torch"
     widget.mode.value = "none"  # the next run starts with recording on again
     assert_all_agree(widget)
+    assert engine.is_grad_enabled() and torch.is_grad_enabled(), "the kernel's own mode is left as it was"
+
+
+def test_widgets_leave_the_kernel_grad_mode_alone(reference):
+    with torch.no_grad(), reference.no_grad():
+        widget = tracking_widget(reference)
+        widget.mode.value = "no_grad()"
+        assert not torch.is_grad_enabled() and not reference.is_grad_enabled()
+    assert_all_agree(widget)
 
 
 @pytest.mark.parametrize("mode, exercise", [("detach()", "detach"), ("no_grad()", "grad_mode")])
@@ -497,3 +507,18 @@ def test_graph_widget_draws_the_forward_graph_when_backward_is_open(tmp_path):
     assert named_structure(svgs["learner"])[0] == named_structure(svgs["torch"])[0]
     nodes, _, _ = parse_svg(svgs["learner"])
     assert all(n[3][-1] == "grad = None" for n in nodes.values() if n[0] == "leaf")
+
+
+def test_graph_widget_survives_a_grad_of_the_wrong_type(tmp_path):
+    engine = load_stripped(tmp_path, open_exercises=[])
+
+    def store_a_list(self, grad):  # a slip that leaves something other than a tensor in .grad
+        self.variable.grad = grad.tolist()
+        return ()
+    engine.engine.AccumulateGrad.apply = store_a_list
+    widget = graph_widget(engine)
+    shown = shown_now(widget)
+    [row] = [r for r in shown["rows"] if r[0] == "w.grad"]
+    assert row[2].startswith("AttributeError") and row[3] == "\u2717 differs from torch"
+    assert learner_problem(widget).startswith("The graph could not be drawn: AttributeError")
+    assert "torch" in shown["svgs"]

@@ -136,8 +136,8 @@ class Writer:
         _atomic_tree(result["files"]["autograded"], self.root / "autograded" / student / self.assignment)
         if result["files"].get("feedback") is not None:
             _atomic_tree(result["files"]["feedback"], self.root / "feedback" / student / self.assignment)
-        entry = {k: result[k] for k in ("student", "digest", "timestamp", "complete", "notes", "incidents",
-                                        "sandbox", "seconds")}
+        entry = {k: result.get(k) for k in ("student", "digest", "timestamp", "complete", "notes", "incidents",
+                                        "sandbox", "seconds", "timings")}
         entry["notebooks"] = {name: {k: v for k, v in outcome.items() if k in ("status", "message", "score",
                                                                                 "max_score", "notes")}
                               for name, outcome in result["notebooks"].items()}

@@ -15,6 +15,8 @@ import json
 import tempfile
 from pathlib import Path
 
+import nbformat
+
 from autograder.classgrading import book
 
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
@@ -39,6 +41,21 @@ def package_files(reference=None):
     return files
 
 
+def _layout(course_root, assignment, db_url, course_id):
+    """The gradebook's layout, plus each notebook's test cells as released to learners
+    (hidden tests stripped), so an edited or deleted test cell can be named in the report."""
+    layout = book.assignment_layout(db_url, assignment, course_id)
+    for notebook, info in layout.items():
+        info["locked"] = {}
+        released = Path(course_root) / "release" / assignment / f"{notebook}.ipynb"
+        if released.is_file():
+            for cell in nbformat.read(released, as_version=4).cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("locked") and meta.get("grade"):  # the test cells
+                    info["locked"][meta["grade_id"]] = cell.source
+    return layout
+
+
 def build(course_root, assignment, db_url, course_id, settings):
     course_root = Path(course_root)
     source = course_root / "source" / assignment
@@ -57,7 +74,7 @@ def build(course_root, assignment, db_url, course_id, settings):
         "config": (course_root / "nbgrader_config.py").read_text(),
         "source": _files(source, lambda rel: rel.suffix != ".ipynb"),
         "gradebook": gradebook, "package": package_files(settings.get("reference")),
-        "layout": book.assignment_layout(db_url, assignment, course_id), "settings": dict(settings),
+        "layout": _layout(course_root, assignment, db_url, course_id), "settings": dict(settings),
     }
     digest = hashlib.sha256(json.dumps(
         {k: v for k, v in bundle.items() if k not in ("source", "package", "gradebook")},

@@ -14,7 +14,6 @@ honest notebook) with four changes:
     after the grader has held all of it in memory).
 """
 
-import json
 import os
 import signal
 import threading
@@ -67,6 +66,7 @@ class ZygoteProvisioner(LocalProvisioner):
         argv = cmd[cmd.index("ipykernel_launcher") + 1:]
         env = {k: os.environ[k] for k in ("NBGRADER_EXECUTION",) if k in os.environ}
         self.process = context.zygote.spawn_kernel(argv, cwd=context.run_dir, env=env)
+        self.parent.kernel_process = self.process  # outlives the provisioner's cleanup, for the report
         self.pid, self.pgid, self.cwd = self.process.pid, None, context.run_dir
         return self.connection_info
 
@@ -110,11 +110,11 @@ class SafeExecute(Execute):
             return super().create_kernel_manager()
         if not self.kernel_name:
             self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name", "python3")
-        self.km = ZygoteKernelManager(ACTIVE, kernel_name=self.kernel_name, config=self.config)
+        self.km = self._grading_km = ZygoteKernelManager(ACTIVE, kernel_name=self.kernel_name, config=self.config)
         return self.km
 
     def preprocess(self, nb, resources=None, km=None):
-        self._running, self._stopped, self._output_bytes = None, None, {}
+        self._running, self._stopped, self._output_bytes, self._grading_km = None, None, {}, None
         if ACTIVE is not None and ACTIVE.before_kernel is not None:
             ACTIVE.before_kernel((resources or {}).get("metadata", {}).get("path") or ".")
         watchdog = threading.Timer(self.notebook_timeout, self._overtime)
@@ -137,7 +137,7 @@ class SafeExecute(Execute):
         self._kill()
 
     def _kill(self):
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        process = getattr(self._grading_km, "kernel_process", None)
         if process is not None:
             try:
                 process.kill()
@@ -147,7 +147,7 @@ class SafeExecute(Execute):
     def _death_reason(self, fallback):
         if self._stopped:
             return self._stopped
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        process = getattr(self._grading_km, "kernel_process", None)  # nbclient drops self.km on cleanup
         code = None
         for _ in range(20):  # the exit status can lag the dead heartbeat by a moment
             code = process.poll() if process is not None else None
@@ -176,9 +176,15 @@ class SafeExecute(Execute):
                 cell.outputs.append(_error("KernelDied", f"{reason} while running this cell"))
             else:
                 cell.outputs = [_error("NotRun", f"not run: {reason} in {label}")]
-        if ACTIVE is not None:
-            notebook = (self.resources or {}).get("nbgrader", {}).get("notebook", "?")
-            ACTIVE.incidents.append({"notebook": notebook, "cell": label, "reason": reason})
+        self._incident(reason, label)
+
+    def _incident(self, reason, label=None):
+        if ACTIVE is None:
+            return
+        if label is None:
+            label = cell_label(self.nb.cells[self._running], self._running)
+        notebook = (self.resources or {}).get("nbgrader", {}).get("notebook", "?")
+        ACTIVE.incidents.append({"notebook": notebook, "cell": label, "reason": reason})
 
     # ---- timeouts: interrupt as stock nbgrader does, then kill if the interrupt is ignored
 
@@ -189,6 +195,7 @@ class SafeExecute(Execute):
     async def _async_handle_timeout(self, timeout, cell=None):
         reply = await super()._async_handle_timeout(timeout, cell)
         if await self._obeyed_interrupt():
+            self._incident(f"the cell ran longer than its {timeout} s limit and was interrupted")
             return reply
         self._stopped = (f"the cell ran longer than its {timeout} s limit and ignored the interrupt, "
                          f"so its kernel was stopped")
@@ -209,7 +216,8 @@ class SafeExecute(Execute):
     # ---- output: cap it as it arrives
 
     def output(self, outs, msg, display_id, cell_index):
-        size = len(json.dumps(msg.get("content", {}), default=str))
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
         used = self._output_bytes.get(cell_index, 0)
         self._output_bytes[cell_index] = used + size
         if used + size > self.cell_output_limit:

@@ -3,8 +3,9 @@
 A submission's kernels run inside ``bwrap`` (Debian package ``bubblewrap``) with:
   - no network (a new, empty network namespace; kernels talk to nbgrader over unix sockets),
   - its own pid, ipc and uts namespaces, no capabilities, a fresh ``/tmp``,
-  - a filesystem that shows the system and the Python environment read-only, the grading
-    code read-only, and one writable folder: this submission's working copy. Not visible:
+  - a filesystem that shows the system and the Python environment read-only, and one
+    writable folder: this submission's working copy (the grading code arrives through the
+    kernel factory's stdin, see ``zygote``). Not visible:
     the course root (gradebook, hidden tests, source notebooks), the instructor's reference
     engine, other learners' submissions, home folders.
 Every kernel also gets rlimits (address space, CPU seconds, file size, no core dumps).
@@ -96,12 +97,10 @@ def _system_binds():
     return args
 
 
-def bwrap_command(argv, *, cwd, writable=(), readable=(), env):
+def bwrap_command(argv, *, cwd, writable=(), env):
     """``argv`` wrapped in bubblewrap: see the module docstring for what it can see and do."""
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_system_binds()]
-    for folder in readable:
-        args += ["--ro-bind", folder, folder]
     for folder in writable:
         args += ["--bind", folder, folder]
     args += ["--clearenv"]
@@ -140,8 +139,8 @@ def resolve(mode):
     return "none", f"no sandbox: {detail}; learner code runs with the grader's rights (limits still apply)"
 
 
-def command(mode, argv, *, cwd, writable=(), readable=(), env):
+def command(mode, argv, *, cwd, writable=(), env):
     """The command line that runs ``argv`` in the sandbox ``mode`` (as resolved)."""
     if mode == "bwrap":
-        return bwrap_command(argv, cwd=cwd, writable=writable, readable=readable, env=env)
+        return bwrap_command(argv, cwd=cwd, writable=writable, env=env)
     return list(argv)

@@ -40,7 +40,7 @@ def _unpack(bundle):
     key = bundle["key"]
     if key not in _UNPACKED or not os.path.isdir(_UNPACKED[key]):
         base = Path(tempfile.mkdtemp(prefix=f"agb-{key[:8]}-"))
-        for group in ("source", "package"):
+        for group in ("source",):
             for name, data in bundle[group].items():
                 path = base / group / name
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def _read_notebook(data):
         return None, f"is JSON but not a Jupyter notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
-def resolve_notebooks(files, layout):
+def resolve_notebooks(files, layout, source_files=()):
     """Map each expected notebook to a submitted file: its own name, or a renamed copy.
 
     Returns ``(chosen, problems, notes)``: chosen maps notebook -> file name, problems maps
@@ -128,6 +128,10 @@ def resolve_notebooks(files, layout):
             problems[notebook] = f"{filename} {parsed[filename][1]}"
     for filename in sorted(unknown):
         notes.append(f"{filename} is not part of the assignment; it was not graded")
+    for name in sorted(files):
+        if not name.endswith(".ipynb") and name not in source_files:
+            notes.append(f"{name} is not part of the assignment: kept with the submission, "
+                         f"but not given to the notebooks' kernels")
     return {k: v for k, v in chosen.items() if k not in problems}, problems, notes
 
 
@@ -144,44 +148,45 @@ def _config(root, assignment, student, settings):
         # a learner who deletes a test cell gets it back, and graded, instead of a blank
         "OverwriteCells": {"add_missing_cells": True},
         "SafeExecute": {k: settings[k] for k in ("notebook_timeout", "interrupt_grace", "cell_output_limit")},
+        # a flood of output takes a while to drain; stock nbgrader's 4 s would fail the notebook
+        "Execute": {"iopub_timeout": 30},
     }))
     if settings.get("cell_timeout"):
         config.Execute.timeout = settings["cell_timeout"]
-    default = Autograde.class_traits()["autograde_preprocessors"].default_value
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
     chain = config.Autograde.get("autograde_preprocessors", default)
     config.Autograde.autograde_preprocessors = [kernels.SafeExecute if p in (Execute, "Execute") else p
                                                 for p in chain]
     return config
 
 
-LOG_NOTES = [  # what nbgrader logs, in words for the instructor and the learner
-    (re.compile(r"Attribute 'checksum' for cell (\S+) has changed"),
-     "test cell {0} had been edited; the original was restored before grading"),
-    (re.compile(r"Attribute 'cell_type' for cell (\S+) has changed"),
-     "cell {0} had its type changed; the original type was restored"),
-    (re.compile(r"Attribute 'points' for cell (\S+) has changed"),
-     "cell {0} had its points changed; the original points were restored"),
-    (re.compile(r"Missing grade cell (\S+) encountered"),
-     "test cell {0} had been deleted; it was put back and graded"),
-]
-
-
-def _log_notes(log):
-    notes = []
-    for pattern, words in LOG_NOTES:
-        for match in pattern.finditer(log or ""):
-            notes.append(words.format(match.group(1).strip("'")))
-    return list(dict.fromkeys(notes))
+ERROR_LINE = re.compile(r"^\s*((?:\w+\.)*\w*(?:Error|Exception|Exit)): ?(.*)$")
 
 
 def _failure_reason(outcome):
-    """The most telling line of a failed converter run."""
+    """The exception nbgrader hit, in one line (its own wrapper exception skipped)."""
     text = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line and ("Error" in line or "failed" in line) and not line.startswith(("File ", "Traceback")):
-            return line[:400]
-    return "nbgrader could not grade this notebook"
+    found = [m for m in map(ERROR_LINE.match, text.splitlines()) if m and "NbGraderException" not in m[1]]
+    if not found:
+        return "nbgrader could not grade this notebook"
+    name, message = found[-1][1].rsplit(".", 1)[-1], found[-1][2].strip()
+    return f"{name}: {message}"[:400] if message else name
+
+
+def edits(submitted, tests):
+    """Sentences about test cells the learner changed or deleted (nbgrader restores them)."""
+    seen = {}
+    for cell in submitted.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in tests:
+            seen[grade_id] = cell.source
+    found = []
+    for grade_id, source in tests.items():
+        if grade_id not in seen:
+            found.append(f"test cell {grade_id} had been deleted; the original was put back and graded")
+        elif seen[grade_id].strip() != source.strip():
+            found.append(f"test cell {grade_id} had been edited; the original was restored before grading")
+    return found
 
 
 def _sync_run_dir(autograded, run_dir, allowed):
@@ -201,6 +206,7 @@ def _sync_run_dir(autograded, run_dir, allowed):
 
 
 def _grade(bundle, base, scratch, job):
+    timings, clock = {}, time.monotonic()
     settings, assignment, student = bundle["settings"], bundle["assignment"], job["student"]
     layout = bundle["layout"]
     root, run_dir, ipc_dir = scratch / "course", scratch / "run", scratch / "ipc"
@@ -211,7 +217,7 @@ def _grade(bundle, base, scratch, job):
     shutil.copy(base / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copy(base / "gradebook.db", root / "gradebook.db")
 
-    chosen, problems, notes = resolve_notebooks(job["files"], layout)
+    chosen, problems, notes = resolve_notebooks(job["files"], layout, bundle["source"])
     submitted = root / "submitted" / student / assignment
     submitted.mkdir(parents=True)
     for name, data in job["files"].items():
@@ -227,12 +233,15 @@ def _grade(bundle, base, scratch, job):
     allowed = sorted(bundle["source"])
 
     mode, sandbox_words = sandbox.resolve(settings["sandbox"])
+    # inside bubblewrap /tmp is the sandbox's own; without it the code goes to the scratch folder
+    home = "/tmp/grader" if mode == "bwrap" else str(scratch / "grader")
     zygote_args = dict(mode=mode, cwd=str(run_dir), writable=[str(run_dir), str(ipc_dir)],
-                       readable=[str(base / "package")], pythonpath=str(base / "package"),
+                       files=bundle["package"], home=home,
                        limits=settings["limits"], log=str(scratch / "logs" / "kernels.log"))
     outcomes = {name: {"status": "failed", "message": problem, "grades": {}, "comments": {}, "notes": []}
                 for name, problem in problems.items()}
     config = _config(root, assignment, student, settings)
+    timings["setup"] = time.monotonic() - clock
     context = None
     zygote = None
     try:
@@ -240,11 +249,17 @@ def _grade(bundle, base, scratch, job):
             if zygote is None or not zygote.alive():
                 if zygote is not None:
                     zygote.close()
+                clock = time.monotonic()
                 zygote = Zygote(**zygote_args)
+                timings["zygote"] = timings.get("zygote", 0.0) + time.monotonic() - clock
                 context = kernels.GradingContext(zygote, str(run_dir), str(ipc_dir))
             context.before_kernel = lambda path: _sync_run_dir(path, run_dir, allowed)
             kernels.ACTIVE = context
-            outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded)
+            submitted_nb = nbformat.reads(job["files"][chosen[notebook]].decode(), as_version=4)
+            clock = time.monotonic()
+            outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded,
+                                                     edits(submitted_nb, layout[notebook]["locked"]))
+            timings[notebook] = time.monotonic() - clock
         verified = verify.run(bundle, zygote, str(run_dir), outcomes) if settings.get("verify") and zygote \
             else {}
     except ZygoteError as error:
@@ -264,11 +279,13 @@ def _grade(bundle, base, scratch, job):
     for notebook, outcome in outcomes.items():
         outcome["max_score"] = layout[notebook]["max_score"]
         outcome["score"] = sum((g["auto_score"] or 0.0) for g in outcome["grades"].values())
-        for incident in incidents:
-            if incident["notebook"] == notebook:
-                outcome["message"] = f"{incident['reason']} in {incident['cell']}"
+        said = [f"{i['cell']}: {i['reason']}" for i in incidents if i["notebook"] == notebook]
+        if said:
+            outcome["message"] = "; ".join(said)
     if graded:
+        clock = time.monotonic()
         feedback = _feedback(config, root, student, assignment) if settings.get("feedback") else None
+        timings["feedback"] = time.monotonic() - clock
     else:
         feedback = {} if settings.get("feedback") else None
     files = {"autograded": _tree(autograded), "feedback": feedback}
@@ -278,18 +295,18 @@ def _grade(bundle, base, scratch, job):
         files["feedback"]["grading_report.md"] = report.encode()
     errors = [o["message"] for o in outcomes.values() if o["status"] == "error"]
     return {"student": student, "digest": job["digest"], "timestamp": job.get("timestamp"),
+            "timings": {k: round(v, 2) for k, v in timings.items()},
             "complete": not errors, "error": "; ".join(errors) or None,
             "notes": notes + job.get("notes", []), "incidents": incidents, "sandbox": sandbox_words,
             "notebooks": outcomes, "files": files}
 
 
-def _autograde_notebook(config, root, notebook, autograded):
+def _autograde_notebook(config, root, notebook, autograded, notes):
     coursedir = CourseDirectory(config=config)
     coursedir.notebook_id = notebook
     logger = logging.getLogger(f"autograder.unit.{os.getpid()}")
     logger.setLevel(logging.WARNING)
     outcome = capture_log(Autograde(coursedir=coursedir, config=config, log=logger))
-    notes = _log_notes(outcome.get("log"))
     if outcome["success"] and (autograded / f"{notebook}.ipynb").is_file():
         return {"status": "graded", "message": None, "grades": {}, "comments": {}, "notes": notes}
     return {"status": "failed", "message": f"{notebook}.ipynb could not be graded: {_failure_reason(outcome)}",

@@ -7,9 +7,15 @@ then forks: each notebook still gets its own kernel process, with the learner's 
 having run in the parent, so a kernel is as fresh as a new interpreter (the zygote only
 imports modules; numpy's global random state is reseeded in each child).
 
+The grading code reaches the zygote through its stdin, not through the filesystem: the
+first line carries the files (``autograder/*.py`` and the reference engine the checks compare
+against), which the zygote writes to a private folder inside the sandbox, imports, and then
+deletes the reference engine from disk, so no kernel forked later can read it (the checks
+keep it in memory).
+
 The zygote runs no learner code itself. It speaks JSON lines on stdin/stdout:
     {"op": "spawn", "kind": "kernel"|"module", "argv": [...], "cwd": ..., "env": {...},
-     "limits": {...}, "log": path, "stdout": path, "module": name}   -> {"pid": n}
+     "limits": {...}, "stdout": path, "module": name}   -> {"pid": n}
     {"op": "poll", "pid": n}                  -> {"returncode": int | null}
     {"op": "signal", "pid": n, "signal": s}   -> {}   (to the child's whole process group)
     {"op": "quit"}
@@ -17,10 +23,12 @@ Each child calls ``setsid`` (its process group is its own), gets the rlimits, an
 ``os._exit`` so nothing of the zygote's state is flushed twice.
 """
 
+import base64
 import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,12 +63,10 @@ def _child(request, protocol_fd, mapped):
         os.close(protocol_fd)
         os.chdir(request["cwd"])
         null = os.open(os.devnull, os.O_RDWR)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) \
-            if request.get("stdout") else log
+            if request.get("stdout") else 2  # the zygote's stderr is the submission's kernel log
         os.dup2(null, 0)
         os.dup2(out, 1)
-        os.dup2(log, 2)
         os.environ.update(request.get("env", {}))
         if "numpy" in sys.modules:  # a fresh interpreter seeds numpy's global generator itself
             sys.modules["numpy"].random.seed()
@@ -87,16 +93,49 @@ def _child(request, protocol_fd, mapped):
         os._exit(code)
 
 
-def serve(preload=PRELOAD):
+# Run with ``python -c``: unpack the grading code sent on stdin, then serve.
+BOOTSTRAP = """
+import base64, importlib, json, os, sys
+init = json.loads(sys.stdin.buffer.readline())
+for name, data in init["files"].items():
+    path = os.path.join(init["home"], name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as out:
+        out.write(base64.b64decode(data))
+sys.path.insert(0, init["home"])
+importlib.invalidate_caches()
+from autograder.classgrading.zygote import serve
+serve(init)
+"""
+
+
+def _warm_reference(home):
+    """Load the reference engine into the checks' memory, then delete it from disk.
+
+    ``guards.CorrectUnits`` reads the reference on first use and asks the disk whether it is
+    there; once loaded, availability is made to mean "loaded" so the files can go.
+    """
+    checks = sys.modules.get("autograder.checks")
+    units = getattr(checks, "CORRECT_UNITS", None)
+    if units is None or not units.available:
+        return False
+    units._load()
+    type(units).available = property(lambda self: self._reference is not None)
+    shutil.rmtree(os.path.join(home, "solutions"), ignore_errors=True)
+    return True
+
+
+def serve(init):
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything an import prints must not corrupt the protocol
     loaded, missing = [], []
-    for name in preload:
+    for name in init.get("preload", PRELOAD):
         try:
             importlib.import_module(name)
             loaded.append(name)
         except Exception as error:  # noqa: BLE001 - a missing optional module only costs speed
             missing.append(f"{name}: {error}")
+    hidden = _warm_reference(init["home"])
     mapped = sandbox.mapped_bytes()
     status = {}  # pid -> exit code (None while running)
 
@@ -115,8 +154,8 @@ def serve(preload=PRELOAD):
     def reply(message):
         protocol.write(json.dumps(message) + "\n")
 
-    reply({"ready": True, "loaded": loaded, "missing": missing})
-    for line in sys.stdin:
+    reply({"ready": True, "loaded": loaded, "missing": missing, "reference_hidden": hidden})
+    for line in sys.stdin.buffer:
         request = json.loads(line)
         op = request["op"]
         if op == "spawn":
@@ -189,17 +228,24 @@ class ForkedProcess:
 class Zygote:
     """Start the factory in the sandbox; ``spawn`` kernels and modules from it."""
 
-    def __init__(self, *, mode, cwd, writable, readable, pythonpath, limits, log, start_timeout=120):
+    def __init__(self, *, mode, cwd, writable, files, home, limits, log, start_timeout=120):
+        """``files``: relative path -> bytes of the grading code, unpacked in ``home`` inside."""
         self.limits, self.log_path = limits, log
-        self.env = sandbox.environment(pythonpath)
-        argv = [sys.executable, "-m", "autograder.classgrading.zygote"]
-        command = sandbox.command(mode, argv, cwd=cwd, writable=writable, readable=readable, env=self.env)
+        self.env = sandbox.environment(home)
+        argv = [sys.executable, "-c", BOOTSTRAP]
+        command = sandbox.command(mode, argv, cwd=cwd, writable=writable, env=self.env)
         self._lock = threading.Lock()
         self._buffer = b""
         with open(log, "ab") as errors:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                 cwd=cwd, env=self.env if mode == "none" else None, start_new_session=True)
+        init = {"home": home, "files": {name: base64.b64encode(data).decode() for name, data in files.items()}}
+        try:
+            self.process.stdin.write((json.dumps(init) + "\n").encode())
+            self.process.stdin.flush()
+        except OSError as error:
+            raise ZygoteError(f"the kernel factory did not start: {error}{self._tail()}") from error
         self.ready = self._read(start_timeout)
 
     def _read(self, timeout):
@@ -240,12 +286,12 @@ class Zygote:
 
     def spawn_kernel(self, argv, *, cwd, env=None, limits=None):
         reply = self.request(op="spawn", kind="kernel", argv=list(argv), cwd=cwd, env=env or {},
-                             limits=limits or self.limits, log=self.log_path)
+                             limits=limits or self.limits)
         return ForkedProcess(self, reply["pid"])
 
     def run_module(self, module, argv, *, cwd, stdout, env=None, limits=None):
         reply = self.request(op="spawn", kind="module", module=module, argv=list(argv), cwd=cwd,
-                             env=env or {}, limits=limits or self.limits, log=self.log_path, stdout=stdout)
+                             env=env or {}, limits=limits or self.limits, stdout=stdout)
         return ForkedProcess(self, reply["pid"])
 
     def close(self):
@@ -273,6 +319,3 @@ class Zygote:
     def __exit__(self, *exc):
         self.close()
 
-
-if __name__ == "__main__":
-    serve()

@@ -15,6 +15,9 @@ write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
 """
 
 import itertools
+import math
+import operator
+import warnings
 
 import numpy as np
 
@@ -123,7 +126,11 @@ def _wraps(wrapper, func):
 
 def should_record(inputs):
     """Does an op on these input tensors join the graph?"""
-    return _grad_enabled and any(t.requires_grad for t in inputs)
+    if _grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------
@@ -138,6 +145,7 @@ _SAVED_FREED = ("Trying to backward through the graph a second time (or directly
 
 
 _creation_order = itertools.count()
+_creation_time = operator.attrgetter("sequence_nr")
 
 
 class Node:
@@ -148,14 +156,16 @@ class Node:
     requires grad, or ``None``.
     """
 
+    # each node starts with these (class attributes: cheaper than setting them per node)
+    next_functions = ()
+    _saved = ()
+    _freed = False
+    _retained = None  # the output tensor, if it called retain_grad()
+
     def __init__(self, function, input_shapes):
         self.function = function
         self.input_shapes = input_shapes
-        self.next_functions = ()
-        self._saved = ()
-        self._freed = False
         self.sequence_nr = next(_creation_order)  # see topological_order
-        self._retained = None  # the output tensor, if it called retain_grad()
 
     def name(self):
         return type(self).__name__
@@ -166,6 +176,11 @@ class Node:
     # -- the ctx side, used inside forward/backward --
     def save_for_backward(self, *arrays):
         self._saved = arrays
+
+    @property
+    def needs_input_grad(self):
+        """One flag per input, as on torch's ctx: does a gradient for it go anywhere?"""
+        return tuple(node is not None for node, _ in self.next_functions)
 
     @property
     def saved_tensors(self):
@@ -183,16 +198,22 @@ class Node:
         """Gradients for each input, each summed back to that input's shape."""
         if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
             t = self._retained
-            t.grad = Tensor._make(grad.copy()) if t._grad is None else Tensor._make(t._grad.data + grad)
+            t.grad = Tensor._make(np.array(grad) if t._grad is None else np.asarray(t._grad.data + grad))
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) < len(self.input_shapes):
             raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                f"(expected {len(self.input_shapes)}, got {len(grads)})")
-        return tuple(
-            None if g is None else sum_to_shape(np.asarray(g, dtype=grad.dtype), shape)
-            for g, shape in zip(grads, self.input_shapes))
+        shaped = []
+        for g, shape in zip(grads, self.input_shapes):
+            if g is not None:
+                if not isinstance(g, np.ndarray | np.generic) or g.dtype != grad.dtype:
+                    g = np.asarray(g, dtype=grad.dtype)  # a Python number, or another float type
+                if g.shape != shape:
+                    g = sum_to_shape(g, shape)
+            shaped.append(g)
+        return tuple(shaped)
 
 
 _node_types = {}
@@ -257,13 +278,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, node_name=None, **options):
-        record = should_record(inputs)
-        ctx = _node_type(node_name or cls.node_name)(cls, tuple(t.data.shape for t in inputs))
-        data = cls.forward(ctx, *(t.data for t in inputs), **options)
-        if not record:
-            return Tensor._make(np.asarray(data))
-        ctx.next_functions = tuple((t._gradient_edge(), 0) for t in inputs)
-        return Tensor._make(np.asarray(data), requires_grad=True, grad_fn=ctx)
+        arrays = [t.data for t in inputs]
+        ctx = _node_type(node_name or cls.node_name)(cls, [a.shape for a in arrays])
+        data = cls.forward(ctx, *arrays, **options)
+        if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
+            data = np.asarray(data)
+        if not should_record(inputs):
+            return Tensor._make(data)
+        ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
+        return Tensor._make(data, requires_grad=True, grad_fn=ctx)
 
 
 # --------------------------------------------------------------------------
@@ -273,8 +296,10 @@ class Function:
 def accurately(function, x):
     """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32.
     numpy's own float32 loops are often an ulp off the correctly rounded value, which torch's
-    results nearly always are; notebooks print gradients in full, so the ulp shows."""
-    return function(x.astype(np.float64)).astype(np.float32) if x.dtype == np.float32 else function(x)
+    results nearly always are; notebooks print gradients in full, so the ulp shows.
+    Like torch, it gives nan/inf without a warning (log(0), sin(inf), exp(100) in float32)."""
+    with np.errstate(all="ignore"):
+        return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
 
 
 class Add(Function):
@@ -341,7 +366,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf, silently, as in torch
+            return a / b
 
     @staticmethod
     def backward(ctx, grad):
@@ -368,7 +394,8 @@ class Reciprocal(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = 1 / a
+        with np.errstate(divide="ignore"):
+            out = 1 / a
         ctx.save_for_backward(out)
         return out
 
@@ -386,7 +413,8 @@ class Pow(Function):
     def forward(ctx, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        return x ** exponent
+        with np.errstate(all="ignore"):  # 0 ** -1 is inf and 1e30 ** 2 overflows, silently, as in torch
+            return x ** exponent
 
     @staticmethod
     def backward(ctx, grad):
@@ -486,8 +514,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return accurately(np.log, x)
+        return accurately(np.log, x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -552,18 +579,16 @@ class Clamp(Function):
     def forward(ctx, x, min=None, max=None):
         ctx.save_for_backward(x)
         ctx.min, ctx.max = min, max
-        return np.clip(x, min, max)
+        out = x if min is None else np.maximum(x, min)  # (np.clip does the same, 3x slower)
+        return out if max is None else np.minimum(out, max)
 
     @staticmethod
     def backward(ctx, grad):
         ### BEGIN SOLUTION clamp_backward
         x, = ctx.saved_tensors
-        inside = np.ones(x.shape, dtype=bool)
-        if ctx.min is not None:
-            inside &= x >= ctx.min
-        if ctx.max is not None:
-            inside &= x <= ctx.max
-        return np.where(inside, grad, 0)
+        low = -np.inf if ctx.min is None else ctx.min
+        high = np.inf if ctx.max is None else ctx.max
+        return np.where((low <= x) & (x <= high), grad, 0)
         ### END SOLUTION
 
 
@@ -599,10 +624,9 @@ class Mean(Function):
 
 def _restore_reduced_dims(grad, ctx):
     """Put back, as size-1 axes, the axes a reduction without ``keepdim`` removed."""
-    if ctx.keepdim or ctx.dim is None:
-        return grad.reshape([1] * len(ctx.shape)) if ctx.dim is None else grad
-    dims = (ctx.dim,) if isinstance(ctx.dim, int) else ctx.dim
-    return np.expand_dims(grad, tuple(d % len(ctx.shape) for d in dims))
+    if ctx.dim is None:
+        return grad.reshape([1] * len(ctx.shape))
+    return grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
 
 
 class MatMul(Function):
@@ -618,11 +642,14 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         if a.ndim == 1 and b.ndim == 1:
             return grad * b, grad * a
+        # each product costs as much as the forward one: skip one nobody needs, as torch does
+        need_a, need_b = ctx.needs_input_grad
         if b.ndim == 1:
-            return np.outer(grad, b), a.T @ grad
+            return np.outer(grad, b) if need_a else None, a.T @ grad if need_b else None
         if a.ndim == 1:
-            return b @ grad, np.outer(a, grad)
-        return grad @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ grad
+            return b @ grad if need_a else None, np.outer(a, grad) if need_b else None
+        return (grad @ np.swapaxes(b, -1, -2) if need_a else None,
+                np.swapaxes(a, -1, -2) @ grad if need_b else None)
 
 
 class Reshape(Function):
@@ -647,15 +674,22 @@ _NOT_LEAF_GRAD = (
     "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
     "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
     "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
-    "github.com/pytorch/pytorch/pull/30531 for more informations.")
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
 _LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+_COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                   "or sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
 
 
 def _as_array(data):
     """torch.tensor's dtype rules: Python floats become float32, ints int64, bools bool."""
     if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT, UserWarning, stacklevel=3)
         return data.data.copy()
-    array = np.array(data)
+    array = np.array(data)  # a list of tensors works too, through Tensor.__array__
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor() takes numbers, or (nested) lists or arrays of numbers; got {data!r}")
     if array.dtype == np.float64 and not isinstance(data, np.ndarray | np.generic):
         array = array.astype(np.float32)
     elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray | np.generic):
@@ -686,7 +720,6 @@ class Tensor:
     @property
     def grad(self):
         if not self.is_leaf and self.grad_fn._retained is not self:
-            import warnings
             warnings.warn(_NOT_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
@@ -717,7 +750,7 @@ class Tensor:
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
         if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -746,6 +779,9 @@ class Tensor:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {_size(gradient.shape)} and "
                     f"output[0] has a shape of {_size(self.data.shape)}.")
+        if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
+            self._gradient_edge().apply(gradient)
+            return
         run_backward(self, gradient, retain_graph=bool(retain_graph))
 
     # -- plain data access --
@@ -800,10 +836,18 @@ class Tensor:
         return len(self.data)
 
     def __float__(self):
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):  # np.asarray(t) and np.array([t1, t2]), as in torch
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, index):
         return Tensor._make(self.data[index.data if isinstance(index, Tensor) else index])
@@ -932,19 +976,23 @@ class Tensor:
         return clamp(self, min, max)
 
     def sum(self, dim=None, keepdim=False):
-        dim = tuple(dim) if isinstance(dim, list) else dim  # numpy takes an int or a tuple
+        dim = _dims(dim, self.data.ndim)
         return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Sum", dim))
 
     def mean(self, dim=None, keepdim=False):
-        dim = tuple(dim) if isinstance(dim, list) else dim
+        if self.data.dtype.kind not in "fc":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {_TORCH_TYPE_NAMES[self.data.dtype.name]}")
+        dim = _dims(dim, self.data.ndim)
         return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Mean", dim))
 
     def matmul(self, other):
         return matmul(self, other)
 
     def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
-        return Reshape.apply(self, shape=tuple(shape))
+        shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape)
+        _check_reshape(shape, self.data.size)
+        return Reshape.apply(self, shape=shape)
 
     view = reshape
 
@@ -959,17 +1007,55 @@ def _data(x):
 def _tensor_like(value, like):
     """A Python number as a constant tensor of ``like``'s dtype (torch's scalar promotion)."""
     if isinstance(value, Tensor):
+        if value.data.shape != like.data.shape:
+            _check_broadcast(like.data.shape, value.data.shape)
         return value
-    array = np.asarray(value)
-    if like.data.dtype.kind == "f" or array.dtype.kind in "iub":
-        array = array.astype(like.data.dtype) if array.dtype.kind != "f" or like.data.dtype.kind == "f" else array
-    else:
-        array = array.astype(np.float32)
-    return Tensor._make(array)
+    dtype = like.data.dtype
+    if dtype.kind != "f" and np.asarray(value).dtype.kind == "f":
+        dtype = np.float32  # an integer tensor and a float: torch's default float type
+    return Tensor._make(np.array(value, dtype))
+
+
+def _check_broadcast(a, b):
+    """torch's error for shapes that do not broadcast, naming the (rightmost) dimension at fault."""
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
+    for d in reversed(range(ndim)):
+        if a[d] != b[d] and 1 not in (a[d], b[d]):
+            raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) "
+                               f"at non-singleton dimension {d}")
 
 
 def _reduction_name(op, dim):
     return f"{op}Backward{0 if dim is None else 1}"
+
+
+_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def _dims(dim, ndim):
+    """``dim`` (None, an int, or a list/tuple of them) as a tuple of axes counted from 0."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    low, high = -max(ndim, 1), max(ndim, 1) - 1  # a 0-d tensor takes dim 0 or -1, as torch's do
+    for d in dims:
+        if not low <= d <= high:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], but got {d})")
+    axes = tuple(d % ndim for d in dims) if ndim else ()
+    if len(set(axes)) < len(axes):
+        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
+                           "the list of dims")
+    return axes
+
+
+def _check_reshape(shape, size):
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(n for n in shape if n != -1)
+    if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
+        raise RuntimeError(f"shape '[{', '.join(map(str, shape))}]' is invalid for input of size {size}")
 
 
 class _Size(tuple):
@@ -994,8 +1080,10 @@ def _dtype_name(dtype):
 
 def tensor(data, requires_grad=False, dtype=None):
     t = Tensor(data)
-    if dtype is not None:
-        t.data = t.data.astype(dtype)
+    if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
+        t.data = t.data.astype(str(dtype).removeprefix("torch."))
+    if requires_grad and t.data.dtype.kind not in "fc":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
@@ -1054,11 +1142,24 @@ def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
 
 
 def matmul(a, b):
+    _check_matmul(a.data.shape, b.data.shape)
     if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
         row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
         return Reshape.apply(matmul(row, b), shape=(b.shape[1],), node_name="SqueezeBackward4")
     name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
     return MatMul.apply(a, b, node_name=name)
+
+
+def _check_matmul(a, b):
+    """torch's errors for 1-D/2-D operands whose inner sizes differ."""
+    if len(a) == 1 and len(b) == 1 and a != b:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the "
+                           f"same number of elements, but got {a[0]} and {b[0]} elements respectively")
+    if len(a) == 2 and len(b) == 1 and a[1] != b[0]:
+        raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), vec ({b[0]})")
+    if len(b) == 2 and len(a) in (1, 2) and a[-1] != b[0]:
+        rows, inner = (1, a[0]) if len(a) == 1 else a
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{inner} and {b[0]}x{b[1]})")
 
 
 def reshape(x, shape):
@@ -1102,5 +1203,5 @@ def topological_order(start):
     # A node is always created after the nodes of its inputs, so newest first is such an
     # order. It is also the order torch runs them in: gradients arriving along several paths
     # are added up in the same order, which gives the same float32 bits.
-    return sorted(reachable, key=lambda node: node.sequence_nr, reverse=True)
+    return sorted(reachable, key=_creation_time, reverse=True)
     ### END SOLUTION

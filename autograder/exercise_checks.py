@@ -1,0 +1,325 @@
+"""The checks for the 8 notebook exercises: a function the learner writes in a solution cell.
+
+``t.answer`` is that function. The first five are calculus on paper turned into Python (no
+engine, no torch allowed while they run); the last three drive the learner's engine, which
+``t.engine`` is -- the ``tinygrad_course`` module their function uses -- with the reference's
+code standing in for every engine unit meanwhile, so only the function itself is graded.
+Torch computes every expected answer on the same inputs.
+"""
+
+import numpy as np
+import torch
+
+from autograder import slips
+from autograder.slips import agrees, show
+from autograder.unit_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
+
+F32_RTOL, F32_ATOL = 1e-4, 1e-5  # the engine computes in float32, in its own order
+
+
+def derivative(function, *values):
+    """Torch's derivative of ``function`` at ``values`` (float64), one number per argument."""
+    tensors = [torch.tensor(float(v), dtype=F64, requires_grad=True) for v in values]
+    return [float(g) for g in torch.autograd.grad(function(*tensors), tensors)]
+
+
+def _numbers(t, value, count, what):
+    """The answer as ``count`` floats, or a failure saying what came back instead."""
+    def unwrap(v):  # an engine Tensor holds its numbers in .data
+        return v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else v
+    try:
+        items = [unwrap(v) for v in value] if isinstance(value, list | tuple) else unwrap(value)
+        array = np.asarray(items, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        array = None
+    if array is None or (count is not None and array.size != count):
+        wanted = "a number" if count == 1 else f"{count} numbers" if count else "one number per value"
+        t.fail(f"{what} should return {wanted}; it returned {value!r}")
+    return array
+
+
+def _visible_then_random(t, seed_inputs, draw, visible_random, hidden_random):
+    inputs = list(seed_inputs) if not t.hidden else []
+    return inputs + [draw() for _ in range(visible_random if not t.hidden else hidden_random)]
+
+
+# --------------------------------------------------------------------------
+# The manual derivatives
+# --------------------------------------------------------------------------
+
+def manual_dy_dx(t):
+    for x, where in _visible_then_random(
+            t, [(3, "the seed's x"), (2, "the Clearing Gradients section's x")],
+            lambda: (round(float(t.rng.uniform(-5, 5)), 3), ""), 3, 10):
+        t.case(f"dy_dx({x!r})" + (f"  ({where})" if where else ""))
+        mine = _numbers(t, t.call(t.answer, x, what="dy_dx"), 1, f"dy_dx({x!r})")[0]
+        expected, = derivative(lambda v: v ** 2, x)
+        if not agrees(mine, expected):
+            t.fail(f"dy_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
+                ("you returned x ** 2, the function itself; its derivative is 2 * x", x ** 2),
+                ("that is the seed's answer for x = 3; it must hold for any x", 6.0),
+                ("the derivative of x ** 2 depends on x: 2 * x", 2.0)]))
+
+
+def manual_dz_dx(t):
+    import math
+    for x, where in _visible_then_random(t, [(4, "the seed's x")],
+                                         lambda: (round(float(t.rng.uniform(-3, 3)), 3), ""), 3, 10):
+        t.case(f"dz_dx({x!r})" + (f"  ({where})" if where else ""))
+        mine = _numbers(t, t.call(t.answer, x, what="dz_dx"), 1, f"dz_dx({x!r})")[0]
+        expected, = derivative(lambda v: torch.sin(v ** 2), x)
+        if not agrees(mine, expected):
+            t.fail(f"dz_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
+                ("the chain rule's inner factor is missing: d/dx sin(x ** 2) = cos(x ** 2) * 2 * x",
+                 math.cos(x ** 2)),
+                ("cos must be taken of the inner value x ** 2, not of x: cos(x ** 2) * 2 * x",
+                 2 * x * math.cos(x)),
+                ("the derivative of sin is cos, not sin", 2 * x * math.sin(x ** 2)),
+                ("that is the seed's answer for x = 4; it must hold for any x", -7.661275842587077)]))
+
+
+def _bce(x, y, w, b):
+    p = torch.clamp(torch.sigmoid(w * x + b), EPS, 1 - EPS)
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+
+
+def manual_bce_grads(t):
+    def draw():
+        numbers = random_neuron(t.rng)
+        return {k: round(v, 3) for k, v in numbers.items()}, ""
+    for numbers, where in _visible_then_random(t, [(SEED_NEURON, "the seed's numbers")], draw, 3, 10):
+        x, y, w, b = (numbers[k] for k in "xywb")
+        call = f"manual_gradients(x={x!r}, y={y!r}, w={w!r}, b={b!r})"
+        t.case(call + (f"  ({where})" if where else ""))
+        mine = _numbers(t, t.call(t.answer, x, y, w, b, what="manual_gradients"), 2,
+                        f"{call} (a pair: dL_dw, dL_db)")
+        _, _, dw, db = derivative(_bce, x, y, w, b)
+        expected = np.array([dw, db])
+        if agrees(mine, expected):
+            continue
+        pair = slips.explain_pair(mine, expected)
+        for i, name in enumerate(("dL_dw", "dL_db")):
+            if not agrees(mine[i], expected[i]):
+                known = [("dL_dw is missing the factor x: dz/dw = x", db)] if i == 0 else [
+                    ("dL_db has no factor x: dz/db = 1", dw)]
+                known.append(("those are the seed's numbers; they must hold for any x, y, w, b",
+                              (6.691762447357178, 0.998770534992218)[i]))
+                t.fail(f"{name} from {call}", torch_value=expected[i], mine=mine[i],
+                       slip=pair or slips.explain(mine[i], expected[i], known=known))
+
+
+def manual_mean_square_grad(t):
+    def draw():
+        return [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 9)))], ""
+    for values, where in _visible_then_random(t, [([1.0, 2.0, 3.0], "the seed's vector")], draw, 2, 10):
+        t.case(f"mean_square_grad({values!r})" + (f"  ({where})" if where else ""))
+        mine = _numbers(t, t.call(t.answer, list(values), what="mean_square_grad"), len(values),
+                        f"mean_square_grad({values!r})")
+        x = torch.tensor(values, dtype=F64, requires_grad=True)
+        expected = torch.autograd.grad((x ** 2).mean(), x)[0].numpy()
+        n, array = len(values), np.array(values)
+        if not agrees(mine, expected):
+            t.fail(f"mean_square_grad({values!r})", torch_value=expected, mine=mine,
+                   slip=slips.explain(mine, expected, known=[
+                       (f"you did not divide by the number of values ({n}): the mean is the sum / {n}",
+                        2 * array),
+                       ("you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n is "
+                        "2 * x_i / n", array ** 2 / n)] if n > 1 else [
+                       ("you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n is "
+                        "2 * x_i / n", array ** 2 / n)]))
+
+
+def predict_accumulated_grad(t):
+    def draw():
+        return (round(float(t.rng.uniform(-3, 3)), 2), int(t.rng.integers(1, 7)), bool(t.rng.integers(2))), ""
+    seeds = [((2.0, 1, False), "the seed: one backward"), ((2.0, 2, False), "two backward calls"),
+             ((2.0, 2, True), "zeroing between them")]
+    for (x0, calls, zero_between), where in _visible_then_random(t, seeds, draw, 2, 10):
+        call = f"predict_grad({x0!r}, {calls}, {zero_between})"
+        t.case(call + (f"  ({where})" if where else ""))
+        mine = _numbers(t, t.call(t.answer, x0, calls, zero_between, what="predict_grad"), 1, call)[0]
+        x = torch.tensor(x0, dtype=F64, requires_grad=True)
+        for k in range(calls):
+            if k and zero_between:
+                x.grad.zero_()
+            (x ** 2).backward()
+        expected = float(x.grad)
+        if not agrees(mine, expected):
+            t.fail(call, torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
+                (f"{slips.NOT_ACCUMULATED}: each backward() adds 2 * x0 to x.grad, so after {calls} calls "
+                 f"without zeroing it is {calls} * 2 * x0", 2 * x0),
+                ("zeroing between calls clears x.grad, so only the last call's 2 * x0 is left",
+                 calls * 2 * x0),
+                ("x.grad is zeroed between rounds, not after the last one", 0.0)]))
+
+
+# --------------------------------------------------------------------------
+# Using the learner's engine
+# --------------------------------------------------------------------------
+
+def _as_values(t, result, what):
+    """A Tensor, a list of Tensors or numbers, or an array -> (numbers, tensors that carry a graph)."""
+    items = result if isinstance(result, list | tuple) else [result]
+    recorded = [item for item in items if getattr(item, "grad_fn", None) is not None
+                or getattr(item, "requires_grad", False)]
+    try:
+        values = np.concatenate([np.ravel(np.asarray(getattr(item, "data", item), dtype=np.float64))
+                                 for item in items])
+    except (TypeError, ValueError):
+        t.fail(f"{what} should return the probabilities (a Tensor, or a list of numbers); it returned {result!r}")
+    return values, recorded
+
+
+def no_grad_inference(t):
+    lib = t.engine
+
+    def draw():
+        xs = [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 7)))]
+        return (round(float(t.rng.uniform(-2, 2)), 3), round(float(t.rng.uniform(-1, 1)), 3), xs,
+                bool(t.rng.integers(2))), ""
+    seeds = [((1.0, 0.0, [6.7], False), "the seed's neuron"), ((0.5, -1.0, [-2.0, 0.0, 1.5, 3.0], True), "")]
+    for (w0, b0, xs, as_tensor), where in _visible_then_random(t, seeds, draw, 1, 8):
+        given = f"tensor({xs})" if as_tensor else repr(xs)
+        call = f"predict(w, b, {given}) with w = tensor({w0}, requires_grad=True), b = tensor({b0}, requires_grad=True)"
+        t.case(call + (f"  ({where})" if where else ""))
+        w, b = lib.tensor(w0, requires_grad=True), lib.tensor(b0, requires_grad=True)
+        result = t.call(t.answer, w, b, lib.tensor(xs) if as_tensor else list(xs), what="predict")
+        mine, recorded = _as_values(t, result, "predict")
+        with torch.no_grad():
+            expected = torch.sigmoid(torch.tensor(w0) * torch.tensor(xs) + torch.tensor(b0)).numpy()
+        if recorded:
+            t.fail("predict's result is part of a graph (it has a grad_fn or requires grad): compute it "
+                   "inside `with no_grad():` so nothing is recorded")
+        if not lib.is_grad_enabled():
+            t.fail("after predict, recording is still switched off: use `with no_grad():`, which switches "
+                   "it back on at the end of the block")
+        if not (w.requires_grad and b.requires_grad):
+            t.fail("predict turned off requires_grad on w or b; they are still being trained -- use "
+                   "`with no_grad():` instead")
+        if w.grad is not None or b.grad is not None:
+            t.fail("predict changed w.grad or b.grad; predicting needs no backward pass")
+        if not agrees(mine, expected, F32_RTOL, F32_ATOL):
+            t.fail("the probabilities", torch_value=expected, mine=mine,
+                   slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
+                       ("you returned w * x + b; the probability is sigmoid(w * x + b)",
+                        w0 * np.array(xs) + b0)]))
+
+
+def sgd_step(t):
+    lib = t.engine
+
+    def draw():
+        params = []
+        for _ in range(int(t.rng.integers(1, 4))):
+            shape = random_shape(t.rng, 0, 2)
+            params.append((t.rng.uniform(-2, 2, size=shape).astype(np.float32),
+                           t.rng.normal(size=shape).astype(np.float32)))
+        return (params, round(float(t.rng.uniform(0.01, 1.0)), 3)), ""
+    steps = neuron_steps(**SEED_NEURON)
+    grads = {"w": float(steps[0][3] * SEED_NEURON["x"]), "b": float(steps[1][3])}
+    seed = [([(np.array(1.0, np.float32), np.array(grads["w"], np.float32)),
+              (np.array(0.0, np.float32), np.array(grads["b"], np.float32))], 0.1)]
+    for (params, lr), where in _visible_then_random(t, [(seed[0], "the seed's w and b after loss.backward()")],
+                                                    draw, 2, 6):
+        t.case(f"sgd_step(params, lr={lr}) with params " + ", ".join(
+            f"tensor({show(v)}, requires_grad=True) whose .grad is {show(g)}" for v, g in params)
+            + (f"  ({where})" if where else ""))
+        mine = []
+        for value, grad in params:
+            p = lib.tensor(value.copy(), requires_grad=True)
+            p.grad = lib.tensor(grad.copy())
+            mine.append(p)
+        arrays = [p.data for p in mine]
+        t.call(t.answer, list(mine), lr, what="sgd_step", hint=lambda error: (
+            "the update changes a leaf that requires grad in place: do it inside `with no_grad():`"
+            if "in-place" in str(error) else None))
+        theirs = []
+        for value, grad in params:
+            p = torch.tensor(value.copy(), requires_grad=True)
+            p.grad = torch.tensor(grad.copy())
+            theirs.append(p)
+        with torch.no_grad():
+            for p in theirs:
+                p -= lr * p.grad
+                p.grad.zero_()
+        for k, (p, reference, array, (value, grad)) in enumerate(zip(mine, theirs, arrays, params)):
+            if not agrees(p.data, reference.detach().numpy(), F32_RTOL, F32_ATOL):
+                t.fail(f"parameter {k} after the step", torch_value=reference.detach().numpy(), mine=p.data,
+                       slip=slips.explain(p.data, reference.detach().numpy(), rtol=F32_RTOL, atol=F32_ATOL, known=[
+                           ("the parameters did not change: `p = p - lr * p.grad` makes a new tensor and "
+                            "leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
+                           (f"{slips.SIGN}: the step went uphill; gradient descent subtracts lr * p.grad",
+                            value + lr * grad)]))
+            if p.data is not array:
+                t.fail(f"parameter {k}'s data is a new array; update it in place (`p -= lr * p.grad`) so "
+                       "everything holding the parameter sees the step")
+            if p.grad is None or not agrees(p.grad.data, np.zeros_like(grad)):
+                t.fail(f"parameter {k}'s grad after the step is {show(None if p.grad is None else p.grad.data)}; "
+                       "zero it (p.grad.zero_()) so the next backward starts from 0")
+            if p.grad_fn is not None or not p.requires_grad:
+                t.fail(f"parameter {k} is no longer a leaf that requires grad (grad_fn {p.grad_fn!r}, "
+                       f"requires_grad {p.requires_grad}); do the update inside `with no_grad():`")
+        if not lib.is_grad_enabled():
+            t.fail("after sgd_step recording is still switched off: use `with no_grad():`")
+
+
+def torch_training(xs, ys, epochs, lr, *, zero=True, mean=True, sign=1.0):
+    """Full-batch gradient descent on the seed's neuron and loss, in torch (float32, as the engine)."""
+    x, y = torch.tensor(xs), torch.tensor(ys)
+    w, b = torch.tensor(0.0, requires_grad=True), torch.tensor(0.0, requires_grad=True)
+    losses = []
+    for _ in range(epochs):
+        p = torch.clamp(torch.sigmoid(w * x + b), EPS, 1 - EPS)
+        per_sample = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+        loss = per_sample.mean() if mean else per_sample.sum()
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            w -= sign * lr * w.grad
+            b -= sign * lr * b.grad
+            if zero:
+                w.grad.zero_()
+                b.grad.zero_()
+    return np.array([w.item(), b.item()] + losses)
+
+
+def train_neuron(t):
+    def draw():
+        while True:  # no run that saturates: in float32, clamp(p, 1e-8, 1 - 1e-8) cannot stop log(0)
+            n = int(t.rng.integers(4, 11))
+            xs = [round(float(v), 2) for v in t.rng.uniform(-3, 3, size=n)]
+            ys = [float(x + t.rng.normal(0, 1) > 0) for x in xs]
+            case = (xs, ys, int(t.rng.integers(5, 26)), round(float(t.rng.uniform(0.05, 0.8)), 2))
+            w, b, *_ = trained = torch_training(*case)
+            if np.all(np.isfinite(trained)) and abs(w) * 3 + abs(b) < 12:
+                return case, ""
+    seeds = [(([6.7], [0.0], 3, 0.1), "the seed's single example")]
+    for (xs, ys, epochs, lr), where in _visible_then_random(t, seeds, draw, 1, 3):
+        call = f"train_neuron(xs={xs}, ys={ys}, epochs={epochs}, lr={lr})"
+        t.case(call + (f"  ({where})" if where else ""))
+        result = t.call(t.answer, list(xs), list(ys), epochs, lr, what="train_neuron")
+        if not isinstance(result, tuple | list) or len(result) != 3:
+            t.fail(f"train_neuron should return (w, b, losses); it returned {result!r}")
+        w, b, losses = result
+        if not isinstance(losses, list | tuple | np.ndarray) or len(losses) != epochs:
+            t.fail(f"losses should hold one loss per epoch ({epochs}); it is {losses!r}")
+        mine = np.concatenate([_numbers(t, w, 1, "w (a number or a one-number tensor)"),
+                               _numbers(t, b, 1, "b (a number or a one-number tensor)"),
+                               np.array([float(getattr(v, "data", v)) for v in losses])])
+        expected = torch_training(xs, ys, epochs, lr)
+        if agrees(mine, expected, F32_RTOL, F32_ATOL):
+            continue
+        variants = [
+            ("the gradients were not cleared between epochs: backward() adds to .grad, so each step used "
+             "the sum of all gradients so far; zero w.grad and b.grad after each update",
+             torch_training(xs, ys, epochs, lr, zero=False)),
+            ("the loss is the mean of the per-example losses, not their sum", torch_training(xs, ys, epochs, lr,
+                                                                                            mean=False)),
+            (f"{slips.SIGN}: the steps went uphill; subtract lr * grad", torch_training(xs, ys, epochs, lr,
+                                                                                        sign=-1.0))]
+        slip = next((words for words, wrong in variants if agrees(mine, wrong, F32_RTOL, F32_ATOL)), None)
+        if slip is None and epochs > 1 and agrees(mine[2:-1], expected[3:], F32_RTOL, F32_ATOL):
+            slip = "each loss was recorded after the update; record the loss of each epoch before stepping"
+        names = ["w", "b"] + [f"losses[{k}]" for k in range(epochs)]
+        first = next(k for k in range(len(names)) if not agrees(mine[k], expected[k], F32_RTOL, F32_ATOL))
+        t.fail(f"{names[first]} after training", torch_value=expected[first], mine=mine[first], slip=slip)

@@ -1,0 +1,1123 @@
+"""A small reverse-mode autograd engine on numpy, with torch's surface.
+
+Read it top to bottom:
+  1. grad mode       -- the switch behind ``no_grad`` and ``detach``
+  2. graph nodes     -- what ``y.grad_fn`` is, and ``AccumulateGrad`` at the leaves
+  3. Function        -- one operation: ``forward`` computes, ``backward`` applies the chain rule
+  4. the operations  -- one small Function per op, named like torch's ``grad_fn`` nodes
+  5. Tensor          -- data + grad + grad_fn, operators, and ``backward()``
+  6. the backward pass
+
+Everything works on numpy arrays: ``forward`` receives arrays and returns one,
+``backward`` receives the gradient of the output (an array) and returns one
+gradient per input.  Pieces marked ``### BEGIN SOLUTION`` are the ones learners
+write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
+"""
+
+import itertools
+import math
+import operator
+import warnings
+
+import numpy as np
+
+from .printing import format_tensor
+
+# exercise id -> (notebook that asks for it, what to write)
+EXERCISES = {
+    "pow_backward": ("01_x_squared.ipynb", "Pow.backward, the derivative of x ** n"),
+    "accumulate_grad": ("01_x_squared.ipynb", "AccumulateGrad.apply, adding a gradient into leaf.grad"),
+    "sin_backward": ("02_sin_chain_rule.ipynb", "Sin.backward, the derivative of sin(x)"),
+    "backward_pass": ("02_sin_chain_rule.ipynb", "run_backward, the chain rule over the whole graph"),
+    "add_backward": ("03_neuron_bce.ipynb", "Add.backward"),
+    "sub_backward": ("03_neuron_bce.ipynb", "Sub.backward (also used for 1 - x)"),
+    "mul_backward": ("03_neuron_bce.ipynb", "Mul.backward"),
+    "neg_backward": ("03_neuron_bce.ipynb", "Neg.backward"),
+    "sigmoid_backward": ("03_neuron_bce.ipynb", "Sigmoid.backward"),
+    "log_backward": ("03_neuron_bce.ipynb", "Log.backward"),
+    "clamp_backward": ("03_neuron_bce.ipynb", "Clamp.backward"),
+    "mean_backward": ("04_vector_input.ipynb", "Mean.backward"),
+    "sum_to_shape": ("04_vector_input.ipynb", "sum_to_shape, undoing broadcasting in a gradient"),
+    "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_, clearing a tensor in place"),
+    "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__/__exit__, switching recording off and back"),
+    "detach": ("06_disabling_tracking.ipynb", "Tensor.detach, same data without the graph"),
+}
+
+
+def todo(exercise):
+    """The message an open exercise raises in the learner's engine."""
+    notebook, what = EXERCISES[exercise]
+    return (f"Exercise '{exercise}' is not written yet: {what}. "
+            f"Notebook {notebook} walks you through it (tinygrad_course/engine.py).")
+
+
+# --------------------------------------------------------------------------
+# 1. Grad mode: is the graph being recorded right now?
+# --------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class set_grad_enabled:
+    """``set_grad_enabled(False)`` switches recording off; as a context manager
+    or decorator it restores the previous mode afterwards."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.prev, _grad_enabled = _grad_enabled, bool(mode)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+    def __call__(self, func):
+        mode = _grad_enabled
+        self.__exit__()  # applied as a decorator: the mode applies inside calls only
+
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+        return _wraps(wrapper, func)
+
+
+class _GradModeContext:
+    """Base of ``no_grad`` and ``enable_grad``: a context manager and a decorator."""
+    mode = True
+
+    def __enter__(self):
+        global _grad_enabled
+        raise NotImplementedError(todo('grad_mode'))
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        raise NotImplementedError(todo('grad_mode'))
+
+    def __call__(self, func):
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return func(*args, **kwargs)
+        return _wraps(wrapper, func)
+
+
+class no_grad(_GradModeContext):
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    mode = True
+
+
+def _wraps(wrapper, func):
+    wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
+    wrapper.__wrapped__ = func
+    return wrapper
+
+
+def should_record(inputs):
+    """Does an op on these input tensors join the graph?"""
+    if _grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# 2. Graph nodes: what ``grad_fn`` is
+# --------------------------------------------------------------------------
+
+_SAVED_FREED = ("Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+
+
+_creation_order = itertools.count()
+_creation_time = operator.attrgetter("sequence_nr")
+
+
+class Node:
+    """One step of the backward graph, and the ``ctx`` its Function sees.
+
+    ``next_functions`` holds one ``(node, 0)`` pair per tensor input, as torch's
+    does: the input's own ``grad_fn``, its ``AccumulateGrad`` if it is a leaf that
+    requires grad, or ``None``.
+    """
+
+    # each node starts with these (class attributes: cheaper than setting them per node)
+    next_functions = ()
+    _saved = ()
+    _freed = False
+    _retained = None  # the output tensor, if it called retain_grad()
+
+    def __init__(self, function, input_shapes):
+        self.function = function
+        self.input_shapes = input_shapes
+        self.sequence_nr = next(_creation_order)  # see topological_order
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    # -- the ctx side, used inside forward/backward --
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(_SAVED_FREED)
+        return self._saved
+
+    def release(self):
+        """Free what forward saved; a later backward through here is an error."""
+        if self._saved:
+            self._saved, self._freed = (), True
+
+    # -- the graph side, used by the backward pass --
+    def apply(self, grad):
+        """Gradients for each input, each summed back to that input's shape."""
+        if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
+            t = self._retained
+            t.grad = Tensor._make(grad.copy()) if t._grad is None else Tensor._make(t._grad.data + grad)
+        grads = self.function.backward(self, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) < len(self.input_shapes):
+            raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                               f"(expected {len(self.input_shapes)}, got {len(grads)})")
+        shaped = []
+        for g, shape in zip(grads, self.input_shapes):
+            if g is not None:
+                if not isinstance(g, np.ndarray | np.generic) or g.dtype != grad.dtype:
+                    g = np.asarray(g, dtype=grad.dtype)  # a Python number, or another float type
+                if g.shape != shape:
+                    g = sum_to_shape(g, shape)
+            shaped.append(g)
+        return tuple(shaped)
+
+
+_node_types = {}
+
+
+def _node_type(name):
+    """A Node subclass per torch name, so ``type(y.grad_fn).__name__`` is ``PowBackward0``."""
+    if name not in _node_types:
+        _node_types[name] = type(name, (Node,), {})
+    return _node_types[name]
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf: where gradients stop and are added into ``leaf.grad``."""
+
+    def __init__(self, variable):
+        super().__init__(None, ())
+        self.variable = variable
+        self.sequence_nr = -1  # it has no children, so it can always come last
+
+    def apply(self, grad):
+        leaf = self.variable
+        raise NotImplementedError(todo('accumulate_grad'))
+
+
+def sum_to_shape(grad, shape):
+    """Undo broadcasting: sum ``grad`` over the axes that broadcasting added or stretched."""
+    if grad.shape == shape:
+        return grad
+    raise NotImplementedError(todo('sum_to_shape'))
+
+
+# --------------------------------------------------------------------------
+# 3. Function: one operation, in the shape of torch.autograd.Function
+# --------------------------------------------------------------------------
+
+class Function:
+    """Subclasses write ``forward(ctx, *arrays, **options)`` and
+    ``backward(ctx, grad) -> one gradient per input array`` (or ``None``).
+    ``node_name`` is the torch name of the node a call puts in the graph."""
+
+    node_name = None
+
+    @staticmethod
+    def forward(ctx, *arrays, **options):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, node_name=None, **options):
+        arrays = [t.data for t in inputs]
+        ctx = _node_type(node_name or cls.node_name)(cls, [a.shape for a in arrays])
+        data = cls.forward(ctx, *arrays, **options)
+        if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
+            data = np.asarray(data)
+        if not should_record(inputs):
+            return Tensor._make(data)
+        ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
+        return Tensor._make(data, requires_grad=True, grad_fn=ctx)
+
+
+# --------------------------------------------------------------------------
+# 4. The operations
+# --------------------------------------------------------------------------
+
+def accurately(function, x):
+    """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32.
+    numpy's own float32 loops are often an ulp off the correctly rounded value, which torch's
+    results nearly always are; notebooks print gradients in full, so the ulp shows."""
+    return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
+
+
+class Add(Function):
+    node_name = "AddBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('add_backward'))
+
+
+class Sub(Function):
+    node_name = "SubBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('sub_backward'))
+
+
+class Mul(Function):
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('mul_backward'))
+
+
+class Rsub(Function):
+    """``number - x``: torch records only the tensor as an input, so the node has one edge,
+    and its gradient is the second of the two that Sub.backward returns."""
+    node_name = "RsubBackward1"
+
+    @staticmethod
+    def forward(ctx, x, other):
+        return Sub.forward(ctx, other, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Sub.backward(ctx, grad)[1]
+
+
+class Div(Function):
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return grad / b, -grad * (a / b / b)
+
+
+class Neg(Function):
+    node_name = "NegBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('neg_backward'))
+
+
+class Reciprocal(Function):
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        out = 1 / a
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return -grad * (out * out)
+
+
+class Pow(Function):
+    """``x ** n`` for a number ``n``."""
+    node_name = "PowBackward0"
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x ** exponent
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('pow_backward'))
+
+
+class PowTensor(Function):
+    """``a ** b`` where the exponent is a tensor too."""
+    node_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):  # torch's rules at a == 0 and b == 0
+            da = np.where(b == 0, 0, b * a ** (b - 1))
+            db = np.where((a == 0) & (b >= 0), 0, out * accurately(np.log, a))
+        return grad * da, grad * db
+
+
+class RPow(Function):
+    """``number ** x``: one input, the exponent; d/dx base ** x = base ** x * log(base)."""
+    node_name = "PowBackward2"
+
+    @staticmethod
+    def forward(ctx, x, base):
+        out = base ** x
+        ctx.save_for_backward(x, out)
+        ctx.base = base
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            local = np.where((ctx.base == 0) & (x >= 0), 0, out * accurately(np.log, ctx.base))
+        return grad * local
+
+
+class Sin(Function):
+    node_name = "SinBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return accurately(np.sin, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('sin_backward'))
+
+
+class Cos(Function):
+    node_name = "CosBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return accurately(np.cos, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad * -accurately(np.sin, x)
+
+
+class Exp(Function):
+    node_name = "ExpBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = accurately(np.exp, x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    node_name = "LogBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return accurately(np.log, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('log_backward'))
+
+
+class Sigmoid(Function):
+    node_name = "SigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = 1 / (1 + accurately(np.exp, -x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('sigmoid_backward'))
+
+
+class Tanh(Function):
+    node_name = "TanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = accurately(np.tanh, x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Relu(Function):
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return np.where(out > 0, grad, 0)
+
+
+class Clamp(Function):
+    """``clamp(x, min, max)`` with number bounds (either may be ``None``)."""
+    node_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx, x, min=None, max=None):
+        ctx.save_for_backward(x)
+        ctx.min, ctx.max = min, max
+        out = x if min is None else np.maximum(x, min)  # (np.clip does the same, 3x slower)
+        return out if max is None else np.minimum(out, max)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('clamp_backward'))
+
+
+class Sum(Function):
+    node_name = "SumBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return x.sum(axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.broadcast_to(_restore_reduced_dims(grad, ctx), ctx.shape)
+
+
+class Mean(Function):
+    node_name = "MeanBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim=None, keepdim=False):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return x.mean(axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('mean_backward'))
+
+
+def _restore_reduced_dims(grad, ctx):
+    """Put back, as size-1 axes, the axes a reduction without ``keepdim`` removed."""
+    if ctx.dim is None:
+        return grad.reshape([1] * len(ctx.shape))
+    return grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
+
+
+class MatMul(Function):
+    node_name = "MmBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:
+            return grad * b, grad * a
+        if b.ndim == 1:
+            return np.outer(grad, b), a.T @ grad
+        if a.ndim == 1:
+            return b @ grad, np.outer(a, grad)
+        return grad @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ grad
+
+
+class Reshape(Function):
+    node_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+# --------------------------------------------------------------------------
+# 5. Tensor
+# --------------------------------------------------------------------------
+
+_NOT_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
+_LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+_COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                   "or sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
+
+
+def _as_array(data):
+    """torch.tensor's dtype rules: Python floats become float32, ints int64, bools bool."""
+    if isinstance(data, Tensor):
+        warnings.warn(_COPY_CONSTRUCT, UserWarning, stacklevel=3)
+        return data.data.copy()
+    array = np.array(data)  # a list of tensors works too, through Tensor.__array__
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor() takes numbers, or (nested) lists or arrays of numbers; got {data!r}")
+    if array.dtype == np.float64 and not isinstance(data, np.ndarray | np.generic):
+        array = array.astype(np.float32)
+    elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray | np.generic):
+        array = array.astype(np.int64)
+    return array
+
+
+class Tensor:
+    __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False):
+        self.data = _as_array(data)
+        self._grad = None
+        self.grad_fn = None
+        self._accumulator = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad=False, grad_fn=None):
+        """Wrap an array without copying or checks: how ops build their outputs."""
+        t = cls.__new__(cls)
+        t.data, t._grad, t.grad_fn, t._accumulator, t.requires_grad = data, None, grad_fn, None, requires_grad
+        return t
+
+    # -- autograd attributes --
+    @property
+    def grad(self):
+        if not self.is_leaf and self.grad_fn._retained is not self:
+            warnings.warn(_NOT_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def _gradient_edge(self):
+        """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
+        if not self.requires_grad:
+            return None
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if self._accumulator is None:
+            self._accumulator = AccumulateGrad(self)
+        return self._accumulator
+
+    def requires_grad_(self, requires_grad=True):
+        if not self.is_leaf:
+            if requires_grad:
+                return self
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        self.grad_fn._retained = self
+
+    def detach(self):
+        raise NotImplementedError(todo('detach'))
+
+    def backward(self, gradient=None, retain_graph=None):
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            gradient = np.ones_like(self.data)
+        else:
+            gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, self.data.dtype)
+            if gradient.shape != self.data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[0] has a shape of {_size(gradient.shape)} and "
+                    f"output[0] has a shape of {_size(self.data.shape)}.")
+        if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
+            self._gradient_edge().apply(gradient)
+            return
+        run_backward(self, gradient, retain_graph=bool(retain_graph))
+
+    # -- plain data access --
+    @property
+    def shape(self):
+        return _Size(self.data.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.data.shape[dim]
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return _dtype_name(self.data.dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.item()
+
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def clone(self):
+        return Tensor._make(self.data.copy()) if not self.requires_grad else self * 1
+
+    def __repr__(self):
+        return format_tensor(self)
+
+    def __format__(self, spec):
+        # like torch: a 0-d tensor in an f-string formats as its Python number
+        return self.item().__format__(spec) if self.data.ndim == 0 else repr(self).__format__(spec)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __float__(self):
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return float(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __array__(self, dtype=None, copy=None):  # np.asarray(t) and np.array([t1, t2]), as in torch
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __getitem__(self, index):
+        return Tensor._make(self.data[index.data if isinstance(index, Tensor) else index])
+
+    __hash__ = object.__hash__
+
+    # -- in-place operations --
+    def _check_in_place(self):
+        if self.requires_grad and self.is_leaf and _grad_enabled:
+            raise RuntimeError(_LEAF_IN_PLACE)
+
+    def zero_(self):
+        self._check_in_place()
+        raise NotImplementedError(todo('zero_'))
+
+    def fill_(self, value):
+        self._check_in_place()
+        self.data[...] = value
+        return self
+
+    def _in_place(self, result):
+        self._check_in_place()
+        if result.requires_grad:  # a non-leaf: its history now ends in the new op
+            self.grad_fn, self.requires_grad = result.grad_fn, True
+        self.data[...] = result.data
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place(self + other)
+
+    def __isub__(self, other):
+        return self._in_place(self - other)
+
+    def __imul__(self, other):
+        return self._in_place(self * other)
+
+    def __itruediv__(self, other):
+        return self._in_place(self / other)
+
+    # -- operators (Python numbers work on either side) --
+    def __add__(self, other):
+        return Add.apply(self, _tensor_like(other, self))
+
+    def __radd__(self, other):  # torch computes `2 + x` as x + 2: the tensor is the first input
+        return Add.apply(self, _tensor_like(other, self))
+
+    def __sub__(self, other):
+        return Sub.apply(self, _tensor_like(other, self))
+
+    def __rsub__(self, other):
+        return Rsub.apply(self, other=_tensor_like(other, self).data)
+
+    def __mul__(self, other):
+        return Mul.apply(self, _tensor_like(other, self))
+
+    def __rmul__(self, other):
+        return Mul.apply(self, _tensor_like(other, self))
+
+    def __truediv__(self, other):
+        return Div.apply(self, _tensor_like(other, self))
+
+    def __rtruediv__(self, other):
+        return Reciprocal.apply(self) * other  # what torch does, hence its graph shape
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return PowTensor.apply(self, exponent)
+        return Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        return RPow.apply(self, base=_tensor_like(base, self).data)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_tensor_like(other, self), self)
+
+    def __eq__(self, other):
+        return Tensor._make(np.asarray(self.data == _data(other)))
+
+    def __ne__(self, other):
+        return Tensor._make(np.asarray(self.data != _data(other)))
+
+    def __lt__(self, other):
+        return Tensor._make(np.asarray(self.data < _data(other)))
+
+    def __le__(self, other):
+        return Tensor._make(np.asarray(self.data <= _data(other)))
+
+    def __gt__(self, other):
+        return Tensor._make(np.asarray(self.data > _data(other)))
+
+    def __ge__(self, other):
+        return Tensor._make(np.asarray(self.data >= _data(other)))
+
+    # -- the same functions as methods --
+    def sin(self):
+        return Sin.apply(self)
+
+    def cos(self):
+        return Cos.apply(self)
+
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def sigmoid(self):
+        return Sigmoid.apply(self)
+
+    def tanh(self):
+        return Tanh.apply(self)
+
+    def relu(self):
+        return Relu.apply(self)
+
+    def clamp(self, min=None, max=None):
+        return clamp(self, min, max)
+
+    def sum(self, dim=None, keepdim=False):
+        dim = _dims(dim, self.data.ndim)
+        return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Sum", dim))
+
+    def mean(self, dim=None, keepdim=False):
+        if self.data.dtype.kind not in "fc":
+            raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {_TORCH_TYPE_NAMES[self.data.dtype.name]}")
+        dim = _dims(dim, self.data.ndim)
+        return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Mean", dim))
+
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def reshape(self, *shape):
+        shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape)
+        _check_reshape(shape, self.data.size)
+        return Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def pow(self, exponent):
+        return self ** exponent
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _tensor_like(value, like):
+    """A Python number as a constant tensor of ``like``'s dtype (torch's scalar promotion)."""
+    if isinstance(value, Tensor):
+        if value.data.shape != like.data.shape:
+            _check_broadcast(like.data.shape, value.data.shape)
+        return value
+    dtype = like.data.dtype
+    if dtype.kind != "f" and np.asarray(value).dtype.kind == "f":
+        dtype = np.float32  # an integer tensor and a float: torch's default float type
+    return Tensor._make(np.array(value, dtype))
+
+
+def _check_broadcast(a, b):
+    """torch's error for shapes that do not broadcast, naming the (rightmost) dimension at fault."""
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
+    for d in reversed(range(ndim)):
+        if a[d] != b[d] and 1 not in (a[d], b[d]):
+            raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) "
+                               f"at non-singleton dimension {d}")
+
+
+def _reduction_name(op, dim):
+    return f"{op}Backward{0 if dim is None else 1}"
+
+
+_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                     "bool": "Bool"}
+
+
+def _dims(dim, ndim):
+    """``dim`` (None, an int, or a list/tuple of them) as a tuple of axes counted from 0."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    low, high = -max(ndim, 1), max(ndim, 1) - 1  # a 0-d tensor takes dim 0 or -1, as torch's do
+    for d in dims:
+        if not low <= d <= high:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], but got {d})")
+    axes = tuple(d % ndim for d in dims) if ndim else ()
+    if len(set(axes)) < len(axes):
+        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
+                           "the list of dims")
+    return axes
+
+
+def _check_reshape(shape, size):
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(n for n in shape if n != -1)
+    if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
+        raise RuntimeError(f"shape '[{', '.join(map(str, shape))}]' is invalid for input of size {size}")
+
+
+class _Size(tuple):
+    def __repr__(self):
+        return _size(self)
+
+
+def _size(shape):
+    return f"torch.Size([{', '.join(str(n) for n in shape)}])"
+
+
+class _DType(str):
+    """A dtype's name, shown bare as torch shows its dtypes: ``torch.float32``."""
+    __repr__ = str.__str__
+
+
+def _dtype_name(dtype):
+    return _DType(f"torch.{dtype.name}")
+
+
+# -- module functions, as in ``torch.sin(x)`` --
+
+def tensor(data, requires_grad=False, dtype=None):
+    t = Tensor(data)
+    if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
+        t.data = t.data.astype(str(dtype).removeprefix("torch."))
+    if requires_grad and t.data.dtype.kind not in "fc":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def zeros(*shape, requires_grad=False):
+    return tensor(np.zeros(_shape(shape), np.float32), requires_grad=requires_grad)
+
+
+def ones(*shape, requires_grad=False):
+    return tensor(np.ones(_shape(shape), np.float32), requires_grad=requires_grad)
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+
+
+def sin(x):
+    return x.sin()
+
+
+def cos(x):
+    return x.cos()
+
+
+def exp(x):
+    return x.exp()
+
+
+def log(x):
+    return x.log()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def relu(x):
+    return x.relu()
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return Clamp.apply(x, min=min, max=max)
+
+
+def mean(x, dim=None, keepdim=False):
+    return x.mean(dim, keepdim)
+
+
+def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return x.sum(dim, keepdim)
+
+
+def matmul(a, b):
+    _check_matmul(a.data.shape, b.data.shape)
+    if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
+        row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
+        return Reshape.apply(matmul(row, b), shape=(b.shape[1],), node_name="SqueezeBackward4")
+    name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
+    return MatMul.apply(a, b, node_name=name)
+
+
+def _check_matmul(a, b):
+    """torch's errors for 1-D/2-D operands whose inner sizes differ."""
+    if len(a) == 1 and len(b) == 1 and a != b:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the "
+                           f"same number of elements, but got {a[0]} and {b[0]} elements respectively")
+    if len(a) == 2 and len(b) == 1 and a[1] != b[0]:
+        raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), vec ({b[0]})")
+    if len(b) == 2 and len(a) in (1, 2) and a[-1] != b[0]:
+        rows, inner = (1, a[0]) if len(a) == 1 else a
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{inner} and {b[0]}x{b[1]})")
+
+
+def reshape(x, shape):
+    return x.reshape(shape)
+
+
+# --------------------------------------------------------------------------
+# 6. The backward pass
+# --------------------------------------------------------------------------
+
+def run_backward(root, grad, retain_graph=False):
+    """Send ``grad`` (d root / d root) back through the graph that made ``root``.
+
+    Visit the nodes so that each one comes after every node that uses its
+    output, add up the gradients arriving along different paths before using
+    them, hand each node its total (``node.apply``), and free what forward saved
+    unless ``retain_graph``.
+    """
+    raise NotImplementedError(todo('backward_pass'))
+
+
+def topological_order(start):
+    """Nodes reachable from ``start``, each before all the nodes it points to."""
+    raise NotImplementedError(todo('backward_pass'))

@@ -1,0 +1,120 @@
+"""Submissions to the real course, made from ``solutions/`` and the release.
+
+A learner's folder is the release (``release/autodiff/``) with chosen notebook answers filled
+in from the instructor's source notebooks and chosen engine units filled in from the
+reference engine; every other unit keeps the release's ``NotImplementedError`` stub. Points
+per exercise come from the gradebook, so expectations follow the notebooks when they change.
+"""
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from autograder import release  # noqa: E402
+from autograder.classgrading import book  # noqa: E402
+
+ASSIGNMENT = "autodiff"
+COURSE_ID = "tinygrad-course"
+SOLUTIONS = REPO / "solutions"
+REFERENCE_ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
+MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION.*\n", re.M)
+
+
+def build_course(root):
+    """A scratch course root with the real assignment released (nbgrader generate_assignment)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    release.build_in(root)
+    return root
+
+
+def layout(root):
+    return book.assignment_layout(f"sqlite:///{Path(root)}/gradebook.db", ASSIGNMENT, COURSE_ID)
+
+
+def points(root):
+    """``{exercise: points}`` for every graded cell of the assignment."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{Path(root)}/gradebook.db", COURSE_ID) as gradebook:
+        return {cell.name: float(cell.max_score) for nb in gradebook.find_assignment(ASSIGNMENT).notebooks
+                for cell in nb.grade_cells}
+
+
+def engine_with(units):
+    """The reference engine with only ``units`` solved (others: the release's stub)."""
+    units = set(units)
+    out, skipping = [], False
+    for line in REFERENCE_ENGINE.splitlines(keepends=True):
+        begin = release.BEGIN.match(line)
+        if begin:
+            if begin["exercise"] in units:
+                continue
+            out.append(release.strip_solutions(line + "### END SOLUTION\n"))
+            skipping = True
+        elif release.END.match(line):
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def solved_answers():
+    """``{answer cell grade_id: source}`` from the instructor's notebooks, markers removed."""
+    answers = {}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                answers[meta["grade_id"]] = MARKER.sub("", cell.source)
+    return answers
+
+
+def submit(root, student, *, engine_units=(), answers=(), edit=None, files=None, drop=(), rename=None):
+    """``submitted/<student>/autodiff/``: the release with ``answers`` (exercise ids) filled in.
+
+    ``edit(notebook_name, nb)`` may change a notebook or return bytes to write instead; ``files``
+    adds or replaces files (relative path -> text); ``drop`` leaves notebooks out; ``rename``
+    maps a notebook name to the file name it is submitted under.
+    """
+    root = Path(root)
+    folder = root / "submitted" / student / ASSIGNMENT
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(root / "release" / ASSIGNMENT, folder)
+    (folder / "tinygrad_course" / "engine.py").write_text(engine_with(engine_units))
+    filled = solved_answers()
+    wanted = {f"{a}_answer" for a in answers}
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in wanted:
+                cell.source = filled[grade_id]
+        data = edit(path.stem, notebook) if edit else None
+        path.unlink()
+        if path.stem in drop:
+            continue
+        target = folder / (rename or {}).get(path.stem, path.name)
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            nbformat.write(notebook, target)
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def all_units():
+    return release.solution_exercises(REFERENCE_ENGINE)
+
+
+def all_answers():
+    return [grade_id[:-len("_answer")] for grade_id in solved_answers()]

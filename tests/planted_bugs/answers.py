@@ -1,0 +1,53 @@
+"""Correct answers to the eight notebook exercises, written as a learner would, against an engine."""
+
+import math
+
+
+def answers(tinygrad_course):
+    """``{exercise: function}``, each using ``tinygrad_course`` (the engine module given)."""
+
+    def dy_dx(x):
+        return 2 * x
+
+    def dz_dx(x):
+        return 2 * x * math.cos(x ** 2)
+
+    def manual_gradients(x, y, w, b):
+        p = 1 / (1 + math.exp(-(w * x + b)))
+        dloss_dp = (p - y) / (p * (1 - p))
+        dp_dz = p * (1 - p)
+        return dloss_dp * dp_dz * x, dloss_dp * dp_dz
+
+    def mean_square_grad(values):
+        return [2 * v / len(values) for v in values]
+
+    def predict_grad(x0, calls, zero_between):
+        return 2 * x0 if zero_between else calls * 2 * x0
+
+    def predict(w, b, xs):
+        with tinygrad_course.no_grad():
+            x = xs if isinstance(xs, tinygrad_course.Tensor) else tinygrad_course.tensor(xs)
+            return tinygrad_course.sigmoid(w * x + b)
+
+    def sgd_step(params, lr):
+        with tinygrad_course.no_grad():
+            for p in params:
+                p -= lr * p.grad
+                p.grad.zero_()
+
+    def train_neuron(xs, ys, epochs, lr):
+        x, y = tinygrad_course.tensor(xs), tinygrad_course.tensor(ys)
+        w = tinygrad_course.tensor(0.0, requires_grad=True)
+        b = tinygrad_course.tensor(0.0, requires_grad=True)
+        losses = []
+        for _ in range(epochs):
+            p = tinygrad_course.clamp(tinygrad_course.sigmoid(w * x + b), 1e-8, 1 - 1e-8)
+            loss = (-(y * tinygrad_course.log(p) + (1 - y) * tinygrad_course.log(1 - p))).mean()
+            losses.append(loss.item())
+            loss.backward()
+            sgd_step([w, b], lr)
+        return w, b, losses
+
+    return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
+            "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
+            "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron}

@@ -1,0 +1,388 @@
+"""The grading checks: right answers pass, open and wrong ones fail with words that teach,
+memorised answers fail the hidden checks, and handing the work to torch or tampering is caught."""
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from planted_bugs import answers as correct
+from planted_bugs import plant, variants, write_engine
+
+from autograder import checks, slips
+from autograder.diagnose import diagnose
+from autograder.engines import REPO, SOLUTIONS, load_engine
+from autograder.release import strip_solutions
+
+UNITS = list(checks.UNITS)
+NOTEBOOK = list(checks.NOTEBOOK_EXERCISES)
+OP_UNITS = {"pow_backward": "Pow", "sin_backward": "Sin", "add_backward": "Add", "sub_backward": "Sub",
+            "mul_backward": "Mul", "neg_backward": "Neg", "sigmoid_backward": "Sigmoid",
+            "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean"}
+
+
+def run(exercise, answer=None, **options):
+    """``check`` with its printed line captured: ``(passed, text)``."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            checks.check(exercise, answer, **options)
+    except AssertionError as failure:
+        return False, str(failure)
+    return True, printed.getvalue()
+
+
+@pytest.fixture
+def engine_from(tmp_path):
+    """Write an engine (the reference with ``engine.py`` text replaced) to a folder and load it."""
+    made = []
+
+    def make(engine_source, name="engine_under_test"):
+        folder = tmp_path / f"engine{len(made)}"
+        target = folder / "tinygrad_course"
+        target.mkdir(parents=True)
+        for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
+            (target / path.name).write_text(path.read_text())
+        (target / "engine.py").write_text(engine_source)
+        made.append(folder)
+        return load_engine(folder, f"{name}_{len(made)}")
+    return make
+
+
+def reference_source():
+    return (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
+
+
+# ---------------------------------------------------------------- right answers pass
+
+@pytest.mark.parametrize("exercise", UNITS + NOTEBOOK)
+def test_reference_passes_visible_and_hidden_checks(exercise, reference, rng):
+    answer = correct.answers(reference).get(exercise)
+    passed, text = run(exercise, answer, engine=reference)
+    assert passed, text
+    assert re.fullmatch(rf"{exercise}: \d+ cases agree with torch.autograd\n", text)
+    lines = set()
+    for seed in rng.integers(0, 2**63, size=3):
+        passed, text = run(exercise, answer, engine=reference, hidden=True, seed=int(seed))
+        assert passed, text
+        lines.add(text)
+    assert len(lines) == 1, lines  # the line a hidden pass prints is the same for every seed (nbval)
+
+
+def test_visible_output_is_the_same_every_run(reference, engine_from):
+    passing = [run("mean_backward", engine=reference) for _ in range(2)]
+    broken = engine_from(plant(reference_source(), "mean_backward", "return grad"))
+    failing = [run("mean_backward", engine=broken) for _ in range(2)]
+    assert passing[0] == passing[1] and passing[0][0]
+    assert failing[0] == failing[1] and not failing[0][0]
+
+
+def test_hidden_checks_draw_new_cases_each_time(engine_from):
+    broken = engine_from(plant(reference_source(), "sin_backward", "x, = ctx.saved_tensors\nreturn grad * np.sin(x)"))
+    messages = {run("sin_backward", engine=broken, hidden=True)[1] for _ in range(3)}
+    assert len(messages) == 3  # each names a fresh case and seed
+    seed = int(next(iter(messages)).rsplit("seed=", 1)[1].split(")")[0])
+    assert run("sin_backward", engine=broken, hidden=True, seed=seed)[1] in messages
+
+
+# ---------------------------------------------------------------- open exercises
+
+def test_stripped_engine_fails_every_unit_as_not_written(engine_from):
+    stripped = engine_from(strip_solutions(reference_source()))
+    for exercise in UNITS:
+        passed, text = run(exercise, engine=stripped)
+        notebook, what, _ = checks.UNITS[exercise]
+        assert not passed
+        assert text.startswith(f"{exercise}: {slips.NOT_WRITTEN}: {what}"), text
+        assert notebook in text
+
+
+def test_default_engine_is_loaded_fresh_from_the_working_folder(tmp_path, monkeypatch):
+    package = tmp_path / "tinygrad_course"
+    package.mkdir()
+    for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
+        (package / path.name).write_text(path.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert run("neg_backward")[0]
+    engine = package / "engine.py"
+    engine.write_text(plant(engine.read_text(), "neg_backward", "return grad  # edited after the first check"))
+    passed, text = run("neg_backward")
+    assert not passed and slips.SIGN in text  # the edit is picked up without restarting anything
+
+
+def test_missing_engine_folder_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    passed, text = run("pow_backward")
+    assert not passed and "no tinygrad_course folder" in text and str(tmp_path) in text
+
+
+@pytest.mark.parametrize("exercise", NOTEBOOK)
+def test_notebook_stub_fails_as_not_written(exercise, reference):
+    def stub(*args):
+        raise NotImplementedError("Write your answer here")
+    passed, text = run(exercise, stub, engine=reference)
+    assert not passed and slips.NOT_WRITTEN in text and checks.NOTEBOOK_EXERCISES[exercise][0] in text
+
+
+def test_bad_calls_say_what_is_wrong(reference):
+    with pytest.raises(ValueError, match="unknown exercise 'pow'"):
+        checks.check("pow")
+    with pytest.raises(ValueError, match=r"check\('manual_dy_dx', dy_dx\)"):
+        checks.check("manual_dy_dx")
+    with pytest.raises(ValueError, match="takes no answer"):
+        checks.check("pow_backward", print, engine=reference)
+
+
+# ---------------------------------------------------------------- memorised answers
+
+def _key(value):
+    if hasattr(value, "data") and not isinstance(value, np.ndarray):
+        return ("tensor", _key(np.asarray(value.data)))
+    if isinstance(value, np.ndarray):
+        return (value.shape, value.tobytes())
+    if isinstance(value, list | tuple):
+        return tuple(_key(v) for v in value)
+    return value
+
+
+@pytest.mark.parametrize("exercise", [e for e in NOTEBOOK if e != "sgd_step"])
+def test_answers_memorised_from_the_visible_check_fail_the_hidden_one(exercise, reference):
+    right, seen = correct.answers(reference)[exercise], {}
+
+    def recorder(*args):
+        seen[_key(args)] = result = right(*args)
+        return result
+
+    def memorised(*args):
+        return seen.get(_key(args), 6.0)  # the seed's dy/dx for anything it has not seen
+    assert run(exercise, recorder, engine=reference)[0]
+    assert run(exercise, memorised, engine=reference)[0]
+    passed, text = run(exercise, memorised, engine=reference, hidden=True)
+    assert not passed and "hidden check" in text
+
+
+@pytest.mark.parametrize("exercise", list(OP_UNITS))
+def test_op_rules_memorised_from_the_visible_check_fail_the_hidden_one(exercise):
+    engine = load_engine(SOLUTIONS, f"memorising_{exercise}").engine
+    op, seen = getattr(engine, OP_UNITS[exercise]), {}
+    right = op.backward
+
+    def key(ctx, grad):
+        options = [repr(getattr(ctx, k, None)) for k in ("exponent", "min", "max", "dim", "keepdim", "shape")]
+        return _key(list(ctx.saved_tensors)), _key(grad), tuple(ctx.input_shapes), tuple(options)
+
+    def recorder(ctx, grad):
+        seen[key(ctx, grad)] = result = right(ctx, grad)
+        return result
+
+    def memorised(ctx, grad):
+        unseen = np.zeros_like(grad)  # wrong wherever the true gradient is not all zero
+        return seen.get(key(ctx, grad), (unseen, unseen) if len(ctx.input_shapes) == 2 else unseen)
+    op.backward = staticmethod(recorder)
+    assert run(exercise, engine=engine)[0]
+    op.backward = staticmethod(memorised)
+    assert run(exercise, engine=engine)[0]
+    passed, text = run(exercise, engine=engine, hidden=True)
+    assert not passed and "hidden check" in text
+
+
+# ---------------------------------------------------------------- delegation
+
+TORCH_POW = """
+import torch
+x, = ctx.saved_tensors
+t = torch.tensor(x, requires_grad=True)
+g, = torch.autograd.grad(t ** ctx.exponent, t, torch.tensor(grad))
+return g.numpy()
+"""
+REFERENCE_SIN = """
+from autograder.engines import load_reference
+return load_reference().engine.Sin.backward(ctx, grad)
+"""
+
+
+@pytest.mark.parametrize("unit,body,who", [("pow_backward", TORCH_POW, "torch ("),
+                                            ("sin_backward", REFERENCE_SIN, "reference engine")])
+def test_engine_units_that_delegate_fail(unit, body, who, engine_from):
+    engine = engine_from(plant(reference_source(), unit, body))
+    passed, text = run(unit, engine=engine)
+    assert not passed and slips.DELEGATED in text and who in text
+
+
+def test_reference_functions_reached_directly_are_caught(reference, engine_from):
+    body = f"import sys\nreturn sys.modules[{reference.__name__!r}].engine.Mul.backward(ctx, grad)"
+    passed, text = run("mul_backward", engine=engine_from(plant(reference_source(), "mul_backward", body)))
+    assert not passed and "reference engine" in text
+
+
+def test_manual_answers_that_use_torch_or_an_engine_fail(engine_from):
+    engine = engine_from(reference_source())
+    def with_torch(x):
+        t = torch.tensor(float(x), requires_grad=True)
+        (t ** 2).backward()
+        return t.grad.item()
+
+    def with_engine(x):
+        t = engine.tensor(float(x), requires_grad=True)
+        (t ** 2).backward()
+        return t.grad.item()
+    for answer, who in ((with_torch, "torch ("), (with_engine, "tinygrad_course engine")):
+        passed, text = run("manual_dy_dx", answer)
+        assert not passed and slips.DELEGATED in text and who in text
+
+
+def test_engine_exercises_may_use_the_engine_but_not_torch(reference):
+    def predict(w, b, xs):
+        with torch.no_grad():
+            out = torch.sigmoid(torch.tensor(float(w.item())) * torch.tensor(list(np.asarray(
+                getattr(xs, "data", xs)))) + float(b.item()))
+        return out.tolist()
+    assert run("no_grad_inference", correct.answers(reference)["no_grad_inference"], engine=reference)[0]
+    passed, text = run("no_grad_inference", predict, engine=reference)
+    assert not passed and slips.DELEGATED in text
+
+
+# ---------------------------------------------------------------- tampering
+
+@pytest.mark.parametrize("target,name", [(np, "allclose"), (torch.autograd, "grad"), (torch, "allclose"),
+                                         (torch.Tensor, "backward")])
+def test_replacing_what_the_checks_rely_on_is_caught(target, name, reference, monkeypatch):
+    monkeypatch.setattr(target, name, lambda *args, **kwargs: True)
+    passed, text = run("pow_backward", engine=reference)
+    assert not passed and name in text and "Restart the kernel" in text
+
+
+def test_the_check_itself_cannot_be_replaced():
+    with pytest.raises(AttributeError, match="cannot be replaced"):
+        checks.check = lambda *args, **kwargs: None
+    with pytest.raises(AttributeError, match="cannot be replaced"):
+        slips.agrees = lambda *args, **kwargs: True
+
+
+def test_tampering_from_inside_the_learners_unit_is_caught(reference, engine_from):
+    body = "np.allclose = lambda *args, **kwargs: True\nreturn grad"
+    original = np.allclose
+    try:
+        passed, text = run("neg_backward", engine=engine_from(plant(reference_source(), "neg_backward", body)))
+    finally:
+        np.allclose = original
+    assert not passed and "numpy.allclose" in text
+
+
+def test_tampering_before_the_checker_is_imported_is_caught():
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(REPO)!r})
+        import numpy
+        numpy.allclose = lambda *args, **kwargs: True
+        from autograder.checks import check
+        from autograder.engines import load_reference
+        try:
+            check("pow_backward", engine=load_reference())
+        except AssertionError as failure:
+            print("CAUGHT", failure)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "CAUGHT" in done.stdout and "numpy.allclose" in done.stdout, done.stderr
+
+
+# ---------------------------------------------------------------- the diagnose walker
+
+def seed_neuron(lib):
+    x, y = lib.tensor(6.7), lib.tensor(0.0)
+    w, b = lib.tensor(1.0, requires_grad=True), lib.tensor(0.0, requires_grad=True)
+    z = w * x + b
+    p = lib.clamp(lib.sigmoid(z), 1e-8, 1 - 1e-8)
+    loss = -(y * lib.log(p) + (1 - y) * lib.log(1 - p))
+    return loss, {"x": x, "y": y, "w": w, "b": b, "z": z, "p": p}
+
+
+def prediction(lib):
+    x, w, b = lib.tensor(6.7), lib.tensor(1.0, requires_grad=True), lib.tensor(0.0, requires_grad=True)
+    return lib.sigmoid(w * x + b), {"x": x, "w": w, "b": b}
+
+
+def test_diagnose_agrees_on_the_reference(reference):
+    found = diagnose(seed_neuron, engine=reference)
+    assert found.ok and "agrees" in repr(found)
+
+
+def test_diagnose_names_the_node_and_input_that_go_wrong(engine_from):
+    swapped = "a, b = ctx.saved_tensors\nreturn grad * a, grad * b"
+    broken = engine_from(plant(reference_source(), "mul_backward", swapped))
+    found = diagnose(prediction, engine=broken)
+    assert not found.ok
+    assert found.message == "at MulBackward0 (w * x) your gradient for input 0 (w) is 0.00122795, torch's is 0.00822729"
+    found = diagnose(seed_neuron, engine=broken)  # the first wrong node from the output: y * log(p)
+    assert found.message.startswith("at MulBackward0 (y * log(p)) your gradient for input 1 (log(p))"), found
+
+
+def test_diagnose_names_a_node_that_raises(engine_from):
+    open_neg = engine_from(plant(reference_source(), "neg_backward", "raise NotImplementedError(todo('neg_backward'))"))
+    found = diagnose(seed_neuron, engine=open_neg)
+    assert not found.ok
+    assert found.message.startswith("at NegBackward0 (-((y * log(p)) + (1 * log(1 - p)))) your engine raised"), found
+    assert "not written yet" in found.message
+
+
+# ---------------------------------------------------------------- a whole submission, fresh process
+
+def _cell(source, grade_id=None, solution=False):
+    cell = nbformat.v4.new_code_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": solution, "grade": not solution,
+                                     "locked": not solution}
+    return cell
+
+
+def test_a_submission_is_graded_in_a_fresh_process(tmp_path):
+    engine_variants, _ = variants()
+    sin_slip = next(v for v in engine_variants if v["unit"] == "sin_backward")
+    write_engine(tmp_path, SOLUTIONS / "tinygrad_course", sin_slip)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        _cell("import math\n%matplotlib inline\nimport tinygrad_course as torch"),
+        _cell("def dy_dx(x):\n    return 2 * x", "manual_dy_dx_answer", solution=True),
+        _cell("from autograder.checks import check\ncheck('manual_dy_dx', dy_dx)", "manual_dy_dx"),
+        _cell("def dz_dx(x):\n    return math.cos(x ** 2)", "manual_dz_dx_answer", solution=True),
+        _cell("import autograder.checks\nautograder.checks.check = print", "not_graded"),
+        _cell("def predict(w, b, xs):\n    with torch.no_grad():\n"
+              "        return torch.sigmoid(w * torch.tensor(xs) + b)", "no_grad_inference_answer", solution=True),
+    ]
+    nbformat.write(notebook, str(tmp_path / "01_x_squared.ipynb"))
+    asked = ["pow_backward", "sin_backward", "manual_dy_dx", "manual_dz_dx", "no_grad_inference", "sgd_step"]
+    results = checks.run_fresh(tmp_path, exercises=asked)
+    assert {e: r["passed"] for e, r in results.items()} == {
+        "pow_backward": True, "sin_backward": False, "manual_dy_dx": True, "manual_dz_dx": False,
+        "no_grad_inference": True, "sgd_step": False}
+    assert "the derivative of sin is cos" in results["sin_backward"]["visible"]["message"]
+    assert "inner factor is missing" in results["manual_dz_dx"]["hidden"]["message"]
+    assert "no cell with grade_id sgd_step_answer" in results["sgd_step"]["visible"]["message"]
+
+
+def test_the_command_line_prints_json_and_fails_on_a_failure(tmp_path):
+    (tmp_path / "tinygrad_course").mkdir()
+    for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
+        (tmp_path / "tinygrad_course" / path.name).write_text(path.read_text())
+    command = [sys.executable, "-m", "autograder.checks", "--engine-dir", str(tmp_path), "--exercise", "zero_",
+               "--exercise", "manual_dy_dx", "--visible-only"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stdout)
+    assert done.returncode == 1
+    assert report["results"]["zero_"] == {"passed": True, "visible": {
+        "passed": True, "message": "zero_: 4 cases agree with torch.autograd"}}
+    assert not report["results"]["manual_dy_dx"]["passed"]
+
+
+@pytest.mark.skipif(not any(SOLUTIONS.glob("*.ipynb")), reason="no solution notebooks yet")
+def test_the_solution_notebooks_answers_pass():
+    results = checks.run_fresh(SOLUTIONS)
+    found = [e for e, r in results.items() if "no cell with grade_id" not in r["visible"]["message"]]
+    assert found, "the solution notebooks have no answer cells (grade_id <exercise>_answer)"
+    assert all(results[e]["passed"] for e in found), {e: results[e] for e in found if not results[e]["passed"]}
