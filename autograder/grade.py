@@ -113,7 +113,8 @@ def _executor(workers, dask):
         cluster, client = None, Client(dask)
 
     def submit(data, job):
-        return client.submit(grade_submission, data, job, pure=False, key=f"grade-{job['student']}-{job['digest'][:12]}")
+        key = f"grade-{job['student']}-{job['digest'][:12]}"
+        return client.submit(grade_submission, data, job, pure=False, key=key)
 
     def close():
         client.close()
@@ -135,7 +136,7 @@ class _Done:
 
 def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None, db_url=None, students=None,
                 regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
-                feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900,
+                feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
                 limits=None, scratch=None, progress=True, reference=None, verify=True, log=print):
     started = time.monotonic()
     _tools_on_path()
@@ -149,7 +150,8 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
         log(f"copied assignment {assignment} from {default_db} into {db_url}")
     mode, sandbox_words = sandbox.resolve(sandbox_mode)
     settings = {"sandbox": mode, "feedback": feedback, "verify": verify, "cell_timeout": cell_timeout,
-                "notebook_timeout": notebook_timeout, "interrupt_grace": 5, "cell_output_limit": 2_000_000,
+                "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
+                "cell_output_limit": 2_000_000,
                 "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch, "reference": reference}
     data = bundle.build(course_root, assignment, db_url, course_id, settings)
     summary = Summary(sandbox=sandbox_words)

@@ -203,7 +203,7 @@ def _second_backward_error(root, gradient):
 def backward_pass(t):
     functions = graph_functions(t.engine)
     cases = seed_graphs() if not t.hidden else []
-    cases += [("", random_graph(t.rng, random_shape(t.rng, 1, 2) if t.hidden else (3,)))
+    cases += [("", random_graph(t.rng, random_shape(t.rng, 1, 2, 4) if t.hidden else (3,)))
               for _ in range(1 if not t.hidden else 8)]
     for where, graph in cases:
         t.case("this graph\n" + graph.text() + (f"\n      ({where})" if where else ""))

@@ -16,6 +16,7 @@ Steps:
 
 import argparse
 import filecmp
+import os
 import re
 import shutil
 import subprocess
@@ -82,13 +83,20 @@ def build_source(course_root):
     return source
 
 
+def tool_environment():
+    """This interpreter's bin folder first on PATH: nbgrader runs `alembic` from there, and a
+    venv used without activating it (`.venv/bin/python -m ...`) would not be found otherwise."""
+    bin_dir = str(Path(sys.executable).parent)
+    return dict(os.environ, PATH=os.pathsep.join([bin_dir, os.environ.get("PATH", "")]))
+
+
 def generate(course_root):
     """Steps 1 and 2 in ``course_root``; returns nbgrader's release folder."""
     course_root = Path(course_root)
     build_source(course_root)
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN"],
-        cwd=course_root, capture_output=True, text=True)
+        cwd=course_root, capture_output=True, text=True, env=tool_environment())
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.stdout}\n{result.stderr}")
     return course_root / "release" / ASSIGNMENT

@@ -30,3 +30,7 @@ def reference():
     """The reference engine (solutions/tinygrad_course), under a private module name."""
     from autograder.engines import load_reference
     return load_reference()
+
+
+# Notebooks under tests/ are fixtures, not nbval subjects (nbval runs on solutions/).
+collect_ignore_glob = ["**/*.ipynb"]

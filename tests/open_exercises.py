@@ -25,7 +25,8 @@ def open_exercise_error(cell, ename, evalue):
         return f"engine exercise '{named[1]}' is open"
     if ename == "NotImplementedError" and NOTEBOOK_STUB in evalue:
         return "notebook answer is open"
-    if role(cell) == "check" and ename == "AssertionError" and ("not written yet" in evalue or NOTEBOOK_STUB in evalue):
+    failed_check = ename in ("AssertionError", "CheckFailed")  # CheckFailed subclasses AssertionError
+    if role(cell) == "check" and failed_check and ("not written yet" in evalue or NOTEBOOK_STUB in evalue):
         return "its check reports the open exercise"
     return None
 

@@ -259,6 +259,12 @@ def test_replacing_what_the_checks_rely_on_is_caught(target, name, reference, mo
     assert not passed and name in text and "Restart the kernel" in text
 
 
+def test_patching_the_checkers_classes_is_caught(reference, monkeypatch):
+    monkeypatch.setattr(checks.Trial, "fail", lambda *args, **kwargs: None)
+    passed, text = run("pow_backward", engine=reference)
+    assert not passed and "autograder.checks.Trial.fail" in text
+
+
 def test_the_check_itself_cannot_be_replaced():
     with pytest.raises(AttributeError, match="cannot be replaced"):
         checks.check = lambda *args, **kwargs: None

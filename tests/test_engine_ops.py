@@ -209,3 +209,17 @@ def test_exact_values_where_torch_and_numpy_round_alike(reference, shape, rng):
     for name, ours, theirs in zip("abc", grads[1], grads[0]):
         assert np.array_equal(ours, theirs), f"d/d{name}: engine {ours!r}, torch {theirs!r}, inputs {arrays!r}"
 
+
+
+@pytest.mark.parametrize("index", [0, -1, slice(1, None), (slice(None), 1), (1, slice(0, 2)), [2, 0, 2]])
+def test_indexing_is_recorded_like_torch(reference, rng, index):
+    values = rng.standard_normal((3, 4)).astype(np.float32)
+    weights = rng.standard_normal(np.empty((3, 4))[index].shape).astype(np.float32)
+    results = []
+    for lib in (torch, reference):
+        x = lib.tensor(values, requires_grad=True)
+        picked = x[index]
+        (picked * lib.tensor(weights)).sum().backward()
+        results.append((picked.grad_fn.name(), x.grad.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-6)

@@ -1,4 +1,4 @@
-"""Class grading on a tiny self-made nbgrader course: the machinery, the corpus, stock parity.
+"""Class grading on a tiny self-made nbgrader course: the machinery and the fast corpus cases.
 
 One class -- honest submissions and every case of ``corpus/tiny_cases.py`` -- is graded once
 with two Dask workers; each test then reads the real gradebook, CSV, ledger and files.
@@ -6,10 +6,7 @@ with two Dask workers; each test then reads the real gradebook, CSV, ledger and 
 
 import csv
 import json
-import shutil
 import socket
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -39,7 +36,8 @@ def graded(tmp_path_factory, listening_port):
     cases = tiny_cases.cases(root, listening_port)
     for case in cases:
         tiny_cases.make(root, case)
-    summary = grade_class(tiny.ASSIGNMENT, root, workers=2, progress=False, notebook_timeout=120)
+    summary = grade_class(tiny.ASSIGNMENT, root, workers=2, progress=False, notebook_timeout=120,
+                          interrupt_grace=2)
     with open(summary.csv) as table:
         rows = {row["student_id"]: row for row in csv.DictReader(table)}
     return root, {case.student: case for case in cases}, summary, rows
@@ -91,13 +89,6 @@ def test_a_dead_kernel_is_named_in_the_notebook_and_the_feedback(graded):
     assert {p.name for p in feedback.iterdir()} >= {"a_square.html", "b_cube.html"}
 
 
-def test_huge_output_is_capped_while_it_arrives(graded):
-    root, *_ = graded
-    path = root / "autograded" / "huge-output" / tiny.ASSIGNMENT / "a_square.ipynb"
-    assert path.stat().st_size < 3_000_000
-    assert "output truncated by the grader" in path.read_text()
-
-
 def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(graded):
     root, cases, first, rows = graded
     tiny.submit(root, "partial")  # the learner fixed b_cube and the engine, resubmitted
@@ -110,31 +101,3 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(graded):
     assert {k: v for k, v in new.items() if k != "partial"} == {k: v for k, v in rows.items() if k != "partial"}
     ledger = json.loads((root / ".grading" / tiny.ASSIGNMENT / "partial.json").read_text())
     assert ledger["complete"] and ledger["notebooks"]["b_cube"]["score"] == 4.0
-
-
-def _grades(db_url, students):
-    with Gradebook(db_url, COURSE_ID) as gradebook:
-        return {(s, nb.name, g.name): (g.auto_score, g.needs_manual_grade)
-                for s in students for nb in gradebook.find_submission(tiny.ASSIGNMENT, s).notebooks
-                for g in nb.grades} | \
-               {(s, nb.name, c.name): c.auto_comment
-                for s in students for nb in gradebook.find_submission(tiny.ASSIGNMENT, s).notebooks
-                for c in nb.comments}
-
-
-def test_same_grades_as_stock_nbgrader_autograde(tmp_path):
-    """Honest submissions: stock ``nbgrader autograde`` (serial) and ours (2 workers) agree."""
-    honest = ["reference", "blank", "partial"]
-    ours = tiny.build_course(tmp_path / "ours")
-    for case in tiny_cases.cases(ours, 1):
-        if case.student in honest:
-            tiny_cases.make(ours, case)
-    stock = tmp_path / "stock"
-    shutil.copytree(ours, stock)
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", tiny.ASSIGNMENT],
-                            cwd=stock, capture_output=True, text=True, env=tiny.tool_env())
-    assert result.returncode == 0, result.stderr
-    grade_class(tiny.ASSIGNMENT, ours, workers=2, progress=False, feedback=False)
-    expected = _grades(f"sqlite:///{stock}/gradebook.db", honest)
-    assert _grades(f"sqlite:///{ours}/gradebook.db", honest) == expected
-    assert any(v == (0.0, False) for v in expected.values()) and any(v == (2.0, False) for v in expected.values())

@@ -47,7 +47,7 @@ def _empty_test_cells(nb, replacement):
 # How each learner of the class is made: notebooks from `solutions` or the `release`,
 # an engine with the given exercises solved, and an optional edit of the notebooks.
 PLANTED = {
-    "pow_backward": ("return grad * n * x ** (n - 1)", "return -grad * n * x ** (n - 1)"),
+    "pow_backward": ("return grad * (n * x ** (n - 1))", "return -grad * (n * x ** (n - 1))"),
     "mean_backward": ("return np.broadcast_to(grad / count, ctx.shape)",
                       "return np.broadcast_to(grad, ctx.shape)"),
 }

@@ -77,6 +77,17 @@ def read_scores(db_url, assignment, student, course_id):
     return found
 
 
+def zero_grades(db_url, assignment, student, course_id, found):
+    """Set ``auto_score`` to 0 for ``{notebook: {grade_id: ...}}`` (what the verifier overturned)."""
+    if not found:
+        return
+    with Gradebook(db_url, course_id) as gradebook:
+        for notebook, grade_ids in found.items():
+            for grade_id in grade_ids:
+                gradebook.find_grade(grade_id, notebook, assignment, student).auto_score = 0.0
+        gradebook.db.commit()
+
+
 def _atomic_tree(files, destination):
     """Replace folder ``destination`` by ``files`` (relative path -> bytes) in one rename."""
     destination = Path(destination)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.classgrading import book
+from autograder.classgrading import book, verify
 
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
@@ -49,6 +49,7 @@ def _layout(course_root, assignment, db_url, course_id):
         info["locked"] = {}
         released = Path(course_root) / "release" / assignment / f"{notebook}.ipynb"
         if released.is_file():
+            info["release"] = released.read_text()
             for cell in nbformat.read(released, as_version=4).cells:
                 meta = cell.metadata.get("nbgrader", {})
                 if meta.get("locked") and meta.get("grade"):  # the test cells
@@ -84,4 +85,5 @@ def build(course_root, assignment, db_url, course_id, settings):
             digest.update(name.encode() + hashlib.sha256(bundle[group][name]).digest())
     digest.update(hashlib.sha256(gradebook).digest())
     bundle["key"] = digest.hexdigest()
+    bundle["verify"] = verify.plan(bundle["layout"])
     return bundle

@@ -109,7 +109,7 @@ def bwrap_command(argv, *, cwd, writable=(), env):
     return [*args, "--chdir", cwd, "--", *argv]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def probe():
     """``(works, detail)``: can bubblewrap start this Python with no network here?"""
     if shutil.which("bwrap") is None:

@@ -145,8 +145,6 @@ def _config(root, assignment, student, settings):
                             "assignment_id": assignment, "student_id": student},
         "Autograde": {"create_student": True},
         "BaseConverter": {"force": True},
-        # a learner who deletes a test cell gets it back, and graded, instead of a blank
-        "OverwriteCells": {"add_missing_cells": True},
         "SafeExecute": {k: settings[k] for k in ("notebook_timeout", "interrupt_grace", "cell_output_limit")},
         # a flood of output takes a while to drain; stock nbgrader's 4 s would fail the notebook
         "Execute": {"iopub_timeout": 30},
@@ -171,6 +169,34 @@ def _failure_reason(outcome):
         return "nbgrader could not grade this notebook"
     name, message = found[-1][1].rsplit(".", 1)[-1], found[-1][2].strip()
     return f"{name}: {message}"[:400] if message else name
+
+
+def restore_deleted_tests(submitted, release_text):
+    """Put back test cells the learner deleted, where the release had them; their grade ids.
+
+    (nbgrader's own ``OverwriteCells.add_missing_cells`` fails when the cell before a deleted
+    test is not itself graded, as here, where tests follow markdown.)
+    """
+    if not release_text:
+        return []
+    released = nbformat.reads(release_text, as_version=4)
+    present = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in submitted.cells}
+    restored, anchor = [], None  # anchor: the last released cell the submission still has
+    for cell in released.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if grade_id in present:
+            anchor = grade_id
+        elif meta.get("grade") and meta.get("locked"):
+            index = 0
+            for number, mine in enumerate(submitted.cells):
+                if anchor and mine.metadata.get("nbgrader", {}).get("grade_id") == anchor:
+                    index = number + 1
+            submitted.cells.insert(index, nbformat.from_dict(cell))
+            present.add(grade_id)
+            anchor = grade_id
+            restored.append(grade_id)
+    return restored
 
 
 def edits(submitted, tests):
@@ -225,8 +251,14 @@ def _grade(bundle, base, scratch, job):
             continue
         (submitted / name).parent.mkdir(parents=True, exist_ok=True)
         (submitted / name).write_bytes(data)
+    learner_notebooks = {}
     for notebook, filename in chosen.items():
-        (submitted / f"{notebook}.ipynb").write_bytes(job["files"][filename])
+        learner = nbformat.reads(job["files"][filename].decode(), as_version=4)
+        learner_notebooks[notebook] = edits(learner, layout[notebook]["locked"])
+        if restore_deleted_tests(learner, layout[notebook].get("release")):
+            nbformat.write(learner, submitted / f"{notebook}.ipynb")
+        else:  # untouched bytes, exactly what stock nbgrader would read
+            (submitted / f"{notebook}.ipynb").write_bytes(job["files"][filename])
     if job.get("timestamp"):
         (submitted / "timestamp.txt").write_text(job["timestamp"])
     autograded = root / "autograded" / student / assignment
@@ -242,8 +274,8 @@ def _grade(bundle, base, scratch, job):
                 for name, problem in problems.items()}
     config = _config(root, assignment, student, settings)
     timings["setup"] = time.monotonic() - clock
-    context = None
-    zygote = None
+    scratch_db = f"sqlite:///{root}/gradebook.db"
+    context = zygote = None
     try:
         for notebook in sorted(chosen):
             if zygote is None or not zygote.alive():
@@ -253,15 +285,25 @@ def _grade(bundle, base, scratch, job):
                 zygote = Zygote(**zygote_args)
                 timings["zygote"] = timings.get("zygote", 0.0) + time.monotonic() - clock
                 context = kernels.GradingContext(zygote, str(run_dir), str(ipc_dir))
-            context.before_kernel = lambda path: _sync_run_dir(path, run_dir, allowed)
+                context.before_kernel = lambda path: _sync_run_dir(path, run_dir, allowed)
             kernels.ACTIVE = context
-            submitted_nb = nbformat.reads(job["files"][chosen[notebook]].decode(), as_version=4)
             clock = time.monotonic()
             outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded,
-                                                     edits(submitted_nb, layout[notebook]["locked"]))
+                                                     learner_notebooks[notebook])
             timings[notebook] = time.monotonic() - clock
-        verified = verify.run(bundle, zygote, str(run_dir), outcomes) if settings.get("verify") and zygote \
-            else {}
+        graded = [n for n, o in outcomes.items() if o["status"] == "graded"]
+        scores = book.read_scores(scratch_db, assignment, student, bundle["course_id"]) if graded else {}
+        for notebook in graded:
+            outcomes[notebook].update(scores[notebook])
+        if settings.get("verify") and graded:
+            clock = time.monotonic()
+            if not zygote.alive():
+                zygote.close()
+                zygote = Zygote(**zygote_args)
+            overturned = verify.run(bundle["verify"], zygote, str(run_dir), str(ipc_dir), outcomes, autograded)
+            verify.apply(overturned, outcomes)
+            book.zero_grades(scratch_db, assignment, student, bundle["course_id"], overturned)
+            timings["verify"] = time.monotonic() - clock
     except ZygoteError as error:
         raise RuntimeError(f"the grading sandbox could not start: {error}") from error
     finally:
@@ -270,12 +312,6 @@ def _grade(bundle, base, scratch, job):
             zygote.close()
 
     incidents = context.incidents if context else []
-    graded = [n for n, o in outcomes.items() if o["status"] == "graded"]
-    scores = book.read_scores(f"sqlite:///{root}/gradebook.db", assignment, student, bundle["course_id"]) \
-        if graded else {}
-    for notebook in graded:
-        outcomes[notebook].update(scores[notebook])
-    verify.apply(verified, outcomes)
     for notebook, outcome in outcomes.items():
         outcome["max_score"] = layout[notebook]["max_score"]
         outcome["score"] = sum((g["auto_score"] or 0.0) for g in outcome["grades"].values())

@@ -14,7 +14,7 @@ deletes the reference engine from disk, so no kernel forked later can read it (t
 keep it in memory).
 
 The zygote runs no learner code itself. It speaks JSON lines on stdin/stdout:
-    {"op": "spawn", "kind": "kernel"|"module", "argv": [...], "cwd": ..., "env": {...},
+    {"op": "spawn", "kind": "kernel"|"main", "argv": [...], "cwd": ..., "env": {...},
      "limits": {...}, "stdout": path, "module": name}   -> {"pid": n}
     {"op": "poll", "pid": n}                  -> {"returncode": int | null}
     {"op": "signal", "pid": n, "signal": s}   -> {}   (to the child's whole process group)
@@ -75,10 +75,10 @@ def _child(request, protocol_fd, mapped):
             from ipykernel import kernelapp
             sys.argv = ["ipykernel_launcher", *request["argv"]]
             kernelapp.launch_new_instance(argv=request["argv"])
-        else:
-            import runpy
+        else:  # the module's main(argv), as imported (and warmed) by the zygote
             sys.argv = [request["module"], *request["argv"]]
-            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+            code = importlib.import_module(request["module"]).main(request["argv"]) or 0
+            raise SystemExit(code)
         code = 0
     except SystemExit as stop:
         code = _exit_code(stop)
@@ -289,8 +289,9 @@ class Zygote:
                              limits=limits or self.limits)
         return ForkedProcess(self, reply["pid"])
 
-    def run_module(self, module, argv, *, cwd, stdout, env=None, limits=None):
-        reply = self.request(op="spawn", kind="module", module=module, argv=list(argv), cwd=cwd,
+    def run_main(self, module, argv, *, cwd, stdout, env=None, limits=None):
+        """``module.main(argv)`` in a fresh child, its stdout to the file ``stdout``."""
+        reply = self.request(op="spawn", kind="main", module=module, argv=list(argv), cwd=cwd,
                              env=env or {}, limits=limits or self.limits, stdout=stdout)
         return ForkedProcess(self, reply["pid"])
 

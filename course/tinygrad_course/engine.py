@@ -174,6 +174,11 @@ class Node:
         self._saved = arrays
 
     @property
+    def needs_input_grad(self):
+        """One flag per input, as on torch's ctx: does a gradient for it go anywhere?"""
+        return tuple(node is not None for node, _ in self.next_functions)
+
+    @property
     def saved_tensors(self):
         if self._freed:
             raise RuntimeError(_SAVED_FREED)
@@ -189,7 +194,7 @@ class Node:
         """Gradients for each input, each summed back to that input's shape."""
         if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
             t = self._retained
-            t.grad = Tensor._make(grad.copy()) if t._grad is None else Tensor._make(t._grad.data + grad)
+            t.grad = Tensor._make(np.array(grad) if t._grad is None else np.asarray(t._grad.data + grad))
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -276,8 +281,10 @@ class Function:
 def accurately(function, x):
     """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32.
     numpy's own float32 loops are often an ulp off the correctly rounded value, which torch's
-    results nearly always are; notebooks print gradients in full, so the ulp shows."""
-    return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
+    results nearly always are; notebooks print gradients in full, so the ulp shows.
+    Like torch, it gives nan/inf without a warning (log(0), sin(inf), exp(100) in float32)."""
+    with np.errstate(all="ignore"):
+        return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
 
 
 class Add(Function):
@@ -337,7 +344,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf, silently, as in torch
+            return a / b
 
     @staticmethod
     def backward(ctx, grad):
@@ -362,7 +370,8 @@ class Reciprocal(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = 1 / a
+        with np.errstate(divide="ignore"):
+            out = 1 / a
         ctx.save_for_backward(out)
         return out
 
@@ -380,7 +389,8 @@ class Pow(Function):
     def forward(ctx, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        return x ** exponent
+        with np.errstate(all="ignore"):  # 0 ** -1 is inf and 1e30 ** 2 overflows, silently, as in torch
+            return x ** exponent
 
     @staticmethod
     def backward(ctx, grad):
@@ -473,8 +483,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return accurately(np.log, x)
+        return accurately(np.log, x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -587,11 +596,14 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         if a.ndim == 1 and b.ndim == 1:
             return grad * b, grad * a
+        # each product costs as much as the forward one: skip one nobody needs, as torch does
+        need_a, need_b = ctx.needs_input_grad
         if b.ndim == 1:
-            return np.outer(grad, b), a.T @ grad
+            return np.outer(grad, b) if need_a else None, a.T @ grad if need_b else None
         if a.ndim == 1:
-            return b @ grad, np.outer(a, grad)
-        return grad @ np.swapaxes(b, -1, -2), np.swapaxes(a, -1, -2) @ grad
+            return b @ grad if need_a else None, np.outer(a, grad) if need_b else None
+        return (grad @ np.swapaxes(b, -1, -2) if need_a else None,
+                np.swapaxes(a, -1, -2) @ grad if need_b else None)
 
 
 class Reshape(Function):
@@ -605,6 +617,32 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.reshape(ctx.shape)
+
+
+class Index(Function):
+    """``x[index]``: the gradient goes back to the picked positions (summed where picked twice)."""
+    node_name = "IndexBackward0"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(full, ctx.index, grad)
+        return full
+
+
+def _index_node_name(index):
+    """torch's name for the (last) step of an indexing: x[0], x[1:], x[:, 2], x[[0, 0]]."""
+    if isinstance(index, tuple) and all(isinstance(i, int | slice) for i in index):
+        steps = [i for i in index if i != slice(None)]
+        index = steps[-1] if steps else slice(None)
+    if isinstance(index, int):
+        return "SelectBackward0"
+    return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
 
 
 # --------------------------------------------------------------------------
@@ -790,7 +828,8 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, index):
-        return Tensor._make(self.data[index.data if isinstance(index, Tensor) else index])
+        index = index.data if isinstance(index, Tensor) else index
+        return Index.apply(self, index=index, node_name=_index_node_name(index))
 
     __hash__ = object.__hash__
 

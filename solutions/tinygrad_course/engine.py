@@ -665,6 +665,32 @@ class Reshape(Function):
         return grad.reshape(ctx.shape)
 
 
+class Index(Function):
+    """``x[index]``: the gradient goes back to the picked positions (summed where picked twice)."""
+    node_name = "IndexBackward0"
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        np.add.at(full, ctx.index, grad)
+        return full
+
+
+def _index_node_name(index):
+    """torch's name for the (last) step of an indexing: x[0], x[1:], x[:, 2], x[[0, 0]]."""
+    if isinstance(index, tuple) and all(isinstance(i, int | slice) for i in index):
+        steps = [i for i in index if i != slice(None)]
+        index = steps[-1] if steps else slice(None)
+    if isinstance(index, int):
+        return "SelectBackward0"
+    return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
+
+
 # --------------------------------------------------------------------------
 # 5. Tensor
 # --------------------------------------------------------------------------
@@ -850,7 +876,8 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, index):
-        return Tensor._make(self.data[index.data if isinstance(index, Tensor) else index])
+        index = index.data if isinstance(index, Tensor) else index
+        return Index.apply(self, index=index, node_name=_index_node_name(index))
 
     __hash__ = object.__hash__
 

@@ -6,6 +6,7 @@ reference engine; every other unit keeps the release's ``NotImplementedError`` s
 per exercise come from the gradebook, so expectations follow the notebooks when they change.
 """
 
+import os
 import re
 import shutil
 import sys
@@ -31,6 +32,9 @@ def build_course(root):
     """A scratch course root with the real assignment released (nbgrader generate_assignment)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    tools = os.path.dirname(sys.executable)  # nbgrader runs `alembic` from PATH to create a gradebook
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([tools, os.environ.get("PATH", "")])
     release.build_in(root)
     return root
 

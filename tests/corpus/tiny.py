@@ -19,7 +19,7 @@ CONFIG = f"""c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "tiny-course"
 c.CourseDirectory.db_assignments = [dict(name="{ASSIGNMENT}")]
 c.Autograde.exclude_overwriting = {{"{ASSIGNMENT}": ["tinygrad_course/engine.py"]}}
-c.ExecutePreprocessor.timeout = 6
+c.ExecutePreprocessor.timeout = 4
 c.ExecutePreprocessor.interrupt_on_timeout = True
 """
 ENGINE_SOLVED = "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n"

@@ -1,5 +1,9 @@
 """Bad and hostile submissions for the tiny course, each with the grades it must get.
 
+The cases that need the real course (monkeypatching the checks, delegating to torch or the
+reference engine, unreadable, renamed and edited notebooks, memory, output floods) are in
+``course_cases``; these are the ones a two-cell notebook shows as well and faster.
+
 Every case is a generator (it writes ``submitted/<student>/tiny/``) plus the exact score of
 each exercise and words the report must contain. Scores are what a correct grader gives: a
 case that tries to cheat expects the points of the honest work it contains and no more, so
@@ -9,7 +13,6 @@ case that tries to cheat expects the points of the honest work it contains and n
 from dataclasses import dataclass, field
 
 import nbformat
-
 from corpus import tiny
 
 FULL = {"square": 2.0, "engine_double": 1.0, "cube": 3.0, "engine_half": 1.0}
@@ -85,22 +88,10 @@ def cases(course_root, open_port):
         Case("partial", "a_square solved, b_cube left blank, engine half done", _scores(cube=0.0, engine_half=0.0),
              submit=dict(notebooks={"a_square": "solved", "b_cube": "release"},
                          engine=tiny.ENGINE_SOLVED.replace("return x / 2", "return x // 2"))),
-        Case("invalid-json", "a_square.ipynb is truncated JSON", _scores(square=0.0, engine_double=0.0),
-             ["a_square.ipynb is not valid JSON", "line 1"],
-             submit=dict(edit=_only("a_square", lambda nb: b'{"cells": [ {"cell_type": "code", ')), ),
         Case("not-a-notebook", "a_square.ipynb is JSON but not a notebook", _scores(square=0.0, engine_double=0.0),
              ["not a Jupyter notebook"], submit=dict(edit=_only("a_square", lambda nb: b'["hello"]'))),
         Case("missing", "a_square.ipynb was not submitted", _scores(square=0.0, engine_double=0.0),
              ["a_square.ipynb is missing"], submit=dict(notebooks={"b_cube": "solved"})),
-        Case("renamed", "a_square.ipynb arrived as 'a_square (1).ipynb'", FULL, ["renamed"],
-             submit=dict(rename={"a_square": "a_square (1).ipynb"})),
-        Case("deleted-test", "the test cell 'square' was deleted (and the answer is right)", FULL,
-             ["test cell square had been deleted"],
-             submit=dict(edit=_only("a_square", lambda nb: _drop(nb, "square")))),
-        Case("edited-test", "a wrong answer, and its test cell edited to pass", _scores(square=0.0),
-             ["test cell square had been edited"],
-             submit=dict(edit=_only("a_square", lambda nb: _set_solution(
-                 _set_solution(nb, "square_answer", square_answer("    return 0")), "square", "assert True")))),
         Case("emptied-test", "a wrong answer, and its test cell emptied", _scores(square=0.0),
              ["test cell square had been edited"],
              submit=dict(edit=_only("a_square", lambda nb: _set_solution(
@@ -113,21 +104,15 @@ def cases(course_root, open_port):
              ["segmentation fault", "cell 4"],
              submit=dict(edit=_only("a_square", lambda nb: _insert_after(
                  nb, "square", "import ctypes\nctypes.string_at(0)")))),
-        Case("memory", "the answer cell allocates without bound", _scores(square=0.0),
-             [], submit=dict(edit=_only("a_square", lambda nb: _set_solution(nb, "square_answer", (
-                 "hoard = []\nwhile True:\n    hoard.append(bytearray(50 * 2**20))\n"))))),
         Case("infinite-loop", "the answer cell never ends (but obeys the interrupt)", _scores(square=0.0),
-             ["ran longer than its 6 s limit and was interrupted"], submit=dict(edit=_only("a_square", lambda nb: _set_solution(
+             ["ran longer than its 4 s limit and was interrupted"],
+             submit=dict(edit=_only("a_square", lambda nb: _set_solution(
                  nb, "square_answer", "while True:\n    pass\n")))),
         Case("stubborn-loop", "an endless loop that swallows the interrupt", _scores(square=0.0, engine_double=0.0),
              ["ignored the interrupt", "square_answer"],
              submit=dict(edit=_only("a_square", lambda nb: _set_solution(nb, "square_answer", (
                  "while True:\n    try:\n        while True:\n            pass\n"
                  "    except BaseException:\n        pass\n"))))),
-        Case("huge-output", "the answer prints 200 MB, then answers correctly", FULL, [],
-             submit=dict(edit=_only("a_square", lambda nb: _set_solution(nb, "square_answer", (
-                 "import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 2**20)\n"
-                 "def square(x):\n    return x * x\n"))))),
         Case("spy", "looks for hidden tests, the gradebook, other learners' work and the network", FULL,
              [], submit=dict(edit=_only("a_square", lambda nb: _set_solution(
                  nb, "square_answer", SPY.format(patterns=spy_patterns, port=open_port))))),

@@ -1,0 +1,198 @@
+"""Class grading on the real course: the corpus, and parity with stock nbgrader autograde.
+
+- A class of honest and hostile submissions (``corpus/course_cases.py``) is graded once with
+  two workers; every learner's score per exercise is asserted (zero false passes).
+- A small honest class is graded by stock ``nbgrader autograde`` (serial) and by ours in
+  parallel, and by ours on a Dask LocalCluster with the gradebook in a real PostgreSQL server
+  this module starts: all three gradebooks must hold the same grades and comments.
+"""
+
+import csv
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from corpus import course, course_cases
+from nbgrader.api import Gradebook
+
+from autograder.grade import grade_class
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """One build of the real assignment (nbgrader generate_assignment), copied per use."""
+    return course.build_course(tmp_path_factory.mktemp("released") / "course")
+
+
+def _fresh_course(released, folder):
+    shutil.copytree(released, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local:
+        yield local.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def corpus_graded(released, tmp_path_factory, cluster):
+    root = _fresh_course(released, tmp_path_factory.mktemp("corpus") / "course")
+    cases = course_cases.cases()
+    for case in cases:
+        course.submit(root, case.student, **case.submit)
+    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, progress=False, cell_timeout=10)
+    with open(summary.csv) as table:
+        rows = {row["student_id"]: row for row in csv.DictReader(table)}
+    return root, {c.student: c for c in cases}, summary, rows, course.points(root)
+
+
+def test_the_whole_class_is_graded(corpus_graded):
+    root, cases, summary, rows, points = corpus_graded
+    assert summary.failed == {}
+    assert set(rows) == set(cases)
+
+
+@pytest.mark.parametrize("student", [c.student for c in course_cases.cases()])
+def test_corpus_case_gets_exactly_its_points(corpus_graded, student):
+    root, cases, summary, rows, points = corpus_graded
+    case = cases[student]
+    expected = course_cases.expected(case, points)
+    got = {exercise: float(rows[student][exercise]) for exercise in expected}
+    assert got == expected, f"{student} ({case.why})"
+    report = (root / "feedback" / student / course.ASSIGNMENT / "grading_report.md").read_text()
+    for words in case.says:
+        assert words in report, f"{student}: the report should say {words!r}:\n{report}"
+
+
+def test_output_flood_is_capped_while_it_arrives(corpus_graded):
+    root, *_ = corpus_graded
+    path = root / "autograded" / "huge-output" / course.ASSIGNMENT / f"{course_cases.NB1}.ipynb"
+    assert path.stat().st_size < 3_000_000
+    assert "output truncated by the grader" in path.read_text()
+
+
+def test_a_dead_kernel_costs_its_own_notebook_only(corpus_graded):
+    root, *_ = corpus_graded
+    autograded = root / "autograded" / "kernel-dies" / course.ASSIGNMENT
+    notebook = nbformat.read(autograded / f"{course_cases.NB3}.ipynb", as_version=4)
+    names = [o.ename for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
+             if o.output_type == "error"]
+    assert names[0] == "KernelDied" and set(names[1:]) == {"NotRun"}
+    assert (root / "feedback" / "kernel-dies" / course.ASSIGNMENT / f"{course_cases.NB3}.html").is_file()
+
+
+# ---------------------------------------------------------------- parity with stock nbgrader
+
+HONEST = {  # small, so stock nbgrader's serial run stays short: what each learner submits
+    "ada": dict(engine_units=course.all_units(), answers=course.all_answers(),
+                drop=course_cases._only(course_cases.NB1, course_cases.NB3, course_cases.NB7)),
+    "ben": dict(engine_units=["pow_backward", "sin_backward", "backward_pass", "mul_backward"],
+                answers=["manual_dy_dx"], drop=course_cases._only(course_cases.NB1, course_cases.NB2)),
+    "cy": dict(drop=course_cases._only(course_cases.NB1)),
+}
+
+
+def _honest_class(released, folder):
+    root = _fresh_course(released, folder)
+    for student, kwargs in HONEST.items():
+        course.submit(root, student, **kwargs)
+    return root
+
+
+def _saved(db_url):
+    """Everything autograding writes, per learner, notebook and cell."""
+    with Gradebook(db_url, course.COURSE_ID) as gradebook:
+        found = {}
+        for student in HONEST:
+            for notebook in gradebook.find_submission(course.ASSIGNMENT, student).notebooks:
+                for grade in notebook.grades:
+                    found[student, notebook.name, grade.name] = (grade.auto_score, grade.needs_manual_grade)
+                for comment in notebook.comments:
+                    found[student, notebook.name, comment.name, "comment"] = comment.auto_comment
+        return found
+
+
+@pytest.fixture(scope="module")
+def stock_grades(released, tmp_path_factory):
+    root = _honest_class(released, tmp_path_factory.mktemp("stock") / "course")
+    env = {**os.environ, "PYTHONPATH": str(REPO),  # stock kernels import the checks from the repo
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", course.ASSIGNMENT],
+                          cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    grades = _saved(f"sqlite:///{root}/gradebook.db")
+    earned = {key: value for key, value in grades.items() if len(key) == 3 and value[0]}
+    assert earned and len(earned) < sum(len(key) == 3 for key in grades)  # some points, not all
+    return grades
+
+
+def test_parallel_grades_equal_stock_nbgrader(released, tmp_path, stock_grades, cluster):
+    root = _honest_class(released, tmp_path / "course")
+    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, progress=False, feedback=False)
+    assert summary.failed == {}
+    assert _saved(f"sqlite:///{root}/gradebook.db") == stock_grades
+
+
+# ---------------------------------------------------------------- Dask + PostgreSQL
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _server_binary(name):
+    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))  # Debian keeps them off PATH
+    return shutil.which(name) or (str(installed[-1]) if installed else None)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian: apt-get install -y postgresql)."""
+    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; CI needs: "
+                    "apt-get update && apt-get install -y postgresql")
+    as_user = {}
+    folder = Path(tempfile.mkdtemp(prefix="pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        account = pwd.getpwnam("postgres") if "postgres" in {p.pw_name for p in pwd.getpwall()} \
+            else pwd.getpwnam("nobody")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+        as_user = dict(user=account.pw_uid, group=account.pw_gid)
+    data, port = folder / "data", _free_port()
+    subprocess.run([initdb, "-D", str(data), "-U", "grader", "--auth=trust", "--no-sync"],
+                   check=True, capture_output=True, **as_user)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
+                   check=True, capture_output=True, **as_user)
+    try:
+        yield f"postgresql://grader@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, **as_user)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_dask_and_postgresql_grades_equal_stock_nbgrader(released, tmp_path, stock_grades, cluster,
+                                                         postgres_url):
+    root = _honest_class(released, tmp_path / "course")
+    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, db_url=postgres_url, progress=False,
+                          feedback=False)
+    assert summary.failed == {}
+    assert _saved(postgres_url) == stock_grades
+    with open(summary.csv) as table:  # the CSV is read back from PostgreSQL
+        assert {row["student_id"] for row in csv.DictReader(table)} == set(HONEST)

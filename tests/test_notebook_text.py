@@ -1,0 +1,31 @@
+"""What the notebooks' prose quotes from the engine is what the learner finds in engine.py."""
+
+import re
+
+import nbformat
+import pytest
+
+from autograder.engines import COURSE, SOLUTIONS
+
+LEARNER_ENGINE_LINES = [line.strip() for line in (COURSE / "tinygrad_course" / "engine.py").read_text().splitlines()]
+
+
+def quoted_code(notebook):
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for block in re.findall(r"```python\n(.*?)```", cell.source, re.S):
+                if not re.search(r"todo\(|\bctx\b|^class |^def ", block, re.M):
+                    continue  # a torch or usage snippet, not an excerpt of the engine
+                yield cell.metadata.get("nbgrader", {}).get("grade_id", "?"), block
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SOLUTIONS.glob("*.ipynb")))
+def test_engine_excerpts_in_markdown_match_the_learner_engine(name):
+    notebook = nbformat.read(SOLUTIONS / name, as_version=4)
+    stale = []
+    for cell_id, block in quoted_code(notebook):
+        for line in block.splitlines():
+            text = line.strip() if "todo(" in line else line.split("#")[0].strip()
+            if text and not text.startswith("...") and not any(text in known for known in LEARNER_ENGINE_LINES):
+                stale.append((cell_id, line.strip()))
+    assert stale == []
