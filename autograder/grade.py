@@ -9,7 +9,8 @@ Options (all optional): ``--course-root DIR`` (default: ``autograder/``, the nbg
 root), ``--workers N`` (default: one per core), ``--dask local|ADDRESS`` (a Dask cluster;
 ``local`` starts a ``distributed.LocalCluster``), ``--serial`` (grade in this process, no
 Dask), ``--db-url URL`` (the gradebook: default the course's sqlite ``gradebook.db``; for
-PostgreSQL the assignment is copied in from the course's sqlite gradebook if missing),
+PostgreSQL the assignment is copied in from the course's sqlite gradebook if missing;
+``postgresql://`` URLs use psycopg2 when psycopg 3 is not installed),
 ``--student ID`` (repeatable), ``--regrade`` (grade again what is already graded),
 ``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
 ``--sandbox auto|bwrap|none``, ``--cell-timeout S``, ``--notebook-timeout S``,
@@ -90,6 +91,15 @@ def _tools_on_path():
         os.environ["PATH"] = os.pathsep.join([tools, os.environ.get("PATH", "")])
 
 
+def database_url(url):
+    """``postgresql://`` means psycopg 3 to SQLAlchemy 2; use psycopg2 when only it is installed."""
+    if url and url.startswith("postgresql://"):
+        import importlib.util
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def course_settings(course_root):
     """``(course_id, default db_url)`` from the course's own nbgrader_config.py."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
@@ -142,7 +152,7 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
     _tools_on_path()
     course_root = Path(course_root).resolve()
     course_id, default_db = course_settings(course_root)
-    db_url = db_url or default_db
+    db_url = database_url(db_url) or default_db
     if zip_file:
         collect.unpack_zip(course_root, assignment, zip_file, zip_regexp)
     if db_url != default_db and not book.has_assignment(db_url, assignment, course_id):

@@ -137,8 +137,9 @@ def refresh_outputs(notebooks=None, timeout=120):
 
     for path in notebooks or sorted(SOLUTIONS.glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
-        nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
+        # no timings and no widget model ids: committed outputs change only when content does
+        nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
+                                store_widget_state=False, resources={"metadata": {"path": str(SOLUTIONS)}}).execute()
         nbformat.write(notebook, path)
         print(f"refreshed {path.relative_to(REPO)}")
 

@@ -22,7 +22,7 @@ import pytest
 from corpus import course, course_cases
 from nbgrader.api import Gradebook
 
-from autograder.grade import grade_class
+from autograder.grade import database_url, grade_class
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -193,6 +193,6 @@ def test_dask_and_postgresql_grades_equal_stock_nbgrader(released, tmp_path, sto
     summary = grade_class(course.ASSIGNMENT, root, dask=cluster, db_url=postgres_url, progress=False,
                           feedback=False)
     assert summary.failed == {}
-    assert _saved(postgres_url) == stock_grades
+    assert _saved(database_url(postgres_url)) == stock_grades
     with open(summary.csv) as table:  # the CSV is read back from PostgreSQL
         assert {row["student_id"] for row in csv.DictReader(table)} == set(HONEST)

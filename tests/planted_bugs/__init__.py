@@ -5,10 +5,10 @@ import math
 import re
 import shutil
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 HERE = Path(__file__).resolve().parent
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION (?P<unit>\w+)\s*$")
