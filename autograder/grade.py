@@ -131,7 +131,7 @@ def _executor(workers, dask):
         if cluster is not None:
             cluster.close()
 
-    return submit, as_completed, close, lambda data: client.scatter(data, broadcast=True)
+    return submit, as_completed, close, lambda data: client.scatter([data], broadcast=True)[0]
 
 
 class _Done:
@@ -163,7 +163,6 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
                 "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
                 "cell_output_limit": 2_000_000,
                 "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch, "reference": reference}
-    data = bundle.build(course_root, assignment, db_url, course_id, settings)
     summary = Summary(sandbox=sandbox_words)
     writer = book.Writer(course_root, db_url, assignment, course_id)
     try:
@@ -174,6 +173,7 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
             else:
                 todo.append(submission.job())
         if todo:
+            data = bundle.build(course_root, assignment, db_url, course_id, settings)
             _run(todo, data, writer, summary, workers, dask, progress)
     finally:
         writer.close()

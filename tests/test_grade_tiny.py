@@ -6,7 +6,11 @@ with two Dask workers; each test then reads the real gradebook, CSV, ledger and 
 
 import csv
 import json
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,6 +21,7 @@ from autograder.classgrading import sandbox
 from autograder.grade import grade_class
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
 COURSE_ID = "tiny-course"
 
 
@@ -101,3 +106,22 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(graded):
     assert {k: v for k, v in new.items() if k != "partial"} == {k: v for k, v in rows.items() if k != "partial"}
     ledger = json.loads((root / ".grading" / tiny.ASSIGNMENT / "partial.json").read_text())
     assert ledger["complete"] and ledger["notebooks"]["b_cube"]["score"] == 4.0
+
+
+def test_cli_grades_an_lms_zip_without_a_sandbox(tmp_path):
+    """``--zip`` goes through nbgrader's zip_collect; ``--sandbox none`` is the documented fallback."""
+    root = tiny.build_course(tmp_path / "course")
+    download = tmp_path / "download"
+    for student, kwargs in {"zed": {}, "yan": {"notebooks": {"a_square": "solved", "b_cube": "release"}}}.items():
+        folder = tiny.submit(root, student, **kwargs)
+        shutil.copytree(folder, download / "lms-export" / student)
+        shutil.rmtree(root / "submitted" / student)
+    archive = shutil.make_archive(str(tmp_path / "lms"), "zip", download)
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--course-root", str(root),
+                           "--zip", archive, "--serial", "--sandbox", "none", "--no-progress"],
+                          capture_output=True, text=True, env=tiny.tool_env(), cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "graded 2 submission(s)" in done.stdout and "no sandbox" in done.stdout
+    with open(root / f"grades-{tiny.ASSIGNMENT}.csv") as table:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(table)}
+    assert scores == {"zed": sum(tiny_cases.FULL.values()), "yan": 2.0 + 1.0 + 1.0}

@@ -15,9 +15,11 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
 
@@ -134,16 +136,9 @@ class Writer:
     def merge(self, result):
         """Write one graded submission; only then record it as done."""
         gb, student = self.gradebook, result["student"]
-        try:
-            gb.update_or_create_student(student)
-            extra = {"timestamp": result["timestamp"]} if result.get("timestamp") else {}
-            gb.update_or_create_submission(self.assignment, student, **extra)
-            for name, outcome in result["notebooks"].items():
-                self._merge_notebook(gb.find_submission_notebook(name, self.assignment, student), outcome)
-            gb.db.commit()
-        except Exception:
-            gb.db.rollback()
-            raise
+        with warnings.catch_warnings():  # nbgrader's own session use makes SQLAlchemy chatty
+            warnings.simplefilter("ignore", SAWarning)
+            self._merge_grades(gb, student, result)
         _atomic_tree(result["files"]["autograded"], self.root / "autograded" / student / self.assignment)
         if result["files"].get("feedback") is not None:
             _atomic_tree(result["files"]["feedback"], self.root / "feedback" / student / self.assignment)
@@ -157,6 +152,18 @@ class Writer:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(entry, indent=1, sort_keys=True))
         os.replace(tmp, path)
+
+    def _merge_grades(self, gb, student, result):
+        try:
+            gb.update_or_create_student(student)
+            extra = {"timestamp": result["timestamp"]} if result.get("timestamp") else {}
+            gb.update_or_create_submission(self.assignment, student, **extra)
+            for name, outcome in result["notebooks"].items():
+                self._merge_notebook(gb.find_submission_notebook(name, self.assignment, student), outcome)
+            gb.db.commit()
+        except Exception:
+            gb.db.rollback()
+            raise
 
     @staticmethod
     def _merge_notebook(submitted, outcome):

@@ -18,7 +18,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
 # One folder per learner in the zip (``<anything>/<student>/<file>``, engine files under
 # ``tinygrad_course/``); pass --zip-regexp for an LMS that encodes the learner in file names.
-DEFAULT_ZIP_REGEXP = (r"^.*/(?P<student_id>[^/]+)/(?P<file_id>(?:tinygrad_course/)?[^/]+\.(?:ipynb|py))$")
+DEFAULT_ZIP_REGEXP = r"^.*/(?P<student_id>[^/]+)/(?P<file_id>tinygrad_course/[^/]+\.py|[^/]+\.ipynb)$"
 
 
 @dataclass

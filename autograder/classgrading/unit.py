@@ -300,6 +300,7 @@ def _grade(bundle, base, scratch, job):
             if not zygote.alive():
                 zygote.close()
                 zygote = Zygote(**zygote_args)
+            _sync_run_dir(autograded, run_dir, allowed)  # the engine as submitted, whatever a kernel wrote
             overturned = verify.run(bundle["verify"], zygote, str(run_dir), str(ipc_dir), outcomes, autograded)
             verify.apply(overturned, outcomes)
             book.zero_grades(scratch_db, assignment, student, bundle["course_id"], overturned)
