@@ -19,3 +19,7 @@ c.ClearSolutions.code_stub = {
 # A cell that loops forever costs its own points, not the whole notebook's.
 c.ExecutePreprocessor.timeout = 60
 c.ExecutePreprocessor.interrupt_on_timeout = True
+
+# The gradebook: sqlite in this folder by default. For a shared gradebook (cluster grading) use
+# PostgreSQL, spelled for the installed driver: postgresql+psycopg2://user@host:port/dbname
+# c.CourseDirectory.db_url = "postgresql+psycopg2://grader@127.0.0.1:5432/gradebook"

@@ -33,22 +33,6 @@ from autograder.classgrading import book, kernels, sandbox, verify
 from autograder.classgrading.zygote import Zygote, ZygoteError
 
 _LOCK = threading.Lock()  # nbgrader's converters chdir: one submission at a time per process
-_UNPACKED = {}  # bundle key -> folder, so a worker unpacks a bundle once
-
-
-def _unpack(bundle):
-    key = bundle["key"]
-    if key not in _UNPACKED or not os.path.isdir(_UNPACKED[key]):
-        base = Path(tempfile.mkdtemp(prefix=f"agb-{key[:8]}-"))
-        for group in ("source",):
-            for name, data in bundle[group].items():
-                path = base / group / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-        (base / "nbgrader_config.py").write_text(bundle["config"])
-        (base / "gradebook.db").write_bytes(bundle["gradebook"])
-        _UNPACKED[key] = str(base)
-    return Path(_UNPACKED[key])
 
 
 def grade_submission(bundle, job):
@@ -57,7 +41,7 @@ def grade_submission(bundle, job):
     with _LOCK:
         scratch = Path(tempfile.mkdtemp(prefix="ag-", dir=bundle["settings"].get("scratch")))
         try:
-            result = _grade(bundle, _unpack(bundle), scratch, job)
+            result = _grade(bundle, scratch, job)
         except Exception:  # noqa: BLE001 - a grader bug must cost this submission only, and say so
             result = _failed_result(bundle, job, f"grader error (not the learner's fault; rerun to retry):\n"
                                                  f"{traceback.format_exc()}")
@@ -231,17 +215,18 @@ def _sync_run_dir(autograded, run_dir, allowed):
             shutil.copyfile(source, target)
 
 
-def _grade(bundle, base, scratch, job):
+def _grade(bundle, scratch, job):
     timings, clock = {}, time.monotonic()
     settings, assignment, student = bundle["settings"], bundle["assignment"], job["student"]
     layout = bundle["layout"]
     root, run_dir, ipc_dir = scratch / "course", scratch / "run", scratch / "ipc"
     for folder in (run_dir, ipc_dir, scratch / "logs"):
         folder.mkdir(parents=True)
-    (root / "source").mkdir(parents=True)
-    shutil.copytree(base / "source", root / "source" / assignment)
-    shutil.copy(base / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copy(base / "gradebook.db", root / "gradebook.db")
+    for name, data in bundle["source"].items():
+        (root / "source" / assignment / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "source" / assignment / name).write_bytes(data)
+    (root / "nbgrader_config.py").write_text(bundle["config"])
+    (root / "gradebook.db").write_bytes(bundle["gradebook"])
 
     chosen, problems, notes = resolve_notebooks(job["files"], layout, bundle["source"])
     submitted = root / "submitted" / student / assignment

@@ -11,7 +11,8 @@ The grading code reaches the zygote through its stdin, not through the filesyste
 first line carries the files (``autograder/*.py`` and the reference engine the checks compare
 against), which the zygote writes to a private folder inside the sandbox, imports, and then
 deletes the reference engine from disk, so no kernel forked later can read it (the checks
-keep it in memory).
+keep it in memory; code that digs it out of ``sys.modules`` meets the checks' own guards,
+which fail any call into the reference).
 
 The zygote runs no learner code itself. It speaks JSON lines on stdin/stdout:
     {"op": "spawn", "kind": "kernel"|"main", "argv": [...], "cwd": ..., "env": {...},
@@ -112,15 +113,14 @@ serve(init)
 def _warm_reference(home):
     """Load the reference engine into the checks' memory, then delete it from disk.
 
-    ``guards.CorrectUnits`` reads the reference on first use and asks the disk whether it is
-    there; once loaded, availability is made to mean "loaded" so the files can go.
+    ``guards.CorrectUnits.preload`` keeps the reference's units in memory, where they stay
+    available after the files are gone.
     """
     checks = sys.modules.get("autograder.checks")
     units = getattr(checks, "CORRECT_UNITS", None)
     if units is None or not units.available:
         return False
-    units._load()
-    type(units).available = property(lambda self: self._reference is not None)
+    units.preload()
     shutil.rmtree(os.path.join(home, "solutions"), ignore_errors=True)
     return True
 
