@@ -49,12 +49,18 @@ class JupyterLab:
         # the "would you like news?" toast would sit over the notebook and catch key presses
         (config / "labconfig" / "page_config.json").write_text(json.dumps(
             {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+        # render every cell: with JupyterLab 4's default windowing, a widget far down a long
+        # notebook is not in the page until scrolled to, and a scrolled-away one is removed
+        settings = self.scratch / "settings"
+        tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+        tracker.parent.mkdir(parents=True, exist_ok=True)
+        tracker.write_text(json.dumps({"windowingMode": "none"}))
         # window.jupyterapp in both front ends, for driving them from the page
         (config / "jupyter_server_config.json").write_text(json.dumps(
             {"LabApp": {"expose_app_in_browser": True},
              "JupyterNotebookApp": {"expose_app_in_browser": True}}))
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(runtime),
-                   JUPYTERLAB_WORKSPACES_DIR=str(workspaces),
+                   JUPYTERLAB_WORKSPACES_DIR=str(workspaces), JUPYTERLAB_SETTINGS_DIR=str(settings),
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                    PYTHONPATH=os.pathsep.join(self.pythonpath + [os.environ.get("PYTHONPATH", "")]))
         jupyter = shutil.which("jupyter", path=env["PATH"])

@@ -68,7 +68,8 @@ def open_notebook(lab, browser):
 
     def run_all(path, name):
         names.append(name)
-        page.goto(lab.url(path))
+        # a workspace of its own: JupyterLab would otherwise reopen an earlier test's notebook
+        page.goto(lab.url(path.replace("lab/tree/", f"lab/workspaces/{name}/tree/")))
         page.wait_for_function(KERNEL_READY, timeout=90_000)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(RUN_FINISHED, timeout=180_000, polling=500)
@@ -91,7 +92,8 @@ def move_slider(widget, control, frontend, steps, step=1.0):
 
     JupyterLab: focus the handle, press ArrowRight. Notebook 7 binds ArrowRight (heading
     navigation) in the capture phase, so the key never reaches a focused slider there; a learner
-    clicks the track instead, and so do we (noUiSlider moves the handle to the nearest step)."""
+    drags the handle instead, and so do we (a click on the track next to the handle would land
+    on the handle itself and move nothing)."""
     slider = widget.locator(f".agw-control-{control}")
     handle = slider.locator(".noUi-handle")
     if frontend == "jupyterlab":
@@ -101,9 +103,13 @@ def move_slider(widget, control, frontend, steps, step=1.0):
         return
     low, high, now = (float(handle.get_attribute(f"aria-value{a}")) for a in ("min", "max", "now"))
     slider.scroll_into_view_if_needed()
-    box = slider.locator(".noUi-base").bounding_box()
-    target = now + steps * step
-    slider.page.mouse.click(box["x"] + box["width"] * (target - low) / (high - low), box["y"] + box["height"] / 2)
+    track, grip = slider.locator(".noUi-base").bounding_box(), handle.bounding_box()
+    target_x = track["x"] + track["width"] * (now + steps * step - low) / (high - low)
+    mouse, y = slider.page.mouse, grip["y"] + grip["height"] / 2
+    mouse.move(grip["x"] + grip["width"] / 2, y)
+    mouse.down()
+    mouse.move(target_x, y, steps=5)
+    mouse.up()
 
 
 def torch_grads(x0, calls, zero_between):
