@@ -52,7 +52,7 @@ def main():
         "|---|---:|---:|:---:|", *rows, "",
         f"Median of {args.repeat} runs, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end. The run time includes "
-        "the first `import torch` in the notebook (about 2 s of it).",
+        "the notebook's own `import torch` and every visible and hidden check.",
     ])
     if args.write:
         RESULTS.write_text("# Solution notebooks: run time\n\nProduced by `python benchmarks/bench_notebooks.py "
