@@ -1,11 +1,14 @@
 """tinygrad_course: ``import tinygrad_course as torch`` and the autograd tutorial runs unchanged."""
 
+import numpy as _np
+
 from .engine import (  # noqa: F401
     EXERCISES,
     AccumulateGrad,
     Function,
     Node,
     Tensor,
+    _dtype_name,
     clamp,
     cos,
     enable_grad,
@@ -29,4 +32,5 @@ from .engine import (  # noqa: F401
     zeros,
 )
 
-float32 = "torch.float32"
+# shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
+float32 = _dtype_name(_np.dtype("float32"))
