@@ -1,18 +1,21 @@
 """Grade a whole class with nbgrader: in parallel, resumable, on one machine or a Dask cluster.
 
+Run it where nbgrader's own commands run, in the course root (the folder that holds
+``nbgrader_config.py``), between ``nbgrader collect`` and ``nbgrader release_feedback``:
+
     python -m autograder.grade autodiff                       # every core of this machine
     python -m autograder.grade autodiff --zip lms-download.zip  # an LMS zip, via nbgrader zip_collect
     python -m autograder.grade autodiff --workers 4 --regrade --csv grades.csv
     python -m autograder.grade autodiff --dask tcp://scheduler:8786 --db-url postgresql://...
 
-Options (all optional): ``--course-root DIR`` (default: ``autograder/``, the nbgrader course
-root), ``--workers N`` (default: one per core), ``--dask local|ADDRESS`` (a Dask cluster;
-``local`` starts a ``distributed.LocalCluster``), ``--serial`` (grade in this process, no
-Dask), ``--db-url URL`` (the gradebook: default the course's sqlite ``gradebook.db``; for
-PostgreSQL the assignment is copied in from the course's sqlite gradebook if missing;
-``postgresql://`` URLs use psycopg2 when psycopg 3 is not installed),
-``--student ID`` (repeatable), ``--regrade`` (grade again what is already graded),
-``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
+Options (all optional): ``--course-root DIR`` (default: the current folder, which must then
+hold ``nbgrader_config.py``, as for nbgrader), ``--workers N`` (default: one per core),
+``--dask local|ADDRESS`` (a Dask cluster; ``local`` starts a ``distributed.LocalCluster``),
+``--serial`` (grade in this process, no Dask), ``--db-url URL`` (the gradebook: default the
+course's sqlite ``gradebook.db``; for PostgreSQL the assignment is copied in from the
+course's sqlite gradebook if missing; ``postgresql://`` URLs use psycopg2 when psycopg 3 is
+not installed), ``--student ID`` (repeatable), ``--regrade`` (grade again what is already
+graded), ``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
 ``--sandbox auto|bwrap|none``, ``--cell-timeout S``, ``--notebook-timeout S``,
 ``--memory-mb MB``, ``--cpu-seconds S``, ``--scratch DIR``, ``--no-progress``.
 
@@ -25,11 +28,14 @@ What it does, using nbgrader's own machinery throughout:
      process per core) runs it, so a worker that dies is replaced and its work retried.
   3. One writer (this process) merges every result into nbgrader's gradebook (sqlite or
      PostgreSQL through ``db_url``), writes ``autograded/<student>/<assignment>/`` and
-     ``feedback/<student>/<assignment>/`` (HTML from nbgrader's ``GenerateFeedback`` plus a
-     ``grading_report.md``), and a ledger entry in ``.grading/<assignment>/<student>.json``.
-     ``nbgrader export``, the formgrader and ``nbgrader generate_feedback`` see every grade.
+     ``feedback/<student>/<assignment>/`` (HTML from nbgrader's ``GenerateFeedback``, the
+     grading report at its top and in ``grading_report.md``, and nbgrader's ``timestamp.txt``
+     and ``submission_secret.txt``), and a ledger entry in ``.grading/<assignment>/<student>.json``.
+     ``nbgrader export``, the formgrader, ``nbgrader generate_feedback`` and
+     ``nbgrader release_feedback`` see every grade and every feedback file.
   4. A rerun skips submissions whose bytes are unchanged since they were graded (``--regrade``
-     to force); a submission that hit a grader error is retried. The CSV and a summary end it.
+     to force); a submission that hit a grader error is retried. The CSV and a summary end it;
+     the summary says what to run next.
 
 Dask workers need this repository importable (``pip install -e .`` or ``PYTHONPATH``), the
 course's Python environment, and bubblewrap; start each with one thread, e.g.
@@ -50,7 +56,27 @@ from traitlets.config.loader import PyFileConfigLoader
 from autograder.classgrading import book, bundle, collect, sandbox
 from autograder.classgrading.unit import grade_submission
 
-DEFAULT_ROOT = Path(__file__).resolve().parent
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseRootError(ValueError):
+    """The course root cannot be found: no ``nbgrader_config.py`` where it should be."""
+
+
+def find_course_root(course_root=None):
+    """``course_root``, else the current folder: the course root nbgrader itself would use."""
+    if course_root is None:
+        here = Path.cwd()
+        if not (here / CONFIG_FILE).is_file():
+            raise CourseRootError(
+                f"{here} is not an nbgrader course root (it has no {CONFIG_FILE}): run this where you run "
+                f"nbgrader's commands (in this repository: cd autograder), or pass --course-root DIR")
+        return here.resolve()
+    root = Path(course_root).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseRootError(f"--course-root {course_root}: {root} has no {CONFIG_FILE}, so it is not an "
+                              f"nbgrader course root")
+    return root
 
 
 @dataclass
@@ -63,6 +89,19 @@ class Summary:
     sandbox: str = ""
     csv: str = ""
     unit_seconds: list = field(default_factory=list)
+    assignment: str = ""
+    course_root: str = ""
+
+    def next_steps(self):
+        """What the instructor runs next, in nbgrader's exchange cycle."""
+        if not self.assignment:
+            return []
+        where = "" if not self.course_root or Path(self.course_root) == Path.cwd().resolve() \
+            else f"cd {self.course_root} && "
+        return ["next: the learners' feedback, with nbgrader's commands in the course root:",
+                f"  {where}nbgrader generate_feedback {self.assignment} && "
+                f"nbgrader release_feedback {self.assignment}",
+                "  (learners then run: nbgrader fetch_feedback " + self.assignment + ")"]
 
     def text(self):
         lines = [f"graded {len(self.graded)} submission(s), skipped {len(self.skipped)} already graded, "
@@ -81,6 +120,7 @@ class Summary:
                       for student, error in sorted(self.failed.items())]
         if self.csv:
             lines.append(f"scores per learner and exercise: {self.csv}")
+        lines += self.next_steps()
         return "\n".join(lines)
 
 
@@ -112,7 +152,8 @@ def _executor(workers, dask):
     """``(submit, as_completed, close)`` for Dask (local cluster or address), or in-process."""
     if dask is None and workers == 0:
         def submit(data, job):
-            return _Done(grade_submission(data, job))
+            with book.quiet_gradebook():  # what a worker process has by importing book
+                return _Done(grade_submission(data, job))
         return submit, lambda futures: iter(futures), lambda: None, lambda data: data
     from distributed import Client, LocalCluster, as_completed
     if dask in (None, "local"):
@@ -144,13 +185,15 @@ class _Done:
         return self.value
 
 
-def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None, db_url=None, students=None,
+def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url=None, students=None,
                 regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
                 feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
                 limits=None, scratch=None, progress=True, reference=None, verify=True, log=print):
+    """Grade every submission in ``<course root>/submitted/``; ``course_root`` defaults to the
+    current folder, which must then be an nbgrader course root (``CourseRootError`` if not)."""
     started = time.monotonic()
     _tools_on_path()
-    course_root = Path(course_root).resolve()
+    course_root = find_course_root(course_root)
     course_id, default_db = course_settings(course_root)
     db_url = database_url(db_url) or default_db
     if zip_file:
@@ -163,18 +206,19 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
                 "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
                 "cell_output_limit": 2_000_000,
                 "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch, "reference": reference}
-    summary = Summary(sandbox=sandbox_words)
+    summary = Summary(sandbox=sandbox_words, assignment=assignment, course_root=str(course_root))
     writer = book.Writer(course_root, db_url, assignment, course_id)
     try:
-        todo = []
+        todo, bookkeeping = [], {}
         for submission in collect.submissions(course_root, assignment, students):
             if not regrade and writer.is_done(submission.student, submission.digest):
                 summary.skipped.append(submission.student)
             else:
                 todo.append(submission.job())
+                bookkeeping[submission.student] = submission.bookkeeping  # stays here, not sent to workers
         if todo:
             data = bundle.build(course_root, assignment, db_url, course_id, settings)
-            _run(todo, data, writer, summary, workers, dask, progress)
+            _run(todo, data, writer, summary, workers, dask, progress, bookkeeping)
     finally:
         writer.close()
     summary.csv = str(book.export_csv(db_url, assignment, course_id,
@@ -184,7 +228,7 @@ def grade_class(assignment, course_root=DEFAULT_ROOT, *, workers=None, dask=None
     return summary
 
 
-def _run(todo, data, writer, summary, workers, dask, progress):
+def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None):
     from tqdm import tqdm
     submit, as_completed, close, share = _executor(workers, dask)
     try:
@@ -198,22 +242,25 @@ def _run(todo, data, writer, summary, workers, dask, progress):
                 result = future.result()
             except Exception as error:  # noqa: BLE001 - e.g. Dask's KilledWorker: this one only
                 result = {"student": job["student"], "error": f"the grading worker failed: {error!r}"}
-            _record(result, writer, summary)
+            _record(result, writer, summary, (bookkeeping or {}).get(job["student"]))
             outcomes["failed" if result["student"] in summary.failed else "graded"] += 1
             bar.set_postfix(outcomes, refresh=False)
-            bar.update()
+            if bar.n + 1 < len(todo):
+                bar.update()
+            else:  # the last step is drawn by close(), once (update() would draw it too)
+                bar.n += 1
         bar.close()
     finally:
         close()
 
 
-def _record(result, writer, summary):
+def _record(result, writer, summary, bookkeeping=None):
     student = result["student"]
     if result.get("error") and not result.get("complete"):
         summary.failed[student] = result["error"]
         return
     try:
-        writer.merge(result)
+        writer.merge(result, bookkeeping)
     except Exception as error:  # noqa: BLE001 - never lose the rest of the class to one bad write
         summary.failed[student] = f"could not be written to the gradebook: {error!r}"
         return
@@ -228,7 +275,8 @@ def _record(result, writer, summary):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.grade", description=__doc__.split("\n")[0])
     parser.add_argument("assignment")
-    parser.add_argument("--course-root", default=str(DEFAULT_ROOT))
+    parser.add_argument("--course-root", help=f"the nbgrader course root (default: the current folder, "
+                                              f"if it holds {CONFIG_FILE})")
     parser.add_argument("--zip", dest="zip_file")
     parser.add_argument("--zip-regexp", default=collect.DEFAULT_ZIP_REGEXP)
     where = parser.add_mutually_exclusive_group()
@@ -249,8 +297,12 @@ def main(argv=None):
     parser.add_argument("--scratch")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
+    try:
+        course_root = find_course_root(args.course_root)
+    except CourseRootError as error:
+        parser.error(str(error))
     summary = grade_class(
-        args.assignment, args.course_root, workers=0 if args.serial else args.workers, dask=args.dask,
+        args.assignment, course_root, workers=0 if args.serial else args.workers, dask=args.dask,
         db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
         zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback, verify=args.verify,
         sandbox_mode=args.sandbox, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,

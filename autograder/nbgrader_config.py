@@ -1,12 +1,18 @@
 # nbgrader course configuration: run nbgrader's own commands from this folder, e.g.
 #   python -m autograder.release          (builds source/autodiff and release/autodiff)
-#   nbgrader autograde autodiff
+#   nbgrader release_assignment autodiff  (learners: nbgrader fetch_assignment, nbgrader submit)
+#   nbgrader collect autodiff
+#   python -m autograder.grade autodiff   (or nbgrader autograde autodiff)
 #   nbgrader generate_feedback autodiff
+#   nbgrader release_feedback autodiff    (learners: nbgrader fetch_feedback)
 #   nbgrader export
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
+# The course id names the course in the exchange. The assignment itself is recorded in the
+# gradebook by `nbgrader generate_assignment` (run by `python -m autograder.release`).
 c.CourseDirectory.course_id = "tinygrad-course"
-c.CourseDirectory.db_assignments = [dict(name="autodiff")]
+# The exchange folder shared with learners (nbgrader's default: /srv/nbgrader/exchange).
+# c.Exchange.root = "/srv/nbgrader/exchange"
 
 # Learners write the engine's open units in tinygrad_course/engine.py: autograde must grade
 # their file, not overwrite it with the release's stubs. Every other file (printing.py,

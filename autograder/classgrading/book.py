@@ -7,12 +7,22 @@
   exactly as nbgrader's ``SaveAutoGrades`` would (a manual score keeps its precedence and
   flags the cell for review), then writes ``autograded/`` and ``feedback/`` and a ledger
   entry that lets a rerun skip what is already graded.
+
+  Both folders carry nbgrader's own ``timestamp.txt`` and ``submission_secret.txt``, as
+  ``nbgrader autograde`` and ``generate_feedback`` leave them: ``generate_feedback`` compares
+  the timestamps (equal: it keeps our feedback) and ``release_feedback`` reads both (the
+  secret names each learner's HTML in the exchange). ``nbgrader fetch_feedback`` hands
+  learners one HTML file per submitted notebook and nothing else, so the grading report is
+  written as ``grading_report.md`` for the instructor and also shown at the top of each HTML.
 - ``export_csv`` writes scores per learner and exercise from the gradebook.
 """
 
+import contextlib
 import csv
+import html
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -22,6 +32,22 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
+REPORT = "grading_report.md"
+
+# nbgrader's Gradebook.add_submission builds objects in a way SQLAlchemy 2 warns about on every
+# new submission (SAWarning "... not in session, add operation along ... will not proceed"):
+# harmless, and nbgrader's to fix. Silenced for every process that grades (a worker imports this
+# module before it runs nbgrader's Autograde), and around each use here (``quiet_gradebook``),
+# which holds even where the process's filters were reset (e.g. under pytest).
+warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+
+
+@contextlib.contextmanager
+def quiet_gradebook():
+    """nbgrader's gradebook calls without SQLAlchemy's SAWarnings (other warnings still show)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=SAWarning)
+        yield
 
 
 def copy_assignment(source_url, target_url, assignment, course_id):
@@ -133,15 +159,22 @@ class Writer:
         autograded = self.root / "autograded" / student / self.assignment
         return entry.get("digest") == digest and entry.get("complete") and autograded.is_dir()
 
-    def merge(self, result):
-        """Write one graded submission; only then record it as done."""
-        gb, student = self.gradebook, result["student"]
-        with warnings.catch_warnings():  # nbgrader's own session use makes SQLAlchemy chatty
-            warnings.simplefilter("ignore", SAWarning)
-            self._merge_grades(gb, student, result)
-        _atomic_tree(result["files"]["autograded"], self.root / "autograded" / student / self.assignment)
+    def merge(self, result, bookkeeping=None):
+        """Write one graded submission; only then record it as done.
+
+        ``bookkeeping``: nbgrader's own files from the submission (``timestamp.txt``,
+        ``submission_secret.txt``: ``collect.Submission.bookkeeping``), copied into
+        ``autograded/`` and ``feedback/`` unchanged, as nbgrader does.
+        """
+        student = result["student"]
+        with quiet_gradebook():
+            self._merge_grades(self.gradebook, student, result)
+        nbgrader_files = nbgrader_bookkeeping(result, bookkeeping)
+        _atomic_tree({**result["files"]["autograded"], **nbgrader_files},
+                     self.root / "autograded" / student / self.assignment)
         if result["files"].get("feedback") is not None:
-            _atomic_tree(result["files"]["feedback"], self.root / "feedback" / student / self.assignment)
+            _atomic_tree({**with_report(result["files"]["feedback"]), **nbgrader_files},
+                         self.root / "feedback" / student / self.assignment)
         entry = {k: result.get(k) for k in ("student", "digest", "timestamp", "complete", "notes", "incidents",
                                         "sandbox", "seconds", "timings")}
         entry["notebooks"] = {name: {k: v for k, v in outcome.items() if k in ("status", "message", "score",
@@ -178,6 +211,39 @@ class Writer:
         for comment in submitted.comments:
             comment.auto_comment = outcome["comments"].get(comment.name) if graded else None
         submitted.late_submission_penalty = outcome.get("late_penalty") if graded else None
+
+
+def nbgrader_bookkeeping(result, bookkeeping=None):
+    """nbgrader's files for ``autograded/`` and ``feedback/``: the submission's own, else a
+    ``timestamp.txt`` from the result's timestamp (nothing when the submission had none)."""
+    files = {"timestamp.txt": result["timestamp"].encode()} if result.get("timestamp") else {}
+    files.update(bookkeeping or {})
+    return files
+
+
+_BODY_START = re.compile(rb'<body[^>]*>\s*(?:<a name="top"></a>\s*)?(?:<div class="container">)?')
+
+
+def with_report(feedback):
+    """The feedback files with the grading report shown at the top of each notebook's HTML.
+
+    ``nbgrader fetch_feedback`` delivers only ``<notebook>.html`` files, so this is how the
+    report reaches learners; it is plain text, escaped (file names in it are the learner's).
+    """
+    report = feedback.get(REPORT)
+    if not report:
+        return dict(feedback)
+    block = ('\n<div class="panel panel-info" id="grading-report">\n'
+             '<div class="panel-heading"><h4>Grading report (the whole assignment)</h4></div>\n'
+             '<div class="panel-body"><pre style="white-space: pre-wrap">'
+             f'{html.escape(report.decode("utf-8", errors="replace"))}</pre></div>\n</div>\n').encode()
+    out = dict(feedback)
+    for name, data in feedback.items():
+        if name.endswith(".html") and "/" not in name:
+            found = _BODY_START.search(data)
+            if found:
+                out[name] = data[:found.end()] + block + data[found.end():]
+    return out
 
 
 def export_csv(db_url, assignment, course_id, path, ledger_dir=None):

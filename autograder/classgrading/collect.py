@@ -4,6 +4,12 @@ A submission travels to a worker as bytes (``files``: relative path -> content),
 need no shared filesystem. Reading is defensive: symlinks are not followed (a link to another
 learner's folder or to the instructor's files would otherwise be copied as the learner's
 work), oversized files are left out, and each such decision is a note for the report.
+
+``nbgrader submit`` adds two files of its own to every submission, ``timestamp.txt`` and
+``submission_secret.txt``. They are nbgrader's bookkeeping, not the learner's work: they are
+kept aside (``Submission.bookkeeping``), never handed to grading as learner files, and the
+writer puts them back into ``autograded/`` and ``feedback/`` as nbgrader's own ``autograde``
+and ``generate_feedback`` would (``nbgrader release_feedback`` needs both).
 """
 
 import hashlib
@@ -16,6 +22,9 @@ from pathlib import Path
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
+# Written by `nbgrader submit` at the top of each submission (exchange/default/submit.py).
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+MAX_BOOKKEEPING_BYTES = 4096
 # One folder per learner in the zip (``<anything>/<student>/<file>``, engine files under
 # ``tinygrad_course/``); pass --zip-regexp for an LMS that encodes the learner in file names.
 DEFAULT_ZIP_REGEXP = r"^.*/(?P<student_id>[^/]+)/(?P<file_id>tinygrad_course/[^/]+\.py|[^/]+\.ipynb)$"
@@ -27,13 +36,17 @@ class Submission:
     files: dict  # relative path -> bytes
     timestamp: str | None = None
     notes: list = field(default_factory=list)
+    bookkeeping: dict = field(default_factory=dict)  # nbgrader's own files (NBGRADER_FILES) -> bytes
 
     @property
     def digest(self):
-        """Changes whenever any submitted byte (or the timestamp) changes: what resuming keys on."""
+        """Changes whenever any submitted byte (or nbgrader's timestamp or secret) changes: what
+        resuming keys on, so feedback is always written with the secret it is released under."""
         h = hashlib.sha256((self.timestamp or "").encode())
         for name in sorted(self.files):
             h.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        for name in sorted(self.bookkeeping):
+            h.update(b"nbgrader\0" + name.encode() + b"\0" + hashlib.sha256(self.bookkeeping[name]).digest())
         return h.hexdigest()
 
     def job(self):
@@ -43,7 +56,7 @@ class Submission:
 
 def read_submission(folder, student):
     folder = Path(folder)
-    files, notes, total = {}, [], 0
+    files, notes, total, bookkeeping = {}, [], 0, {}
     timestamp = None
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
@@ -55,15 +68,20 @@ def read_submission(folder, student):
         if not path.is_file():
             continue
         size = path.stat().st_size
-        if relative == "timestamp.txt":
-            timestamp = path.read_text(errors="replace").strip()[:100] or None
+        if relative in NBGRADER_FILES:
+            if size > MAX_BOOKKEEPING_BYTES:
+                notes.append(f"{relative} ({size} bytes) is too large to be nbgrader's own; it was left out")
+                continue
+            bookkeeping[relative] = path.read_bytes()
+            if relative == "timestamp.txt":
+                timestamp = bookkeeping[relative].decode(errors="replace").strip()[:100] or None
             continue
         if size > MAX_FILE_BYTES or total + size > MAX_TOTAL_BYTES:
             notes.append(f"{relative} ({size / 2**20:.0f} MB) is over the size limit; it was left out")
             continue
         files[relative] = path.read_bytes()
         total += size
-    return Submission(student=student, files=files, timestamp=timestamp, notes=notes)
+    return Submission(student=student, files=files, timestamp=timestamp, notes=notes, bookkeeping=bookkeeping)
 
 
 def valid_student_id(student):
