@@ -1,9 +1,9 @@
 """The checks for the 8 notebook exercises: a function the learner writes in a solution cell.
 
 ``t.answer`` is that function. The first five are calculus on paper turned into Python (no
-engine, no torch allowed while they run); the last three drive the learner's engine, which
-``t.engine`` is -- the ``tinygrad_course`` module their function uses -- with the reference's
-code standing in for every engine unit meanwhile, so only the function itself is graded.
+engine, no torch allowed while they run); the last three drive the learner's engine -- the
+``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
+meanwhile (``autograder.worker.standins``), so only the function itself is graded.
 Torch computes every expected answer on the same inputs.
 """
 
@@ -24,18 +24,36 @@ def derivative(function, *values):
 
 
 def _numbers(t, value, count, what):
-    """The answer as ``count`` floats, or a failure saying what came back instead."""
+    """The answer (as the driver described it) as ``count`` floats, or a failure saying what came back."""
     def unwrap(v):  # an engine Tensor holds its numbers in .data
-        return v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else v
+        if isinstance(v, dict) and "tensor" in v:
+            return v["tensor"]
+        if isinstance(v, dict):
+            raise TypeError("not a number")
+        return v
     try:
-        items = [unwrap(v) for v in value] if isinstance(value, list | tuple) else unwrap(value)
+        items = [unwrap(v) for v in value["sequence"]] if isinstance(value, dict) and "sequence" in value \
+            else unwrap(value)
         array = np.asarray(items, dtype=np.float64).ravel()
     except (TypeError, ValueError):
         array = None
     if array is None or (count is not None and array.size != count):
         wanted = "a number" if count == 1 else f"{count} numbers" if count else "one number per value"
-        t.fail(f"{what} should return {wanted}; it returned {value!r}")
+        t.fail(f"{what} should return {wanted}; it returned {described(value)}")
     return array
+
+
+def described(value):
+    """Plain data from a driver, in words close to the learner's own repr."""
+    if isinstance(value, dict):
+        if "sequence" in value:
+            items = ", ".join(described(v) for v in value["sequence"][:8])
+            more = ", ..." if len(value["sequence"]) > 8 else ""
+            return f"({items}{more})" if value["kind"] == "tuple" else f"[{items}{more}]"
+        if "tensor" in value:
+            return f"tensor({show(value['tensor'])})" if not isinstance(value["tensor"], dict) else "a tensor"
+        return value.get("repr", "?")
+    return show(value) if isinstance(value, np.ndarray) else repr(value)
 
 
 def _visible_then_random(t, seed_inputs, draw, visible_random, hidden_random):
@@ -52,7 +70,7 @@ def manual_dy_dx(t):
             t, [(3, "the seed's x"), (2, "the Clearing Gradients section's x")],
             lambda: (round(float(t.rng.uniform(-5, 5)), 3), ""), 3, 10):
         t.case(f"dy_dx({x!r})" + (f"  ({where})" if where else ""))
-        mine = _numbers(t, t.call(t.answer, x, what="dy_dx"), 1, f"dy_dx({x!r})")[0]
+        mine = _numbers(t, t.run("call", args=[x], what="dy_dx")["result"], 1, f"dy_dx({x!r})")[0]
         expected, = derivative(lambda v: v ** 2, x)
         if not agrees(mine, expected):
             t.fail(f"dy_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
@@ -66,7 +84,7 @@ def manual_dz_dx(t):
     for x, where in _visible_then_random(t, [(4, "the seed's x")],
                                          lambda: (round(float(t.rng.uniform(-3, 3)), 3), ""), 3, 10):
         t.case(f"dz_dx({x!r})" + (f"  ({where})" if where else ""))
-        mine = _numbers(t, t.call(t.answer, x, what="dz_dx"), 1, f"dz_dx({x!r})")[0]
+        mine = _numbers(t, t.run("call", args=[x], what="dz_dx")["result"], 1, f"dz_dx({x!r})")[0]
         expected, = derivative(lambda v: torch.sin(v ** 2), x)
         if not agrees(mine, expected):
             t.fail(f"dz_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
@@ -91,7 +109,7 @@ def manual_bce_grads(t):
         x, y, w, b = (numbers[k] for k in "xywb")
         call = f"manual_gradients(x={x!r}, y={y!r}, w={w!r}, b={b!r})"
         t.case(call + (f"  ({where})" if where else ""))
-        mine = _numbers(t, t.call(t.answer, x, y, w, b, what="manual_gradients"), 2,
+        mine = _numbers(t, t.run("call", args=[x, y, w, b], what="manual_gradients")["result"], 2,
                         f"{call} (a pair: dL_dw, dL_db)")
         _, _, dw, db = derivative(_bce, x, y, w, b)
         expected = np.array([dw, db])
@@ -113,7 +131,7 @@ def manual_mean_square_grad(t):
         return [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 9)))], ""
     for values, where in _visible_then_random(t, [([1.0, 2.0, 3.0], "the seed's vector")], draw, 2, 10):
         t.case(f"mean_square_grad({values!r})" + (f"  ({where})" if where else ""))
-        mine = _numbers(t, t.call(t.answer, list(values), what="mean_square_grad"), len(values),
+        mine = _numbers(t, t.run("call", args=[list(values)], what="mean_square_grad")["result"], len(values),
                         f"mean_square_grad({values!r})")
         x = torch.tensor(values, dtype=F64, requires_grad=True)
         expected = torch.autograd.grad((x ** 2).mean(), x)[0].numpy()
@@ -137,7 +155,7 @@ def predict_accumulated_grad(t):
     for (x0, calls, zero_between), where in _visible_then_random(t, seeds, draw, 2, 10):
         call = f"predict_grad({x0!r}, {calls}, {zero_between})"
         t.case(call + (f"  ({where})" if where else ""))
-        mine = _numbers(t, t.call(t.answer, x0, calls, zero_between, what="predict_grad"), 1, call)[0]
+        mine = _numbers(t, t.run("call", args=[x0, calls, zero_between], what="predict_grad")["result"], 1, call)[0]
         x = torch.tensor(x0, dtype=F64, requires_grad=True)
         for k in range(calls):
             if k and zero_between:
@@ -157,22 +175,7 @@ def predict_accumulated_grad(t):
 # Using the learner's engine
 # --------------------------------------------------------------------------
 
-def _as_values(t, result, what):
-    """A Tensor, a list of Tensors or numbers, or an array -> (numbers, tensors that carry a graph)."""
-    items = result if isinstance(result, list | tuple) else [result]
-    recorded = [item for item in items if getattr(item, "grad_fn", None) is not None
-                or getattr(item, "requires_grad", False)]
-    try:
-        values = np.concatenate([np.ravel(np.asarray(getattr(item, "data", item), dtype=np.float64))
-                                 for item in items])
-    except (TypeError, ValueError):
-        t.fail(f"{what} should return the probabilities (a Tensor, or a list of numbers); it returned {result!r}")
-    return values, recorded
-
-
 def no_grad_inference(t):
-    lib = t.engine
-
     def draw():
         xs = [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 7)))]
         return (round(float(t.rng.uniform(-2, 2)), 3), round(float(t.rng.uniform(-1, 1)), 3), xs,
@@ -182,22 +185,24 @@ def no_grad_inference(t):
         given = f"tensor({xs})" if as_tensor else repr(xs)
         call = f"predict(w, b, {given}) with w = tensor({w0}, requires_grad=True), b = tensor({b0}, requires_grad=True)"
         t.case(call + (f"  ({where})" if where else ""))
-        w, b = lib.tensor(w0, requires_grad=True), lib.tensor(b0, requires_grad=True)
-        result = t.call(t.answer, w, b, lib.tensor(xs) if as_tensor else list(xs), what="predict")
-        mine, recorded = _as_values(t, result, "predict")
+        seen = t.run("no_grad_inference", w0=w0, b0=b0, xs=list(xs), as_tensor=as_tensor, what="predict")
         with torch.no_grad():
             expected = torch.sigmoid(torch.tensor(w0) * torch.tensor(xs) + torch.tensor(b0)).numpy()
-        if recorded:
+        if seen["values"] is None:
+            t.fail(f"predict should return the probabilities (a Tensor, or a list of numbers); it returned "
+                   f"{seen['repr']}")
+        if seen["recorded"]:
             t.fail("predict's result is part of a graph (it has a grad_fn or requires grad): compute it "
                    "inside `with no_grad():` so nothing is recorded")
-        if not lib.is_grad_enabled():
+        if seen["enabled_after"] is not True:
             t.fail("after predict, recording is still switched off: use `with no_grad():`, which switches "
                    "it back on at the end of the block")
-        if not (w.requires_grad and b.requires_grad):
+        if not seen["params_require_grad"]:
             t.fail("predict turned off requires_grad on w or b; they are still being trained -- use "
                    "`with no_grad():` instead")
-        if w.grad is not None or b.grad is not None:
+        if not seen["grads_untouched"]:
             t.fail("predict changed w.grad or b.grad; predicting needs no backward pass")
+        mine = seen["values"]
         if not agrees(mine, expected, F32_RTOL, F32_ATOL):
             t.fail("the probabilities", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
@@ -206,8 +211,6 @@ def no_grad_inference(t):
 
 
 def sgd_step(t):
-    lib = t.engine
-
     def draw():
         params = []
         for _ in range(int(t.rng.integers(1, 4))):
@@ -224,15 +227,9 @@ def sgd_step(t):
         t.case(f"sgd_step(params, lr={lr}) with params " + ", ".join(
             f"tensor({show(v)}, requires_grad=True) whose .grad is {show(g)}" for v, g in params)
             + (f"  ({where})" if where else ""))
-        mine = []
-        for value, grad in params:
-            p = lib.tensor(value.copy(), requires_grad=True)
-            p.grad = lib.tensor(grad.copy())
-            mine.append(p)
-        arrays = [p.data for p in mine]
-        t.call(t.answer, list(mine), lr, what="sgd_step", hint=lambda error: (
+        seen = t.run("sgd_step", params=[[v, g] for v, g in params], lr=lr, what="sgd_step", hint=lambda message: (
             "the update changes a leaf that requires grad in place: do it inside `with no_grad():`"
-            if "in-place" in str(error) else None))
+            if "in-place" in message else None))
         theirs = []
         for value, grad in params:
             p = torch.tensor(value.copy(), requires_grad=True)
@@ -242,24 +239,28 @@ def sgd_step(t):
             for p in theirs:
                 p -= lr * p.grad
                 p.grad.zero_()
-        for k, (p, reference, array, (value, grad)) in enumerate(zip(mine, theirs, arrays, params)):
-            if not agrees(p.data, reference.detach().numpy(), F32_RTOL, F32_ATOL):
-                t.fail(f"parameter {k} after the step", torch_value=reference.detach().numpy(), mine=p.data,
-                       slip=slips.explain(p.data, reference.detach().numpy(), rtol=F32_RTOL, atol=F32_ATOL, known=[
+        for k, (p, reference, (value, grad)) in enumerate(zip(seen["params"], theirs, params)):
+            data = p["data"]
+            if isinstance(data, dict):
+                t.fail(f"parameter {k}'s data is {data['repr']} after the step; it must stay a numpy array")
+            if not agrees(data, reference.detach().numpy(), F32_RTOL, F32_ATOL):
+                t.fail(f"parameter {k} after the step", torch_value=reference.detach().numpy(), mine=data,
+                       slip=slips.explain(data, reference.detach().numpy(), rtol=F32_RTOL, atol=F32_ATOL, known=[
                            ("the parameters did not change: `p = p - lr * p.grad` makes a new tensor and "
                             "leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
                            (f"{slips.SIGN}: the step went uphill; gradient descent subtracts lr * p.grad",
                             value + lr * grad)]))
-            if p.data is not array:
+            if not p["same_array"]:
                 t.fail(f"parameter {k}'s data is a new array; update it in place (`p -= lr * p.grad`) so "
                        "everything holding the parameter sees the step")
-            if p.grad is None or not agrees(p.grad.data, np.zeros_like(grad)):
-                t.fail(f"parameter {k}'s grad after the step is {show(None if p.grad is None else p.grad.data)}; "
+            if p["grad"] is None or isinstance(p["grad"], dict) or not agrees(p["grad"], np.zeros_like(grad)):
+                shown = None if p["grad"] is None or isinstance(p["grad"], dict) else p["grad"]
+                t.fail(f"parameter {k}'s grad after the step is {show(shown)}; "
                        "zero it (p.grad.zero_()) so the next backward starts from 0")
-            if p.grad_fn is not None or not p.requires_grad:
-                t.fail(f"parameter {k} is no longer a leaf that requires grad (grad_fn {p.grad_fn!r}, "
-                       f"requires_grad {p.requires_grad}); do the update inside `with no_grad():`")
-        if not lib.is_grad_enabled():
+            if not p["leaf"]:
+                t.fail(f"parameter {k} is no longer a leaf that requires grad (grad_fn {p['grad_fn']}, "
+                       f"requires_grad {p['requires_grad']}); do the update inside `with no_grad():`")
+        if seen["enabled_after"] is not True:
             t.fail("after sgd_step recording is still switched off: use `with no_grad():`")
 
 
@@ -297,15 +298,17 @@ def train_neuron(t):
     for (xs, ys, epochs, lr), where in _visible_then_random(t, seeds, draw, 1, 3):
         call = f"train_neuron(xs={xs}, ys={ys}, epochs={epochs}, lr={lr})"
         t.case(call + (f"  ({where})" if where else ""))
-        result = t.call(t.answer, list(xs), list(ys), epochs, lr, what="train_neuron")
-        if not isinstance(result, tuple | list) or len(result) != 3:
-            t.fail(f"train_neuron should return (w, b, losses); it returned {result!r}")
-        w, b, losses = result
-        if not isinstance(losses, list | tuple | np.ndarray) or len(losses) != epochs:
-            t.fail(f"losses should hold one loss per epoch ({epochs}); it is {losses!r}")
+        result = t.run("train_neuron", xs=list(xs), ys=list(ys), epochs=epochs, lr=lr, what="train_neuron")["result"]
+        if not isinstance(result, dict) or "sequence" not in result or len(result["sequence"]) != 3:
+            t.fail(f"train_neuron should return (w, b, losses); it returned {described(result)}")
+        w, b, losses = result["sequence"]
+        count = len(losses["sequence"]) if isinstance(losses, dict) and "sequence" in losses else \
+            losses.size if isinstance(losses, np.ndarray) and losses.ndim == 1 else None
+        if count != epochs:
+            t.fail(f"losses should hold one loss per epoch ({epochs}); it is {described(losses)}")
         mine = np.concatenate([_numbers(t, w, 1, "w (a number or a one-number tensor)"),
                                _numbers(t, b, 1, "b (a number or a one-number tensor)"),
-                               np.array([float(getattr(v, "data", v)) for v in losses])])
+                               _numbers(t, losses, epochs, "losses (one number per epoch)")])
         expected = torch_training(xs, ys, epochs, lr)
         if agrees(mine, expected, F32_RTOL, F32_ATOL):
             continue

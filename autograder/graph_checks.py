@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from autograder import slips
-from autograder.diagnose import diagnose
 from autograder.slips import agrees, show
 from autograder.unit_checks import random_shape, uniform
+from autograder.worker import drivers
 
 F64 = torch.float64
 
@@ -27,92 +27,12 @@ F64 = torch.float64
 # --------------------------------------------------------------------------
 
 TORCH_OPS = {
-    "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sin": torch.sin,
+    "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sin": torch.sin, "add_cut": lambda a, b: a + b.detach(),
     "square": lambda a: a ** 2, "sigmoid": torch.sigmoid, "sum": lambda a: a.sum(),
 }
-ARITY = {"add": 2, "mul": 2, "sin": 1, "square": 1, "sigmoid": 1, "sum": 1}
-TEXT = {"add": "{0} + {1}", "mul": "{0} * {1}", "sin": "sin({0})", "square": "{0} ** 2",
-        "sigmoid": "sigmoid({0})", "sum": "{0}.sum()"}
-
-
-def graph_functions(engine):
-    """Functions for the graphs, subclasses of the learner's ``Function`` (whose ``apply`` builds
-    the nodes) with forward and backward written here. Each saves what torch's node saves, so
-    a second backward fails where torch's fails."""
-    base = engine.Function
-
-    class Add(base):
-        node_name = "AddBackward0"
-        forward = staticmethod(lambda ctx, a, b: a + b)
-        backward = staticmethod(lambda ctx, grad: (grad, grad))  # one array for both, as an engine's Add
-
-    class Mul(base):
-        node_name = "MulBackward0"
-
-        @staticmethod
-        def forward(ctx, a, b):
-            ctx.save_for_backward(a, b)
-            return a * b
-
-        @staticmethod
-        def backward(ctx, grad):
-            a, b = ctx.saved_tensors
-            wanted = [node is not None for node, _ in ctx.next_functions]
-            return grad * b if wanted[0] else None, grad * a if wanted[1] else None  # None: a constant
-
-    class Sin(base):
-        node_name = "SinBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return np.sin(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            x, = ctx.saved_tensors
-            return grad * np.cos(x)
-
-    class Square(base):
-        node_name = "PowBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            x, = ctx.saved_tensors
-            return grad * 2 * x
-
-    class Sigmoid(base):
-        node_name = "SigmoidBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            out = 1 / (1 + np.exp(-x))
-            ctx.save_for_backward(out)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad):
-            out, = ctx.saved_tensors
-            return grad * out * (1 - out)
-
-    class Sum(base):
-        node_name = "SumBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.input_shape = x.shape
-            return np.asarray(x.sum())
-
-        @staticmethod
-        def backward(ctx, grad):
-            return np.broadcast_to(grad, ctx.input_shape)  # a read-only view, as an engine's Sum may give
-
-    return {"add": Add, "mul": Mul, "sin": Sin, "square": Square, "sigmoid": Sigmoid, "sum": Sum}
+ARITY = {"add": 2, "mul": 2, "add_cut": 2, "sin": 1, "square": 1, "sigmoid": 1, "sum": 1}
+TEXT = {"add": "{0} + {1}", "mul": "{0} * {1}", "add_cut": "{0} + {1}.detach()", "sin": "sin({0})",
+        "square": "{0} ** 2", "sigmoid": "sigmoid({0})", "sum": "{0}.sum()"}
 
 
 class Graph:
@@ -121,16 +41,30 @@ class Graph:
     def __init__(self, leaves, steps, gradient=None):
         self.leaves, self.steps, self.gradient = leaves, steps, gradient
 
-    def build(self, lib, functions=None):
-        if functions is None:
-            values = [torch.tensor(v, dtype=F64, requires_grad=g) for v, g, _ in self.leaves]
-            ops = TORCH_OPS
-        else:
-            values = [lib.tensor(np.array(v, dtype=np.float64), requires_grad=g) for v, g, _ in self.leaves]
-            ops = {name: function.apply for name, function in functions.items()}
+    def build(self):
+        """The graph in torch: every value, leaves first."""
+        values = [torch.tensor(v, dtype=F64, requires_grad=g) for v, g, _ in self.leaves]
         for op, inputs in self.steps:
-            values.append(ops[op](*(values[i] for i in inputs)))
+            values.append(TORCH_OPS[op](*(values[i] for i in inputs)))
         return values
+
+    def plain(self):
+        """What the backward_pass driver builds the same graph from."""
+        return {"leaves": [[np.asarray(v, dtype=np.float64), g] for v, g, _ in self.leaves],
+                "steps": [[op, list(inputs)] for op, inputs in self.steps],
+                "gradient": None if self.gradient is None else np.asarray(self.gradient, dtype=np.float64)}
+
+    @property
+    def leaves_count(self):
+        return len(self.leaves)
+
+    def describe(self, index):
+        """``v3 (v2 * x)`` or ``x``: a value of the graph, for messages."""
+        names = self.names()
+        if index < len(self.leaves):
+            return f"AccumulateGrad ({names[index]})"
+        op, inputs = self.steps[index - len(self.leaves)]
+        return f"{names[index]} ({TEXT[op].format(*(names[i] for i in inputs))})"
 
     def names(self):
         return [name for _, _, name in self.leaves] + [f"v{k}" for k in range(1, len(self.steps) + 1)]
@@ -192,6 +126,91 @@ def seed_graphs():
     ]
 
 
+def family_graphs(rng, shape):
+    """One graph of each family every hidden check includes, with fresh random values: a constant used
+    twice whose gradients are None (Mul) or real arrays with nowhere to go (Add): a None next function
+    and a None gradient must both be skipped; a leaf sent None along one path and a gradient along
+    another; a shared subgraph feeding three later steps; a root of
+    the random shape, given a gradient when it is not a single number."""
+    def leaf(name, requires=True):
+        return uniform(rng, shape, -1.5, 1.5), requires, name
+    gradient = rng.normal(size=shape) if shape else None
+    return [
+        ("a constant c: Mul's gradient for it is None, its next function is None",
+         Graph([leaf("x"), leaf("c", False)], [("mul", [0, 1]), ("sin", [2]), ("mul", [3, 1])], gradient)),
+        ("a constant c: Add sends it a gradient, but its next function is None",
+         Graph([leaf("x"), leaf("c", False)], [("add", [0, 1]), ("square", [2]), ("add", [3, 1])], gradient)),
+        ("along one path y gets a None gradient (y.detach()), along the other a real one",
+         Graph([leaf("x"), leaf("y")], [("add_cut", [0, 1]), ("sigmoid", [2]), ("mul", [3, 1])], gradient)),
+        ("a shared subgraph: v2 = sin(x * y) feeds three later steps",
+         Graph([leaf("x"), leaf("y")], [("mul", [0, 1]), ("sin", [2]), ("mul", [3, 3]), ("add", [4, 3]),
+                                        ("mul", [5, 3])], gradient)),
+    ]
+
+
+def backward_pass(t):
+    cases = seed_graphs() if not t.hidden else family_graphs(t.rng, random_shape(t.rng, 1, 2, 4))
+    cases += [("", random_graph(t.rng, random_shape(t.rng, 1, 2, 4) if t.hidden else (3,)))
+              for _ in range(1 if not t.hidden else 6)]
+    for where, graph in cases:
+        t.case("this graph\n" + graph.text() + (f"\n      ({where})" if where else ""))
+        seen = t.run("backward_pass", what="graph (building it with your engine's Function.apply)",
+                     **graph.plain())
+        theirs = graph.build()
+        gradient = graph.gradient
+        for calls, retain in enumerate((True, False), 1):
+            theirs[-1].backward(None if gradient is None else torch.tensor(gradient), retain_graph=retain)
+            if len(seen["calls"]) < calls:
+                t.report_raised(seen["raised"], what=f"backward pass ({graph.backward_text(retain)}, call {calls})",
+                                hint="with retain_graph=True nothing may be freed; and each node is visited once, "
+                                     "after all the gradients for it have arrived (topological order)")
+            compare_leaves(t, graph, seen["calls"][calls - 1], theirs, calls, seen["trace"])
+        expected = _second_backward_error(theirs[-1], None if gradient is None else torch.tensor(gradient))
+        if seen["third"] != expected:
+            t.fail(f"after {graph.backward_text(False)} the graph is freed: one more backward should fail as "
+                   f"torch's does, with {expected!r}; yours gave {seen['third']!r}. Unless retain_graph is true, "
+                   "release each node after using it (node.release())")
+
+
+def where_it_parts(graph, trace):
+    """The first node, from the root down, whose incoming gradient in the learner's first backward call
+    differs from torch's, and why (the nodes' own rules are the grader's, so only the pass can be wrong)."""
+    values = graph.build()
+    for value in values[len(graph.leaves):]:
+        if value.requires_grad:
+            value.retain_grad()
+    gradient = graph.gradient
+    values[-1].backward(None if gradient is None else torch.tensor(gradient))
+    names, order = graph.names(), trace["order"]
+    for index in reversed(range(len(values))):
+        expected = values[index].grad
+        if expected is None or (index < len(graph.leaves) and not graph.leaves[index][1]):
+            continue
+        expected, got = expected.numpy(), trace["received"][index]
+        what = graph.describe(index)
+        if got is None:
+            return f"your backward pass never reached {what}; torch sends it {show(expected)}"
+        if isinstance(got, dict) or not agrees(got, expected):
+            shown = got.get("repr") if isinstance(got, dict) else show(got)
+            users = [graph.leaves_count + k for k, (_, inputs) in enumerate(graph.steps) if index in inputs]
+            ran_at = order.index(index)
+            late = [u for u in users if u in order and order.index(u) > ran_at]
+            if late:
+                return (f"your backward pass ran {what} before {graph.describe(late[0])}, which uses its output, "
+                        f"had sent its gradient; so {names[index]} got {shown} instead of {show(expected)}. Visit "
+                        "the nodes in topological order: a node only after every node that uses it")
+            if order.count(index) > 1:
+                return (f"your backward pass ran {what} {order.count(index)} times; visit each node once, "
+                        "with the sum of everything sent to it")
+            if users:
+                return (f"the gradient arriving at {what} is {shown}, torch's is {show(expected)}. What its users "
+                        "sent was right, so the backward pass did not add up the gradients arriving along "
+                        "different paths")
+            return (f"the backward pass started at {what} with {shown}, not with the gradient given to "
+                    f"backward(), {show(expected)}")
+    return None
+
+
 def _second_backward_error(root, gradient):
     try:
         root.backward(gradient)
@@ -200,38 +219,13 @@ def _second_backward_error(root, gradient):
     return None
 
 
-def backward_pass(t):
-    functions = graph_functions(t.engine)
-    cases = seed_graphs() if not t.hidden else []
-    cases += [("", random_graph(t.rng, random_shape(t.rng, 1, 2, 4) if t.hidden else (3,)))
-              for _ in range(1 if not t.hidden else 8)]
-    for where, graph in cases:
-        t.case("this graph\n" + graph.text() + (f"\n      ({where})" if where else ""))
-        mine = graph.build(t.engine, functions)
-        theirs = graph.build(torch)
-        gradient = graph.gradient
-        for calls, retain in enumerate((True, False), 1):
-            t.call(mine[-1].backward, None if gradient is None else np.array(gradient), retain_graph=retain,
-                   what=f"backward pass ({graph.backward_text(retain)}, call {calls})",
-                   hint="with retain_graph=True nothing may be freed; and each node is visited once, "
-                        "after all the gradients for it have arrived (topological order)")
-            theirs[-1].backward(None if gradient is None else torch.tensor(gradient), retain_graph=retain)
-            compare_leaves(t, graph, mine, theirs, calls, functions)
-        expected = _second_backward_error(theirs[-1], None if gradient is None else torch.tensor(gradient))
-        yours = t.call(_second_backward_error, mine[-1], None if gradient is None else np.array(gradient),
-                       what="a third backward")
-        if yours != expected:
-            t.fail(f"after {graph.backward_text(False)} the graph is freed: one more backward should fail as "
-                   f"torch's does, with {expected!r}; yours gave {yours!r}. Unless retain_graph is true, "
-                   "release each node after using it (node.release())")
-
-
-def compare_leaves(t, graph, mine, theirs, calls, functions):
-    for (_, requires, name), leaf, reference in zip(graph.leaves, mine, theirs):
+def compare_leaves(t, graph, grads, theirs, calls, trace):
+    for (_, requires, name), got, reference in zip(graph.leaves, grads, theirs):
         if not requires:
             continue
         expected = None if reference.grad is None else reference.grad.numpy()
-        got = None if leaf.grad is None else np.asarray(leaf.grad.data)
+        if isinstance(got, dict):
+            t.fail(f"{name}.grad after {calls} call(s) of backward is {got['repr']}; it must hold an array")
         if expected is None and got is None or (expected is not None and got is not None and agrees(got, expected)):
             continue
         slip = None
@@ -240,25 +234,15 @@ def compare_leaves(t, graph, mine, theirs, calls, functions):
                 f"{slips.NOT_ACCUMULATED}: after {calls} backward calls {name}.grad should be the sum of "
                 "all of them", expected / calls)])
         if slip is None:
-            slip = where_it_parts(t, graph, functions)
+            slip = where_it_parts(graph, trace)
         t.fail(f"{name}.grad after {calls} call(s) of backward", torch_value=expected, mine=got, slip=slip)
-
-
-def where_it_parts(t, graph, functions):
-    """The diagnose walker on a fresh copy of the graph: the node where the learner's pass goes wrong."""
-    def build(lib):
-        values = graph.build(lib, None if lib is torch else functions)
-        return values[-1], dict(zip(graph.names(), values))
-    found = diagnose(build, engine=t.engine, gradient=graph.gradient)
-    return None if found.ok else found.message
 
 
 # --------------------------------------------------------------------------
 # grad_mode
 # --------------------------------------------------------------------------
 
-class Boom(Exception):
-    """Thrown through a ``with`` block by a program, caught just outside it."""
+Boom = drivers.Boom  # thrown through a ``with`` block by a program, caught just outside it
 
 
 class ProgramWriter:
@@ -340,45 +324,69 @@ except Boom:
     see(9)"""
 
 
-def run_program(source, lib):
-    """Run a program with ``lib`` as torch or an engine; what ``see`` saw, in order."""
+REENTERED_PROGRAM = """\
+guard = lib.no_grad()
+with guard:
+    see(1)
+    with guard:
+        see(2)
+    see(3)
+see(4)
+keep = lib.enable_grad()
+with lib.no_grad():
+    with keep:
+        see(5)
+        with keep:
+            see(6)
+        see(7)
+    see(8)
+see(9)"""
+
+
+def run_program(source):
+    """Run a program with torch as ``lib``; what each ``see(k)`` saw, as the grad_mode driver reports it."""
     log = []
-    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
 
     def see(k):
         y = x * 2
-        log.append((k, bool(lib.is_grad_enabled()), y.grad_fn is not None, bool(y.requires_grad)))
+        log.append([k, torch.is_grad_enabled(), y.grad_fn is not None, y.requires_grad])
     try:
-        exec(compile(source, "<grad mode program>", "exec"), {"lib": lib, "see": see, "Boom": Boom})
+        exec(compile(source, "<grad mode program>", "exec"), {"lib": torch, "see": see, "Boom": Boom})
     finally:
-        lib.set_grad_enabled(True)
+        torch.set_grad_enabled(True)
     return log
 
 
 def grad_mode(t):
-    programs = [("the seed: y = x ** 2 inside `with no_grad():`", SEED_PROGRAM),
-                ("nested blocks, a decorator, an exception", NESTED_PROGRAM)] if not t.hidden else []
-    programs += [("", random_program(t.rng)) for _ in range(1 if not t.hidden else 8)]
+    programs = [("the seed: y = x ** 2 inside `with no_grad():`", SEED_PROGRAM)] if not t.hidden else []
+    programs += [("nested blocks, a decorator, an exception", NESTED_PROGRAM),
+                 ("one no_grad() object entered twice, nested", REENTERED_PROGRAM)]
+    programs += [("", random_program(t.rng)) for _ in range(1 if not t.hidden else 6)]
     for where, source in programs:
         t.case("this program (lib is torch, or your engine)\n" + _indented(source)
                + (f"\n      ({where})" if where else ""))
-        expected = run_program(source, torch)
-        mine = t.call(run_program, source, t.engine, what="grad mode (no_grad / enable_grad)")
+        expected = run_program(source)
+        mine = t.run("grad_mode", source=source, what="grad mode (no_grad / enable_grad)")["log"]
         for step, theirs in enumerate(expected):
             yours = mine[step] if step < len(mine) else None
-            if yours == theirs:
+            if yours == theirs and all(type(a) is type(b) for a, b in zip(yours, theirs)):
                 continue
             t.current = t.current.replace(f"see({theirs[0]})", f"see({theirs[0]})    <-- here", 1)
             if yours is None or yours[0] != theirs[0]:
                 t.fail(f"torch reaches see({theirs[0]}) next; your run reaches "
                        f"{'the end' if yours is None else f'see({yours[0]})'}. An exception inside a "
                        "`with` block must pass through __exit__ (return None from it, not True)")
-            what = [f"is_grad_enabled() is {theirs[1]} in torch, {yours[1]} in yours" if yours[1] != theirs[1]
-                    else "", "x * 2 " + ("records a grad_fn" if theirs[2] else "records nothing")
-                    + " in torch, " + ("not in yours" if theirs[2] else "yours records one")
-                    if yours[2] != theirs[2] else ""]
-            t.fail(f"at see({theirs[0]}): " + "; ".join(w for w in what if w) + ". __enter__ saves the "
-                   "mode it replaces and sets its own; __exit__ puts the saved one back")
+            what = []
+            if yours[1] is not theirs[1]:
+                what.append(f"is_grad_enabled() returns {theirs[1]} in torch, {slips.exactly(yours[1])} in yours")
+            if yours[2] != theirs[2]:
+                what.append("x * 2 " + ("records a grad_fn" if theirs[2] else "records nothing") + " in torch, "
+                            + ("not in yours" if theirs[2] else "yours records one"))
+            if yours[3] is not theirs[3]:
+                what.append(f"(x * 2).requires_grad is {theirs[3]} in torch, {slips.exactly(yours[3])} in yours")
+            t.fail(f"at see({theirs[0]}): " + "; ".join(what) + ". __enter__ saves the mode it replaces and "
+                   "sets its own (a bool); __exit__ puts the saved one back")
         if len(mine) > len(expected):
             t.fail(f"your run reaches see({mine[len(expected)][0]}), torch's ends before it")
 

@@ -1,9 +1,9 @@
-"""What keeps a check honest: unit isolation, no delegating to torch, no tampering.
+"""What keeps a check in a learner's kernel honest: no delegating to torch, no tampering.
 
-* ``CorrectUnits`` -- while one unit is checked, every *other* learner unit is swapped for the
-  reference engine's code (re-bound to the learner's module), so a bug in one unit costs
-  points in that unit's cell only. The reference's solution regions are found in its source,
-  so the swap follows the engine when its regions move.
+These guards are advisory: the kernel also runs the learner's code, so they can be beaten from
+inside it. The grade comes from ``autograder.judge``, where learner code runs in a sandboxed
+worker without torch and these guards are not needed.
+
 * ``Watch`` -- a ``sys.setprofile`` guard around the learner's calls: any call into torch's
   code, or into the course's reference engine, is an offence (the answer was not computed by
   the learner). With ``any_engine=True`` calls into any ``tinygrad_course`` engine are too
@@ -13,132 +13,28 @@
   and after each check. A kernel that reassigned ``torch.allclose``, ``numpy.allclose`` or
   ``autograder.checks.check`` fails loudly instead of passing.
 
-Limits (best effort; the bulk grader re-runs every check in a fresh process, see
-``python -m autograder.checks``): code that tampers *before* the checker is first imported is
-caught only when it replaced a library function with one defined outside the installed
-packages; C-level patches, other threads, copying reference code into one's own file, or
-re-binding reference functions to one's own module are not detected in the kernel.
+Limits: code that tampers *before* the checker is first imported is caught only when it
+replaced a library function with one defined outside the installed packages; C-level patches
+and other threads are not detected in the kernel.
 """
 
-import ast
 import builtins
 import gc
 import os
 import sys
 import sysconfig
 import types
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.autograd
 
-from autograder.engines import SOLUTIONS, load_engine
+from autograder.engines import SOLUTIONS
 
 REFERENCE_PACKAGE = SOLUTIONS / "tinygrad_course"
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
 _REFERENCE_DIR = str(REFERENCE_PACKAGE.resolve()) + os.sep
-
-
-# --------------------------------------------------------------------------
-# Isolation: the reference's code for every unit but the one under test
-# --------------------------------------------------------------------------
-
-def solution_sites(source):
-    """``{exercise: [(class name or None, function name), ...]}``: where each solution region lives."""
-    marks = {}
-    for number, line in enumerate(source.splitlines(), 1):
-        words = line.strip().split()
-        if words[:3] == ["###", "BEGIN", "SOLUTION"] and len(words) == 4:
-            marks[number] = words[3]
-    sites = {}
-
-    def visit(node, owner):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                visit(child, child.name)
-            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                for number, exercise in marks.items():
-                    if child.lineno <= number <= child.end_lineno:
-                        site = (owner, child.name)
-                        if site not in sites.setdefault(exercise, []):
-                            sites[exercise].append(site)
-    visit(ast.parse(source), None)
-    return sites
-
-
-def _rebind(value, namespace, owner):
-    """The same code as ``value`` (a function, staticmethod or classmethod) with ``namespace``
-    as its globals, so it reads and writes the learner's module, not the reference's."""
-    if isinstance(value, staticmethod | classmethod):
-        return type(value)(_rebind(value.__func__, namespace, owner))
-    if not isinstance(value, types.FunctionType):
-        return value
-    cells = value.__closure__
-    if cells:
-        cells = tuple(types.CellType(owner) if name == "__class__" else cell
-                      for name, cell in zip(value.__code__.co_freevars, cells))
-    new = types.FunctionType(value.__code__, namespace, value.__name__, value.__defaults__, cells)
-    new.__kwdefaults__, new.__qualname__, new.__doc__ = value.__kwdefaults__, value.__qualname__, value.__doc__
-    return new
-
-
-class CorrectUnits:
-    """The reference engine's units, ready to stand in for a learner's."""
-
-    def __init__(self):
-        self._reference = None
-        self._sites = None
-
-    @property
-    def available(self):
-        """Loaded already, or on disk to load (a sandbox may preload it, then delete solutions/)."""
-        return self._reference is not None or (REFERENCE_PACKAGE / "engine.py").is_file()
-
-    def preload(self):
-        """Load the reference now; afterwards it is available even if solutions/ goes away."""
-        self._load()
-
-    def _load(self):
-        if self._reference is None:
-            self._sites = solution_sites((REFERENCE_PACKAGE / "engine.py").read_text())
-            self._reference = load_engine(SOLUTIONS, "_autograder_reference_units").engine
-        return self._reference, self._sites
-
-    def exercises(self):
-        return list(self._load()[1]) if self.available else []
-
-    @contextmanager
-    def swapped_in(self, engine, keep=None):
-        """Inside the block, ``engine`` runs the reference's code for every unit except ``keep``."""
-        if not self.available:
-            yield
-            return
-        reference, sites = self._load()
-        saved = []
-        try:
-            for exercise, places in sites.items():
-                if exercise == keep:
-                    continue
-                for owner_name, name in places:
-                    ref_owner = reference if owner_name is None else getattr(reference, owner_name, None)
-                    owner = engine if owner_name is None else getattr(engine, owner_name, None)
-                    if owner is None or ref_owner is None:
-                        continue
-                    namespace = vars(engine)
-                    original = vars(owner).get(name, _MISSING) if owner_name else namespace.get(name, _MISSING)
-                    saved.append((owner, name, original))
-                    setattr(owner, name, _rebind(vars(ref_owner)[name], namespace, owner))
-            yield
-        finally:
-            for owner, name, original in reversed(saved):
-                if original is _MISSING:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, original)
-
-
 _MISSING = object()
 
 

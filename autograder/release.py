@@ -62,6 +62,20 @@ def strip_solutions(source, filename="<engine>", keep=()):
     return "".join(out)
 
 
+def solution_regions(source):
+    """``{exercise: [line, ...]}``: the lines inside each exercise's solution regions (markers left out)."""
+    regions, exercise = {}, None
+    for line in source.splitlines():
+        begin = BEGIN.match(line)
+        if begin:
+            exercise = begin["exercise"]
+        elif END.match(line):
+            exercise = None
+        elif exercise is not None:
+            regions.setdefault(exercise, []).append(line)
+    return regions
+
+
 def solution_exercises(source):
     """The exercise ids that have solution regions in a Python file, in order, once each."""
     found = [m["exercise"] for m in map(BEGIN.match, source.splitlines()) if m]

@@ -118,3 +118,10 @@ def constant_factor(mine, expected, rtol=RTOL):
     if nonzero.sum() > 1:
         return f"{ratio:.4g} times torch's"
     return None
+
+
+def exactly(flag):
+    """A flag as a driver reported it: ``True``/``False``, or what was there instead of a bool."""
+    if isinstance(flag, dict):
+        return f"{flag.get('repr')} (a {flag.get('not_bool')}, where torch has a bool)"
+    return repr(flag)

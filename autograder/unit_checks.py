@@ -1,15 +1,16 @@
 """The checks for the 16 engine units, one function per exercise id.
 
-Each check gets a ``Trial`` (see ``autograder.checks``): ``t.engine`` is the learner's
-``engine`` module, ``t.rng`` the case generator (a fixed seed for the visible check, a fresh
-one for the hidden), ``t.call`` runs learner code under the delegation watch, ``t.case`` starts
-a case and ``t.fail`` explains a disagreement. Torch computes every expected answer here, at
-check time, on the same inputs.
+Each check gets a ``Trial`` (see ``autograder.checks``): ``t.rng`` is the case generator (a
+fixed seed for the visible check; for the hidden one a fresh seed in a notebook, a seed derived
+from the submission when a class is graded), ``t.run(driver, ...)`` hands inputs to a driver
+(``autograder.worker.drivers``) that runs the learner's code and reports plain data,
+``t.case`` starts a case and ``t.fail`` explains a disagreement. Torch computes every expected
+answer here, on the same inputs; no learner object ever reaches this module.
 
 A unit is exercised on its own: an op's ``forward``/``backward`` are called directly with a
 ``ctx`` built as ``Function.apply`` builds it; the backward pass runs on graphs of checker-made
-Functions; everything else in the learner's engine runs the reference's code meanwhile
-(``guards.CorrectUnits``).
+Functions; every other unit of the learner's engine is a stand-in meanwhile
+(``autograder.worker.standins``).
 """
 
 import numpy as np
@@ -118,33 +119,21 @@ def neuron_cases(t, op):
 # Op backward rules: Op.forward/Op.backward called directly, compared with torch
 # --------------------------------------------------------------------------
 
-def make_ctx(engine, op, arrays, node_name=None):
-    """The ``ctx`` Function.apply would make: a graph node of the op's torch name."""
-    node_type = getattr(engine, "_node_type", None)
-    node_class = node_type(node_name or op.node_name) if node_type else engine.Node
-    return node_class(op, tuple(np.shape(a) for a in arrays))
-
-
 def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where=""):
     """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
     shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value)."""
     options = options or {}
-    op = getattr(t.engine, op_name)
     described = ", ".join(f"{n} = {show(a)}" for n, a in zip(names, arrays))
     described += "".join(f", {k} = {v!r}" for k, v in options.items()) + f", incoming grad = {show(grad)}"
     t.case(described + (f"  ({where})" if where else ""))
-    ctx = make_ctx(t.engine, op, arrays)
-
-    def run():
-        op.forward(ctx, *(np.array(a) for a in arrays), **options)
-        return op.backward(ctx, np.array(grad))
-    returned = t.call(run, what=f"{op_name}.backward")
-    if isinstance(returned, list) and len(arrays) > 1:
+    seen = t.run("op_backward", op=op_name, arrays=[np.asarray(a) for a in arrays], grad=np.asarray(grad),
+                 options=options, what=f"{op_name}.backward")
+    if seen["kind"] == "list" and len(arrays) > 1:
         t.fail(f"{op_name}.backward returned a list; return a tuple, one gradient per input: "
                f"`return grad_{names[0]}, grad_{names[1]}`")
-    returned = returned if isinstance(returned, tuple) else (returned,)
-    if len(returned) < len(arrays):
-        t.fail(f"{op_name}.backward returned {len(returned)} gradient(s) but {op_name} has "
+    returned = seen["grads"]
+    if seen["count"] < len(arrays):
+        t.fail(f"{op_name}.backward returned {seen['count']} gradient(s) but {op_name} has "
                f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
     expected = torch_grads(torch_fn, arrays, grad, **options)
     local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
@@ -152,6 +141,9 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     for name, array, g in zip(names, arrays, returned):
         if g is None:
             t.fail(f"{op_name}.backward returned None as the gradient for {name}")
+        if isinstance(g, dict):
+            t.fail(f"{op_name}.backward returned {g['repr']} as the gradient for {name}; return a numpy array "
+                   "(or a number)")
         g = fitted(g, np.shape(array))
         if g is None:
             t.fail(f"the gradient for {name} has shape {np.shape(returned[len(mine)])}, which does not fit "
@@ -352,6 +344,8 @@ def mean_backward(t):
         case(uniform(t.rng, (2, 3)), 0, True)
         case(uniform(t.rng, (3, 2, 2)), (0, 2), False)
         case(uniform(t.rng, (2, 4)), -1, False)
+    if t.hidden:  # averaging an empty axis away: no value, and a gradient of x's shape
+        case(uniform(t.rng, (int(t.rng.integers(1, 4)), 0)), 0, bool(t.rng.integers(2)))
     for _ in range(0 if not t.hidden else 12):
         shape = random_shape(t.rng, 1)
         dims = [None, int(t.rng.integers(-len(shape), len(shape)))]
@@ -371,19 +365,16 @@ def _axes(dim, ndim):
 def sum_to_shape(t):
     def case(grad, shape, where=""):
         t.case(f"grad of shape {grad.shape} = {show(grad)}, shape = {shape}" + (f"  ({where})" if where else ""))
-        before = grad.copy()
-        mine = t.call(t.engine.sum_to_shape, grad, shape, what="sum_to_shape")
+        seen = t.run("sum_to_shape", grad=grad, shape=list(shape), what="sum_to_shape")
         leaf = torch.zeros(shape, dtype=torch.from_numpy(grad).dtype, requires_grad=True)
         expected = torch.autograd.grad(leaf.expand(grad.shape), leaf, torch.tensor(grad))[0].numpy()
         rtol, atol = (slips.RTOL, slips.ATOL) if grad.dtype == np.float64 else (2e-5, 1e-5)
-        if not np.array_equal(grad, before):
+        if seen["mutated"]:
             t.fail("sum_to_shape changed the gradient array it was given; compute a new one instead")
-        try:
-            array = np.asarray(mine)
-        except (TypeError, ValueError):
-            array = None
-        if array is None or array.dtype.kind not in "fc":
-            t.fail(f"sum_to_shape returned {type(mine).__name__}; it must return a numpy array of numbers")
+        array = seen["result"]
+        if isinstance(array, dict) or array.dtype.kind not in "fc":
+            returned = array["unreadable"] if isinstance(array, dict) else f"an array of {array.dtype}"
+            t.fail(f"sum_to_shape returned {returned}; it must return a numpy array of numbers")
         if agrees(array, expected, rtol, atol) and array.shape == tuple(shape):
             if array.dtype != grad.dtype:
                 t.fail(f"sum_to_shape changed the dtype from {grad.dtype} to {array.dtype}; keep grad's dtype")
@@ -411,6 +402,8 @@ def sum_to_shape(t):
         case(uniform(t.rng, (2, 3)), (3,))
         case(uniform(t.rng, (2, 3)), (2, 1))
         case(uniform(t.rng, (4, 2, 3)).astype(np.float32), (1, 3))
+    if t.hidden:  # an empty axis that broadcasting stretched from 1: it sums to zeros, not to nothing
+        case(uniform(t.rng, (int(t.rng.integers(1, 4)), 0)), (1, 0) if t.rng.random() < 0.5 else (1, 1))
     for _ in range(0 if not t.hidden else 12):
         shape = random_shape(t.rng)
         full = tuple(int(t.rng.integers(1, 4)) for _ in range(int(t.rng.integers(0, 3)))) + tuple(
@@ -430,52 +423,56 @@ def shape_size(shape):
 # --------------------------------------------------------------------------
 
 def accumulate_grad(t):
-    eng = t.engine
-
     def sequence(leaf_values, rounds, where=""):
-        """``rounds``: a list of [(leaf index, gradient array), ...] applied in order."""
+        """``rounds``: a list of [(leaf index, gradient array), ...] applied in order; the same array
+        object may go to two leaves, as Add sends it."""
         t.case(", ".join(f"leaf {k} = tensor({show(v)}, requires_grad=True)" for k, v in enumerate(leaf_values))
                + "; AccumulateGrad(leaf).apply(gradient), in order: "
                + "; ".join(f"leaf {i} gets {show(g)}" for i, g in rounds) + (f"  ({where})" if where else ""))
-        leaves = [eng.tensor(v, requires_grad=True) for v in leaf_values]
-        nodes = [eng.AccumulateGrad(leaf) for leaf in leaves]
+        gradients = []
+        for _, g in rounds:
+            if not any(g is known for known in gradients):
+                gradients.append(g)
+        order = [[i, next(k for k, known in enumerate(gradients) if known is g)] for i, g in rounds]
+        seen = t.run("accumulate_grad", leaf_values=list(leaf_values), gradients=gradients, rounds=order,
+                     what="AccumulateGrad.apply")
         torch_leaves = [torch.tensor(v, requires_grad=True) for v in leaf_values]
-        for step, (i, g) in enumerate(rounds, 1):
-            before = g.copy()
-            returned = t.call(nodes[i].apply, g, what="AccumulateGrad.apply")
+        for step, ((i, g), mine) in enumerate(zip(rounds, seen["steps"]), 1):
             torch_leaves[i].backward(torch.tensor(g))
             after = f"after gradient {step} of {len(rounds)}"
-            if not np.array_equal(g, before):
+            if mine["mutated"]:
                 t.fail(f"{after}: AccumulateGrad.apply changed the gradient array it was given; "
                        "add it into leaf.grad, leave `grad` alone")
-            try:
-                empty = len(tuple(returned)) == 0
-            except TypeError:
-                empty = False
-            if not empty:
-                t.fail(f"AccumulateGrad.apply returned {returned!r}; a leaf has no inputs to pass "
+            if not mine["empty"]:
+                t.fail(f"AccumulateGrad.apply returned {mine['returned']}; a leaf has no inputs to pass "
                        "gradients on to, so it returns an empty tuple: `return ()`")
-            for k, (leaf, reference) in enumerate(zip(leaves, torch_leaves)):
+            for k, (reference, grad) in enumerate(zip(torch_leaves, mine["leaves"])):
                 expected = None if reference.grad is None else reference.grad.numpy()
-                grad = leaf.grad
                 if expected is None:
                     if grad is not None:
                         t.fail(f"{after}: leaf {k} got a .grad although no gradient was sent to it")
                     continue
-                if not isinstance(grad, eng.Tensor):
-                    t.fail(f"{after}: leaf {k}.grad is {type(grad).__name__}; it must be a Tensor, as "
+                if grad is None:
+                    t.fail(f"{after}: leaf {k}.grad is None, but a gradient was sent to it", torch_value=expected,
+                           mine=None)
+                if not grad["tensor"]:
+                    t.fail(f"{after}: leaf {k}.grad is {grad['type']}; it must be a Tensor, as "
                            "torch's x.grad is (wrap the array: Tensor._make(...))")
-                if not agrees(grad.data, expected):
+                data = grad["data"]
+                if isinstance(data, dict):
+                    t.fail(f"{after}: leaf {k}.grad.data is {data['repr']}; it must be a numpy array")
+                if not agrees(data, expected):
                     sent = [g for j, g in rounds[:step] if j == k]
-                    slip = slips.explain(grad.data, expected, known=[(
+                    slip = slips.explain(data, expected, known=[(
                         f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest gradient; it was "
                         "overwritten instead of added to (gradients add up over backward calls)",
                         sent[-1])] if len(sent) > 1 else [])
-                    t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=grad.data, slip=slip)
-                if grad.data.dtype != leaf.data.dtype or grad.data.shape != leaf.data.shape:
-                    t.fail(f"{after}: leaf {k}.grad has dtype {grad.data.dtype} and shape {grad.data.shape}; "
-                           f"torch keeps the leaf's: {leaf.data.dtype}, {leaf.data.shape}")
-                if any(np.shares_memory(grad.data, g) for _, g in rounds):
+                    t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=data, slip=slip)
+                leaf_array = reference.detach().numpy()
+                if data.dtype != leaf_array.dtype or data.shape != leaf_array.shape:
+                    t.fail(f"{after}: leaf {k}.grad has dtype {data.dtype} and shape {data.shape}; "
+                           f"torch keeps the leaf's: {leaf_array.dtype}, {leaf_array.shape}")
+                if grad["shares"]:
                     t.fail(f"{after}: leaf {k}.grad shares memory with a gradient array it was given; "
                            "store a copy (the same array may also reach another node)")
     if not t.hidden:
@@ -501,27 +498,25 @@ def accumulate_grad(t):
 # --------------------------------------------------------------------------
 
 def zero_(t):
-    eng = t.engine
-
     def case(values, where=""):
         t.case(f"a tensor holding {show(values)} (dtype {values.dtype})" + (f"  ({where})" if where else ""))
-        tensor = eng.tensor(values)
-        array = tensor.data
-        view = array.reshape(-1)[::2]
-        returned = t.call(tensor.zero_, what="Tensor.zero_")
+        seen = t.run("zero_", values=values, what="Tensor.zero_")
         reference = torch.tensor(values)
         torch_view = reference.reshape(-1)[::2]
         torch_returned = reference.zero_()
-        if tensor.data is not array:
+        data, view = seen["data"], seen["view"]
+        if not seen["same_array"]:
             t.fail("zero_ put a new array in tensor.data; clear the one that is there, in place "
                    "(self.data[...] = 0), so every view of it (like x.grad held elsewhere) sees the zeros")
-        if not agrees(tensor.data, reference.numpy()) or not agrees(view, torch_view.numpy()):
-            t.fail("the values after zero_()", torch_value=reference.numpy(), mine=tensor.data)
-        if tensor.data.dtype != values.dtype or tensor.data.shape != values.shape:
-            t.fail(f"zero_ changed dtype/shape to {tensor.data.dtype}/{tensor.data.shape}; keep "
-                   f"{values.dtype}/{values.shape}")
-        if (returned is tensor) != (torch_returned is reference):
-            t.fail(f"zero_ returned {type(returned).__name__}; like torch's, it returns the tensor itself "
+        if isinstance(data, dict) or isinstance(view, dict):
+            t.fail(f"after zero_ tensor.data is {data['repr'] if isinstance(data, dict) else 'an array'}; "
+                   "it must stay a numpy array")
+        if not agrees(data, reference.numpy()) or not agrees(view, torch_view.numpy()):
+            t.fail("the values after zero_()", torch_value=reference.numpy(), mine=data)
+        if data.dtype != values.dtype or data.shape != values.shape:
+            t.fail(f"zero_ changed dtype/shape to {data.dtype}/{data.shape}; keep {values.dtype}/{values.shape}")
+        if seen["returned_self"] != (torch_returned is reference):
+            t.fail("zero_ did not return the tensor itself; like torch's, it returns the tensor "
                    "(that is why `x.grad.zero_()` shows tensor(0.)): `return self`")
     if not t.hidden:
         case(np.array(4.0, np.float32), "the seed: x.grad = tensor(4.), then x.grad.zero_()")
@@ -544,43 +539,37 @@ def _backward_error(function):
 
 
 def detach(t):
-    eng = t.engine
-
     def case(values, kind, where=""):
         t.case(f"x = tensor({show(values)}, requires_grad=True); detaching {kind}"
                + (f"  ({where})" if where else ""))
-        sources = {}
-        for lib, name in ((eng, "yours"), (torch, "torch")):
-            x = lib.tensor(values, requires_grad=True)
-            sources[name] = {"x": x, "x * 3": x * 3, "a tensor without grad": lib.tensor(values)}[kind]
-        source, reference = sources["yours"], sources["torch"]
-        grad_fn_before, requires_before = source.grad_fn, source.requires_grad
-        detached = t.call(source.detach, what="Tensor.detach")
+        x = torch.tensor(values, requires_grad=True)
+        reference = {"x": x, "x * 3": x * 3, "a tensor without grad": torch.tensor(values)}[kind]
         expected = reference.detach()
-        if not isinstance(detached, eng.Tensor):
-            t.fail(f"detach returned {type(detached).__name__}; it must return a Tensor")
-        if detached is source:
+        seen = t.run("detach", values=values, kind=kind, what="Tensor.detach")
+        if not seen["is_tensor"]:
+            t.fail(f"detach returned {seen['type']}; it must return a Tensor")
+        if seen["is_source"]:
             t.fail("detach returned the tensor itself; torch returns a *new* tensor and leaves the "
                    "original in the graph")
-        if source.grad_fn is not grad_fn_before or source.requires_grad != requires_before:
+        if seen["original_changed"]:
             t.fail("detach changed the original tensor (its grad_fn or requires_grad); it must only "
                    "make a new tensor")
-        if not agrees(detached.data, expected.numpy()) or detached.data.dtype != source.data.dtype:
-            t.fail("the detached values", torch_value=expected.numpy(), mine=detached.data)
-        if not np.shares_memory(detached.data, source.data):
+        data = seen["data"]
+        if isinstance(data, dict) or not agrees(data, expected.numpy()) or data.dtype != expected.numpy().dtype:
+            t.fail("the detached values", torch_value=expected.numpy(), mine=data)
+        if not seen["shares"]:
             t.fail("your detached tensor has a copy of the data; torch's shares it with the original "
                    "(changing one changes the other): reuse self.data, do not copy it")
         for attribute in ("requires_grad", "is_leaf"):
-            if getattr(detached, attribute) != getattr(expected, attribute):
-                t.fail(f"detached.{attribute} is {getattr(detached, attribute)}, torch's is "
+            if seen[attribute] is not getattr(expected, attribute):
+                t.fail(f"detached.{attribute} is {slips.exactly(seen[attribute])}, torch's is "
                        f"{getattr(expected, attribute)}: a detached tensor is outside the graph")
-        if detached.grad_fn is not None:
-            t.fail(f"detached.grad_fn is {detached.grad_fn!r}; a detached tensor has no history (None)")
+        if seen["grad_fn"] is not None:
+            t.fail(f"detached.grad_fn is {seen['grad_fn']}; a detached tensor has no history (None)")
         theirs = _backward_error(lambda: (expected ** 2).backward())
-        yours = t.call(_backward_error, lambda: (detached ** 2).backward(), what="backward after detach")
-        if yours != theirs:
+        if seen["backward_error"] != theirs:
             t.fail(f"(detached ** 2).backward() should fail as torch's does, with {theirs!r}; "
-                   f"yours gave {yours!r}")
+                   f"yours gave {seen['backward_error']!r}")
     if not t.hidden:
         case(2.0, "x", "the seed: z = x.detach(), then (z ** 2).backward() fails")
         case([1.0, 2.0, 3.0], "x * 3")

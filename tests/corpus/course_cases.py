@@ -111,7 +111,7 @@ def cases():
                                        "add_backward", "sub_backward", "mul_backward"],
                          answers=["manual_dy_dx", "manual_dz_dx"])),
         Case("fake-checks-module", "a cell replaces autograder.checks with a module that always passes", [],
-             ["fresh process"], submit=dict(drop=_only(NB1), edit=_add_cell((NB1, "setup"), FAKE_CHECKS))),
+             ["re-check in a sandbox decides"], submit=dict(drop=_only(NB1), edit=_add_cell((NB1, "setup"), FAKE_CHECKS))),
         # tampering is refused by the checks for every exercise of the kernel, the honest one too
         Case("patched-libraries", "a wrong Pow.backward, and torch/numpy comparisons patched to agree", [],
              submit=dict(drop=_only(NB1), answers=NB1_ANSWERS, files={

@@ -1,0 +1,84 @@
+"""The worker process: learner code on one side of a pipe, the judge on the other.
+
+    python -S -s -B -P -c "<boot>"    (started by ``autograder.judge``, inside the sandbox)
+
+The first line on stdin sets the session up (which exercise; the engine in the working folder,
+and/or the notebook cells that define an answer); every later line is one driver request. Each
+gets exactly one line back on the original stdout. Learner code sees neither pipe: stdin, stdout
+and stderr are /dev/null while it runs, so its prints go nowhere and cannot break the framing.
+"""
+
+import os
+import sys
+
+from autograder.worker import codec, drivers
+
+
+def _private_pipes():
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8", newline="\n")
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    sys.stdin, sys.stdout, sys.stderr = (open(os.devnull, mode) for mode in ("r", "w", "w"))
+    return requests, replies
+
+
+def _engine_core():
+    import importlib
+    package = importlib.import_module("tinygrad_course")
+    inner = getattr(package, "engine", None)
+    return inner if isinstance(inner, type(sys)) else package
+
+
+def open_session(setup):
+    """``(session, problem)``: problem is a raised-style dict when the learner's code cannot be set up."""
+    exercise, answer = setup["exercise"], setup.get("answer")
+    try:
+        engine = _engine_core() if setup.get("engine") and answer is None else None
+    except Exception as error:  # noqa: BLE001 - an engine that does not import is the learner's to fix
+        problem = drivers.describe_error(error)
+        problem["words"] = (f"your tinygrad_course does not import: {problem['type']}: {problem['message']}"
+                            f"{problem['place']}")
+        return None, problem
+    function = None
+    if answer is not None:
+        function, words = drivers.answer_from_cells(answer["cells"], answer["grade_id"], answer["function"])
+        if function is None:
+            return None, {"type": "NoAnswer", "message": words, "words": words, "place": "", "not_written": False}
+        if setup.get("engine"):
+            try:
+                engine = _engine_core()
+            except Exception as error:  # noqa: BLE001
+                words = f"this exercise uses your engine, but `import tinygrad_course` fails: {error!r}"
+                return None, {"type": type(error).__name__, "message": words, "words": words, "place": "",
+                              "not_written": False}
+    return drivers.Session(exercise, engine=engine, answer=function), None
+
+
+def _send(replies, message):
+    try:
+        line = codec.encode(message)
+    except (codec.CodecError, ValueError, RecursionError) as error:
+        line = codec.encode({"raised": {"type": "UnreadableResult", "place": "", "not_written": False,
+                                        "message": f"what your code returned is not plain data the checks "
+                                                   f"can read ({error})"}})
+    replies.write(line + "\n")
+    replies.flush()
+
+
+def main():
+    requests, replies = _private_pipes()
+    setup = codec.decode(requests.readline())
+    session, problem = open_session(setup)
+    _send(replies, {"problem": problem})
+    for line in requests:
+        request = codec.decode(line)
+        if problem is not None:
+            _send(replies, {"raised": problem})
+        else:
+            _send(replies, session.run(request["driver"], request["args"]))
+
+
+if __name__ == "__main__":
+    main()
