@@ -188,7 +188,7 @@ class _Done:
 def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url=None, students=None,
                 regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
                 feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
-                limits=None, scratch=None, progress=True, reference=None, verify=True, log=print):
+                limits=None, scratch=None, progress=True, log=print):
     """Grade every submission in ``<course root>/submitted/``; ``course_root`` defaults to the
     current folder, which must then be an nbgrader course root (``CourseRootError`` if not)."""
     started = time.monotonic()
@@ -202,10 +202,10 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
         book.copy_assignment(default_db, db_url, assignment, course_id)
         log(f"copied assignment {assignment} from {default_db} into {db_url}")
     mode, sandbox_words = sandbox.resolve(sandbox_mode)
-    settings = {"sandbox": mode, "feedback": feedback, "verify": verify, "cell_timeout": cell_timeout,
+    settings = {"sandbox": mode, "feedback": feedback, "cell_timeout": cell_timeout,
                 "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
                 "cell_output_limit": 2_000_000,
-                "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch, "reference": reference}
+                "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch}
     summary = Summary(sandbox=sandbox_words, assignment=assignment, course_root=str(course_root))
     writer = book.Writer(course_root, db_url, assignment, course_id)
     try:
@@ -288,7 +288,6 @@ def main(argv=None):
     parser.add_argument("--regrade", action="store_true")
     parser.add_argument("--csv", dest="csv_path")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false")
-    parser.add_argument("--no-verify", dest="verify", action="store_false")
     parser.add_argument("--sandbox", default="auto", choices=sandbox.MODES)
     parser.add_argument("--cell-timeout", type=int)
     parser.add_argument("--notebook-timeout", type=int, default=900)
@@ -304,7 +303,7 @@ def main(argv=None):
     summary = grade_class(
         args.assignment, course_root, workers=0 if args.serial else args.workers, dask=args.dask,
         db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
-        zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback, verify=args.verify,
+        zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback,
         sandbox_mode=args.sandbox, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
         limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
         progress=args.progress)

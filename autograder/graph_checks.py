@@ -1,15 +1,18 @@
 """Checks for the two units that are about the graph as a whole: the backward pass, and grad mode.
 
-backward_pass: random graphs -- chains, reused values (diamonds), several leaves, constants,
-non-scalar roots given a gradient -- made of checker-written Functions (numpy forward and
-backward, named like torch's nodes), so no learner op rule is involved; the learner's
-``run_backward``/``topological_order`` must give every leaf torch's gradient, add up across
-repeated ``backward(retain_graph=True)`` calls, and free the graph otherwise.
+backward_pass: graphs made of grader-written Functions (``autograder.worker.drivers``: numpy
+forward and backward, named like torch's nodes), so no learner op rule is involved; the
+learner's ``run_backward``/``topological_order`` must give every leaf torch's gradient, add up
+across repeated ``backward(retain_graph=True)`` calls, and free the graph otherwise. The hidden
+check has one graph of every family (``family_graphs``) on every run, then random ones
+(chains, diamonds, several leaves, constants, non-scalar roots). When a leaf is wrong,
+``where_it_parts`` names the first node, from the root down, whose incoming gradient differs.
 
-grad_mode: random programs of nested ``with no_grad()`` / ``with enable_grad()`` blocks,
-decorated functions, exceptions thrown through blocks and ``set_grad_enabled`` calls, run once
-with torch and once with the learner's engine; ``is_grad_enabled()`` and whether an op records
-are compared at every ``see(k)``.
+grad_mode: programs of nested and re-entered ``with no_grad()`` / ``with enable_grad()`` blocks,
+decorated functions, exceptions thrown through blocks and ``set_grad_enabled`` calls, run with
+torch here and with the learner's engine by the driver; ``is_grad_enabled()`` (its exact value
+and type: torch's is a bool), whether an op records and its ``requires_grad`` are compared at
+every ``see(k)``.
 """
 
 import numpy as np

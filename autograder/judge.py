@@ -23,6 +23,7 @@ import hmac
 import json
 import os
 import resource
+import secrets
 import selectors
 import shutil
 import signal
@@ -53,6 +54,16 @@ def hidden_seed(secret, digest, exercise):
     """The hidden check's seed for one submission: HMAC(course secret, submission digest, exercise)."""
     mac = hmac.new(secret.encode(), f"{digest}:{exercise}".encode(), hashlib.sha256).digest()
     return int.from_bytes(mac[:8], "little")
+
+
+def work_digest(files):
+    """The digest of a submission's own files (name and bytes), not of when or how it was handed in:
+    the same work resubmitted gets the same hidden cases."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest())
+        digest.update(hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
 
 
 def course_secret(course_root):
@@ -134,23 +145,34 @@ def _limits(memory_mb, cpu_seconds):
 
 
 class WorkerRunner:
-    """One worker process for one exercise; ``run`` is a request over the pipe, its reply decoded."""
+    """A worker process serving one exercise at a time (``begin``); ``run`` is one request over the
+    pipe, its reply decoded. A worker that dies or hangs costs the exercise it was on: the next
+    ``begin`` starts a fresh process."""
 
-    def __init__(self, exercise, folder, setup, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120,
-                 timeout=REQUEST_TIMEOUT):
-        self.timeout, self.dead = timeout, None
+    def __init__(self, folder, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120, timeout=REQUEST_TIMEOUT):
+        self.folder, self.sandbox, self.timeout = folder, sandbox, timeout
+        self.limits = (memory_mb, cpu_seconds)
+        self.process, self.dead, self.scratch = None, None, None
+
+    def _start(self):
         self.scratch = Path(tempfile.mkdtemp(prefix="judge-"))
         python = os.path.realpath(sys.executable)
-        if sandbox == "bwrap":
+        if self.sandbox == "bwrap":
             boot = BOOT.format(paths=[f"{INSIDE}/grader", f"{INSIDE}/site"])
-            command, cwd, env = _bwrap([python, "-S", "-s", "-B", "-P", "-c", boot], folder), None, None
+            command, cwd, env = _bwrap([python, "-S", "-s", "-B", "-P", "-c", boot], self.folder), None, None
         else:
             boot = BOOT.format(paths=_plain_layout(self.scratch))
-            command, cwd, env = [python, "-S", "-s", "-B", "-P", "-c", boot], str(folder), _env()
+            command, cwd, env = [python, "-S", "-s", "-B", "-P", "-c", boot], str(self.folder), _env()
         self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=_limits(memory_mb, cpu_seconds))
-        self.buffer = b""
+                                        preexec_fn=_limits(*self.limits))
+        self.buffer, self.dead = b"", None
+
+    def begin(self, exercise, setup):
+        """Set the worker up for ``exercise`` (a fresh process if the last one died)."""
+        if self.process is None or self.dead is not None:
+            self.close()
+            self._start()
         reply = self._exchange({"exercise": exercise, **setup})
         self._problem = reply.get("problem") if "problem" in reply else reply.get("raised")
 
@@ -163,19 +185,34 @@ class WorkerRunner:
     def _exchange(self, message):
         if self.dead:
             return {"raised": self.dead}
+        nonce = secrets.token_hex(16)
         try:
-            self.process.stdin.write(codec.encode(message).encode() + b"\n")
+            self.process.stdin.write(codec.encode({**message, "nonce": nonce}).encode() + b"\n")
             self.process.stdin.flush()
-            line = self._read_line()
-            reply = codec.decode(line.decode("utf-8"))
-            if not isinstance(reply, dict) or not ({"value", "raised", "problem"} & set(reply)):
-                raise codec.CodecError("not a reply")
-            return reply
-        except (BrokenPipeError, EOFError, OSError, TimeoutError, UnicodeDecodeError, codec.CodecError) as error:
+            return self._reply(nonce, time.monotonic() + self.timeout)
+        except (BrokenPipeError, EOFError, OSError, TimeoutError, codec.CodecError) as error:
             self.dead = {"type": "WorkerStopped", "place": "", "not_written": False, "worker": True,
                          "message": self._why(error)}
-            self.close()
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
             return {"raised": self.dead}
+
+    def _reply(self, nonce, deadline):
+        """The first line that decodes to a reply carrying ``nonce``; lines learner code wrote into
+        the pipe (a forged reply, or a stale one) are skipped, up to a budget."""
+        budget = 8 * codec.MAX_LINE
+        while True:
+            line = self._read_line(deadline)
+            budget -= len(line)
+            if budget < 0:
+                raise codec.CodecError("too much unreadable output on the reply pipe")
+            try:
+                reply = codec.decode(line.decode("utf-8"))
+            except (codec.CodecError, UnicodeDecodeError):
+                continue
+            if isinstance(reply, dict) and reply.pop("nonce", None) == nonce and (
+                    {"value", "raised", "problem"} & set(reply)):
+                return reply
 
     def _why(self, error):
         if isinstance(error, TimeoutError):
@@ -189,8 +226,7 @@ class WorkerRunner:
             return f"the process running your code exited with status {code}"
         return f"its reply could not be read ({error})"
 
-    def _read_line(self):
-        deadline = time.monotonic() + self.timeout
+    def _read_line(self, deadline):
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
             while b"\n" not in self.buffer:
@@ -209,18 +245,22 @@ class WorkerRunner:
         return line
 
     def close(self):
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.process.kill()
-        self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.process is not None:
+            if self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            self.process = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
 
 # --------------------------------------------------------------------------
@@ -250,22 +290,24 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
     ``engine_folder`` holds the learner's ``tinygrad_course/`` (as nbgrader prepared it);
     ``notebooks`` maps a notebook name (no ``.ipynb``) to its parsed JSON (a dict) or None.
     """
-    results = {}
     empty = Path(tempfile.mkdtemp(prefix="judge-empty-"))
+    options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout}
+    runners = {"engine": WorkerRunner(engine_folder, **options), "none": WorkerRunner(empty, **options)}
+    order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
+                                             if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))
     try:
-        for exercise in exercises:
-            results[exercise] = _judge_one(exercise, engine_folder, empty, notebooks, secret=secret, digest=digest,
-                                           sandbox=sandbox, memory_mb=memory_mb, cpu_seconds=cpu_seconds,
-                                           timeout=timeout)
+        return {exercise: _judge_one(exercise, runners, notebooks, hidden_seed(secret, digest, exercise))
+                for exercise in order}
     finally:
+        for runner in runners.values():
+            runner.close()
         shutil.rmtree(empty, ignore_errors=True)
-    return results
 
 
-def _judge_one(exercise, engine_folder, empty, notebooks, *, secret, digest, sandbox, **limits):
-    seed = hidden_seed(secret, digest, exercise)
+def _judge_one(exercise, runners, notebooks, seed):
+    """Units first (no notebook cell has run in the worker yet), then the notebook answers."""
     if exercise in checks.UNITS:
-        setup, folder = {"engine": True}, engine_folder
+        setup, runner = {"engine": True}, runners["engine"]
     else:
         notebook, function, _, uses_engine = checks.NOTEBOOK_EXERCISES[exercise]
         parsed = notebooks.get(notebook.removesuffix(".ipynb"))
@@ -273,8 +315,8 @@ def _judge_one(exercise, engine_folder, empty, notebooks, *, secret, digest, san
             return {"passed": False, "seed": seed, "message": f"{exercise}: {notebook} could not be read"}
         setup = {"engine": uses_engine, "answer": {"cells": answer_cells(parsed), "grade_id": f"{exercise}_answer",
                                                    "function": function}}
-        folder = engine_folder if uses_engine else empty  # a by-hand exercise gets no engine to lean on
-    runner = WorkerRunner(exercise, folder, setup, sandbox=sandbox, **limits)
+        runner = runners["engine" if uses_engine else "none"]  # a by-hand exercise gets no engine to lean on
+    runner.begin(exercise, setup)
     try:
         for hidden in (False, True):
             checks.run_check(exercise, runner, hidden=hidden,
@@ -285,8 +327,6 @@ def _judge_one(exercise, engine_folder, empty, notebooks, *, secret, digest, san
         return {"passed": False, "seed": seed,
                 "message": f"{exercise}: the check could not use what your code returned "
                            f"({type(error).__name__}: {str(error)[:300]})"}
-    finally:
-        runner.close()
     return {"passed": True, "seed": seed, "message": f"{exercise}: visible and hidden cases agree with torch"}
 
 

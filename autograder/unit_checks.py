@@ -220,7 +220,13 @@ def binary_op_check(op_name, torch_fn, known):
             check_op(t, op_name, [a, b], grad, torch_fn, names=["a", "b"], known=known(a, b, grad), where=where)
         for (a, b), _, grad, where in neuron_cases(t, op_name):
             case(a, b, grad, where)
-        for number in range(3 if not t.hidden else 10):
+        if t.hidden:  # broadcasting both ways, on every run: b stretched into a, then a into b
+            big = shape_for(t, 2)
+            small = tuple(1 if t.rng.random() < 0.5 else n for n in big[1:])
+            for shape_a, shape_b in ((big, small), (small, big)):
+                a, b = uniform(t.rng, shape_a), uniform(t.rng, shape_b)
+                case(a, b, random_grad(t, np.broadcast_shapes(shape_a, shape_b)), "broadcasting")
+        for number in range(3 if not t.hidden else 8):
             shape_a, shape_b = ((2, 3), (3,)) if number == 0 and not t.hidden else broadcast_pair(t)
             a, b = uniform(t.rng, shape_a), uniform(t.rng, shape_b)
             case(a, b, random_grad(t, np.broadcast_shapes(shape_a, shape_b)))

@@ -32,7 +32,7 @@ def _files(folder, keep=lambda path: True):
             if p.is_file() and not SKIP & set(p.parts) and keep(p.relative_to(folder))}
 
 
-def package_files(reference=None):
+def package_files():
     """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
     reference engine: the checks' stand-ins (``autograder.worker.standins``) need none."""
     return {f"autograder/{name}": data for name, data in
@@ -72,7 +72,7 @@ def build(course_root, assignment, db_url, course_id, settings):
         "assignment": assignment, "course_id": course_id,
         "config": (course_root / "nbgrader_config.py").read_text(),
         "source": _files(source, lambda rel: rel.suffix != ".ipynb"),
-        "gradebook": gradebook, "package": package_files(settings.get("reference")),
+        "gradebook": gradebook, "package": package_files(),
         "layout": _layout(course_root, assignment, db_url, course_id), "settings": dict(settings),
         "secret": judge.course_secret(course_root),
     }

@@ -337,7 +337,8 @@ def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
     notebooks = {n: judge.load_notebook(Path(submitted) / f"{n}.ipynb") for n in graded}
     limits = bundle["settings"]["limits"]
     mode = bundle["settings"]["sandbox"]
-    return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"], digest=job["digest"],
+    return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"],
+                       digest=judge.work_digest(job["files"]),
                        sandbox=mode if mode in ("bwrap", "none") else "none", memory_mb=limits["memory_mb"],
                        cpu_seconds=min(limits["cpu_seconds"], 300))
 

@@ -8,11 +8,9 @@ having run in the parent, so a kernel is as fresh as a new interpreter (the zygo
 imports modules; numpy's global random state is reseeded in each child).
 
 The grading code reaches the zygote through its stdin, not through the filesystem: the
-first line carries the files (``autograder/*.py`` and the reference engine the checks compare
-against), which the zygote writes to a private folder inside the sandbox, imports, and then
-deletes the reference engine from disk, so no kernel forked later can read it (the checks
-keep it in memory; code that digs it out of ``sys.modules`` meets the checks' own guards,
-which fail any call into the reference).
+first line carries the files (``autograder/*.py``, for the notebooks' visible checks; no
+reference engine), which the zygote writes to a private folder inside the sandbox. What the
+kernels' checks say is advisory: the score comes from ``autograder.judge`` afterwards.
 
 The zygote runs no learner code itself. It speaks JSON lines on stdin/stdout:
     {"op": "spawn", "kind": "kernel"|"main", "argv": [...], "cwd": ..., "env": {...},

@@ -2,9 +2,11 @@
 
     python -S -s -B -P -c "<boot>"    (started by ``autograder.judge``, inside the sandbox)
 
-The first line on stdin sets the session up (which exercise; the engine in the working folder,
-and/or the notebook cells that define an answer); every later line is one driver request. Each
-gets exactly one line back on the original stdout. Learner code sees neither pipe: stdin, stdout
+A line naming an ``exercise`` sets a session up (the engine in the working folder, and/or the
+notebook cells that define an answer); every other line is one driver request for the current
+session. Each gets exactly one line back on the original stdout. One process serves a
+submission's exercises in a fixed order (the engine is imported once); the judge starts a new
+one for the next exercise when an exercise kills it. Learner code sees neither pipe: stdin, stdout
 and stderr are /dev/null while it runs, so its prints go nowhere and cannot break the framing.
 """
 
@@ -56,28 +58,31 @@ def open_session(setup):
     return drivers.Session(exercise, engine=engine, answer=function), None
 
 
-def _send(replies, message):
+def _send(replies, message, nonce):
     try:
-        line = codec.encode(message)
+        line = codec.encode({**message, "nonce": nonce})
     except (codec.CodecError, ValueError, RecursionError) as error:
         line = codec.encode({"raised": {"type": "UnreadableResult", "place": "", "not_written": False,
                                         "message": f"what your code returned is not plain data the checks "
-                                                   f"can read ({error})"}})
+                                                   f"can read ({error})"}, "nonce": nonce})
     replies.write(line + "\n")
     replies.flush()
 
 
 def main():
     requests, replies = _private_pipes()
-    setup = codec.decode(requests.readline())
-    session, problem = open_session(setup)
-    _send(replies, {"problem": problem})
+    session, problem = None, {"type": "NoSession", "message": "no exercise set up", "place": "",
+                              "not_written": False}
     for line in requests:
-        request = codec.decode(line)
-        if problem is not None:
-            _send(replies, {"raised": problem})
+        message = codec.decode(line)
+        nonce = message.pop("nonce")  # echoed, so a reply written by anyone else is told apart
+        if "exercise" in message:  # the next exercise: a new session in the same process
+            session, problem = open_session(message)
+            _send(replies, {"problem": problem}, nonce)
+        elif problem is not None:
+            _send(replies, {"raised": problem}, nonce)
         else:
-            _send(replies, session.run(request["driver"], request["args"]))
+            _send(replies, session.run(message["driver"], message["args"]), nonce)
 
 
 if __name__ == "__main__":
