@@ -43,7 +43,7 @@ NUMPY = Path(np.__file__).resolve().parent
 INSIDE = "/opt/judge"                              # where the worker's files appear in bwrap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")
-REQUEST_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -163,8 +163,11 @@ class WorkerRunner:
         else:
             boot = BOOT.format(paths=_plain_layout(self.scratch))
             command, cwd, env = [python, "-S", "-s", "-B", "-P", "-c", boot], str(self.folder), _env()
+        # stderr: only the interpreter's or bubblewrap's own start-up errors (serve silences it before
+        # any learner code runs); kept outside the sandbox to explain a worker that could not start
+        self.errors = open(self.scratch / "stderr", "w+b")
         self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, start_new_session=True,
+                                        stderr=self.errors, start_new_session=True,
                                         preexec_fn=_limits(*self.limits))
         self.buffer, self.dead = b"", None
 
@@ -223,7 +226,9 @@ class WorkerRunner:
             return (f"the process running your code was killed by {name}"
                     + (" (it ran out of memory or CPU time)" if name in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""))
         if code is not None:
-            return f"the process running your code exited with status {code}"
+            self.errors.seek(0)
+            said = self.errors.read(4000).decode("utf-8", "replace").strip().splitlines()
+            return f"the process running your code exited with status {code}" + (f" ({said[-1]})" if said else "")
         return f"its reply could not be read ({error})"
 
     def _read_line(self, deadline):
@@ -259,6 +264,7 @@ class WorkerRunner:
                     pass
             self.process = None
         if self.scratch is not None:
+            self.errors.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 

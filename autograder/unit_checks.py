@@ -396,7 +396,7 @@ def sum_to_shape(t):
             (f"keep the stretched size-1 axes: sum them with keepdims=True ({slips.WRONG_SHAPE})",
              leading.sum(axis=stretched)),
             ("you averaged; broadcasting reused each value several times, so their gradients add up: sum",
-             expected * shape_size(shape) / grad.size),
+             expected * shape_size(shape) / max(1, grad.size)),
             ("you summed over every axis; only the axes broadcasting added or stretched get summed",
              np.asarray(grad.sum()))]
         slip = slips.explain(array, expected, known=known, rtol=rtol, atol=atol)
