@@ -3,6 +3,7 @@
     python -m autograder.release            # rebuild course/ (and nbgrader's source/ and release/)
     python -m autograder.release --check    # build in a temporary folder; fail if course/ is stale
     python -m autograder.release --refresh  # first re-run the solution notebooks, saving their outputs
+    python -m autograder.release --publish ../tinygrad-course-learner   # a learner-only repository
 
 Steps:
   1. ``autograder/source/autodiff/``: the solution notebooks, and the engine with each
@@ -12,10 +13,17 @@ Steps:
   2. ``nbgrader generate_assignment autodiff``: clears solution cells and hidden tests,
      locks and checksums the graded cells, records the assignment in the gradebook.
   3. ``course/``: a copy of nbgrader's release, what Binder and a clone open.
+
+``--publish DIR`` writes a repository for learners instead: a fresh build of the release, the
+``autograder`` modules its notebooks import (found from their imports, never the judge, the class
+grader or this builder), pyproject.toml, binder/, a README with a Binder badge, LICENSE; nothing
+of ``solutions/``, no hidden test, no gradebook, no history of this repository (``publish``).
 """
 
 import argparse
+import ast
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -158,13 +166,317 @@ def refresh_outputs(notebooks=None, timeout=120):
         print(f"refreshed {path.relative_to(REPO)}")
 
 
+# --------------------------------------------------------------------------
+# --publish: a learner-only repository
+# --------------------------------------------------------------------------
+
+# Never published, nor anything under them: the class grader, this builder, nbgrader's course config.
+INSTRUCTOR_ONLY = ("autograder.judge", "autograder.grade", "autograder.release", "autograder.classgrading",
+                   "autograder.nbgrader_config")
+# Published whole once anything in them is imported: the torch-free worker package the checks drive.
+WHOLE_PACKAGES = ("autograder.worker",)
+# Paths a learner repository must not hold (any part of the path, compared lower-case).
+FORBIDDEN_PARTS = {"solutions", ".grading", "classgrading", "judge.py", "grade.py", "release.py",
+                   "gradebook.db", "nbgrader_config.py", "source", "submitted", "autograded", "feedback"}
+MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+BADGE_PLACEHOLDER = "OWNER/REPOSITORY"
+FIRST_NOTEBOOK = "01_x_squared.ipynb"
+
+
+def _code_of(cell_source):
+    """A code cell as plain Python (IPython's own rewriting of ``%magics``)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    return TransformerManager().transform_cell(cell_source)
+
+
+def _imported(tree, module, is_package):
+    """The ``autograder`` names an AST imports anywhere (function bodies included); ``from X import y``
+    yields ``X`` and ``X.y``, which counts only where it is a module."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".") if is_package else module.split(".")[:-1]
+                parts = parts[:len(parts) - node.level + 1]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in found if name == "autograder" or name.startswith("autograder.")}
+
+
+def _module_file(name):
+    path = REPO.joinpath(*name.split("."))
+    for candidate in (path / "__init__.py", path.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def notebook_imports(notebooks):
+    """The ``autograder`` modules the code cells of ``notebooks`` import."""
+    import nbformat
+
+    found = set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                found |= _imported(ast.parse(_code_of(cell.source), str(path)), "__main__", False)
+    return found
+
+
+def learner_modules(notebooks):
+    """``{module name: file}``: the ``autograder`` modules the notebooks import, everything those import
+    in turn (read from their source, so an import inside a function counts), their packages, and the
+    whole of ``WHOLE_PACKAGES``. Raises if any of it is instructor-only."""
+    todo, found = sorted(notebook_imports(notebooks)), {}
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if name in found or path is None:
+            continue
+        found[name] = path
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        if name in WHOLE_PACKAGES:
+            todo += [f"{name}.{p.stem}" for p in sorted(path.parent.glob("*.py")) if p.stem != "__init__"]
+        todo += sorted(_imported(ast.parse(path.read_text(), str(path)), name, path.name == "__init__.py"))
+    blocked = sorted(n for n in found if any(n == b or n.startswith(b + ".") for b in INSTRUCTOR_ONLY))
+    if blocked:
+        raise RuntimeError(f"the learner notebooks' imports reach instructor-only modules: {', '.join(blocked)}")
+    return dict(sorted(found.items()))
+
+
+def _notebook_table():
+    """The table of notebooks from this README's learner section."""
+    table = re.search(r"^\| notebook \|.*\n(?:\|.*\n)+", (REPO / "README.md").read_text(), re.M)
+    if table is None:
+        raise RuntimeError("README.md has no '| notebook | ...' table to copy into the learner README")
+    return table.group(0)
+
+
+def _learner_readme(github):
+    badge = (f"https://mybinder.org/v2/gh/{github or BADGE_PLACEHOLDER}/HEAD"
+             f"?urlpath=lab/tree/course/{FIRST_NOTEBOOK}")
+    note = "" if github else (
+        f"<!-- Instructor: replace {BADGE_PLACEHOLDER} in the badge's link with this repository's GitHub\n"
+        f"     path (or publish with `--github owner/name`). -->\n")
+    return f"""# tinygrad-course
+
+{note}[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({badge})
+
+A Jupyter course on automatic differentiation. You follow a PyTorch autograd tutorial section
+by section and, at each step, write the matching piece of **`tinygrad_course`**, a small autograd
+engine on numpy with torch's API (`import tinygrad_course as torch` runs the tutorial's code
+unchanged). Every answer is checked against `torch.autograd`, and a wrong answer tells you which
+input, what torch says, what you said, and what the slip looks like.
+
+## Getting started
+
+On Binder, click the badge: JupyterLab opens `course/{FIRST_NOTEBOOK}`. On your own machine
+(Python 3.11+):
+
+```bash
+python3 -m venv .venv && .venv/bin/pip install -r binder/requirements.txt && .venv/bin/pip install --no-deps -e .
+.venv/bin/jupyter lab course/{FIRST_NOTEBOOK}
+```
+
+Each notebook has the idea, the computation by hand, the same in torch, then the part of the
+engine you write, in `course/tinygrad_course/engine.py`: every open piece raises
+`NotImplementedError` naming its exercise and the notebook that asks for it. The notebooks
+reload the engine on every cell, so edit the file, then rerun the check cell under the
+explanation. The checks you see run a few cases; your grade comes from more, with fresh random
+inputs and shapes, so an answer that only fits the tutorial's numbers does not pass.
+
+{_notebook_table()}
+Press **Validate** (nbgrader's button) before you submit: it runs the notebook and the visible checks.
+
+## What is here
+
+| path | what it is |
+|---|---|
+| `course/` | the notebooks and your engine, `course/tinygrad_course/` |
+| `autograder/` | the checks, widgets and graph drawing the notebooks import |
+| `binder/` | the Binder environment (CPU-only PyTorch) |
+"""
+
+
+def _learner_pyproject():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    dependencies = "".join(f"    {json.dumps(d)},\n" for d in project["dependencies"])
+    return f"""[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+# The helpers the notebooks import (checks, widgets, graph drawing). Your engine is not installed:
+# a notebook's `import tinygrad_course` finds the folder next to it, course/tinygrad_course/.
+[project]
+name = "tinygrad-course-learner"
+version = {json.dumps(project["version"])}
+description = {json.dumps(project["description"])}
+readme = "README.md"
+license = {{ text = {json.dumps(project["license"]["text"])} }}
+requires-python = {json.dumps(project["requires-python"])}
+dependencies = [
+{dependencies}]
+
+[tool.setuptools.packages.find]
+where = ["."]
+include = ["autograder*"]
+"""
+
+
+def _learner_post_build():
+    """binder/postBuild for the learner repository: install the helpers, hide nbgrader's instructor
+    screens (the same `jupyter ...` lines as this repository's postBuild); nothing to remove."""
+    disable = [line for line in (REPO / "binder" / "postBuild").read_text().splitlines()
+               if line.startswith("jupyter ")]
+    return "\n".join([
+        "#!/usr/bin/env bash",
+        "# Runs once when Binder builds the image, from the repository root.",
+        "set -euo pipefail",
+        "",
+        "# The course's helpers (checks the notebooks call, widgets, graph drawing); the environment",
+        "# is already pinned by requirements.txt, so install nothing else.",
+        "pip install --no-deps -e .",
+        "",
+        "# Learners validate their work; the instructor-side nbgrader screens are not for them.",
+        *disable, ""])
+
+
+LEARNER_GITIGNORE = "__pycache__/\n*.pyc\n.ipynb_checkpoints/\n*.egg-info/\n.venv/\nbuild/\n"
+
+
+def _texts(folder):
+    """(relative path, lines) of every file under ``folder`` but .git; a notebook's cell sources are
+    read as code (its JSON file too)."""
+    import nbformat
+
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and ".git" not in p.parts):
+        relative = path.relative_to(folder).as_posix()
+        text = path.read_text(errors="replace")
+        yield relative, text.splitlines()
+        if path.suffix == ".ipynb":
+            for cell in nbformat.reads(text, as_version=4).cells:
+                yield relative, cell.source.splitlines()
+
+
+def leaks(folder):
+    """What in a published tree could hand a learner an answer: instructor-only paths, nbgrader's
+    solution and hidden-test markers, ``hidden=True`` checks in notebooks, and lines of the reference
+    engine's solution regions that the stripped engine does not also have."""
+    folder = Path(folder)
+    engine = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
+    shown = {line.strip() for line in strip_solutions(engine).splitlines()}
+    answers = {line.strip() for lines in solution_regions(engine).values() for line in lines} - shown
+    answers = {line for line in answers if len(line) >= 16}
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if ".git" not in p.relative_to(folder).parts):
+        relative = path.relative_to(folder)
+        if {part.lower() for part in relative.parts} & FORBIDDEN_PARTS:
+            found.append(f"{relative}: an instructor-only path")
+    for relative, lines in _texts(folder):
+        for line in lines:
+            if MARKER.match(line):
+                found.append(f"{relative}: nbgrader marker {line.strip()!r}")
+            elif line.strip() in answers:
+                found.append(f"{relative}: a line of a reference answer: {line.strip()!r}")
+            elif relative.endswith(".ipynb") and "hidden=True" in line:
+                found.append(f"{relative}: a hidden check: {line.strip()!r}")
+    return sorted(set(found))
+
+
+def _git(folder, *args):
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True)
+
+
+def publish(destination, *, github=None, force=False, git=True):
+    """Write a learner-only repository to ``destination``: a fresh build of the release
+    (``course/``), the ``autograder`` modules its notebooks import, pyproject.toml, binder/, README.md,
+    LICENSE. A new folder becomes a git repository with one commit; an existing one (``force``)
+    keeps its .git and gets the new files uncommitted, to review. Returns the modules published."""
+    destination = Path(destination).resolve()
+    if destination == REPO or REPO in destination.parents:
+        raise ValueError(f"publish outside this repository (not into {destination})")
+    if destination.exists() and not destination.is_dir():
+        raise ValueError(f"{destination} is not a folder")
+    existing = sorted(p for p in destination.iterdir() if p.name != ".git") if destination.exists() else []
+    if existing and not force:
+        raise ValueError(f"{destination} is not empty; --force replaces its files (keeping .git/)")
+    with tempfile.TemporaryDirectory() as scratch:
+        release = build_in(scratch)
+        for path in existing:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        destination.mkdir(parents=True, exist_ok=True)
+        copy_release(release, destination / "course")
+    modules = learner_modules(sorted((destination / "course").glob("*.ipynb")))
+    for path in modules.values():
+        target = destination / path.relative_to(REPO)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    (destination / "binder").mkdir()
+    for name in ("requirements.txt", "runtime.txt"):
+        shutil.copy(REPO / "binder" / name, destination / "binder" / name)
+    (destination / "binder" / "postBuild").write_text(_learner_post_build())
+    (destination / "binder" / "postBuild").chmod(0o755)
+    shutil.copy(REPO / "LICENSE", destination / "LICENSE")
+    (destination / "README.md").write_text(_learner_readme(github))
+    (destination / "pyproject.toml").write_text(_learner_pyproject())
+    (destination / ".gitignore").write_text(LEARNER_GITIGNORE)
+    found = leaks(destination)
+    if found:
+        for path in sorted(p for p in destination.iterdir() if p.name != ".git"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        raise RuntimeError("refusing to publish; removed what was written. Found:\n  " + "\n  ".join(found))
+    if git and not (destination / ".git").exists() and shutil.which("git"):
+        _git(destination, "init", "-q", "-b", "main")
+        _git(destination, "add", "-A")
+        identity = [] if _git_identity(destination) else [
+            "-c", "user.name=tinygrad-course release", "-c", "user.email=release@localhost"]
+        _git(destination, *identity, "commit", "-q", "-m", "Learner release of tinygrad-course")
+    return modules
+
+
+def _git_identity(folder):
+    found = subprocess.run(["git", "config", "user.email"], cwd=folder, capture_output=True, text=True)
+    return bool(found.stdout.strip())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if course/ differs from a fresh build")
     parser.add_argument("--refresh", action="store_true", help="re-run the solution notebooks first")
+    parser.add_argument("--publish", metavar="DIR", type=Path,
+                        help="write a learner-only repository to DIR (a new or empty folder)")
+    parser.add_argument("--github", metavar="OWNER/NAME",
+                        help="with --publish: the GitHub repository the Binder badge launches")
+    parser.add_argument("--force", action="store_true",
+                        help="with --publish: replace the files of a non-empty DIR (its .git/ stays)")
+    parser.add_argument("--no-git", action="store_true",
+                        help="with --publish: do not make a new DIR a git repository")
     args = parser.parse_args(argv)
+    if args.check and args.publish:
+        parser.error("--check and --publish are separate runs")
+    if not args.publish and (args.github or args.force or args.no_git):
+        parser.error("--github, --force and --no-git go with --publish")
     if args.refresh:
         refresh_outputs()
+    if args.publish:
+        try:
+            modules = publish(args.publish, github=args.github, force=args.force, git=not args.no_git)
+        except (ValueError, RuntimeError) as error:
+            print(f"not published: {error}", file=sys.stderr)
+            return 1
+        print(f"published the learner repository in {args.publish}: course/, binder/, README.md, LICENSE, "
+              f"pyproject.toml and {len(modules)} modules of autograder/:", *modules, sep="\n  ")
+        if not args.github:
+            print(f"Edit the Binder badge in {args.publish / 'README.md'}: replace {BADGE_PLACEHOLDER} with the "
+                  "repository's GitHub path (or publish again with --force --github owner/name).")
+        return 0
     if args.check:
         with tempfile.TemporaryDirectory() as scratch:
             stale = differences(build_in(scratch), COURSE)
