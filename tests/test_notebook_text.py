@@ -19,11 +19,23 @@ def quoted_code(notebook):
                 yield cell.metadata.get("nbgrader", {}).get("grade_id", "?"), block
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SOLUTIONS.glob("*.ipynb")))
+# The notebooks that quote engine code: each must still quote some, or the test compares nothing.
+QUOTING = ["01_x_squared.ipynb", "02_sin_chain_rule.ipynb", "04_vector_input.ipynb", "05_clearing_gradients.ipynb",
+           "06_disabling_tracking.ipynb"]
+
+
+def test_the_list_of_quoting_notebooks_is_complete():
+    found = sorted(p.name for p in SOLUTIONS.glob("*.ipynb") if list(quoted_code(nbformat.read(p, as_version=4))))
+    assert found == QUOTING
+
+
+@pytest.mark.parametrize("name", QUOTING)
 def test_engine_excerpts_in_markdown_match_the_learner_engine(name):
     notebook = nbformat.read(SOLUTIONS / name, as_version=4)
+    excerpts = list(quoted_code(notebook))
+    assert excerpts, f"{name} quotes no engine code any more: update QUOTING"
     stale = []
-    for cell_id, block in quoted_code(notebook):
+    for cell_id, block in excerpts:
         for line in block.splitlines():
             text = line.strip() if "todo(" in line else line.split("#")[0].strip()
             if text and not text.startswith("...") and not any(text in known for known in LEARNER_ENGINE_LINES):

@@ -17,7 +17,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ASSIGNMENT = "tiny"
 CONFIG = f"""c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "tiny-course"
-c.CourseDirectory.db_assignments = [dict(name="{ASSIGNMENT}")]
 c.Autograde.exclude_overwriting = {{"{ASSIGNMENT}": ["tinygrad_course/engine.py"]}}
 c.ExecutePreprocessor.timeout = 4
 c.ExecutePreprocessor.interrupt_on_timeout = True
