@@ -47,6 +47,7 @@ class GradingContext:
         self.zygote, self.run_dir, self.ipc_dir = zygote, run_dir, ipc_dir
         self.incidents = []  # {"notebook", "cell", "reason"} for the report
         self.before_kernel = None  # called with nbgrader's output folder before each kernel starts
+        self.kernel_seed = None  # seeds the notebooks' own hidden checks (advisory; not the judge's)
 
 
 ACTIVE = None  # the GradingContext of the submission this process is grading (one at a time)
@@ -65,6 +66,8 @@ class ZygoteProvisioner(LocalProvisioner):
             raise RuntimeError(f"only ipykernel kernels can be graded here, not {cmd}")
         argv = cmd[cmd.index("ipykernel_launcher") + 1:]
         env = {k: os.environ[k] for k in ("NBGRADER_EXECUTION",) if k in os.environ}
+        if context.kernel_seed is not None:  # the notebooks' own hidden checks: the same cases on every run
+            env["AUTOGRADER_HIDDEN_SEED"] = str(context.kernel_seed)
         self.process = context.zygote.spawn_kernel(argv, cwd=context.run_dir, env=env)
         self.parent.kernel_process = self.process  # outlives the provisioner's cleanup, for the report
         self.pid, self.pgid, self.cwd = self.process.pid, None, context.run_dir

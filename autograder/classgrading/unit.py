@@ -275,6 +275,7 @@ def _grade(bundle, scratch, job):
                 timings["zygote"] = timings.get("zygote", 0.0) + time.monotonic() - clock
                 context = kernels.GradingContext(zygote, str(run_dir), str(ipc_dir))
                 context.before_kernel = lambda path: _sync_run_dir(path, run_dir, allowed)
+                context.kernel_seed = judge.hidden_seed(bundle["secret"], judge.work_digest(job["files"]), "kernels")
             kernels.ACTIVE = context
             clock = time.monotonic()
             outcomes[notebook] = _autograde_notebook(config, root, notebook, autograded,

@@ -1,0 +1,66 @@
+"""A grade is a function of the submission's bytes: grading the same class twice gives the same gradebook.
+
+The class has a learner whose ``sum_to_shape`` fails only on the hidden check's empty-axis family,
+so the hidden cases must be the same on both runs (their seed comes from the course secret and
+the submission's files), and one whose unit never returns, so a timeout must cost the same twice.
+"""
+
+import csv
+import difflib
+
+import pytest
+from corpus import course
+from nbgrader.api import Gradebook
+
+from autograder.grade import grade_class
+
+pytestmark = pytest.mark.slow
+KEEP_01_04 = ["02_sin_chain_rule", "03_neuron_bce", "05_clearing_gradients", "06_disabling_tracking",
+           "07_training_a_neuron"]
+
+
+def _engine_replacing(unit, old, new):
+    source = course.engine_with(course.all_units())
+    assert source.count(old) == 1, (unit, old)
+    return source.replace(old, new)
+
+
+CLASS = {
+    "ada": dict(engine_units=course.all_units(), drop=KEEP_01_04),
+    "empty-axis-slip": dict(drop=KEEP_01_04, files={"tinygrad_course/engine.py": _engine_replacing(
+        "sum_to_shape", "if n == 1 and grad.shape[i] != 1", "if n == 1 and grad.shape[i] > 1")}),
+    "hangs": dict(drop=KEEP_01_04, files={"tinygrad_course/engine.py": _engine_replacing(
+        "mean_backward", "count = int(np.prod(ctx.shape))", "while True:\n            pass\n        count = 0")}),
+}
+
+
+def _grades(root):
+    with Gradebook(f"sqlite:///{root}/gradebook.db", course.COURSE_ID) as gradebook:
+        return {(student, notebook.name, grade.name): grade.score
+                for student in CLASS
+                for notebook in gradebook.find_submission(course.ASSIGNMENT, student).notebooks
+                for grade in notebook.grades}
+
+
+def test_grading_the_same_class_twice_gives_identical_gradebooks(tmp_path):
+    root = course.build_course(tmp_path / "course")
+    for student, submission in CLASS.items():
+        course.submit(root, student, **submission)
+    first = grade_class(course.ASSIGNMENT, root, workers=2, progress=False, feedback=False, cell_timeout=10)
+    grades, table = _grades(root), (root / "grades-autodiff.csv").read_text()
+    reports = {s: (root / "autograded" / s / course.ASSIGNMENT / "grading_report.md").read_text() for s in CLASS}
+    second = grade_class(course.ASSIGNMENT, root, workers=2, progress=False, feedback=False, cell_timeout=10,
+                         regrade=True)
+    assert first.failed == second.failed == {}
+    assert sorted(second.graded) == sorted(CLASS)
+    assert _grades(root) == grades
+    assert (root / "grades-autodiff.csv").read_text() == table
+    for student, report in reports.items():
+        again = (root / "autograded" / student / course.ASSIGNMENT / "grading_report.md").read_text()
+        assert again == report, "".join(difflib.unified_diff(report.splitlines(True), again.splitlines(True)))
+    rows = {row["student_id"]: row for row in csv.DictReader(table.splitlines())}
+    assert float(rows["ada"]["sum_to_shape"]) > 0 and float(rows["ada"]["mean_backward"]) > 0
+    assert float(rows["empty-axis-slip"]["sum_to_shape"]) == 0 < float(rows["empty-axis-slip"]["mean_backward"])
+    assert float(rows["hangs"]["mean_backward"]) == 0 < float(rows["hangs"]["sum_to_shape"])
+    assert "did not finish within" in reports["hangs"]
+    assert "(hidden check)" in reports["empty-axis-slip"]
