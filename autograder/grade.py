@@ -34,8 +34,10 @@ What it does, using nbgrader's own machinery throughout:
      ``nbgrader export``, the formgrader, ``nbgrader generate_feedback`` and
      ``nbgrader release_feedback`` see every grade and every feedback file.
   4. A rerun skips submissions whose bytes are unchanged since they were graded (``--regrade``
-     to force); a submission that hit a grader error is retried. The CSV and a summary end it;
-     the summary says what to run next.
+     to force); a submission that hit a grader error is retried. The CSV, the instructor's
+     class insight next to it (``insight-<assignment>.html``: pass rate, score distribution and
+     common slips per exercise, ``autograder.insight``) and a summary end it; the summary says
+     what to run next.
 
 Dask workers need this repository importable (``pip install -e .`` or ``PYTHONPATH``), the
 course's Python environment, and bubblewrap; start each with one thread, e.g.
@@ -53,6 +55,7 @@ from pathlib import Path
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder import insight
 from autograder.classgrading import book, bundle, collect, sandbox
 from autograder.classgrading.unit import grade_submission
 
@@ -88,6 +91,8 @@ class Summary:
     seconds: float = 0.0
     sandbox: str = ""
     csv: str = ""
+    insight: str = ""                                  # the instructor's class insight (HTML)
+    insight_error: str = ""
     unit_seconds: list = field(default_factory=list)
     assignment: str = ""
     course_root: str = ""
@@ -120,6 +125,10 @@ class Summary:
                       for student, error in sorted(self.failed.items())]
         if self.csv:
             lines.append(f"scores per learner and exercise: {self.csv}")
+        if self.insight:
+            lines.append(f"class insight (pass rates, scores, common slips; instructor only): {self.insight}")
+        elif self.insight_error:
+            lines.append(f"class insight not written: {self.insight_error}")
         lines += self.next_steps()
         return "\n".join(lines)
 
@@ -224,6 +233,11 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
     summary.csv = str(book.export_csv(db_url, assignment, course_id,
                                       csv_path or course_root / f"grades-{assignment}.csv",
                                       ledger_dir=course_root / book.LEDGER / assignment))
+    try:
+        summary.insight = str(insight.write_insight(db_url, assignment, course_id, summary.csv,
+                                                    ledger_dir=course_root / book.LEDGER / assignment))
+    except Exception as error:  # noqa: BLE001 - the grades are written; the insight page is extra
+        summary.insight_error = f"{type(error).__name__}: {error}"
     summary.seconds = time.monotonic() - started
     return summary
 

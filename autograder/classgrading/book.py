@@ -6,7 +6,8 @@
 - ``Writer`` is the single writer: it merges each graded submission into the main gradebook
   exactly as nbgrader's ``SaveAutoGrades`` would (a manual score keeps its precedence and
   flags the cell for review), then writes ``autograded/`` and ``feedback/`` and a ledger
-  entry that lets a rerun skip what is already graded.
+  entry that lets a rerun skip what is already graded and keeps, per exercise, whether it
+  passed and the slip that failed it (``"exercises"``, read by ``autograder.insight``).
 
   Both folders carry nbgrader's own ``timestamp.txt`` and ``submission_secret.txt``, as
   ``nbgrader autograde`` and ``generate_feedback`` leave them: ``generate_feedback`` compares
@@ -30,6 +31,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
+
+from autograder.insight import exercise_verdicts
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
 REPORT = "grading_report.md"
@@ -143,6 +146,16 @@ class Writer:
         self.root, self.db_url = Path(course_root), db_url
         self.assignment, self.course_id = assignment, course_id
         self.gradebook = Gradebook(db_url, course_id)
+        self._cells = None
+
+    def cells(self):
+        """``{exercise: (notebook, max_score)}``: the assignment's graded cells (read once)."""
+        if self._cells is None:
+            with quiet_gradebook():
+                master = self.gradebook.find_assignment(self.assignment)
+                self._cells = {cell.name: (notebook.name, float(cell.max_score or 0.0))
+                               for notebook in master.notebooks for cell in notebook.grade_cells}
+        return self._cells
 
     def close(self):
         self.gradebook.close()
@@ -180,6 +193,8 @@ class Writer:
         entry["notebooks"] = {name: {k: v for k, v in outcome.items() if k in ("status", "message", "score",
                                                                                 "max_score", "notes")}
                               for name, outcome in result["notebooks"].items()}
+        # per exercise: passed, and the slip that failed it (autograder.insight reads these)
+        entry["exercises"] = exercise_verdicts(result, self.cells())
         path = self.ledger_path(student)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
