@@ -2,7 +2,8 @@
 
 The class has a learner whose ``sum_to_shape`` fails only on the hidden check's empty-axis family,
 so the hidden cases must be the same on both runs (their seed comes from the course secret and
-the submission's files), and one whose unit never returns, so a timeout must cost the same twice.
+the submission's files), and the notebooks' own (advisory) hidden checks must repeat too, or the
+reports would differ.
 """
 
 import csv
@@ -15,8 +16,8 @@ from nbgrader.api import Gradebook
 from autograder.grade import grade_class
 
 pytestmark = pytest.mark.slow
-KEEP_01_04 = ["02_sin_chain_rule", "03_neuron_bce", "05_clearing_gradients", "06_disabling_tracking",
-           "07_training_a_neuron"]
+ONLY_04 = ["01_x_squared", "02_sin_chain_rule", "03_neuron_bce", "05_clearing_gradients",
+           "06_disabling_tracking", "07_training_a_neuron"]
 
 
 def _engine_replacing(unit, old, new):
@@ -26,11 +27,9 @@ def _engine_replacing(unit, old, new):
 
 
 CLASS = {
-    "ada": dict(engine_units=course.all_units(), drop=KEEP_01_04),
-    "empty-axis-slip": dict(drop=KEEP_01_04, files={"tinygrad_course/engine.py": _engine_replacing(
+    "ada": dict(engine_units=course.all_units(), drop=ONLY_04),
+    "empty-axis-slip": dict(drop=ONLY_04, files={"tinygrad_course/engine.py": _engine_replacing(
         "sum_to_shape", "if n == 1 and grad.shape[i] != 1", "if n == 1 and grad.shape[i] > 1")}),
-    "hangs": dict(drop=KEEP_01_04, files={"tinygrad_course/engine.py": _engine_replacing(
-        "mean_backward", "count = int(np.prod(ctx.shape))", "while True:\n            pass\n        count = 0")}),
 }
 
 
@@ -46,11 +45,10 @@ def test_grading_the_same_class_twice_gives_identical_gradebooks(tmp_path):
     root = course.build_course(tmp_path / "course")
     for student, submission in CLASS.items():
         course.submit(root, student, **submission)
-    first = grade_class(course.ASSIGNMENT, root, workers=2, progress=False, feedback=False, cell_timeout=10)
+    first = grade_class(course.ASSIGNMENT, root, workers=0, progress=False, feedback=False)
     grades, table = _grades(root), (root / "grades-autodiff.csv").read_text()
     reports = {s: (root / "autograded" / s / course.ASSIGNMENT / "grading_report.md").read_text() for s in CLASS}
-    second = grade_class(course.ASSIGNMENT, root, workers=2, progress=False, feedback=False, cell_timeout=10,
-                         regrade=True)
+    second = grade_class(course.ASSIGNMENT, root, workers=0, progress=False, feedback=False, regrade=True)
     assert first.failed == second.failed == {}
     assert sorted(second.graded) == sorted(CLASS)
     assert _grades(root) == grades
@@ -61,6 +59,4 @@ def test_grading_the_same_class_twice_gives_identical_gradebooks(tmp_path):
     rows = {row["student_id"]: row for row in csv.DictReader(table.splitlines())}
     assert float(rows["ada"]["sum_to_shape"]) > 0 and float(rows["ada"]["mean_backward"]) > 0
     assert float(rows["empty-axis-slip"]["sum_to_shape"]) == 0 < float(rows["empty-axis-slip"]["mean_backward"])
-    assert float(rows["hangs"]["mean_backward"]) == 0 < float(rows["hangs"]["sum_to_shape"])
-    assert "did not finish within" in reports["hangs"]
     assert "(hidden check)" in reports["empty-axis-slip"]

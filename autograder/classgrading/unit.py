@@ -357,6 +357,8 @@ def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
                 verdict = judged.get(grade.name)
                 if verdict is None:
                     continue
+                outcomes[notebook.name].setdefault("verdicts", {})[grade.name] = {
+                    "passed": bool(verdict["passed"]), "message": verdict["message"], "seed": verdict["seed"]}
                 score = float(grade.max_score) if verdict["passed"] else 0.0
                 kernel = grade.auto_score or 0.0
                 if score != kernel:
