@@ -26,6 +26,15 @@ c.ClearSolutions.code_stub = {
 c.ExecutePreprocessor.timeout = 60
 c.ExecutePreprocessor.interrupt_on_timeout = True
 
+# Stock `nbgrader autograde` (and the formgrader's autograde button) start every kernel in the
+# bubblewrap sandbox: no network, no view of the course root, the gradebook or other learners;
+# writable: the notebook's own autograded/<student>/<assignment>/ folder and /tmp. Without
+# bubblewrap they warn and run as stock. `python -m autograder.grade` runs its own kernels.
+from autograder.classgrading import stock  # noqa: E402
+
+for app in (c.NbGraderApp.AutogradeApp, c.NbGraderAPI):  # `nbgrader autograde`, the formgrader
+    app.Autograde.autograde_preprocessors = stock.autograde_preprocessors()
+
 # The gradebook: sqlite in this folder by default. For a shared gradebook (cluster grading) use
 # PostgreSQL, spelled for the installed driver: postgresql+psycopg2://user@host:port/dbname
 # c.CourseDirectory.db_url = "postgresql+psycopg2://grader@127.0.0.1:5432/gradebook"

@@ -1,0 +1,271 @@
+"""Stock ``nbgrader autograde`` starts every kernel in bubblewrap (``autograder/classgrading/stock.py``).
+
+A scratch course with the real assignment and two learners. alice submits honest work and is
+graded first; then mallory, whose notebook tries to overwrite the gradebook, the course's
+config and the grading code, to write into alice's folders, to leave symlinks for nbgrader to
+write through, and to reach a socket the test listens on. Both are graded by plain
+``nbgrader autograde autodiff`` in the course root (mallory into a copy of the gradebook, so
+that the course's own gradebook, which holds alice's grades, must stay byte-identical).
+"""
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from corpus import course
+from nbformat.v4 import new_code_cell
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.classgrading import sandbox, stock
+
+NOTEBOOK = "01_x_squared"
+REPO = Path(__file__).resolve().parent.parent
+ALICE_ANSWERS = ["manual_dy_dx"]  # the notebook's by-hand answer
+ALICE_UNITS = ["pow_backward"]  # and one engine unit; accumulate_grad is left open
+
+# Runs in mallory's kernel; {root}, {port}, {probe} are filled in. Prints one JSON line.
+ATTACK = '''
+import json, os, socket, autograder
+root, here, found = {root!r}, os.getcwd(), {{}}
+
+def attempt(name, path, action):
+    seen = os.path.exists(path)
+    try:
+        action(path)
+        found[name] = {{"seen": seen, "done": True}}
+    except Exception as error:
+        found[name] = {{"seen": seen, "done": type(error).__name__}}
+
+def overwrite(path):
+    with open(path, "wb") as out:
+        out.write(b"mallory was here")
+
+def create(path):
+    with open(path, "x") as out:
+        out.write("mallory was here")
+
+attempt("gradebook", os.path.join(root, "gradebook.db"), overwrite)
+attempt("course_config", os.path.join(root, "nbgrader_config.py"), overwrite)
+attempt("repo_grading_code", {probe!r}, create)
+attempt("kernel_grading_code", os.path.join(os.path.dirname(autograder.__file__), "checks.py"), overwrite)
+alice = os.path.join(root, "{{}}", "alice", "autodiff")
+attempt("alice_submitted", os.path.join(alice.format("submitted"), "tinygrad_course", "engine.py"), overwrite)
+attempt("alice_submitted_new", os.path.join(alice.format("submitted"), "mallory.py"), create)
+attempt("alice_autograded", os.path.join(alice.format("autograded"), "{notebook}.ipynb"), overwrite)
+attempt("hidden_tests", os.path.join(root, "source", "autodiff", "{notebook}.ipynb"), overwrite)
+try:
+    with socket.create_connection(("127.0.0.1", {port}), timeout=5) as connection:
+        connection.sendall(b"mallory")
+    found["network"] = {{"done": True}}
+except OSError as error:
+    found["network"] = {{"done": type(error).__name__}}
+# nbgrader writes the graded notebook here after the kernel: make that a link to the gradebook
+os.remove("{notebook}.ipynb")
+os.symlink(os.path.join(root, "gradebook.db"), "{notebook}.ipynb")
+os.symlink(os.path.join(root, "nbgrader_config.py"), os.path.join("tinygrad_course", "config_link.py"))
+found["cwd"] = here
+print("ATTACK " + json.dumps(found))
+'''
+
+
+# A cell that outlives nbgrader's timeout is interrupted: the signal must reach the kernel
+# inside the sandbox (sent to bwrap, it would kill the sandbox and the notebook with it).
+LOOP = "import time\nwhile True:\n    time.sleep(0.01)"
+CELL_TIMEOUT = 10
+
+
+def _hashes(root, paths):
+    """{relative path: sha256} of every file under ``paths`` (files or folders) in ``root``."""
+    found = {}
+    for rel in paths:
+        path = root / rel
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink())
+        for file in files:
+            data = file.read_bytes() if not file.is_symlink() else b"symlink:" + str(file.readlink()).encode()
+            found[file.relative_to(root).as_posix()] = hashlib.sha256(data).hexdigest()
+    return found
+
+
+def _autograde(root, *args):
+    command = [sys.executable, "-m", "nbgrader", "autograde", course.ASSIGNMENT, "--notebook", NOTEBOOK, *args]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stderr
+
+
+def _scores(db_path, student):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{db_path}", course.COURSE_ID) as gradebook:
+        notebook = gradebook.find_submission_notebook(NOTEBOOK, course.ASSIGNMENT, student)
+        return {grade.name: grade.score for grade in notebook.grades}
+
+
+def _after_setup(*sources):
+    def edit(name, notebook):
+        if name == NOTEBOOK:
+            setup = next(i for i, c in enumerate(notebook.cells)
+                         if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+            notebook.cells[setup + 1:setup + 1] = [new_code_cell(source) for source in sources]
+    return edit
+
+
+def _outputs(notebook_path):
+    """[(cell source, [(output type, error name or stdout text)])] of the graded notebook."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    return [(cell.source, [(o.output_type, o.get("ename") or o.get("text")) for o in cell.get("outputs", [])])
+            for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def _attack_report(outputs):
+    for _, cell_outputs in outputs:
+        for kind, text in cell_outputs:
+            if kind == "stream" and "ATTACK " in (text or ""):
+                return json.loads(text.split("ATTACK ", 1)[1].splitlines()[0])
+    raise AssertionError("mallory's attack cell did not report")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    works, detail = sandbox.probe()
+    if not works:
+        pytest.skip(f"bubblewrap is unusable here: {detail}")
+    root = course.build_course(tmp_path_factory.mktemp("stock") / "course")
+    points = course.points(root)
+    course.submit(root, "alice", engine_units=ALICE_UNITS, answers=ALICE_ANSWERS)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.setblocking(False)
+    probe = REPO / "autograder" / f"_mallory_{uuid.uuid4().hex[:8]}.py"
+    attack = ATTACK.format(root=str(root), port=listener.getsockname()[1], probe=str(probe), notebook=NOTEBOOK)
+    course.submit(root, "mallory", edit=_after_setup(attack, LOOP, "print('ALIVE')"))
+
+    alice_log = _autograde(root, "--student", "alice")
+    guarded = ["gradebook.db", "nbgrader_config.py", "submitted/alice", "autograded/alice", "source"]
+    before = _hashes(root, guarded)
+    mallory_db = root.parent / "mallory-gradebook.db"
+    shutil.copyfile(root / "gradebook.db", mallory_db)
+    mallory_log = _autograde(root, "--student", "mallory", "--db", f"sqlite:///{mallory_db}",
+                             f"--ExecutePreprocessor.timeout={CELL_TIMEOUT}")
+    try:
+        connection, _ = listener.accept()
+        connection.close()
+        reached = True
+    except BlockingIOError:
+        reached = False
+    listener.close()
+    probe_written = probe.exists()
+    probe.unlink(missing_ok=True)
+    outputs = _outputs(root / "autograded" / "mallory" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    return dict(root=root, points=points, before=before, after=_hashes(root, guarded), reached=reached,
+                probe_written=probe_written, mallory_db=mallory_db, logs=alice_log + mallory_log,
+                outputs=outputs, report=_attack_report(outputs))
+
+
+
+@pytest.mark.slow
+def test_mallory_kernel_ran_in_her_own_folder(graded):
+    report = graded["report"]
+    assert report["cwd"] == str(graded["root"] / "autograded" / "mallory" / course.ASSIGNMENT)
+    assert "NOT SANDBOXED" not in graded["logs"]
+
+
+@pytest.mark.slow
+def test_the_course_root_and_alice_are_not_visible_to_mallory(graded):
+    report = graded["report"]
+    for target in ("gradebook", "course_config", "repo_grading_code", "alice_submitted", "alice_autograded",
+                   "hidden_tests"):
+        assert report[target]["seen"] is False, target
+    # the grading code the kernel imports is its own read-only copy
+    assert report["kernel_grading_code"] == {"seen": True, "done": "OSError"}
+
+
+@pytest.mark.slow
+def test_gradebook_config_and_alice_files_are_byte_identical(graded):
+    assert graded["after"] == graded["before"]
+    assert not graded["probe_written"]
+
+
+@pytest.mark.slow
+def test_no_network(graded):
+    assert graded["report"]["network"]["done"] is not True  # the name of the exception it met
+    assert not graded["reached"]
+
+
+@pytest.mark.slow
+def test_symlinks_left_by_the_kernel_are_removed_before_nbgrader_writes(graded):
+    folder = graded["root"] / "autograded" / "mallory" / course.ASSIGNMENT
+    graded_notebook = folder / f"{NOTEBOOK}.ipynb"
+    assert graded_notebook.is_file() and not graded_notebook.is_symlink()
+    assert not (folder / "tinygrad_course" / "config_link.py").exists()
+    assert "not a plain file" in graded["logs"]
+
+
+@pytest.mark.slow
+def test_a_cell_past_its_timeout_is_interrupted_inside_the_sandbox(graded):
+    outputs = dict(graded["outputs"])
+    assert ("error", "KeyboardInterrupt") in outputs[LOOP]
+    assert outputs["print('ALIVE')"] == [("stream", "ALIVE\n")]  # the same kernel ran on
+
+
+@pytest.mark.slow
+def test_alice_scores_exactly_what_she_earned(graded):
+    earned = set(ALICE_ANSWERS) | set(ALICE_UNITS)
+    scores = _scores(graded["root"] / "gradebook.db", "alice")
+    assert scores == {cell: (graded["points"][cell] if cell in earned else 0.0) for cell in scores}
+    assert set(scores) == {"manual_dy_dx", "pow_backward", "accumulate_grad"}
+
+
+@pytest.mark.slow
+def test_mallory_was_autograded_too(graded):
+    scores = _scores(graded["mallory_db"], "mallory")
+    assert set(scores) == {"manual_dy_dx", "pow_backward", "accumulate_grad"}
+    assert set(scores.values()) == {0.0}  # she solved nothing
+
+
+# ---------------------------------------------------------------- the wiring (fast)
+
+
+def _preprocessors(config, parent=None):
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    coursedir = CourseDirectory(config=config)
+    converter = Autograde(coursedir=coursedir, parent=parent) if parent else Autograde(coursedir=coursedir,
+                                                                                       config=config)
+    return converter.autograde_preprocessors
+
+
+@pytest.mark.parametrize("app", ["autograde", "formgrader"])
+def test_course_config_sandboxes_stock_autograde_only(app):
+    from nbgrader.apps import AutogradeApp, NbGraderApp
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import Execute
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO / "autograder")).load_config()
+    if app == "autograde":  # as `nbgrader autograde` builds it
+        parent = AutogradeApp(parent=NbGraderApp(config=config))
+    else:
+        parent = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    chain = _preprocessors(config, parent)
+    assert stock.SandboxedExecute in chain and Execute not in chain
+    # autograder.grade builds Autograde without those parents and swaps Execute for its own
+    assert Execute in _preprocessors(config)
+
+
+def test_without_bubblewrap_autograde_warns_and_uses_nbgrader_kernels(monkeypatch, caplog):
+    from jupyter_client.manager import AsyncKernelManager
+    monkeypatch.setattr(sandbox, "probe", lambda: (False, "bubblewrap is not installed"))
+    monkeypatch.setattr(stock, "_warned", False)
+    with caplog.at_level("WARNING"):
+        execute = stock.SandboxedExecute()
+    assert execute.kernel_manager_class is AsyncKernelManager
+    assert "NOT SANDBOXED: bubblewrap is not installed" in caplog.text
