@@ -1,12 +1,12 @@
 """Build the learner release in ``course/`` from ``solutions/``, the single source of truth.
 
-    python -m autograder.release            # rebuild course/ (and nbgrader's source/ and release/)
+    python -m autograder.release            # rebuild course/ (and classroom/'s source/ and release/)
     python -m autograder.release --check    # build in a temporary folder; fail if course/ is stale
     python -m autograder.release --refresh  # first re-run the solution notebooks, saving their outputs
     python -m autograder.release --publish ../tinygrad-course-learner   # a learner-only repository
 
 Steps:
-  1. ``autograder/source/autodiff/``: the solution notebooks, and the engine with each
+  1. ``classroom/source/autodiff/``: the solution notebooks, and the engine with each
      ``### BEGIN SOLUTION <exercise>`` region replaced by a ``NotImplementedError`` naming
      the exercise and its notebook.  The reference engine never enters nbgrader's folders,
      so no stock nbgrader command can copy it to learners.
@@ -35,7 +35,7 @@ from pathlib import Path
 from autograder.engines import COURSE, REPO, SOLUTIONS
 
 ASSIGNMENT = "autodiff"
-COURSE_ROOT = REPO / "autograder"
+COURSE_ROOT = REPO / "classroom"  # the nbgrader course root: a data folder
 ENGINE_FILES = ("tinygrad_course/__init__.py", "tinygrad_course/engine.py", "tinygrad_course/printing.py")
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?: (?P<exercise>\w+))?\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")

@@ -184,5 +184,5 @@ def test_the_course_root_is_the_current_folder_or_given(tmp_path, monkeypatch, c
     with pytest.raises(SystemExit):
         grade.main([course.ASSIGNMENT, "--course-root", str(tmp_path)])
     assert "not an nbgrader course root" in capsys.readouterr().err
-    shutil.copy(REPO / "autograder" / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    shutil.copy(REPO / "classroom" / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     assert grade.find_course_root() == tmp_path.resolve()

@@ -250,7 +250,7 @@ def test_course_config_sandboxes_stock_autograde_only(app):
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import Execute
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO / "autograder")).load_config()
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO / "classroom")).load_config()
     if app == "autograde":  # as `nbgrader autograde` builds it
         parent = AutogradeApp(parent=NbGraderApp(config=config))
     else:

@@ -23,7 +23,6 @@ from autograder.classgrading import book
 
 PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
-NBGRADER_FOLDERS = {"source", "release", "submitted", "autograded", "feedback", "downloaded", ".grading"}
 
 
 def _files(folder, keep=lambda path: True):
@@ -36,7 +35,7 @@ def package_files():
     """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
     reference engine: the checks' stand-ins (``autograder.worker.standins``) need none."""
     return {f"autograder/{name}": data for name, data in
-            _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] not in NBGRADER_FOLDERS).items()}
+            _files(PACKAGE, lambda rel: rel.suffix == ".py").items()}
 
 
 def _layout(course_root, assignment, db_url, course_id):

@@ -1,6 +1,6 @@
 """Stock ``nbgrader autograde`` with every kernel in the bubblewrap sandbox.
 
-``autograder/nbgrader_config.py`` puts ``SandboxedExecute`` in place of nbgrader's ``Execute``
+``classroom/nbgrader_config.py`` puts ``SandboxedExecute`` in place of nbgrader's ``Execute``
 in the autograde chain of ``nbgrader autograde`` (``AutogradeApp``) and of the formgrader's
 autograde button (``NbGraderAPI``). ``python -m autograder.grade`` is not affected: it builds
 its ``Autograde`` without those parents and runs its own kernels (``kernels``, ``zygote``).
@@ -44,8 +44,7 @@ from autograder.classgrading import sandbox
 # A fresh kernel maps this much before learner code runs (Python, ipykernel, numpy and torch:
 # about 640 MB of address space here); ``Limits.memory_mb`` comes on top, as for the zygote.
 KERNEL_BASE_MB = 1024
-PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/, the course root
-COURSE_FOLDERS = {"source", "release", "submitted", "autograded", "feedback", "downloaded"}
+PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/
 _warned = False
 
 
@@ -56,23 +55,13 @@ def autograde_preprocessors():
 
 
 def copy_grading_code(target):
-    """``autograder/**/*.py`` into ``target``: what the test cells import. Not the course root's
-    folders and files (the package folder is the course root), no reference engine.
+    """``autograder/**/*.py`` into ``target``: what the test cells import (no reference engine).
 
     (``bundle.package_files`` picks the same code, but importing it would import torch here.)
     """
     def skip(folder, names):
-        top = os.path.realpath(folder) == PACKAGE
-        skipped = []
-        for name in names:
-            if name.startswith(".") or name == "__pycache__":
-                skipped.append(name)
-            elif os.path.isdir(os.path.join(folder, name)):
-                if top and name in COURSE_FOLDERS:
-                    skipped.append(name)
-            elif not name.endswith(".py") or (top and name == "nbgrader_config.py"):
-                skipped.append(name)
-        return skipped
+        return [name for name in names if name.startswith(".") or name == "__pycache__"
+                or (not name.endswith(".py") and not os.path.isdir(os.path.join(folder, name)))]
 
     shutil.copytree(PACKAGE, target, ignore=skip)
 
