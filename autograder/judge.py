@@ -44,6 +44,7 @@ INSIDE = "/opt/judge"                              # where the worker's files ap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
+SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -149,8 +150,10 @@ class WorkerRunner:
     pipe, its reply decoded. A worker that dies or hangs costs the exercise it was on: the next
     ``begin`` starts a fresh process."""
 
-    def __init__(self, folder, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120, timeout=REQUEST_TIMEOUT):
+    def __init__(self, folder, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120, timeout=REQUEST_TIMEOUT,
+                 deadline=None):
         self.folder, self.sandbox, self.timeout = folder, sandbox, timeout
+        self.deadline = deadline  # time.monotonic() by which the whole submission must be judged
         self.limits = (memory_mb, cpu_seconds)
         self.process, self.dead, self.scratch = None, None, None
 
@@ -173,6 +176,12 @@ class WorkerRunner:
 
     def begin(self, exercise, setup):
         """Set the worker up for ``exercise`` (a fresh process if the last one died)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.close()
+            self.dead = {"type": "WorkerStopped", "place": "", "not_written": False, "worker": True,
+                         "message": "the grader's time for this submission ran out before this exercise"}
+            self._problem = self.dead
+            return
         if self.process is None or self.dead is not None:
             self.close()
             self._start()
@@ -192,7 +201,8 @@ class WorkerRunner:
         try:
             self.process.stdin.write(codec.encode({**message, "nonce": nonce}).encode() + b"\n")
             self.process.stdin.flush()
-            return self._reply(nonce, time.monotonic() + self.timeout)
+            limit = time.monotonic() + self.timeout
+            return self._reply(nonce, limit if self.deadline is None else min(limit, self.deadline))
         except (BrokenPipeError, EOFError, OSError, TimeoutError, codec.CodecError) as error:
             self.dead = {"type": "WorkerStopped", "place": "", "not_written": False, "worker": True,
                          "message": self._why(error)}
@@ -219,6 +229,8 @@ class WorkerRunner:
 
     def _why(self, error):
         if isinstance(error, TimeoutError):
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return "the grader's time for this submission ran out (your code was still running)"
             return f"your code did not finish within {self.timeout:g} s"
         code = self.process.poll()
         if code is not None and code < 0:
@@ -290,14 +302,15 @@ def answer_cells(notebook):
 
 
 def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap", memory_mb=2048,
-          cpu_seconds=120, timeout=REQUEST_TIMEOUT):
+          cpu_seconds=120, timeout=REQUEST_TIMEOUT, budget=SUBMISSION_BUDGET):
     """``{exercise: {"passed", "message", "seed"}}`` for one submission.
 
     ``engine_folder`` holds the learner's ``tinygrad_course/`` (as nbgrader prepared it);
     ``notebooks`` maps a notebook name (no ``.ipynb``) to its parsed JSON (a dict) or None.
     """
     empty = Path(tempfile.mkdtemp(prefix="judge-empty-"))
-    options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout}
+    options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout,
+               "deadline": time.monotonic() + budget}
     runners = {"engine": WorkerRunner(engine_folder, **options), "none": WorkerRunner(empty, **options)}
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
                                              if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))

@@ -269,3 +269,16 @@ def test_the_worker_package_runs_without_torch(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(judge.__file__).parent.parent)])}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_submission_that_hangs_everywhere_costs_its_budget_not_more(tmp_path):
+    folder = engine_folder(tmp_path, "while True:\n    pass\n")
+    source = (folder / "tinygrad_course" / "engine.py").read_text()
+    start = source.index("### BEGIN SOLUTION sin_backward")
+    end = source.index("### END SOLUTION", start)
+    loop = "### BEGIN SOLUTION sin_backward\n        while True:\n            pass\n        "
+    (folder / "tinygrad_course" / "engine.py").write_text(source[:start] + loop + source[end:])
+    passed, found = scores(folder, ["pow_backward", "sin_backward", "zero_"], timeout=3, budget=4)
+    assert passed == {"pow_backward": False, "sin_backward": False, "zero_": False}
+    assert "did not finish within 3 s" in found["pow_backward"]["message"]
+    assert "time for this submission ran out" in found["zero_"]["message"]
