@@ -33,40 +33,30 @@ from autograder import diagnose as diagnose_module
 from autograder import exercise_checks, graph_checks, guards, slips, unit_checks
 from autograder.engines import load_engine
 from autograder.slips import show
-from autograder.worker import codec, drivers
+from autograder.worker import codec, drivers, exercises
 
+# The check of each exercise; everything else about the exercises is in ``autograder.worker.exercises``.
+CHECKS = {
+    "pow_backward": unit_checks.pow_backward, "accumulate_grad": unit_checks.accumulate_grad,
+    "sin_backward": unit_checks.sin_backward, "backward_pass": graph_checks.backward_pass,
+    "add_backward": unit_checks.add_backward, "sub_backward": unit_checks.sub_backward,
+    "mul_backward": unit_checks.mul_backward, "neg_backward": unit_checks.neg_backward,
+    "sigmoid_backward": unit_checks.sigmoid_backward, "log_backward": unit_checks.log_backward,
+    "clamp_backward": unit_checks.clamp_backward, "mean_backward": unit_checks.mean_backward,
+    "sum_to_shape": unit_checks.sum_to_shape, "zero_": unit_checks.zero_, "grad_mode": graph_checks.grad_mode,
+    "detach": unit_checks.detach,
+    "manual_dy_dx": exercise_checks.manual_dy_dx, "manual_dz_dx": exercise_checks.manual_dz_dx,
+    "manual_bce_grads": exercise_checks.manual_bce_grads,
+    "manual_mean_square_grad": exercise_checks.manual_mean_square_grad,
+    "predict_accumulated_grad": exercise_checks.predict_accumulated_grad,
+    "no_grad_inference": exercise_checks.no_grad_inference, "sgd_step": exercise_checks.sgd_step,
+    "train_neuron": exercise_checks.train_neuron,
+}
 # exercise id -> (notebook, what the learner writes, check function)
-UNITS = {
-    "pow_backward": ("01_x_squared.ipynb", "Pow.backward", unit_checks.pow_backward),
-    "accumulate_grad": ("01_x_squared.ipynb", "AccumulateGrad.apply", unit_checks.accumulate_grad),
-    "sin_backward": ("02_sin_chain_rule.ipynb", "Sin.backward", unit_checks.sin_backward),
-    "backward_pass": ("02_sin_chain_rule.ipynb", "run_backward and topological_order", graph_checks.backward_pass),
-    "add_backward": ("03_neuron_bce.ipynb", "Add.backward", unit_checks.add_backward),
-    "sub_backward": ("03_neuron_bce.ipynb", "Sub.backward", unit_checks.sub_backward),
-    "mul_backward": ("03_neuron_bce.ipynb", "Mul.backward", unit_checks.mul_backward),
-    "neg_backward": ("03_neuron_bce.ipynb", "Neg.backward", unit_checks.neg_backward),
-    "sigmoid_backward": ("03_neuron_bce.ipynb", "Sigmoid.backward", unit_checks.sigmoid_backward),
-    "log_backward": ("03_neuron_bce.ipynb", "Log.backward", unit_checks.log_backward),
-    "clamp_backward": ("03_neuron_bce.ipynb", "Clamp.backward", unit_checks.clamp_backward),
-    "mean_backward": ("04_vector_input.ipynb", "Mean.backward", unit_checks.mean_backward),
-    "sum_to_shape": ("04_vector_input.ipynb", "sum_to_shape", unit_checks.sum_to_shape),
-    "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_", unit_checks.zero_),
-    "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__ and __exit__", graph_checks.grad_mode),
-    "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", unit_checks.detach),
-}
+UNITS = {e: (notebook, what, CHECKS[e]) for e, (notebook, what, _) in exercises.UNITS.items()}
 # exercise id -> (notebook, the function the learner writes, check function, uses the engine?)
-NOTEBOOK_EXERCISES = {
-    "manual_dy_dx": ("01_x_squared.ipynb", "dy_dx", exercise_checks.manual_dy_dx, False),
-    "manual_dz_dx": ("02_sin_chain_rule.ipynb", "dz_dx", exercise_checks.manual_dz_dx, False),
-    "manual_bce_grads": ("03_neuron_bce.ipynb", "manual_gradients", exercise_checks.manual_bce_grads, False),
-    "manual_mean_square_grad": ("04_vector_input.ipynb", "mean_square_grad",
-                                exercise_checks.manual_mean_square_grad, False),
-    "predict_accumulated_grad": ("05_clearing_gradients.ipynb", "predict_grad",
-                                 exercise_checks.predict_accumulated_grad, False),
-    "no_grad_inference": ("06_disabling_tracking.ipynb", "predict", exercise_checks.no_grad_inference, True),
-    "sgd_step": ("07_training_a_neuron.ipynb", "sgd_step", exercise_checks.sgd_step, True),
-    "train_neuron": ("07_training_a_neuron.ipynb", "train_neuron", exercise_checks.train_neuron, True),
-}
+NOTEBOOK_EXERCISES = {e: (notebook, function, CHECKS[e], engine)
+                      for e, (notebook, function, engine) in exercises.ANSWERS.items()}
 ALL_EXERCISES = tuple(UNITS) + tuple(NOTEBOOK_EXERCISES)
 
 _INTEGRITY = guards.standard_integrity()

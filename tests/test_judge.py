@@ -282,3 +282,17 @@ def test_a_submission_that_hangs_everywhere_costs_its_budget_not_more(tmp_path):
     assert passed == {"pow_backward": False, "sin_backward": False, "zero_": False}
     assert "did not finish within 3 s" in found["pow_backward"]["message"]
     assert "time for this submission ran out" in found["zero_"]["message"]
+
+
+def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference):
+    """``autograder.worker.exercises`` is the registry; the engine's own table (its messages) and the
+    solution regions of the reference must name the same units in the same notebooks."""
+    from autograder.worker import exercises, standins
+    assert {e: notebook for e, (notebook, _) in reference.EXERCISES.items()} == {
+        e: notebook for e, (notebook, _, _) in exercises.UNITS.items()}
+    assert set(solution_regions((SOLUTIONS / "tinygrad_course" / "engine.py").read_text())) == set(exercises.UNITS)
+    for _, _, sites in exercises.UNITS.values():
+        for owner, name in sites:  # every site exists in the reference, and the stand-ins fill it
+            assert hasattr(reference.engine if owner is None else getattr(reference.engine, owner), name)
+            assert (owner, name) in standins.make(reference.engine)
+    assert set(checks.CHECKS) == set(exercises.ALL) == set(checks.ALL_EXERCISES)

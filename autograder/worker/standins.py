@@ -6,7 +6,8 @@ are written for the grader, in plain numpy, deliberately unlike the course's ref
 (a test keeps any line of a reference solution out of this package): the worker sandbox holds
 no reference engine to borrow from.
 
-``SITES`` is where each exercise lives in an engine: ``(class name or None, attribute)``.
+``SITES`` is where each exercise lives in an engine (``exercises.UNITS``): ``(class name or None,
+attribute)``.
 """
 
 import math
@@ -14,24 +15,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-SITES = {
-    "grad_mode": [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")],
-    "accumulate_grad": [("AccumulateGrad", "apply")],
-    "sum_to_shape": [(None, "sum_to_shape")],
-    "add_backward": [("Add", "backward")],
-    "sub_backward": [("Sub", "backward")],
-    "mul_backward": [("Mul", "backward")],
-    "neg_backward": [("Neg", "backward")],
-    "pow_backward": [("Pow", "backward")],
-    "sin_backward": [("Sin", "backward")],
-    "log_backward": [("Log", "backward")],
-    "sigmoid_backward": [("Sigmoid", "backward")],
-    "clamp_backward": [("Clamp", "backward")],
-    "mean_backward": [("Mean", "backward")],
-    "zero_": [("Tensor", "zero_")],
-    "detach": [("Tensor", "detach")],
-    "backward_pass": [(None, "run_backward"), (None, "topological_order")],
-}
+from autograder.worker import exercises
+
+SITES = {exercise: sites for exercise, (_, _, sites) in exercises.UNITS.items()}
 
 
 def _first_saved(ctx):

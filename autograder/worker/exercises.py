@@ -1,0 +1,44 @@
+"""The course's graded exercises, in one table: the ids nbgrader's test cells and the checks use.
+
+Torch-free, like the rest of this package: the checks, the stand-ins and the judge all read it.
+The learner's engine carries its own copy of the unit ids and notebooks (``EXERCISES`` in
+engine.py, for its "not written yet" messages); a test keeps the two in step.
+"""
+
+# engine units: id -> (notebook, what the learner writes, where it lives in engine.py as
+# (class name or None for a module-level function, attribute))
+UNITS = {
+    "pow_backward": ("01_x_squared.ipynb", "Pow.backward", [("Pow", "backward")]),
+    "accumulate_grad": ("01_x_squared.ipynb", "AccumulateGrad.apply", [("AccumulateGrad", "apply")]),
+    "sin_backward": ("02_sin_chain_rule.ipynb", "Sin.backward", [("Sin", "backward")]),
+    "backward_pass": ("02_sin_chain_rule.ipynb", "run_backward and topological_order",
+                      [(None, "run_backward"), (None, "topological_order")]),
+    "add_backward": ("03_neuron_bce.ipynb", "Add.backward", [("Add", "backward")]),
+    "sub_backward": ("03_neuron_bce.ipynb", "Sub.backward", [("Sub", "backward")]),
+    "mul_backward": ("03_neuron_bce.ipynb", "Mul.backward", [("Mul", "backward")]),
+    "neg_backward": ("03_neuron_bce.ipynb", "Neg.backward", [("Neg", "backward")]),
+    "sigmoid_backward": ("03_neuron_bce.ipynb", "Sigmoid.backward", [("Sigmoid", "backward")]),
+    "log_backward": ("03_neuron_bce.ipynb", "Log.backward", [("Log", "backward")]),
+    "clamp_backward": ("03_neuron_bce.ipynb", "Clamp.backward", [("Clamp", "backward")]),
+    "mean_backward": ("04_vector_input.ipynb", "Mean.backward", [("Mean", "backward")]),
+    "sum_to_shape": ("04_vector_input.ipynb", "sum_to_shape", [(None, "sum_to_shape")]),
+    "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_", [("Tensor", "zero_")]),
+    "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__ and __exit__",
+                  [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")]),
+    "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", [("Tensor", "detach")]),
+}
+
+# notebook exercises: id -> (notebook, the function the learner writes in the cell with grade_id
+# "<id>_answer", does it use the learner's engine?)
+ANSWERS = {
+    "manual_dy_dx": ("01_x_squared.ipynb", "dy_dx", False),
+    "manual_dz_dx": ("02_sin_chain_rule.ipynb", "dz_dx", False),
+    "manual_bce_grads": ("03_neuron_bce.ipynb", "manual_gradients", False),
+    "manual_mean_square_grad": ("04_vector_input.ipynb", "mean_square_grad", False),
+    "predict_accumulated_grad": ("05_clearing_gradients.ipynb", "predict_grad", False),
+    "no_grad_inference": ("06_disabling_tracking.ipynb", "predict", True),
+    "sgd_step": ("07_training_a_neuron.ipynb", "sgd_step", True),
+    "train_neuron": ("07_training_a_neuron.ipynb", "train_neuron", True),
+}
+
+ALL = tuple(UNITS) + tuple(ANSWERS)
