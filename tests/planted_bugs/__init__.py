@@ -16,15 +16,18 @@ END = re.compile(r"^\s*### END SOLUTION\s*$")
 
 
 def variants():
-    """``(engine variants, notebook variants)``, each a list of dicts with a readable ``name``."""
+    """``(engine variants, notebook variants)``, each a list of dicts with a stable ``name``: the
+    exercise and the slip it plants (``pow_backward:the-power-must-drop-by-one``), not a position,
+    so adding or reordering entries never renames a test."""
     data = tomllib.loads((HERE / "variants.toml").read_text())
     engine, notebook = data.get("engine", []), data.get("notebook", [])
+    names = set()
     for kind, entries, key in (("engine", engine, "unit"), ("notebook", notebook, "exercise")):
-        counts = {}
         for entry in entries:
-            counts[entry[key]] = counts.get(entry[key], 0) + 1
-            entry["name"] = f"{entry[key]}#{counts[entry[key]]}"
+            entry["name"] = f"{entry[key]}:" + "-".join(re.findall(r"[a-z0-9_]+", entry["slip"].lower()))[:60]
             entry["kind"] = kind
+            assert entry["name"] not in names, f"two planted bugs are named {entry['name']}: give one another slip"
+            names.add(entry["name"])
     return engine, notebook
 
 
