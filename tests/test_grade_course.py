@@ -1,7 +1,9 @@
 """Class grading on the real course: the corpus, and parity with stock nbgrader autograde.
 
 - A class of honest and hostile submissions (``corpus/course_cases.py``) is graded once with
-  two workers; every learner's score per exercise is asserted (zero false passes).
+  two workers; every learner's score per exercise and in total is asserted (zero false passes,
+  no lost grade), and the lines each report must (and must not) hold; no process a learner
+  started outlives the grading, and none reached the gradebook, grades, ledger or reports.
 - A small honest class is graded by stock ``nbgrader autograde`` (serial) and by ours in
   parallel, and by ours on a Dask LocalCluster with the gradebook in a real PostgreSQL server
   this module starts: all three gradebooks must hold the same grades and comments.
@@ -72,9 +74,14 @@ def test_corpus_case_gets_exactly_its_points(corpus_graded, student):
     expected = course_cases.expected(case, points)
     got = {exercise: float(rows[student][exercise]) for exercise in expected}
     assert got == expected, f"{student} ({case.why})"
+    assert float(rows[student]["score"]) == sum(expected.values()), f"{student}: no points beyond the exercises'"
     report = (root / "feedback" / student / course.ASSIGNMENT / "grading_report.md").read_text()
-    for words in case.says:
-        assert words in report, f"{student}: the report should say {words!r}:\n{report}"
+    for words in case.says:  # a tuple: words that one line of the report must hold together
+        lines = report.splitlines() if isinstance(words, tuple) else [report]
+        assert any(all(w in line for w in (words if isinstance(words, tuple) else [words])) for line in lines), \
+            f"{student}: the report should say {words!r}:\n{report}"
+    for words in case.never:
+        assert words not in report, f"{student}: the report must not say {words!r}:\n{report}"
 
 
 def test_output_flood_is_capped_while_it_arrives(corpus_graded):
@@ -92,6 +99,44 @@ def test_a_dead_kernel_costs_its_own_notebook_only(corpus_graded):
              if o.output_type == "error"]
     assert names[0] == "KernelDied" and set(names[1:]) == {"NotRun"}
     assert (root / "feedback" / "kernel-dies" / course.ASSIGNMENT / f"{course_cases.NB3}.html").is_file()
+
+
+def test_no_learner_process_outlives_grading(corpus_graded):
+    """The reaches-outside case starts processes that detach themselves (double fork, own
+    session) from a kernel and from the judge's worker: all are gone once the class is graded."""
+    alive = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if course_cases.LINGER_TOKEN.encode() in cmdline.read_bytes():
+                alive.append(cmdline.parent.name)
+        except OSError:
+            continue
+    assert alive == [], f"learner processes still running: {alive}"
+
+
+def _files_under(root):
+    """Every file under ``root`` that a path can name (a learner's folder nests past PATH_MAX)."""
+    for folder, _, names in os.walk(root, onerror=lambda error: None):
+        for name in names:
+            yield Path(folder) / name
+
+
+def test_learner_processes_reached_nothing_of_the_course(corpus_graded):
+    """Nothing a learner process went looking for (the gradebook, grades, ledger, reports, other
+    learners' engines) was written to, and no marker file was left in the course root."""
+    root, *_ = corpus_graded
+    markers, written = [], []
+    for path in _files_under(root):
+        if path.name == course_cases.LINGER_MARK:
+            markers.append(path)
+        elif path.suffix in (".db", ".csv", ".json", ".md", ".ipynb", ".py") and not path.is_symlink():
+            try:
+                data = path.read_bytes()  # the learner code's own text is in some: look for what it appends
+            except OSError:
+                continue
+            if data.endswith((course_cases.LINGER_MARK.encode(), b"peeked")):
+                written.append(path)
+    assert markers == [] and written == []
 
 
 # ---------------------------------------------------------------- parity with stock nbgrader

@@ -51,14 +51,19 @@ def points(root):
                 for cell in nb.grade_cells}
 
 
-def engine_with(units):
-    """The reference engine with only ``units`` solved (others: the release's stub)."""
-    units = set(units)
+def engine_with(units, inject=None):
+    """The reference engine with only ``units`` solved (others: the release's stub).
+
+    ``inject`` maps a solved unit to code run first in its solution (indented as the solution is).
+    """
+    units, inject = set(units), inject or {}
     out, skipping = [], False
     for line in REFERENCE_ENGINE.splitlines(keepends=True):
         begin = release.BEGIN.match(line)
         if begin:
             if begin["exercise"] in units:
+                indent = line[:len(line) - len(line.lstrip())]
+                out += [indent + code + "\n" for code in inject.get(begin["exercise"], "").splitlines()]
                 continue
             out.append(release.strip_solutions(line + "### END SOLUTION\n"))
             skipping = True
@@ -80,12 +85,14 @@ def solved_answers():
     return answers
 
 
-def submit(root, student, *, engine_units=(), answers=(), edit=None, files=None, drop=(), rename=None):
+def submit(root, student, *, engine_units=(), answers=(), edit=None, files=None, drop=(), rename=None,
+           after=None):
     """``submitted/<student>/autodiff/``: the release with ``answers`` (exercise ids) filled in.
 
     ``edit(notebook_name, nb)`` may change a notebook or return bytes to write instead; ``files``
-    adds or replaces files (relative path -> text); ``drop`` leaves notebooks out; ``rename``
-    maps a notebook name to the file name it is submitted under.
+    adds or replaces files (relative path -> text or bytes); ``drop`` leaves notebooks out;
+    ``rename`` maps a notebook name to the file name it is submitted under; ``after(folder, root)``
+    may then do anything else to the folder (links, odd names, ...).
     """
     root = Path(root)
     folder = root / "submitted" / student / ASSIGNMENT
@@ -110,9 +117,14 @@ def submit(root, student, *, engine_units=(), answers=(), edit=None, files=None,
             target.write_bytes(data)
         else:
             nbformat.write(notebook, target)
-    for name, text in (files or {}).items():
+    for name, content in (files or {}).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text)
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content)
+    if after is not None:
+        after(folder, root)
     return folder
 
 

@@ -4,8 +4,23 @@ To keep grading fast, most cases submit only the notebooks they are about (the o
 missing and score 0, as in nbgrader). ``earned`` lists the exercises whose points the case
 deserves; every other exercise must score 0 -- that is the zero-false-pass check, since each
 cheat targets exercises it did not really solve.
+
+The cases cover, each with its exact points and the lines its report must hold: cheats on the
+kernel (fake checks, patched libraries), engines that borrow (torch, the reference, the grader's
+own stand-ins, other learners' files, numpy patched at import), odd files and folders (names
+that are not UTF-8 or hold a newline, links, FIFOs, paths past PATH_MAX, too many files,
+modules named like the stdlib's, student folders that are links or named like no id),
+notebooks that are not what they seem (not JSON, not a notebook, not UTF-8, nested 100 000
+deep, 25 MB, garbage nbgrader metadata, duplicated or missing grade ids, a made-up graded cell),
+floods of output, and processes that die (os._exit, a segfault), spin (on hidden inputs only)
+or outlive their code to reach for the gradebook.
 """
 
+import copy
+import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 
 import nbformat
@@ -22,8 +37,9 @@ class Case:
     student: str
     why: str
     earned: list                                   # exercises that must get full points
-    says: list = field(default_factory=list)       # words the grading report must contain
+    says: list = field(default_factory=list)       # words the grading report must contain (a tuple: on one line)
     submit: dict = field(default_factory=dict)     # keyword arguments for course.submit
+    never: list = field(default_factory=list)      # words the grading report must not contain
 
 
 def _only(*keep):
@@ -74,15 +90,18 @@ ENGINE_TORCH_POW = """        import torch
         (t ** ctx.exponent).backward(torch.tensor(grad))
         return t.grad.numpy()
 """
-ENGINE_REFERENCE_POW = """        import sys, importlib.util, glob
+ENGINE_REFERENCE_POW = """        import os, sys, importlib.util
         for name, module in list(sys.modules.items()):
             if "reference" in name and hasattr(module, "Pow"):
                 return module.Pow.backward(ctx, grad)
-        for path in glob.glob("/**/solutions/tinygrad_course/engine.py", recursive=True):
-            spec = importlib.util.spec_from_file_location("stolen", path)
-            stolen = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(stolen)
-            return stolen.Pow.backward(ctx, grad)
+        for top in ("/work", "/tmp", "/home", "/root", "/srv", "/opt"):
+            for folder, subfolders, names in os.walk(top):
+                subfolders[:] = [n for n in subfolders if n not in (".venv", ".git", "site-packages")]
+                if folder.endswith("solutions/tinygrad_course") and "engine.py" in names:
+                    spec = importlib.util.spec_from_file_location("stolen", os.path.join(folder, "engine.py"))
+                    stolen = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(stolen)
+                    return stolen.Pow.backward(ctx, grad)
         raise NotImplementedError("nothing to steal")
 """
 SEED_POW = "        return grad * 6.0  # the seed's x = 3\n"
@@ -95,6 +114,305 @@ def engine_with_pow(body):
     start = stub.index(marker)
     line_start = stub.rindex("\n", 0, start) + 1
     return stub[:line_start] + body + stub[stub.index("\n", start) + 1:]
+
+
+# ---------------------------------------------------------------- hostile pieces for the cases below
+
+def _nb1(**extra):
+    """Notebook 01 only, every unit and answer of it solved."""
+    return {"engine_units": course.all_units(), "answers": NB1_ANSWERS, "drop": _only(NB1), **extra}
+
+
+def _engine(inject, units=None, prelude=""):
+    """The reference engine (``units`` solved, default all) with code run first in some solutions."""
+    text = course.engine_with(course.all_units() if units is None else units, inject)
+    return prelude + text if prelude else text
+
+
+def _edits(*edits):
+    def edit(name, notebook):
+        found = None
+        for one in edits:
+            found = one(name, notebook) if found is None else found
+        return found
+    return edit
+
+
+def _notebook_bytes(target, make):
+    """An edit that replaces notebook ``target`` by ``make(release notebook as JSON)`` (bytes)."""
+    def edit(name, notebook):
+        if name == target:
+            return make(json.loads(nbformat.writes(notebook)))
+    return edit
+
+
+def _deep(document):
+    """The notebook with a 100 000-deep list in its metadata: valid JSON that a recursive parser
+    cannot read."""
+    text = json.dumps(document)
+    return text.replace('"metadata": {', '"metadata": {"deep": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1).encode()
+
+
+def _huge(document, megabytes):
+    """The notebook with ``megabytes`` of base64 output in a cell: a valid, very large notebook."""
+    document["cells"][0]["outputs"] = [{"output_type": "display_data", "metadata": {},
+                                        "data": {"image/png": "A" * (megabytes * 2**20)}}]
+    return json.dumps(document).encode()
+
+
+def _latin_1(document):
+    return json.dumps(document, ensure_ascii=False).replace("YOUR", "Y\u00d6UR").encode("latin-1", "replace")
+
+
+def _not_a_notebook(document):
+    return json.dumps({"hello": "world", "cells": "none"}).encode()
+
+
+def _nbformat(version):
+    def make(document):
+        document["nbformat"] = version
+        return json.dumps(document).encode()
+    return make
+
+
+def _garbage_metadata(name, notebook):
+    """Cells of notebook 02 (not graded ones) whose nbgrader metadata is a string or a list (the
+    notebook is still valid: nbformat's schema lets cell metadata hold anything)."""
+    if name == NB2:
+        first, second = (_cell(notebook, i) for i in ("dz_dx_at_4", "torch_x"))
+        first.metadata["nbgrader"] = "not a dict"
+        second.metadata["nbgrader"] = ["grade_id", "pow_backward"]
+
+
+def _number_source(name, notebook):
+    """A cell of notebook 04 whose source is a number: JSON, but not valid under nbformat's schema."""
+    if name == "04_vector_input":
+        notebook.cells[1].source = 5
+
+
+def _duplicate_test(name, notebook):
+    """A copy of the pow_backward test cell before the real one, changed to pass, and a made-up
+    graded cell worth 100 points."""
+    if name != NB1:
+        return
+    real = _cell(notebook, "pow_backward")
+    fake = copy.deepcopy(real)
+    fake.source = "print('pow_backward: 12 cases agree with torch.autograd')"
+    notebook.cells.insert(notebook.cells.index(real), fake)
+    bonus = nbformat.v4.new_code_cell("print('bonus: all good')")
+    bonus.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 100,
+                                  "grade_id": "bonus", "schema_version": 3}
+    notebook.cells.append(bonus)
+
+
+def _duplicate_answer(name, notebook):
+    """The answer cell copied: the first copy still the release's stub, the second one solved
+    (nbgrader keeps the last cell of a duplicated grade id)."""
+    if name != NB1:
+        return
+    answer = _cell(notebook, "manual_dy_dx_answer")
+    stub = copy.deepcopy(answer)
+    stub.source = "def dy_dx(x):\n    raise NotImplementedError('Write your answer here')\n"
+    notebook.cells.insert(notebook.cells.index(answer), stub)
+
+
+def _answer_id_removed(name, notebook):
+    if name == NB1:
+        del _cell(notebook, "manual_dy_dx_answer").metadata["nbgrader"]
+
+
+def _redefined_after_test(name, notebook):
+    if name == NB1:
+        index = notebook.cells.index(_cell(notebook, "manual_dy_dx"))
+        notebook.cells.insert(index + 1, nbformat.v4.new_code_cell("def dy_dx(x):\n    return 0.0\n"))
+
+
+OUTPUT_FLOOD = """
+import os
+for line in range(50_000):
+    print(line, flush=True)
+chunk = b"y" * 2**20
+for _ in range(100):
+    os.write(1, chunk)
+"""
+
+# A process that outlives the code that started it (double fork, own session) and then, for
+# minutes, looks for the gradebook, the grades, the ledger and the feedback around it and in /tmp
+# and writes into whatever it finds. The token in its command line lets a test look for it.
+LINGER_TOKEN = f"ag-corpus-lingerer-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+LINGER_MARK = "LINGERED-HERE"
+LINGERER = """
+import os, sys, time
+time.sleep(2)
+targets = ("gradebook.db", "grades-autodiff.csv", "grading_report.md", ".grading", "secret")
+end = time.time() + 300
+while time.time() < end:
+    tops = {"/tmp", os.path.abspath(".")}
+    here = os.path.abspath(".")
+    while here != "/":
+        here = os.path.dirname(here)
+        tops.add(here)
+    for top in tops:
+        for folder, subfolders, names in os.walk(top):
+            if folder.count(os.sep) > 8 or folder.startswith(("/proc", "/sys", "/usr", "/dev")):
+                subfolders[:] = []
+                continue
+            for name in names + subfolders:
+                if name in targets or name.endswith((".json", ".ipynb")):
+                    path = os.path.join(folder, name)
+                    try:
+                        with open(path, "ab") as out:
+                            out.write(b"LINGERED-HERE")
+                    except OSError:
+                        pass
+            try:
+                open(os.path.join(folder, "LINGERED-HERE"), "w").close()
+            except OSError:
+                pass
+    time.sleep(1)
+"""
+
+
+def _spawn_lingerer(indent=""):
+    code = (f"import os as _os, sys as _sys\n"
+            f"if _os.fork() == 0:\n"
+            f"    _os.setsid()\n"
+            f"    if _os.fork() == 0:\n"
+            f"        _os.execv(_sys.executable, [_sys.executable, '-c', {LINGERER!r}, {LINGER_TOKEN!r}])\n"
+            f"    _os._exit(0)\n")
+    return "".join(indent + line + "\n" for line in code.splitlines())
+
+
+# the engine hands every unit to the grader's own stand-ins (what the judge's worker replaces the
+# other units with while it checks one), wherever they can be imported
+BORROW_STANDINS = """
+try:
+    import sys as _sys
+    from autograder.worker import standins as _standins
+    for (_owner, _name), _function in _standins.make(_sys.modules[__name__]).items():
+        setattr(globals()[_owner] if _owner else _sys.modules[__name__], _name, _function)
+except Exception:
+    pass
+"""
+
+# Pow.backward (honest) keeps whatever stands in for AccumulateGrad.apply while Pow is checked (the
+# grader's own version, when the checks swap the other units for theirs); AccumulateGrad.apply, not
+# written, answers with what was kept
+CAPTURE_STANDINS = {
+    "pow_backward": """import sys as _sys
+_kept = vars(_sys.modules[__name__].AccumulateGrad).get("apply")
+if "<locals>" in getattr(_kept, "__qualname__", ""):
+    _sys.modules[__name__].__dict__.setdefault("_STOLEN", _kept)""",
+    "accumulate_grad": """_stolen = globals().get("_STOLEN")
+if _stolen is not None:
+    return _stolen(self, grad)
+raise NotImplementedError("accumulate_grad is not written")""",
+}
+
+# the engine, at import, patches numpy's comparisons, so that any check run next to it agrees
+PATCH_NUMPY = """import numpy as _np
+_np.allclose = lambda *args, **kwargs: True
+_np.isclose = lambda a, b, *args, **kwargs: _np.ones(_np.broadcast(a, b).shape, dtype=bool)
+_np.array_equal = lambda *args, **kwargs: True
+_np.testing.assert_allclose = lambda *args, **kwargs: None
+_np.testing.assert_array_equal = lambda *args, **kwargs: None
+"""
+
+# Pow.backward looks for another learner's (or the instructor's) engine anywhere it can read,
+# and for the gradebook, to copy from one and write into the other
+PEEK_OUTSIDE = """import importlib.util, os
+found = []
+for top in ("/tmp", "/work", "/home", "/root", "/srv", "/opt", "/var", "/mnt"):
+    for folder, subfolders, names in os.walk(top):
+        if folder.count(os.sep) > 9:
+            subfolders[:] = []
+        subfolders[:] = [name for name in subfolders if name not in (".venv", "site-packages", ".git", "proc")]
+        for name in names:
+            path = os.path.join(folder, name)
+            if name in ("gradebook.db", "grades-autodiff.csv"):
+                try:
+                    with open(path, "ab") as out:
+                        out.write(b"peeked")
+                except OSError:
+                    pass
+            elif name == "engine.py" and folder.endswith("tinygrad_course"):
+                found.append(path)
+for path in found:
+    if os.path.realpath(path) == os.path.realpath(__file__):
+        continue
+    try:
+        spec = importlib.util.spec_from_file_location("peer", path)
+        peer = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(peer)
+        return peer.Pow.backward(ctx, grad)
+    except Exception:
+        continue
+raise LookupError("nothing to copy")
+"""
+SPIN_ON_HIDDEN = """x, = ctx.saved_tensors
+if np.size(x) != 1 or float(np.ravel(x)[0]) != 3.0:
+    while True:
+        try:
+            pass
+        except BaseException:
+            pass
+"""
+
+
+def _odd_names(folder, root):
+    """File names no honest tool makes: invalid UTF-8, a newline that forges report lines, very
+    long, a path deeper than PATH_MAX, a FIFO; and more tiny files than a submission keeps."""
+    base = os.fsencode(folder)
+    with open(os.path.join(base, b"bad-\xff\xfe-name.py"), "wb") as out:
+        out.write(b"print('latin-1 name')\n")
+    (folder / "notes\n- pow_backward: full marks (a forged line)\n.txt").write_text("forged")
+    (folder / ("long" * 60 + ".txt")).write_text("a 244-character name")
+    os.mkfifo(folder / "a-fifo")
+    junk = folder / "junk"
+    junk.mkdir()
+    for number in range(250):
+        (junk / f"{number}.txt").write_text("x")
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(22):  # 22 levels of 200-character names: past PATH_MAX (4096) from the top
+            os.mkdir("d" * 200, dir_fd=fd)
+            inner = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        leaf = os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(leaf, b"deep")
+        os.close(leaf)
+    finally:
+        os.close(fd)
+
+
+# modules named like the standard library's, numpy and torch, beside the notebooks and the engine
+SHADOWS = {name: "raise SystemExit('shadowed')\n" for name in (
+    "json.py", "numpy.py", "torch.py", "tinygrad_course/json.py", "tinygrad_course/numpy.py")}
+
+
+def _links(folder, root):
+    """Symbolic links to files outside: /etc/passwd, the course's gradebook, another learner's
+    folder, and the engine itself pointing at another learner's engine."""
+    (folder / "passwd").symlink_to("/etc/passwd")
+    (folder / "gradebook.db").symlink_to(root / "gradebook.db")
+    (folder / "peer").symlink_to(root / "submitted" / "reference" / course.ASSIGNMENT)
+    engine = folder / "tinygrad_course" / "engine.py"
+    engine.unlink()
+    engine.symlink_to(root / "submitted" / "reference" / course.ASSIGNMENT / "tinygrad_course" / "engine.py")
+
+
+def _linked_student_folder(folder, root):
+    """The learner's whole folder is a link to another learner's; beside it, copies of the folder
+    under names no student id can have (not UTF-8, a newline, 240 characters): not graded, and the
+    class goes on (a name Dask cannot send once stopped every learner's grading)."""
+    student = folder.parent
+    for name in (b"bad-\xff-id", b"new\nline", b"x" * 240):
+        shutil.copytree(os.fsencode(folder), os.path.join(os.fsencode(student.parent), name, os.fsencode(folder.name)))
+    for path in sorted(student.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+    student.rmdir()
+    student.symlink_to(root / "submitted" / "reference")
 
 
 def cases():
@@ -111,9 +429,11 @@ def cases():
                                        "add_backward", "sub_backward", "mul_backward"],
                          answers=["manual_dy_dx", "manual_dz_dx"])),
         Case("fake-checks-module", "a cell replaces autograder.checks with a module that always passes", [],
-             ["re-check in a sandbox decides"], submit=dict(drop=_only(NB1), edit=_add_cell((NB1, "setup"), FAKE_CHECKS))),
-        # tampering is refused by the checks for every exercise of the kernel, the honest one too
-        Case("patched-libraries", "a wrong Pow.backward, and torch/numpy comparisons patched to agree", [],
+             ["re-check in a sandbox decides"],
+             submit=dict(drop=_only(NB1), edit=_add_cell((NB1, "setup"), FAKE_CHECKS))),
+        # the kernel's patches never reach the judge: the honest answer keeps its point, the wrong unit none
+        Case("patched-libraries", "a wrong Pow.backward, and torch/numpy comparisons patched to agree",
+             ["manual_dy_dx"],
              submit=dict(drop=_only(NB1), answers=NB1_ANSWERS, files={
                  "tinygrad_course/engine.py": engine_with_pow(WRONG_POW)},
                  edit=_add_cell((NB1, "setup"), PATCH_LIBRARIES))),
@@ -125,8 +445,11 @@ def cases():
         Case("hard-coded-seed", "answers hard-coded from the tutorial's numbers", [],
              submit=dict(drop=_only(NB1), files={"tinygrad_course/engine.py": engine_with_pow(SEED_POW)},
                          edit=_set(NB1, "manual_dy_dx_answer", "def dy_dx(x):\n    return 6.0\n"))),
+        # the judge grades notebook 03's engine units (they are right); its answer needs the dying cell
         Case("kernel-dies", "a cell of notebook 03 calls os._exit; notebooks 01 and 02 are fine",
-             NB1_UNITS + NB1_ANSWERS + ["sin_backward", "backward_pass", "manual_dz_dx"],
+             NB1_UNITS + NB1_ANSWERS + ["sin_backward", "backward_pass", "manual_dz_dx", "add_backward",
+                                        "sub_backward", "mul_backward", "neg_backward", "sigmoid_backward",
+                                        "log_backward", "clamp_backward"],
              ["exited with status 7"],
              submit=dict(everything, drop=_only(NB1, NB2, NB3),
                          edit=_add_cell((NB3, "setup"), "import os\nos._exit(7)"))),
@@ -149,6 +472,87 @@ def cases():
              submit=dict(nb1_solved, edit=_set(NB1, "manual_dy_dx_answer", (
                  "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n"
                  "def dy_dx(x):\n    return 2 * x\n")))),
+        # ---- odd files and folders (notes for the report; the honest work keeps its points)
+        Case("odd-files", "notebook 01 solved, next to files named with invalid UTF-8, a newline that forges a "
+             "report line, 244 characters; a FIFO; a path past PATH_MAX; 250 tiny files; json.py, numpy.py and "
+             "torch.py beside the notebooks and the engine; a timestamp.txt that is no date", NB1_UNITS + NB1_ANSWERS,
+             ["its name is not valid UTF-8: bad-\\xff\\xfe-name.py", "a-fifo was left out", "nested too deeply",
+              "notes\\n- pow_backward", "more file(s) were left out", "json.py is not part of the assignment",
+              "timestamp.txt was left out"],
+             submit=_nb1(after=_odd_names, files={"timestamp.txt": "not a date at all", **SHADOWS}),
+             never=["\n- pow_backward: full marks"]),
+        Case("symlinks", "links to /etc/passwd, the gradebook, another learner's folder; engine.py a link to "
+             "another learner's engine", NB1_ANSWERS, ["passwd is a symbolic link", "peer is a symbolic link",
+                                                      "tinygrad_course/engine.py is a symbolic link"],
+             submit=_nb1(after=_links)),
+        Case("linked-student-folder", "the learner's folder is a link to another learner's; folders named "
+             "like no student id can be are beside it", [],
+             ["submitted/linked-student-folder is a symbolic link"], submit=_nb1(after=_linked_student_folder)),
+        # ---- notebooks that are not what they seem
+        Case("malformed-notebooks", "notebook 01 nests a list 100 000 deep; notebook 02, solved, has cells whose "
+             "nbgrader metadata is a string or a list",
+             ["sin_backward", "backward_pass", "manual_dz_dx"], ["01_x_squared.ipynb is not"],
+             submit=dict(engine_units=course.all_units(), answers=["manual_dz_dx"], drop=_only(NB1, NB2),
+                         edit=_edits(_notebook_bytes(NB1, _deep), _garbage_metadata))),
+        Case("huge-notebooks", "notebook 01 solved with 12 MB of output; notebook 02 is 25 MB", NB1_UNITS + NB1_ANSWERS,
+             ["02_sin_chain_rule.ipynb was left out", "over the size limit"],
+             submit=dict(engine_units=course.all_units(), answers=NB1_ANSWERS + ["manual_dz_dx"], drop=_only(NB1, NB2),
+                         edit=_edits(_notebook_bytes(NB1, lambda d: _huge(d, 12)),
+                                     _notebook_bytes(NB2, lambda d: _huge(d, 25))))),
+        Case("not-notebooks", "notebook 01 is JSON but not a notebook; 02 says nbformat 5; 03 is not UTF-8; "
+             "a cell of 04 has a number for its source", [],
+             ["01_x_squared.ipynb is JSON but not a Jupyter notebook", "02_sin_chain_rule.ipynb is JSON but not",
+              "03_neuron_bce.ipynb is not a text file", "04_vector_input.ipynb could not be graded"],
+             submit=dict(everything, drop=_only(NB1, NB2, NB3, "04_vector_input"), edit=_edits(
+                 _notebook_bytes(NB1, _not_a_notebook), _notebook_bytes(NB2, _nbformat(5)),
+                 _notebook_bytes(NB3, _latin_1), _number_source))),
+        # ---- grade ids: nbgrader keeps the last cell of a duplicated id and ignores made-up ones
+        Case("duplicate-grade-ids", "pow_backward open, with a copy of its test cell edited to pass; a made-up "
+             "test worth 100 points; the rest solved", ["accumulate_grad"] + NB1_ANSWERS,
+             submit=_nb1(engine_units=["accumulate_grad"], edit=_duplicate_test)),
+        Case("duplicate-answer-cell", "the dy_dx answer cell copied: the stub first, the solved copy last (the "
+             "function is defined twice; nbgrader keeps the last cell of a duplicated grade id)",
+             NB1_UNITS + NB1_ANSWERS, submit=_nb1(edit=_duplicate_answer)),
+        # ---- floods
+        Case("output-floods", "a cell prints 50 000 lines, then 100 MB straight to file descriptor 1; a cell "
+             "after the dy_dx test redefines dy_dx wrongly; the rest solved",
+             NB1_UNITS + NB1_ANSWERS,
+             submit=_nb1(edit=_edits(_add_cell((NB1, "setup"), OUTPUT_FLOOD), _redefined_after_test))),
+        # ---- processes that die, spin, or outlive their code
+        Case("engine-exits-on-import", "engine.py calls os._exit(3) when imported; everything solved", NB1_ANSWERS,
+             [("pow_backward failed", "exited with status 3")],
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, prelude="import os\nos._exit(3)\n")})),
+        Case("processes-die", "Pow.backward calls os._exit(4); the dy_dx answer cell dereferences NULL through "
+             "ctypes; AccumulateGrad.apply is honest", ["accumulate_grad"],
+             [("pow_backward failed", "exited with status 4"), ("manual_dy_dx failed", "SIGSEGV")],
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine({"pow_backward": "import os\nos._exit(4)"})},
+                         edit=_set(NB1, "manual_dy_dx_answer", "import ctypes\nctypes.string_at(0)\n"
+                                                              "def dy_dx(x):\n    return 2 * x\n"))),
+        Case("spins-on-hidden-inputs", "Pow.backward answers the tutorial's x = 3 and spins, ignoring "
+             "interrupts, on anything else", ["accumulate_grad"] + NB1_ANSWERS,
+             [("pow_backward failed", "did not finish")],
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine({"pow_backward": SPIN_ON_HIDDEN})})),
+        Case("reaches-outside", "a cell and the engine's import start processes that outlive them and write "
+             "into any gradebook, grades, ledger or report they find; Pow.backward copies any other engine.py "
+             "it can read", ["accumulate_grad"] + NB1_ANSWERS, [("pow_backward failed", "nothing to copy")],
+             submit=_nb1(edit=_add_cell((NB1, "setup"), _spawn_lingerer()),
+                         files={"tinygrad_course/engine.py": _engine({"pow_backward": PEEK_OUTSIDE},
+                                                                     prelude=_spawn_lingerer())})),
+        # ---- engines that lean on what is not theirs
+        Case("engine-imports-torch", "engine.py imports torch at the top; every unit solved", NB1_ANSWERS,
+             [("pow_backward failed", "No module named 'torch'")],
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, prelude="import torch\n")})),
+        Case("borrows-standins", "every unit is the grader's own stand-in, imported from the worker package",
+             NB1_ANSWERS, submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, units=[]) + BORROW_STANDINS})),
+        Case("captures-standins", "Pow.backward is honest but keeps the grader's stand-in for AccumulateGrad.apply "
+             "met while Pow is checked; AccumulateGrad.apply, not written, calls what was kept",
+             ["pow_backward"] + NB1_ANSWERS,
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine(CAPTURE_STANDINS, units=NB1_UNITS)})),
+        Case("patches-numpy", "engine.py patches numpy's comparisons at import and Pow.backward is wrong; the "
+             "dy_dx answer is right but its cell lost its nbgrader metadata (grade id)", ["accumulate_grad"],
+             [("manual_dy_dx failed", "no cell with grade_id manual_dy_dx_answer")],
+             submit=_nb1(edit=_answer_id_removed, files={"tinygrad_course/engine.py": _engine(
+                 {"pow_backward": "return grad * 0"}, prelude=PATCH_NUMPY)})),
     ]
 
 
