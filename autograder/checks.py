@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import diagnose as diagnose_module
-from autograder import exercise_checks, graph_checks, guards, slips, unit_checks
+from autograder import exercise_checks, graph_checks, guards, slips, standins, unit_checks
 from autograder.engines import load_engine
 from autograder.slips import show
 from autograder.worker import codec, drivers, exercises
@@ -146,7 +146,7 @@ class LocalRunner:
     (``guards.Watch``) names calls into torch or the reference engine."""
 
     def __init__(self, exercise, *, engine=None, answer=None, allowed=(), any_engine=False):
-        self.session = drivers.Session(exercise, engine=engine, answer=answer)
+        self.session = drivers.Session(exercise, engine=engine, answer=answer, standins=standins)
         self.allowed, self.any_engine = allowed, any_engine
 
     def problem(self):
@@ -283,7 +283,7 @@ def _capture_and_seal():
     """The checker's own modules join the snapshot (last, so every name is in it), then are sealed
     against ``autograder.checks.check = ...`` from a notebook."""
     modules = (sys.modules[__name__], guards, slips, unit_checks, graph_checks, exercise_checks, diagnose_module,
-               codec, drivers, drivers.standins)
+               codec, drivers, standins)
     for module in modules:
         _INTEGRITY.capture(module.__name__, vars(module))
         for name, value in vars(module).items():  # `Trial.fail = ...` must not pass a check either

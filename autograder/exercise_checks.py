@@ -3,7 +3,7 @@
 ``t.answer`` is that function. The first five are calculus on paper turned into Python (no
 engine, no torch allowed while they run); the last three drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
-meanwhile (``autograder.worker.standins``), so only the function itself is graded.
+meanwhile (``autograder.standins``), so only the function itself is graded.
 Torch computes every expected answer on the same inputs.
 """
 

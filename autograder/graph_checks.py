@@ -33,6 +33,17 @@ TORCH_OPS = {
     "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sin": torch.sin, "add_cut": lambda a, b: a + b.detach(),
     "square": lambda a: a ** 2, "sigmoid": torch.sigmoid, "sum": lambda a: a.sum(),
 }
+# op -> (torch's node name, does the node save tensors (so a second backward fails), does it send
+# None to a constant input)
+NODES = {"add": ("AddBackward0", False, False), "add_cut": ("AddBackward0", False, False),
+         "mul": ("MulBackward0", True, True), "sin": ("SinBackward0", True, False),
+         "square": ("PowBackward0", True, False), "sigmoid": ("SigmoidBackward0", True, False),
+         "sum": ("SumBackward0", False, False)}
+# op -> each input's local derivative at the step's input values (elementwise; None: no gradient)
+LOCAL = {"add": lambda a, b: (torch.ones_like(a), torch.ones_like(b)),
+         "add_cut": lambda a, b: (torch.ones_like(a), None),
+         "mul": lambda a, b: (b, a), "sin": lambda a: (torch.cos(a),), "square": lambda a: (2 * a,),
+         "sigmoid": lambda a: (torch.sigmoid(a) * (1 - torch.sigmoid(a)),), "sum": lambda a: (torch.ones_like(a),)}
 ARITY = {"add": 2, "mul": 2, "add_cut": 2, "sin": 1, "square": 1, "sigmoid": 1, "sum": 1}
 TEXT = {"add": "{0} + {1}", "mul": "{0} * {1}", "add_cut": "{0} + {1}.detach()", "sin": "sin({0})",
         "square": "{0} ** 2", "sigmoid": "sigmoid({0})", "sum": "{0}.sum()"}
@@ -52,9 +63,17 @@ class Graph:
         return values
 
     def plain(self):
-        """What the backward_pass driver builds the same graph from."""
-        return {"leaves": [[np.asarray(v, dtype=np.float64), g] for v, g, _ in self.leaves],
-                "steps": [[op, list(inputs)] for op, inputs in self.steps],
+        """What the backward_pass driver builds the same graph from: leaves, and per step its op, inputs,
+        torch's node name and what that node saves, and each input's local derivative at this graph's
+        values (torch's, so the worker holds no derivative of its own)."""
+        values = [v.detach() for v in self.build()]
+        steps = []
+        for op, inputs in self.steps:
+            name, saves, none_for_constants = NODES[op]
+            steps.append({"op": op, "inputs": list(inputs), "node_name": name, "saves": saves,
+                          "none_for_constants": none_for_constants,
+                          "local": [None if d is None else d.numpy() for d in LOCAL[op](*(values[i] for i in inputs))]})
+        return {"leaves": [[np.asarray(v, dtype=np.float64), g] for v, g, _ in self.leaves], "steps": steps,
                 "gradient": None if self.gradient is None else np.asarray(self.gradient, dtype=np.float64)}
 
     @property

@@ -1,8 +1,10 @@
 """The judge: a submission's score, computed with torch in a process that never runs learner code.
 
-For each exercise the judge starts a worker (``python -m autograder.worker.serve``'s loop) in a
-sandbox that holds the learner's files, numpy and the torch-free ``autograder.worker`` package
--- no torch, no checks, no reference engine, no gradebook, nothing writable but a private /tmp.
+The judge starts workers (``autograder.worker.serve``'s loop) in a sandbox that holds the
+learner's files, numpy and the torch-free ``autograder.worker`` package -- no torch, no checks,
+no reference engine, no stand-ins, no gradebook, nothing writable but a private /tmp: one for
+the engine units, one for the notebook answers that use the engine (the only one given the
+grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine).
 It runs the exercise's check (``autograder.checks.run_check``) with a ``WorkerRunner``: the
 check chooses the inputs, the worker runs the learner's unit on them and answers over a pipe
 with plain data (``autograder.worker.codec``, decoded strictly), and the check computes torch's
@@ -40,6 +42,7 @@ from autograder.worker import codec
 
 PACKAGE = Path(__file__).resolve().parent          # autograder/
 NUMPY = Path(np.__file__).resolve().parent
+STANDINS = PACKAGE / "standins.py"  # sent only to sessions that judge an answer using the engine
 INSIDE = "/opt/judge"                              # where the worker's files appear in bwrap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")
@@ -232,16 +235,20 @@ class WorkerRunner:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return "the grader's time for this submission ran out (your code was still running)"
             return f"your code did not finish within {self.timeout:g} s"
-        code = self.process.poll()
-        if code is not None and code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals.__members__.values() else -code
-            return (f"the process running your code was killed by {name}"
-                    + (" (it ran out of memory or CPU time)" if name in ("SIGKILL", "SIGXCPU", "SIGSEGV") else ""))
-        if code is not None:
-            self.errors.seek(0)
-            said = self.errors.read(4000).decode("utf-8", "replace").strip().splitlines()
-            return f"the process running your code exited with status {code}" + (f" ({said[-1]})" if said else "")
-        return f"its reply could not be read ({error})"
+        try:
+            code = self.process.wait(timeout=2)  # it may be just exiting: its status says why
+        except subprocess.TimeoutExpired:
+            return f"its reply could not be read ({error})"
+        if self.sandbox == "bwrap" and code > 128:  # bubblewrap reports its child's signal as 128 + n
+            code = -(code - 128)
+        if code < 0:
+            name = signal.Signals(-code).name if -code in {s.value for s in signal.Signals} else f"signal {-code}"
+            why = {"SIGKILL": " (it ran out of memory, or was stopped)", "SIGXCPU": " (it ran out of CPU time)",
+                   "SIGSEGV": " (it crashed)", "SIGXFSZ": " (it wrote too large a file)"}.get(name, "")
+            return f"the process running your code was killed by {name}{why}"
+        self.errors.seek(0)
+        said = self.errors.read(4000).decode("utf-8", "replace").strip().splitlines()
+        return f"the process running your code exited with status {code}" + (f" ({said[-1]})" if said else "")
 
     def _read_line(self, deadline):
         with selectors.DefaultSelector() as selector:
@@ -311,7 +318,8 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
     empty = Path(tempfile.mkdtemp(prefix="judge-empty-"))
     options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout,
                "deadline": time.monotonic() + budget}
-    runners = {"engine": WorkerRunner(engine_folder, **options), "none": WorkerRunner(empty, **options)}
+    runners = {"units": WorkerRunner(engine_folder, **options), "answers": WorkerRunner(engine_folder, **options),
+               "by_hand": WorkerRunner(empty, **options)}
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
                                              if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))
     try:
@@ -324,9 +332,11 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
 
 
 def _judge_one(exercise, runners, notebooks, seed):
-    """Units first (no notebook cell has run in the worker yet), then the notebook answers."""
+    """One exercise in its worker: the units in one process (no notebook cell and no stand-in ever
+    runs there), the answers that use the engine in another (with the grader's stand-ins for the
+    units, sent over the pipe), the by-hand answers in a third (no engine to lean on)."""
     if exercise in checks.UNITS:
-        setup, runner = {"engine": True}, runners["engine"]
+        setup, runner = {"engine": True}, runners["units"]
     else:
         notebook, function, _, uses_engine = checks.NOTEBOOK_EXERCISES[exercise]
         parsed = notebooks.get(notebook.removesuffix(".ipynb"))
@@ -334,7 +344,9 @@ def _judge_one(exercise, runners, notebooks, seed):
             return {"passed": False, "seed": seed, "message": f"{exercise}: {notebook} could not be read"}
         setup = {"engine": uses_engine, "answer": {"cells": answer_cells(parsed), "grade_id": f"{exercise}_answer",
                                                    "function": function}}
-        runner = runners["engine" if uses_engine else "none"]  # a by-hand exercise gets no engine to lean on
+        if uses_engine:
+            setup["standins"] = STANDINS.read_text()
+        runner = runners["answers" if uses_engine else "by_hand"]
     runner.begin(exercise, setup)
     try:
         for hidden in (False, True):

@@ -33,7 +33,7 @@ def _files(folder, keep=lambda path: True):
 
 def package_files():
     """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
-    reference engine: the checks' stand-ins (``autograder.worker.standins``) need none."""
+    reference engine: the checks' stand-ins (``autograder.standins``) need none."""
     return {f"autograder/{name}": data for name, data in
             _files(PACKAGE, lambda rel: rel.suffix == ".py").items()}
 

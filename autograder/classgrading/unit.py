@@ -64,8 +64,42 @@ def _failed_result(bundle, job, message):
 # ---------------------------------------------------------------- staging the submission
 
 
+def _nbgrader(cell):
+    """A cell's nbgrader metadata, or {} when it has none or it is not a dict."""
+    meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _grade_ids(notebook):
-    return {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells} - {None}
+    return {_nbgrader(cell).get("grade_id") for cell in notebook.cells} - {None}
+
+
+def tidy_grade_ids(submitted, info):
+    """Make a learner's notebook one nbgrader can grade, cell ids as released; sentences for the report.
+
+    nbgrader fails a whole notebook on unreadable nbgrader metadata, a duplicated grade id or a
+    graded cell it does not know (schema or validation errors), so: unreadable metadata is dropped
+    (a plain cell); a grade id the assignment does not have is dropped; of a duplicated grade id only
+    the last cell keeps it, as nbgrader itself would grade the last."""
+    known = set(info["cell_ids"]) | set(info["grade_ids"])
+    said, last = [], {}
+    for number, cell in enumerate(submitted.cells):
+        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        if meta is not None and not isinstance(meta, dict):
+            del cell.metadata["nbgrader"]
+            said.append(f"cell {number + 1} had unreadable nbgrader metadata; it was graded as a plain cell")
+        elif isinstance(meta, dict) and meta.get("grade_id") not in known:
+            del cell.metadata["nbgrader"]
+            said.append(f"cell {number + 1} claims grade id {str(meta.get('grade_id'))[:60]!r}, which the "
+                        "assignment does not have; it was graded as a plain cell")
+        elif isinstance(meta, dict):
+            last[meta["grade_id"]] = number
+    for number, cell in enumerate(submitted.cells):
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id is not None and last[grade_id] != number:
+            del cell.metadata["nbgrader"]
+            said.append(f"grade id {grade_id} was on more than one cell; the last one was graded")
+    return said
 
 
 def _read_notebook(data):
@@ -80,6 +114,8 @@ def _read_notebook(data):
         json.loads(text)
     except json.JSONDecodeError as error:
         return None, f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+    except RecursionError:
+        return None, "is nested too deeply to be a notebook"
     try:
         return nbformat.reads(text, as_version=4), None
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds
@@ -114,12 +150,12 @@ def resolve_notebooks(files, layout, source_files=()):
     for notebook, filename in chosen.items():
         if parsed[filename][1]:
             problems[notebook] = f"{filename} {parsed[filename][1]}"
-    for filename in sorted(unknown):
-        notes.append(f"{filename} is not part of the assignment; it was not graded")
-    for name in sorted(files):
-        if not name.endswith(".ipynb") and name not in source_files:
-            notes.append(f"{name} is not part of the assignment: kept with the submission, "
-                         f"but not given to the notebooks' kernels")
+    extra = [f"{filename} is not part of the assignment; it was not graded" for filename in sorted(unknown)]
+    extra += [f"{name} is not part of the assignment: kept with the submission, but not given to the "
+              "notebooks' kernels" for name in sorted(files)
+              if not name.endswith(".ipynb") and name not in source_files]
+    notes += extra[:10] + ([f"... and {len(extra) - 10} more files that are not part of the assignment"]
+                           if len(extra) > 10 else [])
     return {k: v for k, v in chosen.items() if k not in problems}, problems, notes
 
 
@@ -168,17 +204,17 @@ def restore_deleted_tests(submitted, release_text):
     if not release_text:
         return []
     released = nbformat.reads(release_text, as_version=4)
-    present = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in submitted.cells}
+    present = _grade_ids(submitted)
     restored, anchor = [], None  # anchor: the last released cell the submission still has
     for cell in released.cells:
-        meta = cell.metadata.get("nbgrader", {})
+        meta = _nbgrader(cell)
         grade_id = meta.get("grade_id")
         if grade_id in present:
             anchor = grade_id
         elif meta.get("grade") and meta.get("locked"):
             index = 0
             for number, mine in enumerate(submitted.cells):
-                if anchor and mine.metadata.get("nbgrader", {}).get("grade_id") == anchor:
+                if anchor and _nbgrader(mine).get("grade_id") == anchor:
                     index = number + 1
             submitted.cells.insert(index, nbformat.from_dict(cell))
             present.add(grade_id)
@@ -191,7 +227,7 @@ def edits(submitted, tests):
     """Sentences about test cells the learner changed or deleted (nbgrader restores them)."""
     seen = {}
     for cell in submitted.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = _nbgrader(cell).get("grade_id")
         if grade_id in tests:
             seen[grade_id] = cell.source
     found = []
@@ -243,8 +279,9 @@ def _grade(bundle, scratch, job):
     learner_notebooks = {}
     for notebook, filename in chosen.items():
         learner = nbformat.reads(job["files"][filename].decode(), as_version=4)
-        learner_notebooks[notebook] = edits(learner, layout[notebook]["locked"])
-        if restore_deleted_tests(learner, layout[notebook].get("release")):
+        tidied = tidy_grade_ids(learner, layout[notebook])
+        learner_notebooks[notebook] = tidied + edits(learner, layout[notebook]["locked"])
+        if restore_deleted_tests(learner, layout[notebook].get("release")) or tidied:
             nbformat.write(learner, submitted / f"{notebook}.ipynb")
         else:  # untouched bytes, exactly what stock nbgrader would read
             (submitted / f"{notebook}.ipynb").write_bytes(job["files"][filename])

@@ -10,7 +10,6 @@ inputs chosen by the checks and returns numbers, arrays, shapes and error texts,
 - ``codec``    -- the one wire format: JSON with typed arrays, decoded strictly.
 - ``drivers``  -- one driver per kind of exercise: build the inputs, call the learner's code,
                   describe what came back.
-- ``standins`` -- plain numpy versions of every engine unit, swapped in for all units but the
-                  one under test so a bug costs its own exercise only.
+- ``exercises`` -- the registry of graded exercises.
 - ``serve``    -- the worker process: one request per line on stdin, one reply per line.
 """

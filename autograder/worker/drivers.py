@@ -2,8 +2,8 @@
 
 A ``Session`` holds the learner's engine module (``engine.py`` of their ``tinygrad_course``),
 or the function a notebook exercise asked for, and the exercise under test. ``run(name, args)``
-calls the driver ``name`` with stand-ins (``standins``) in place of every other engine unit and
-returns ``{"value": plain data}``, or ``{"raised": {...}}`` when the learner's code raised.
+calls the driver ``name`` and returns ``{"value": plain data}``, or ``{"raised": {...}}`` when
+the learner's code raised.
 Nothing here knows the right answer: the checks compute it with torch and compare.
 """
 
@@ -14,7 +14,7 @@ import traceback
 
 import numpy as np
 
-from autograder.worker import codec, standins
+from autograder.worker import codec
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -99,95 +99,45 @@ def _gradient(tensor):
 
 
 # --------------------------------------------------------------------------
-# The graphs of the backward-pass exercise: Functions written for the grader
+# The graphs of the backward-pass exercise: Functions that know no derivative
 # --------------------------------------------------------------------------
 
-def graph_functions(engine):
-    """Subclasses of the learner's ``Function`` (whose ``apply`` builds the nodes) with forward and
-    backward written here, saving what torch's nodes save, so no learner op rule is involved."""
-    base = engine.Function
+FORWARD = {"add": np.add, "add_cut": np.add, "mul": np.multiply, "sin": np.sin, "square": np.square,
+           "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "sum": lambda x: np.asarray(x.sum())}
 
-    def saved(ctx, k=0):
-        return ctx.saved_tensors[k]
 
-    def wanted(ctx):
-        return [node is not None for node, _ in ctx.next_functions]
+def step_function(engine, step):
+    """A subclass of the learner's ``Function`` (whose ``apply`` builds the node) for one step of a graph.
 
-    class Add(base):
-        node_name = "AddBackward0"
-        forward = staticmethod(lambda ctx, a, b: a + b)
-        backward = staticmethod(lambda ctx, grad: (grad, grad))  # one array for both, as an engine's Add
+    Its backward knows no calculus: the judge sends each input's local derivative at this step's
+    values (computed by torch), and backward multiplies the incoming gradient by it -- so nothing
+    here is an answer to any exercise. Like torch's node it saves tensors only where torch's does
+    (``step["saves"]``), so a second backward fails exactly where torch's fails; it sends None to a
+    constant input where torch's node does (``step["none_for_constants"]``), and always for an input
+    the step cuts (``b.detach()``)."""
+    forward_op, local = FORWARD[step["op"]], step["local"]
 
-    class Mul(base):
-        node_name = "MulBackward0"
+    def forward(ctx, *arrays):
+        if step["saves"]:
+            ctx.save_for_backward(*arrays)
+        ctx.input_shapes_ = [np.shape(a) for a in arrays]
+        return forward_op(*arrays)
 
-        @staticmethod
-        def forward(ctx, a, b):
-            ctx.save_for_backward(a, b)
-            return a * b
+    def backward(ctx, grad):
+        if step["saves"]:
+            ctx.saved_tensors  # noqa: B018 - raises, as torch does, once backward has freed them
+        wanted = [node is not None for node, _ in ctx.next_functions]
+        grads = []
+        for slot, (derivative, shape) in enumerate(zip(local, ctx.input_shapes_)):
+            if derivative is None or (step["none_for_constants"] and not wanted[slot]):
+                grads.append(None)
+            else:
+                grads.append(np.broadcast_to(grad, shape) * derivative if step["op"] != "sum"
+                             else np.broadcast_to(grad, shape))  # a read-only view, as an engine's Sum may give
+        return tuple(grads) if len(grads) > 1 else grads[0]
 
-        @staticmethod
-        def backward(ctx, grad):  # None for an input that is a constant, as torch's nodes do
-            flags = wanted(ctx)
-            return (grad * saved(ctx, 1) if flags[0] else None), (grad * saved(ctx, 0) if flags[1] else None)
-
-    class AddCut(base):
-        """``a + b.detach()`` in torch: b is an input of the node, but the gradient sent to it is None."""
-        node_name = "AddBackward0"
-        forward = staticmethod(lambda ctx, a, b: a + b)
-        backward = staticmethod(lambda ctx, grad: (grad, None))
-
-    class Sin(base):
-        node_name = "SinBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return np.sin(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad * np.cos(saved(ctx))
-
-    class Square(base):
-        node_name = "PowBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad * 2 * saved(ctx)
-
-    class Sigmoid(base):
-        node_name = "SigmoidBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            out = 1 / (1 + np.exp(-x))
-            ctx.save_for_backward(out)
-            return out
-
-        @staticmethod
-        def backward(ctx, grad):
-            return grad * saved(ctx) * (1 - saved(ctx))
-
-    class Sum(base):
-        node_name = "SumBackward0"
-
-        @staticmethod
-        def forward(ctx, x):
-            ctx.input_shape = x.shape
-            return np.asarray(x.sum())
-
-        @staticmethod
-        def backward(ctx, grad):
-            return np.broadcast_to(grad, ctx.input_shape)  # a read-only view, as an engine's Sum may give
-
-    return {"add": Add, "mul": Mul, "add_cut": AddCut, "sin": Sin, "square": Square, "sigmoid": Sigmoid,
-            "sum": Sum}
+    return type(f"Step{step['op'].title()}", (engine.Function,), {
+        "node_name": step["node_name"], "forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
 class Boom(Exception):
@@ -199,18 +149,23 @@ class Boom(Exception):
 # --------------------------------------------------------------------------
 
 class Session:
-    """One exercise's learner code: ``engine`` (an engine.py module) and/or ``answer`` (a function)."""
+    """One exercise's learner code: ``engine`` (an engine.py module) and/or ``answer`` (a function).
 
-    def __init__(self, exercise, engine=None, answer=None):
+    Engine units are driven directly, with nothing else of the engine involved. A notebook answer
+    that uses the engine runs with ``standins`` (the grader's versions of every unit,
+    ``autograder.standins``) in place of the learner's units, so only the answer is graded; the
+    stand-ins are given only to such a session, never to one that judges a unit."""
+
+    def __init__(self, exercise, engine=None, answer=None, standins=None):
         self.exercise, self.engine, self.answer = exercise, engine, answer
+        self.standins = standins if engine is not None and answer is not None else None
 
     def run(self, driver, args):
         """``{"value": ...}`` or ``{"raised": ...}``; the value is plain data, encodable by ``codec``."""
         function = getattr(self, f"drive_{driver}", None)
         if function is None:
             raise ValueError(f"no driver {driver!r}")
-        isolate = standins.installed(self.engine, keep=self.exercise) if self.engine is not None \
-            else contextlib.nullcontext()
+        isolate = self.standins.installed(self.engine) if self.standins else contextlib.nullcontext()
         try:
             with isolate, contextlib.redirect_stdout(io.StringIO()):
                 value = function(**args)
@@ -293,20 +248,21 @@ class Session:
         try:
             (detached ** 2).backward()
             seen["backward_error"] = None
-        except RuntimeError as error:
-            seen["backward_error"] = str(error).splitlines()[0] if str(error) else ""
+        except Exception as error:  # noqa: BLE001 - compared with torch's error text
+            seen["backward_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
         return seen
 
     def drive_backward_pass(self, leaves, steps, gradient):
-        """Two backward calls (retain_graph=True, then False) and a third that must fail; during the
-        first, each node's ``apply`` is watched: what gradient it received, in which order it ran."""
+        """Two backward calls (retain_graph=True, then False) and a third that must fail. Each node's
+        ``apply`` is watched (what gradient it received in the first call, in which order nodes ran);
+        at the leaves the arriving gradients are summed here, so no other unit is involved."""
         engine = self.engine
-        functions = graph_functions(engine)
         values = [engine.tensor(np.array(v, dtype=np.float64), requires_grad=g) for v, g in leaves]
-        for op, inputs in steps:
-            values.append(functions[op].apply(*(values[i] for i in inputs)))
+        for step in steps:
+            values.append(step_function(engine, step).apply(*(values[i] for i in step["inputs"])))
         trace = {"received": [None] * len(values), "order": []}
-        watched = self._watch_nodes(values, steps, len(leaves), trace)
+        totals = [None] * len(leaves)
+        self._watch_nodes(values, steps, len(leaves), trace, totals)
         root = values[-1]
         calls = []
         for retain in (True, False):
@@ -314,12 +270,8 @@ class Session:
                 root.backward(None if gradient is None else np.array(gradient), retain_graph=retain)
             except Exception as error:  # noqa: BLE001 - reported with the call it happened in
                 return {"calls": calls, "raised": describe_error(error), "trace": trace}
-            finally:
-                for node in watched:
-                    vars(node).pop("apply", None)
-                watched = []
-            calls.append([_gradient(leaf) if requires else None
-                          for leaf, (_, requires) in zip(values, leaves)])
+            trace["first_call_done"] = True
+            calls.append([None if total is None else array_of(total) for total in totals])
         try:
             root.backward(None if gradient is None else np.array(gradient))
             third = None
@@ -328,27 +280,33 @@ class Session:
         return {"calls": calls, "third": third, "trace": trace}
 
     @staticmethod
-    def _watch_nodes(values, steps, n_leaves, trace):
-        """Shadow ``apply`` on each node of the graph (value k's grad_fn, or a leaf's AccumulateGrad)."""
+    def _watch_nodes(values, steps, n_leaves, trace, totals):
+        """Shadow ``apply`` on each node of the graph: a step's node is watched during the first call;
+        a leaf's AccumulateGrad node only adds what arrives into ``totals`` (its learner's unit is
+        another exercise)."""
         nodes = {}
-        for k, (_, inputs) in enumerate(steps):
+        for k, step in enumerate(steps):
             node = values[n_leaves + k].grad_fn
             if node is None:
                 continue
             nodes.setdefault(id(node), (n_leaves + k, node))
-            for (child, _), i in zip(node.next_functions, inputs):
+            for (child, _), i in zip(node.next_functions, step["inputs"]):
                 if child is not None and i < n_leaves:
                     nodes.setdefault(id(child), (i, child))
         for index, node in nodes.values():
             inner = node.apply
 
             def apply(grad, index=index, inner=inner):
-                if trace["received"][index] is None:
-                    trace["received"][index] = array_of(grad)
-                trace["order"].append(index)
-                return inner(grad)
+                if not trace.get("first_call_done"):
+                    if trace["received"][index] is None:
+                        trace["received"][index] = array_of(grad)
+                    trace["order"].append(index)
+                if index >= n_leaves:
+                    return inner(grad)
+                arrived = np.array(grad, dtype=np.float64)
+                totals[index] = arrived if totals[index] is None else totals[index] + arrived
+                return ()
             node.apply = apply
-        return [node for _, node in nodes.values()]
 
     def drive_grad_mode(self, source):
         engine = self.engine
@@ -409,25 +367,22 @@ class Session:
 # --------------------------------------------------------------------------
 
 def answer_from_cells(cells, grade_id, function_name):
-    """Run a notebook's code cells in order (test cells already left out by the caller) and return
-    ``(function, problem)``: the function the cell ``grade_id`` defined, or why there is none."""
+    """Run a notebook's code cells in order (test cells already left out by the caller) up to the
+    *last* cell ``grade_id`` (nbgrader grades the last of duplicated ids too) and return
+    ``(function, problem)``: the function that cell left defined, or why there is none."""
+    last = max((k for k, (cell_id, _) in enumerate(cells) if cell_id == grade_id), default=None)
+    if last is None:
+        return None, f"no cell with grade_id {grade_id} in the notebook"
     namespace = {"__name__": "__main__"}
-    errors, found, problem = [], None, None
-    for cell_id, source in cells:
+    errors = []
+    for cell_id, source in cells[:last + 1]:
         source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, f"<cell {cell_id}>", "exec"), namespace)
         except Exception as error:  # noqa: BLE001 - recorded: the answer may still be usable
             errors.append(f"{type(error).__name__}: {short_repr(error, 300)}")
-        if cell_id == grade_id:
-            value = namespace.get(function_name)
-            if callable(value):
-                found = value
-            else:
-                problem = f"the cell {grade_id} did not define {function_name}" + (
-                    f" ({errors[-1]})" if errors else "")
-            break
-    if found is None and problem is None:
-        problem = f"no cell with grade_id {grade_id} in the notebook"
-    return found, problem
+    value = namespace.get(function_name)
+    if callable(value):
+        return value, None
+    return None, f"the cell {grade_id} did not define {function_name}" + (f" ({errors[-1]})" if errors else "")
