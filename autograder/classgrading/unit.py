@@ -115,7 +115,7 @@ def _read_notebook(data):
     except json.JSONDecodeError as error:
         return None, f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
     except RecursionError:
-        return None, "is nested too deeply to be a notebook"
+        return None, "is not a notebook one can read: its JSON is nested too deeply"
     try:
         return nbformat.reads(text, as_version=4), None
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds
