@@ -59,9 +59,7 @@ EQUIVALENTS = HERE / "mutation_equivalents.toml"
 SEEDS = (1, 2, 3)  # the hidden checks' seeds
 TIMEOUT = 20  # seconds per mutant (all its checks), an infinite loop counts as killed
 
-BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION (?P<exercise>\w+)\s*$")
-END = re.compile(r"^\s*### END SOLUTION\s*$")
-
+from autograder.release import BEGIN, END  # noqa: E402 - the one parser of solution markers (after sys.path)
 
 # --------------------------------------------------------------------------
 # Regions

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.release import BEGIN, END  # the one parser of solution markers
+
 HERE = Path(__file__).resolve().parent
-BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION (?P<unit>\w+)\s*$")
-END = re.compile(r"^\s*### END SOLUTION\s*$")
 
 
 def variants():
@@ -42,7 +42,7 @@ def plant(source, unit, body, region=1):
                 out.append(line)
             continue
         out.append(line)
-        if begin and begin["unit"] == unit:
+        if begin and begin["exercise"] == unit:
             seen += 1
             if seen == region:
                 inside = True
