@@ -111,7 +111,8 @@ def write_table(path, rows, stock_seconds, learners, sandbox, load):
         f"Python {platform.python_version()}, load average before the run "
         f"{load:.1f} (other work on the machine shows up here). Each run grades a fresh copy of the same "
         f"class; its gradebook is compared with stock's. Ours includes starting its Dask LocalCluster, "
-        f"the sandbox ({sandbox}) and the fresh-process re-check of every passed exercise.", "",
+        f"the sandbox ({sandbox}) and the judge (every exercise checked again in a torch-free sandboxed "
+        "worker: the score).", "",
         "| run | workers | wall time (s) | per submission (s) | speed-up vs stock | same grades as stock |",
         "|---|---:|---:|---:|---:|---|",
     ]
