@@ -11,7 +11,7 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 # The course id names the course in the exchange. The assignment itself is recorded in the
 # gradebook by `nbgrader generate_assignment` (run by `python -m autograder.release`).
 c.CourseDirectory.course_id = "tinygrad-course"
-# The exchange folder shared with learners (nbgrader's default: /srv/nbgrader/exchange).
+# The exchange folder shared with learners (nbgrader's default: /usr/local/share/nbgrader/exchange).
 # c.Exchange.root = "/srv/nbgrader/exchange"
 
 # Learners write the engine's open units in tinygrad_course/engine.py: autograde must grade
