@@ -3,12 +3,11 @@ repo2docker runs (pip install -r binder/requirements.txt, then binder/postBuild 
 repository), then run each learner notebook there up to its first open exercise."""
 
 import json
-import os
 import shutil
 import subprocess
 import textwrap
-import venv
 
+import binder_venv
 import pytest
 from open_exercises import open_exercise_error
 
@@ -56,16 +55,7 @@ def _repository_copy(destination):
 def binder_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("binder")
     repo = _repository_copy(root / "repo")
-    env_dir = root / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    bin_dir = env_dir / "bin"
-    environ = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", VIRTUAL_ENV=str(env_dir))
-    steps = [[str(bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
-              "-r", "binder/requirements.txt"],
-             ["bash", "binder/postBuild"]]
-    for step in steps:
-        result = subprocess.run(step, cwd=repo, env=environ, capture_output=True, text=True, timeout=1200)
-        assert result.returncode == 0, f"{step}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    bin_dir, environ = binder_venv.build(repo, root / "venv")
     return repo, bin_dir, environ
 
 

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import venv
 
+import binder_venv
 import nbformat
 import pytest
 from open_exercises import open_exercise_error
@@ -218,17 +218,7 @@ def learner_binder(published, tmp_path_factory):
     root = tmp_path_factory.mktemp("learner-binder")
     repo = root / "repo"
     shutil.copytree(published, repo)  # what Binder clones
-    env_dir = root / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    bin_dir = env_dir / "bin"
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environ.update(PATH=f"{bin_dir}:{environ['PATH']}", VIRTUAL_ENV=str(env_dir))
-    steps = [[str(bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
-              "-r", "binder/requirements.txt"],
-             ["bash", "binder/postBuild"]]
-    for step in steps:
-        result = subprocess.run(step, cwd=repo, env=environ, capture_output=True, text=True, timeout=1200)
-        assert result.returncode == 0, f"{step}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    bin_dir, environ = binder_venv.build(repo, root / "venv")
     return repo, bin_dir, environ
 
 
