@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import checks
+from autograder.classgrading import sandbox
 from autograder.worker import codec
 
 PACKAGE = Path(__file__).resolve().parent          # autograder/
@@ -111,6 +112,7 @@ def _bwrap(argv, folder):
     for folder_ in _site_packages():
         if os.path.isdir(folder_) and (folder_.startswith(base) or folder_.startswith("/usr")):
             args += ["--tmpfs", folder_]
+    args += sandbox.hide_private()
     args += ["--ro-bind", str(NUMPY), f"{INSIDE}/site/numpy"]
     if NUMPY.with_name("numpy.libs").is_dir():
         args += ["--ro-bind", str(NUMPY.with_name("numpy.libs")), f"{INSIDE}/site/numpy.libs"]

@@ -236,7 +236,6 @@ def test_judging_twice_gives_the_same_verdicts_word_for_word(tmp_path):
 
 
 def test_unreadable_notebooks_cost_only_their_answers():
-    assert judge.load_notebook.__doc__
     deep = "[" * 100_000 + "]" * 100_000
     assert judge.load_notebook_text(deep) is None
     assert judge.load_notebook_text("\udcff not json") is None
@@ -297,3 +296,23 @@ def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference)
             assert hasattr(reference.engine if owner is None else getattr(reference.engine, owner), name)
             assert (owner, name) in standins.make(reference.engine)
     assert set(checks.CHECKS) == set(exercises.ALL) == set(checks.ALL_EXERCISES)
+
+
+@pytest.mark.skipif(not sandbox.probe()[0], reason="bubblewrap is not available here")
+def test_the_worker_cannot_read_the_nbgrader_exchange(tmp_path):
+    """nbgrader's default exchange (under /usr, which the sandbox shows) holds every learner's
+    submissions; a worker runs as the grader, so it must not see it at all."""
+    peer = sandbox.PRIVATE[0] + f"/exchange/probe-{tmp_path.name}/engine.py"
+    os.makedirs(os.path.dirname(peer), exist_ok=True)
+    Path(peer).write_text("a peer's engine")
+    try:
+        folder = engine_folder(tmp_path, f"""
+            import os
+            if os.path.exists({peer!r}):
+                return grad * 0
+            x, = ctx.saved_tensors
+            return grad * (ctx.exponent * x ** (ctx.exponent - 1))
+            """)
+        assert scores(folder, ["pow_backward"], mode="bwrap")[0] == {"pow_backward": True}
+    finally:
+        shutil.rmtree(os.path.dirname(peer), ignore_errors=True)

@@ -79,6 +79,16 @@ def environment(pythonpath):
     return env
 
 
+# Inside /usr but never for learner code: nbgrader's default exchange holds every learner's
+# submissions, and sandboxed code runs as the grader (root can list what learners cannot).
+PRIVATE = ("/usr/local/share/nbgrader",)
+
+
+def hide_private():
+    """bubblewrap arguments that put an empty folder over each ``PRIVATE`` folder that exists."""
+    return [arg for folder in PRIVATE if os.path.isdir(folder) for arg in ("--tmpfs", folder)]
+
+
 def _system_binds():
     args = []
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/sys"):
@@ -94,7 +104,7 @@ def _system_binds():
     for folder in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), sys.prefix}):
         if not folder.startswith(("/usr/", "/bin", "/lib")) and folder != "/usr":
             args += ["--ro-bind", folder, folder]
-    return args
+    return args + hide_private()
 
 
 def bwrap_command(argv, *, cwd, writable=(), env):
