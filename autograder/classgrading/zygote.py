@@ -36,8 +36,10 @@ import traceback
 
 from autograder.classgrading import sandbox
 
-PRELOAD = ("numpy", "torch", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipywidgets",
-           "autograder.checks")
+# torch.fx...symbolic_shapes: torch imports it (with sympy, ~0.35 s) on the first backward() or
+# autograd.grad; every notebook does one, so the zygote pays it once instead of every kernel
+PRELOAD = ("numpy", "torch", "torch.fx.experimental.symbolic_shapes", "IPython", "ipykernel.kernelapp",
+           "ipykernel.ipkernel", "ipywidgets", "autograder.checks")
 
 
 class ZygoteError(RuntimeError):
