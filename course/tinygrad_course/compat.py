@@ -24,7 +24,25 @@ NOT_LEAF_GRAD = (
 LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
                   "or sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
+BOOL_SUBTRACTION = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                    "invert a mask, use the `~` or `logical_not()` operator instead.")
+TWO_BOOL_SUBTRACTION = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                        "`logical_xor()` operator instead.")
 ONLY_FLOAT_GRAD = "Only Tensors of floating point and complex dtype can require gradients"
+
+
+NEGATE_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
+               "mask, use the `~` or `logical_not()` operator instead.")
+
+
+def check_subtraction(a, b):
+    """torch refuses ``-`` with bools (tensors or Python's True/False)."""
+    a, b = getattr(a, "data", a), getattr(b, "data", b)
+    a_bool, b_bool = isinstance(a, bool) or a.dtype == np.bool_, isinstance(b, bool) or np.asarray(b).dtype == np.bool_
+    if a_bool and b_bool and not isinstance(a, bool) and not isinstance(b, bool):
+        raise RuntimeError(TWO_BOOL_SUBTRACTION)
+    if a_bool or b_bool:
+        raise RuntimeError(BOOL_SUBTRACTION)
 
 
 # -- dims and shapes --
@@ -52,12 +70,10 @@ def dims(dim, ndim):
         return None
     given = (dim,) if isinstance(dim, int) else tuple(dim)
     axes = tuple(one_dim(d, ndim) for d in given)
-    if ndim == 0:
-        return ()  # a 0-d tensor has no axes to reduce: dim 0 or -1 means the whole (one) value
     if len(set(axes)) < len(axes):
         raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
                            "the list of dims")
-    return axes
+    return axes if ndim else ()  # a 0-d tensor has no axes: dim 0 or -1 means its one value
 
 
 def check_reshape(shape, size):

@@ -74,7 +74,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     kind = compat.result_dtype(start, end, step)  # int64 for whole numbers, float32 if any is a float
     count = builtins.max(0, int(np.ceil((end - start) / step)))
     return _new((start + step * np.arange(count, dtype=np.float64)).astype(kind), dtype, requires_grad)
@@ -82,8 +82,14 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
     if steps < 0:
-        raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _new(np.linspace(start, end, steps, dtype=np.float64).astype(np.float32), dtype, requires_grad)
+        raise RuntimeError("number of steps must be non-negative")
+    # torch's float32 recipe: from the start for the first half, back from the end for the rest
+    start, end, i = np.float32(start), np.float32(end), np.arange(steps)
+    step = (end - start) / np.float32(builtins.max(steps - 1, 1))
+    half = steps // 2 if steps > 1 else steps  # (one step: just the start)
+    values = np.where(i < half, start + step * i.astype(np.float32),
+                      end - step * (steps - i - 1).astype(np.float32)).astype(np.float32)
+    return _new(values, dtype, requires_grad)
 
 
 # -- the tensor methods as functions, as in ``torch.sin(x)`` --

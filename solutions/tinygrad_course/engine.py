@@ -411,7 +411,7 @@ class Pow(Function):
         ctx.exponent = exponent
         with np.errstate(all="ignore"):  # 0 ** -1 is inf and 1e30 ** 2 overflows, silently, as in torch
             if x.dtype.kind != "f":
-                return x ** exponent
+                return (x ** exponent).astype(x.dtype, copy=False)  # (numpy makes bool ** bool int8)
             if exponent in (2, 3, -2):  # torch multiplies these out, rounding after each step
                 square = x * x
                 return square if exponent == 2 else square * x if exponent == 3 else 1 / square
@@ -562,7 +562,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = np.where(x < 0, x.dtype.type(0), x)  # (np.maximum(x, 0) would turn -0.0 into 0.0)
         ctx.save_for_backward(out)
         return out
 
@@ -905,9 +905,13 @@ class Tensor:
         return Add.apply(*_pair(self, other))
 
     def __sub__(self, other):
+        if self.data.dtype == np.bool_ or isinstance(other, bool) or getattr(other, "dtype", None) == "torch.bool":
+            compat.check_subtraction(self, other)
         return Sub.apply(*_pair(self, other))
 
     def __rsub__(self, other):
+        if self.data.dtype == np.bool_ or isinstance(other, bool):
+            compat.check_subtraction(other, self)
         x, other = _pair(self, other)
         return Rsub.apply(x, other=other.data)
 
@@ -925,11 +929,16 @@ class Tensor:
         return Reciprocal.apply(x) * other  # what torch does, hence its graph shape
 
     def __neg__(self):
+        if self.data.dtype == np.bool_:
+            raise RuntimeError(compat.NEGATE_BOOL)
         return Neg.apply(self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            return PowTensor.apply(*_pair(self, exponent))
+            x, exponent = _pair(self, exponent)
+            if x.data.dtype == np.bool_:
+                raise NotImplementedError('"pow" not implemented for \'Bool\'')
+            return PowTensor.apply(x, exponent)
         x, _ = _pair(self, exponent)
         return Pow.apply(x, exponent=exponent)
 

@@ -192,10 +192,9 @@ _T_DEPRECATED = ("The use of `x.T` on tensors of dimension other than 2 to rever
 def T(x):
     if x.ndim == 0:
         warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
-                      UserWarning, stacklevel=3)
-        return x
-    if x.ndim != 2:
-        warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=2)
+    elif x.ndim != 2:
+        warnings.warn(_T_DEPRECATED, UserWarning, stacklevel=2)
     return Permute.apply(x, axes=tuple(reversed(range(x.ndim))))
 
 
@@ -262,8 +261,10 @@ def view(x, *shape):
 def reshape(x, *shape):
     shape = shape_arguments(shape)
     check_reshape(shape, x.data.size)
-    if _viewable(x.data, _resolved(shape, x.data.size)):
+    if x.data.flags.c_contiguous:
         return Reshape.apply(x, shape=shape)
+    if _viewable(x.data, _resolved(shape, x.data.size)):  # torch's names for the same step, by memory layout
+        return Reshape.apply(x, shape=shape, node_name="ReshapeAliasBackward0")
     return Reshape.apply(Clone.apply(x), shape=shape, node_name="UnsafeViewBackward0")  # torch copies first
 
 
@@ -291,7 +292,7 @@ def squeeze(x, dim=None):
     elif isinstance(dim, int):
         axes, name = [one_dim(dim, x.ndim)], "SqueezeBackward1"
     else:
-        axes, name = [one_dim(d, x.ndim) for d in dim], "SqueezeBackward2"
+        axes, name = list(compat.dims(dim, x.ndim)), "SqueezeBackward2"
     kept = tuple(n for i, n in enumerate(shape) if not (i in axes and n == 1))
     return Reshape.apply(x, shape=kept, node_name=name)
 
@@ -359,11 +360,12 @@ def stack(tensors, dim=0):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     first = tensors[0].data.shape
+    axis = one_dim(dim, len(first) + 1)
     for i, t in enumerate(tensors[1:], 1):
         if t.data.shape != first:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first)} at entry 0 "
                                f"and {list(t.data.shape)} at entry {i}")
-    return Stack.apply(*_same_dtype(tensors), dim=one_dim(dim, len(first) + 1))
+    return Stack.apply(*_same_dtype(tensors), dim=axis)
 
 
 def where(condition, a, b):
