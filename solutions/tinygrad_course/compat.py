@@ -37,12 +37,14 @@ NEGATE_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. I
 
 def check_subtraction(a, b):
     """torch refuses ``-`` with bools (tensors or Python's True/False)."""
-    a, b = getattr(a, "data", a), getattr(b, "data", b)
-    a_bool, b_bool = isinstance(a, bool) or a.dtype == np.bool_, isinstance(b, bool) or np.asarray(b).dtype == np.bool_
-    if a_bool and b_bool and not isinstance(a, bool) and not isinstance(b, bool):
-        raise RuntimeError(TWO_BOOL_SUBTRACTION)
+    a_bool, b_bool = _is_bool(a), _is_bool(b)
     if a_bool or b_bool:
-        raise RuntimeError(BOOL_SUBTRACTION)
+        both_tensors = a_bool and b_bool and not isinstance(a, bool) and not isinstance(b, bool)
+        raise RuntimeError(TWO_BOOL_SUBTRACTION if both_tensors else BOOL_SUBTRACTION)
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or getattr(getattr(x, "data", x), "dtype", None) == np.bool_
 
 
 # -- dims and shapes --

@@ -138,8 +138,6 @@ def should_record(inputs):
 # 2. Graph nodes: what ``grad_fn`` is
 # --------------------------------------------------------------------------
 
-
-
 _creation_order = itertools.count()
 _creation_time = operator.attrgetter("sequence_nr")
 
@@ -298,6 +296,19 @@ def accurately(function, x):
         return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
 
 
+def power(x, exponent):
+    """``x ** exponent`` for a number ``exponent``, as torch works it out: 2, 3 and -2 multiplied
+    out, other exponents in float64 rounded once (numpy's own float32 power drifts off torch's
+    along a long chain of powers). Like torch, 0 ** -1 is inf without a warning."""
+    with np.errstate(all="ignore"):
+        if x.dtype.kind != "f":
+            return (x ** exponent).astype(x.dtype, copy=False)  # (numpy makes bool ** bool int8)
+        if exponent in (2, 3, -2):
+            square = x * x
+            return square if exponent == 2 else square * x if exponent == 3 else 1 / square
+        return accurately(lambda x, dtype=None: np.power(x, exponent, dtype=dtype), x)
+
+
 class Add(Function):
     node_name = "AddBackward0"
 
@@ -409,13 +420,7 @@ class Pow(Function):
     def forward(ctx, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        with np.errstate(all="ignore"):  # 0 ** -1 is inf and 1e30 ** 2 overflows, silently, as in torch
-            if x.dtype.kind != "f":
-                return (x ** exponent).astype(x.dtype, copy=False)  # (numpy makes bool ** bool int8)
-            if exponent in (2, 3, -2):  # torch multiplies these out, rounding after each step
-                square = x * x
-                return square if exponent == 2 else square * x if exponent == 3 else 1 / square
-            return accurately(lambda x, dtype=None: np.power(x, exponent, dtype=dtype), x)
+        return power(x, exponent)  # x ** exponent, rounded as torch rounds it
 
     @staticmethod
     def backward(ctx, grad):
@@ -905,13 +910,11 @@ class Tensor:
         return Add.apply(*_pair(self, other))
 
     def __sub__(self, other):
-        if self.data.dtype == np.bool_ or isinstance(other, bool) or getattr(other, "dtype", None) == "torch.bool":
-            compat.check_subtraction(self, other)
+        compat.check_subtraction(self, other)
         return Sub.apply(*_pair(self, other))
 
     def __rsub__(self, other):
-        if self.data.dtype == np.bool_ or isinstance(other, bool):
-            compat.check_subtraction(other, self)
+        compat.check_subtraction(other, self)
         x, other = _pair(self, other)
         return Rsub.apply(x, other=other.data)
 
