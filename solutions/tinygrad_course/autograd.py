@@ -33,13 +33,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     nodes = {id(t._gradient_edge()): t._gradient_edge() for t in inputs}
     touched = {}
     for out in outputs:
-        stack = [out._gradient_edge()]
-        while stack:  # every AccumulateGrad this backward reaches must collect, not write .grad
-            node = stack.pop()
+        waiting = [out._gradient_edge()]
+        while waiting:  # every AccumulateGrad this backward reaches must collect, not write .grad
+            node = waiting.pop()
             if node is None or id(node) in touched:
                 continue
             touched[id(node)] = node
-            stack.extend(child for child, _ in node.next_functions)
+            waiting.extend(child for child, _ in node.next_functions)
     touched = list(touched.values())
     for node in touched:
         node.apply = _collector(node, arrived, id(node) in nodes)
