@@ -150,6 +150,15 @@ def test_views(reference, expression, case, data):
     compare(reference, expression.replace("SHAPE", repr(shape)).replace("D", str(d)).replace("E", str(e)), [x], data)
 
 
+@pytest.mark.parametrize("expression", ["x.permute(2, 0, 1)", "x.permute((1, 2, 0)).reshape(-1)",
+                                        "x.permute(0, 2, 1).view(-1)", "x.permute(0, 1)", "x.permute(0, 0, 1)"])
+@few
+@given(x=s.arrays(hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=3)), data=st.data())
+def test_permute(reference, expression, x, data):
+    """A cyclic order is not its own inverse: the gradient must go back through the inverse."""
+    compare(reference, expression, [x], data)
+
+
 def test_view_is_a_view_and_flatten_of_1d_is_the_tensor_itself(reference):
     for lib in (torch, reference):
         x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)

@@ -12,6 +12,10 @@ Everything works on numpy arrays: ``forward`` receives arrays and returns one,
 ``backward`` receives the gradient of the output (an array) and returns one
 gradient per input.  Pieces marked ``### BEGIN SOLUTION`` are the ones learners
 write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
+
+The files beside this one are torch's surface, not the course: compat.py (torch's error
+texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ``torch.randn``, ...),
+more_ops.py (views, max/min, stack/cat/where), nn/functional.py and autograd.py.
 """
 
 import itertools

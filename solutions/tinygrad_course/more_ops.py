@@ -218,7 +218,10 @@ def permute(x, *dims):
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
                            f"length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not "
                            f"equal to len(dims) = {len(dims)}")
-    return Permute.apply(x, axes=compat.dims(dims, x.ndim))
+    axes = tuple(one_dim(d, x.ndim) for d in dims)
+    if len(set(axes)) < len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(x, axes=axes)
 
 
 def _viewable(array, shape):
