@@ -211,6 +211,14 @@ def test_comparisons_are_bool_tensors_without_grad(reference, op, data):
     compare(reference, f"x {op} 0.5", [x], data)
 
 
+def test_comparing_with_none_is_plain_python(reference):
+    for lib in (torch, reference):
+        x = lib.tensor([1.0, 2.0])
+        assert (x == None) is False and (x != None) is True  # noqa: E711 - what is tested
+        with pytest.raises(TypeError, match="'<' not supported between instances of 'Tensor' and 'NoneType'"):
+            x < None  # noqa: B015
+
+
 def test_shapes_that_do_not_broadcast_raise_torchs_error(reference):
     for expression in ["x < y", "lib.where(x > 0, x, y)", "lib.stack([x, y])", "lib.cat([x, y], 1)",
                        "lib.cat([x, x[0]])", "lib.cat([])", "lib.stack([])", "lib.cat([x[0, 0], x[0, 0]])",

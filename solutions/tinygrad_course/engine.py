@@ -1029,6 +1029,8 @@ class Tensor:
 
 
 def _compare(op, a, b):
+    if not isinstance(b, Tensor | int | float | np.ndarray | np.generic):
+        return NotImplemented  # `x == None` is False, as in torch
     a, b = _pair(a, b)
     return Tensor._make(np.asarray(op(a.data, b.data)))
 
