@@ -4,6 +4,7 @@ memorised answers fail the hidden checks, and handing the work to torch or tampe
 import contextlib
 import io
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -45,9 +46,7 @@ def engine_from(tmp_path):
     def make(engine_source, name="engine_under_test"):
         folder = tmp_path / f"engine{len(made)}"
         target = folder / "tinygrad_course"
-        target.mkdir(parents=True)
-        for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
-            (target / path.name).write_text(path.read_text())
+        shutil.copytree(SOLUTIONS / "tinygrad_course", target, ignore=shutil.ignore_patterns("__pycache__"))
         (target / "engine.py").write_text(engine_source)
         made.append(folder)
         return load_engine(folder, f"{name}_{len(made)}")
@@ -104,9 +103,7 @@ def test_stripped_engine_fails_every_unit_as_not_written(engine_from):
 
 def test_default_engine_is_loaded_fresh_from_the_working_folder(tmp_path, monkeypatch):
     package = tmp_path / "tinygrad_course"
-    package.mkdir()
-    for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
-        (package / path.name).write_text(path.read_text())
+    shutil.copytree(SOLUTIONS / "tinygrad_course", package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.chdir(tmp_path)
     assert run("neg_backward")[0]
     engine = package / "engine.py"

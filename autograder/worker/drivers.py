@@ -195,7 +195,7 @@ class Session:
 
     def drive_accumulate_grad(self, leaf_values, gradients, rounds):
         engine = self.engine
-        leaves = [engine.tensor(v, requires_grad=True) for v in leaf_values]
+        leaves = [engine.Tensor(v, requires_grad=True) for v in leaf_values]
         nodes = [engine.AccumulateGrad(leaf) for leaf in leaves]
         steps = []
         for leaf_index, gradient_index in rounds:
@@ -223,7 +223,7 @@ class Session:
         return {"steps": steps}
 
     def drive_zero_(self, values):
-        tensor = self.engine.tensor(values)
+        tensor = self.engine.Tensor(values)
         array = tensor.data
         view = array.reshape(-1)[::2]
         returned = tensor.zero_()
@@ -232,8 +232,8 @@ class Session:
 
     def drive_detach(self, values, kind):
         engine = self.engine
-        x = engine.tensor(values, requires_grad=True)
-        makers = {"x": lambda: x, "x * 3": lambda: x * 3, "a tensor without grad": lambda: engine.tensor(values)}
+        x = engine.Tensor(values, requires_grad=True)
+        makers = {"x": lambda: x, "x * 3": lambda: x * 3, "a tensor without grad": lambda: engine.Tensor(values)}
         source = makers[kind]()
         grad_fn_before, requires_before = source.grad_fn, source.requires_grad
         detached = source.detach()
@@ -257,7 +257,7 @@ class Session:
         ``apply`` is watched (what gradient it received in the first call, in which order nodes ran);
         at the leaves the arriving gradients are summed here, so no other unit is involved."""
         engine = self.engine
-        values = [engine.tensor(np.array(v, dtype=np.float64), requires_grad=g) for v, g in leaves]
+        values = [engine.Tensor(np.array(v, dtype=np.float64), requires_grad=g) for v, g in leaves]
         for step in steps:
             values.append(step_function(engine, step).apply(*(values[i] for i in step["inputs"])))
         trace = {"received": [None] * len(values), "order": []}
@@ -311,7 +311,7 @@ class Session:
     def drive_grad_mode(self, source):
         engine = self.engine
         log = []
-        x = engine.tensor([1.0, 2.0], requires_grad=True)
+        x = engine.Tensor([1.0, 2.0], requires_grad=True)
 
         def see(k):
             y = x * 2
@@ -328,8 +328,8 @@ class Session:
 
     def drive_no_grad_inference(self, w0, b0, xs, as_tensor):
         engine = self.engine
-        w, b = engine.tensor(w0, requires_grad=True), engine.tensor(b0, requires_grad=True)
-        result = self.answer(w, b, engine.tensor(xs) if as_tensor else list(xs))
+        w, b = engine.Tensor(w0, requires_grad=True), engine.Tensor(b0, requires_grad=True)
+        result = self.answer(w, b, engine.Tensor(xs) if as_tensor else list(xs))
         items = list(result) if isinstance(result, list | tuple) else [result]
         recorded = any(getattr(item, "grad_fn", None) is not None or getattr(item, "requires_grad", False) is True
                        for item in items)
@@ -347,8 +347,8 @@ class Session:
         engine = self.engine
         mine = []
         for value, grad in params:
-            p = engine.tensor(value.copy(), requires_grad=True)
-            p.grad = engine.tensor(grad.copy())
+            p = engine.Tensor(value.copy(), requires_grad=True)
+            p.grad = engine.Tensor(grad.copy())
             mine.append(p)
         arrays = [p.data for p in mine]
         self.answer(list(mine), lr)

@@ -1,36 +1,73 @@
-"""tinygrad_course: ``import tinygrad_course as torch`` and the autograd tutorial runs unchanged."""
+"""tinygrad_course: ``import tinygrad_course as torch`` and the autograd tutorial runs unchanged.
+
+engine.py is the course: autograd itself. The other files give it torch's everyday surface:
+compat.py (torch's error texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ...),
+more_ops.py (views, max/min, stack/cat/where, ...), nn/functional.py (activations, losses) and
+autograd.py (``torch.autograd.grad``).
+"""
 
 import numpy as _np
 
+from . import autograd, more_ops, nn  # noqa: F401  (more_ops adds its methods to Tensor)
+from .compat import dtype_name as _dtype_name
 from .engine import (  # noqa: F401
     EXERCISES,
     AccumulateGrad,
     Function,
     Node,
     Tensor,
-    _dtype_name,
-    clamp,
-    cos,
     enable_grad,
-    exp,
     is_grad_enabled,
-    log,
-    matmul,
-    mean,
     no_grad,
-    ones,
-    relu,
-    reshape,
     run_backward,
     set_grad_enabled,
+    topological_order,
+)
+from .functions import (  # noqa: F401
+    abs,
+    arange,
+    argmax,
+    argmin,
+    clamp,
+    cos,
+    exp,
+    flatten,
+    full,
+    linspace,
+    log,
+    manual_seed,
+    matmul,
+    max,
+    mean,
+    min,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    relu,
+    reshape,
     sigmoid,
     sin,
+    sqrt,
+    squeeze,
     sum,
+    t,
     tanh,
     tensor,
-    topological_order,
+    transpose,
+    unsqueeze,
     zeros,
+    zeros_like,
 )
+from .more_ops import cat, stack, where  # noqa: F401
 
-# shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
-float32 = _dtype_name(_np.dtype("float32"))
+# dtypes, shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
+float32 = float = _dtype_name(_np.float32)
+float64 = double = _dtype_name(_np.float64)
+float16 = half = _dtype_name(_np.float16)
+int64 = long = _dtype_name(_np.int64)
+int32 = int = _dtype_name(_np.int32)
+int16 = short = _dtype_name(_np.int16)
+int8 = _dtype_name(_np.int8)
+uint8 = _dtype_name(_np.uint8)
+bool = _dtype_name(_np.bool_)

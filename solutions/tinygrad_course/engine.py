@@ -12,15 +12,20 @@ Everything works on numpy arrays: ``forward`` receives arrays and returns one,
 ``backward`` receives the gradient of the output (an array) and returns one
 gradient per input.  Pieces marked ``### BEGIN SOLUTION`` are the ones learners
 write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
+
+The files beside this one are torch's surface, not the course: compat.py (torch's error
+texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ``torch.randn``, ...),
+more_ops.py (views, max/min, stack/cat/where), nn/functional.py and autograd.py.
 """
 
 import itertools
-import math
 import operator
 import warnings
 
 import numpy as np
 
+from . import compat
+from .compat import Size, check_broadcast, check_matmul, dims, dtype_name, reduction_name, result_dtype
 from .printing import format_tensor
 
 # exercise id -> (notebook that asks for it, what to write)
@@ -137,13 +142,6 @@ def should_record(inputs):
 # 2. Graph nodes: what ``grad_fn`` is
 # --------------------------------------------------------------------------
 
-_SAVED_FREED = ("Trying to backward through the graph a second time (or directly access saved "
-                "tensors after they have already been freed). Saved intermediate values of the "
-                "graph are freed when you call .backward() or autograd.grad(). Specify "
-                "retain_graph=True if you need to backward through the graph a second time or "
-                "if you need to access saved tensors after calling backward.")
-
-
 _creation_order = itertools.count()
 _creation_time = operator.attrgetter("sequence_nr")
 
@@ -185,7 +183,7 @@ class Node:
     @property
     def saved_tensors(self):
         if self._freed:
-            raise RuntimeError(_SAVED_FREED)
+            raise RuntimeError(compat.SAVED_FREED)
         return self._saved
 
     def release(self):
@@ -302,6 +300,19 @@ def accurately(function, x):
         return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
 
 
+def power(x, exponent):
+    """``x ** exponent`` for a number ``exponent``, as torch works it out: 2, 3 and -2 multiplied
+    out, other exponents in float64 rounded once (numpy's own float32 power drifts off torch's
+    along a long chain of powers). Like torch, 0 ** -1 is inf without a warning."""
+    with np.errstate(all="ignore"):
+        if x.dtype.kind != "f":
+            return (x ** exponent).astype(x.dtype, copy=False)  # (numpy makes bool ** bool int8)
+        if exponent in (2, 3, -2):
+            square = x * x
+            return square if exponent == 2 else square * x if exponent == 3 else 1 / square
+        return accurately(lambda x, dtype=None: np.power(x, exponent, dtype=dtype), x)
+
+
 class Add(Function):
     node_name = "AddBackward0"
 
@@ -413,8 +424,7 @@ class Pow(Function):
     def forward(ctx, x, exponent):
         ctx.save_for_backward(x)
         ctx.exponent = exponent
-        with np.errstate(all="ignore"):  # 0 ** -1 is inf and 1e30 ** 2 overflows, silently, as in torch
-            return x ** exponent
+        return power(x, exponent)  # x ** exponent, rounded as torch rounds it
 
     @staticmethod
     def backward(ctx, grad):
@@ -561,7 +571,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = np.where(x < 0, x.dtype.type(0), x)  # (np.maximum(x, 0) would turn -0.0 into 0.0)
         ctx.save_for_backward(out)
         return out
 
@@ -681,37 +691,14 @@ class Index(Function):
         return full
 
 
-def _index_node_name(index):
-    """torch's name for the (last) step of an indexing: x[0], x[1:], x[:, 2], x[[0, 0]]."""
-    if isinstance(index, tuple) and all(isinstance(i, int | slice) for i in index):
-        steps = [i for i in index if i != slice(None)]
-        index = steps[-1] if steps else slice(None)
-    if isinstance(index, int):
-        return "SelectBackward0"
-    return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
-
-
 # --------------------------------------------------------------------------
 # 5. Tensor
 # --------------------------------------------------------------------------
 
-_NOT_LEAF_GRAD = (
-    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
-    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
-    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
-    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
-    "github.com/pytorch/pytorch/pull/30531 for more information.")
-_LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
-
-
-_COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
-                   "or sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
-
-
 def _as_array(data):
     """torch.tensor's dtype rules: Python floats become float32, ints int64, bools bool."""
     if isinstance(data, Tensor):
-        warnings.warn(_COPY_CONSTRUCT, UserWarning, stacklevel=3)
+        warnings.warn(compat.COPY_CONSTRUCT, UserWarning, stacklevel=3)
         return data.data.copy()
     array = np.array(data)  # a list of tensors works too, through Tensor.__array__
     if array.dtype.kind not in "biuf":
@@ -724,6 +711,8 @@ def _as_array(data):
 
 
 class Tensor:
+    """An array, its ``grad``, and the ``grad_fn`` that made it. The methods here are the ones the
+    tutorial uses; more_ops.py adds the rest of torch's everyday ones (view, max, T, ...)."""
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False):
@@ -746,7 +735,7 @@ class Tensor:
     @property
     def grad(self):
         if not self.is_leaf and self.grad_fn._retained is not self:
-            warnings.warn(_NOT_LEAF_GRAD, UserWarning, stacklevel=2)
+            warnings.warn(compat.NOT_LEAF_GRAD, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -803,8 +792,8 @@ class Tensor:
             gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, self.data.dtype)
             if gradient.shape != self.data.shape:
                 raise RuntimeError(
-                    f"Mismatch in shape: grad_output[0] has a shape of {_size(gradient.shape)} and "
-                    f"output[0] has a shape of {_size(self.data.shape)}.")
+                    f"Mismatch in shape: grad_output[0] has a shape of {compat.size_text(gradient.shape)} and "
+                    f"output[0] has a shape of {compat.size_text(self.data.shape)}.")
         if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
             self._gradient_edge().apply(gradient)
             return
@@ -813,7 +802,7 @@ class Tensor:
     # -- plain data access --
     @property
     def shape(self):
-        return _Size(self.data.shape)
+        return Size(self.data.shape)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.data.shape[dim]
@@ -830,7 +819,7 @@ class Tensor:
 
     @property
     def dtype(self):
-        return _dtype_name(self.data.dtype)
+        return dtype_name(self.data.dtype)
 
     def item(self):
         if self.data.size != 1:
@@ -877,14 +866,14 @@ class Tensor:
 
     def __getitem__(self, index):
         index = index.data if isinstance(index, Tensor) else index
-        return Index.apply(self, index=index, node_name=_index_node_name(index))
+        return Index.apply(self, index=index, node_name=compat.index_node_name(index))
 
     __hash__ = object.__hash__
 
     # -- in-place operations --
     def _check_in_place(self):
         if self.requires_grad and self.is_leaf and _grad_enabled:
-            raise RuntimeError(_LEAF_IN_PLACE)
+            raise RuntimeError(compat.LEAF_IN_PLACE)
 
     def zero_(self):
         self._check_in_place()
@@ -917,65 +906,76 @@ class Tensor:
     def __itruediv__(self, other):
         return self._in_place(self / other)
 
-    # -- operators (Python numbers work on either side) --
+    # -- operators (Python numbers work on either side; dtypes promote as torch's do) --
     def __add__(self, other):
-        return Add.apply(self, _tensor_like(other, self))
+        return Add.apply(*_pair(self, other))
 
     def __radd__(self, other):  # torch computes `2 + x` as x + 2: the tensor is the first input
-        return Add.apply(self, _tensor_like(other, self))
+        return Add.apply(*_pair(self, other))
 
     def __sub__(self, other):
-        return Sub.apply(self, _tensor_like(other, self))
+        compat.check_subtraction(self, other)
+        return Sub.apply(*_pair(self, other))
 
     def __rsub__(self, other):
-        return Rsub.apply(self, other=_tensor_like(other, self).data)
+        compat.check_subtraction(other, self)
+        x, other = _pair(self, other)
+        return Rsub.apply(x, other=other.data)
 
     def __mul__(self, other):
-        return Mul.apply(self, _tensor_like(other, self))
+        return Mul.apply(*_pair(self, other))
 
     def __rmul__(self, other):
-        return Mul.apply(self, _tensor_like(other, self))
+        return Mul.apply(*_pair(self, other))
 
     def __truediv__(self, other):
-        return Div.apply(self, _tensor_like(other, self))
+        return Div.apply(*_pair(self, other, floating=True))
 
     def __rtruediv__(self, other):
-        return Reciprocal.apply(self) * other  # what torch does, hence its graph shape
+        x, _ = _pair(self, other, floating=True)
+        return Reciprocal.apply(x) * other  # what torch does, hence its graph shape
 
     def __neg__(self):
+        if self.data.dtype == np.bool_:
+            raise RuntimeError(compat.NEGATE_BOOL)
         return Neg.apply(self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
-            return PowTensor.apply(self, exponent)
-        return Pow.apply(self, exponent=exponent)
+            x, exponent = _pair(self, exponent)
+            if x.data.dtype == np.bool_:
+                raise NotImplementedError('"pow" not implemented for \'Bool\'')
+            return PowTensor.apply(x, exponent)
+        x, _ = _pair(self, exponent)
+        return Pow.apply(x, exponent=exponent)
 
     def __rpow__(self, base):
-        return RPow.apply(self, base=_tensor_like(base, self).data)
+        x, base = _pair(self, base)
+        return RPow.apply(x, base=base.data)
 
     def __matmul__(self, other):
-        return matmul(self, other)
+        return self.matmul(other)
 
     def __rmatmul__(self, other):
-        return matmul(_tensor_like(other, self), self)
+        return _pair(self, other)[1].matmul(self)
 
-    def __eq__(self, other):
-        return Tensor._make(np.asarray(self.data == _data(other)))
+    def __eq__(self, other):  # a bool tensor, off the graph
+        return _compare(np.equal, self, other)
 
     def __ne__(self, other):
-        return Tensor._make(np.asarray(self.data != _data(other)))
+        return _compare(np.not_equal, self, other)
 
     def __lt__(self, other):
-        return Tensor._make(np.asarray(self.data < _data(other)))
+        return _compare(np.less, self, other)
 
     def __le__(self, other):
-        return Tensor._make(np.asarray(self.data <= _data(other)))
+        return _compare(np.less_equal, self, other)
 
     def __gt__(self, other):
-        return Tensor._make(np.asarray(self.data > _data(other)))
+        return _compare(np.greater, self, other)
 
     def __ge__(self, other):
-        return Tensor._make(np.asarray(self.data >= _data(other)))
+        return _compare(np.greater_equal, self, other)
 
     # -- the same functions as methods --
     def sin(self):
@@ -1000,197 +1000,65 @@ class Tensor:
         return Relu.apply(self)
 
     def clamp(self, min=None, max=None):
-        return clamp(self, min, max)
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        return Clamp.apply(self, min=min, max=max)
 
     def sum(self, dim=None, keepdim=False):
-        dim = _dims(dim, self.data.ndim)
-        return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Sum", dim))
+        dim = dims(dim, self.data.ndim)
+        return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Sum", dim))
 
     def mean(self, dim=None, keepdim=False):
         if self.data.dtype.kind not in "fc":
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
-                               f"point or complex dtype. Got: {_TORCH_TYPE_NAMES[self.data.dtype.name]}")
-        dim = _dims(dim, self.data.ndim)
-        return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=_reduction_name("Mean", dim))
+                               f"point or complex dtype. Got: {compat.TORCH_TYPE_NAMES[self.data.dtype.name]}")
+        dim = dims(dim, self.data.ndim)
+        return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Mean", dim))
 
     def matmul(self, other):
-        return matmul(self, other)
-
-    def reshape(self, *shape):
-        shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape)
-        _check_reshape(shape, self.data.size)
-        return Reshape.apply(self, shape=shape)
-
-    view = reshape
+        a, b = self, other
+        check_matmul(a.data.shape, b.data.shape)
+        if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
+            row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
+            return Reshape.apply(row.matmul(b), shape=(b.shape[1],), node_name="SqueezeBackward4")
+        name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
+        return MatMul.apply(a, b, node_name=name)
 
     def pow(self, exponent):
         return self ** exponent
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+def _compare(op, a, b):
+    if not isinstance(b, Tensor | int | float | np.ndarray | np.generic):
+        return NotImplemented  # `x == None` is False, as in torch
+    a, b = _pair(a, b)
+    return Tensor._make(np.asarray(op(a.data, b.data)))
 
 
-def _tensor_like(value, like):
-    """A Python number as a constant tensor of ``like``'s dtype (torch's scalar promotion)."""
-    if isinstance(value, Tensor):
-        if value.data.shape != like.data.shape:
-            _check_broadcast(like.data.shape, value.data.shape)
-        return value
-    dtype = like.data.dtype
-    if dtype.kind != "f" and np.asarray(value).dtype.kind == "f":
-        dtype = np.float32  # an integer tensor and a float: torch's default float type
-    return Tensor._make(np.array(value, dtype))
+def _pair(a, b, floating=False):
+    """Tensor ``a`` and ``b`` (a tensor or a Python number) as two tensors of the dtype torch
+    gives ``a <op> b`` (``floating``: a float one, as for ``/``)."""
+    if isinstance(b, Tensor):
+        if b.data.shape != a.data.shape:
+            check_broadcast(a.data.shape, b.data.shape)
+        if b.data.dtype == a.data.dtype and (a.data.dtype.kind == "f" or not floating):
+            return a, b
+        dtype = result_dtype(a.data, b.data)
+    else:
+        dtype = a.data.dtype if a.data.dtype.kind == "f" else result_dtype(a.data, b)
+        b = Tensor._make(np.array(b, dtype))
+    if floating and dtype.kind != "f":
+        dtype = np.dtype(np.float32)  # 1 / 2 is 0.5 for integer tensors too
+    return _as_dtype(a, dtype), _as_dtype(b, dtype)
 
 
-def _check_broadcast(a, b):
-    """torch's error for shapes that do not broadcast, naming the (rightmost) dimension at fault."""
-    ndim = max(len(a), len(b))
-    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
-    for d in reversed(range(ndim)):
-        if a[d] != b[d] and 1 not in (a[d], b[d]):
-            raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) "
-                               f"at non-singleton dimension {d}")
-
-
-def _reduction_name(op, dim):
-    return f"{op}Backward{0 if dim is None else 1}"
-
-
-_TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-                     "bool": "Bool"}
-
-
-def _dims(dim, ndim):
-    """``dim`` (None, an int, or a list/tuple of them) as a tuple of axes counted from 0."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    low, high = -max(ndim, 1), max(ndim, 1) - 1  # a 0-d tensor takes dim 0 or -1, as torch's do
-    for d in dims:
-        if not low <= d <= high:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], but got {d})")
-    axes = tuple(d % ndim for d in dims) if ndim else ()
-    if len(set(axes)) < len(axes):
-        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
-                           "the list of dims")
-    return axes
-
-
-def _check_reshape(shape, size):
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    known = math.prod(n for n in shape if n != -1)
-    if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
-        raise RuntimeError(f"shape '[{', '.join(map(str, shape))}]' is invalid for input of size {size}")
-
-
-class _Size(tuple):
-    def __repr__(self):
-        return _size(self)
-
-
-def _size(shape):
-    return f"torch.Size([{', '.join(str(n) for n in shape)}])"
-
-
-class _DType(str):
-    """A dtype's name, shown bare as torch shows its dtypes: ``torch.float32``."""
-    __repr__ = str.__str__
-
-
-def _dtype_name(dtype):
-    return _DType(f"torch.{dtype.name}")
-
-
-# -- module functions, as in ``torch.sin(x)`` --
-
-def tensor(data, requires_grad=False, dtype=None):
-    t = Tensor(data)
-    if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
-        t.data = t.data.astype(str(dtype).removeprefix("torch."))
-    if requires_grad and t.data.dtype.kind not in "fc":
-        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-    return t.requires_grad_(requires_grad) if requires_grad else t
-
-
-def zeros(*shape, requires_grad=False):
-    return tensor(np.zeros(_shape(shape), np.float32), requires_grad=requires_grad)
-
-
-def ones(*shape, requires_grad=False):
-    return tensor(np.ones(_shape(shape), np.float32), requires_grad=requires_grad)
-
-
-def _shape(shape):
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
-
-
-def sin(x):
-    return x.sin()
-
-
-def cos(x):
-    return x.cos()
-
-
-def exp(x):
-    return x.exp()
-
-
-def log(x):
-    return x.log()
-
-
-def sigmoid(x):
-    return x.sigmoid()
-
-
-def tanh(x):
-    return x.tanh()
-
-
-def relu(x):
-    return x.relu()
-
-
-def clamp(x, min=None, max=None):
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    return Clamp.apply(x, min=min, max=max)
-
-
-def mean(x, dim=None, keepdim=False):
-    return x.mean(dim, keepdim)
-
-
-def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
-    return x.sum(dim, keepdim)
-
-
-def matmul(a, b):
-    _check_matmul(a.data.shape, b.data.shape)
-    if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
-        row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
-        return Reshape.apply(matmul(row, b), shape=(b.shape[1],), node_name="SqueezeBackward4")
-    name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
-    return MatMul.apply(a, b, node_name=name)
-
-
-def _check_matmul(a, b):
-    """torch's errors for 1-D/2-D operands whose inner sizes differ."""
-    if len(a) == 1 and len(b) == 1 and a != b:
-        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the "
-                           f"same number of elements, but got {a[0]} and {b[0]} elements respectively")
-    if len(a) == 2 and len(b) == 1 and a[1] != b[0]:
-        raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), vec ({b[0]})")
-    if len(b) == 2 and len(a) in (1, 2) and a[-1] != b[0]:
-        rows, inner = (1, a[0]) if len(a) == 1 else a
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{inner} and {b[0]}x{b[1]})")
-
-
-def reshape(x, shape):
-    return x.reshape(shape)
+def _as_dtype(t, dtype):
+    """``t`` in another dtype, on the same graph edge: its gradient still reaches ``t``'s node."""
+    if t.data.dtype == dtype:
+        return t
+    same_edge = Tensor._make(t.data.astype(dtype), t.requires_grad, t.grad_fn)
+    same_edge._accumulator = t._gradient_edge() if t.grad_fn is None else None
+    return same_edge
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,186 @@
+"""``torch.<name>(...)``: the module-level functions, each a thin call into a tensor method or
+an operation, and the functions that make new tensors (``tensor``, ``zeros``, ``randn``, ...)."""
+
+import builtins
+
+import numpy as np
+
+from . import compat
+from .compat import numpy_dtype, shape_arguments
+from .engine import Tensor
+
+# -- making tensors --
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    t = Tensor(data)
+    if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
+        t.data = t.data.astype(numpy_dtype(dtype))
+    return _requiring_grad(t, requires_grad)
+
+
+def _requiring_grad(t, requires_grad):
+    if requires_grad and t.data.dtype.kind not in "fc":
+        raise RuntimeError(compat.ONLY_FLOAT_GRAD)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def _new(array, dtype, requires_grad):
+    return _requiring_grad(Tensor._make(array if dtype is None else array.astype(numpy_dtype(dtype))), requires_grad)
+
+
+def zeros(*shape, dtype=None, requires_grad=False):
+    return _new(np.zeros(shape_arguments(shape), np.float32), dtype, requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False):
+    return _new(np.ones(shape_arguments(shape), np.float32), dtype, requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return _new(np.zeros_like(x.data), dtype, requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return _new(np.ones_like(x.data), dtype, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    return _new(np.full(shape_arguments((shape,)), fill_value, compat.result_dtype(fill_value)), dtype, requires_grad)
+
+
+# Random tensors come from one generator that manual_seed resets: the same seed, the same
+# numbers (not torch's numbers: its generator is its own).
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed):
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def randn(*shape, dtype=None, requires_grad=False):
+    return _new(_generator.standard_normal(shape_arguments(shape), np.float32), dtype, requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad=False):
+    return _new(_generator.random(shape_arguments(shape), np.float32), dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    kind = compat.result_dtype(start, end, step)  # int64 for whole numbers, float32 if any is a float
+    count = builtins.max(0, int(np.ceil((end - start) / step)))
+    return _new((start + step * np.arange(count, dtype=np.float64)).astype(kind), dtype, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    # torch's float32 recipe: from the start for the first half, back from the end for the rest
+    start, end, i = np.float32(start), np.float32(end), np.arange(steps)
+    step = (end - start) / np.float32(builtins.max(steps - 1, 1))
+    half = steps // 2 if steps > 1 else steps  # (one step: just the start)
+    values = np.where(i < half, start + step * i.astype(np.float32),
+                      end - step * (steps - i - 1).astype(np.float32)).astype(np.float32)
+    return _new(values, dtype, requires_grad)
+
+
+# -- the tensor methods as functions, as in ``torch.sin(x)`` --
+
+def sin(x):
+    return x.sin()
+
+
+def cos(x):
+    return x.cos()
+
+
+def exp(x):
+    return x.exp()
+
+
+def log(x):
+    return x.log()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def relu(x):
+    return x.relu()
+
+
+def clamp(x, min=None, max=None):
+    return x.clamp(min, max)
+
+
+def mean(x, dim=None, keepdim=False):
+    return x.mean(dim, keepdim)
+
+
+def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return x.sum(dim, keepdim)
+
+
+def matmul(a, b):
+    return a.matmul(b)
+
+
+def reshape(x, shape):
+    return x.reshape(shape)
+
+
+def sqrt(x):
+    return x.sqrt()
+
+
+def abs(x):  # noqa: A001 - torch's name
+    return x.abs()
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return x.max() if dim is None else x.max(dim, keepdim)
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+    return x.min() if dim is None else x.min(dim, keepdim)
+
+
+def argmax(x, dim=None, keepdim=False):
+    return x.argmax(dim, keepdim)
+
+
+def argmin(x, dim=None, keepdim=False):
+    return x.argmin(dim, keepdim)
+
+
+def transpose(x, dim0, dim1):
+    return x.transpose(dim0, dim1)
+
+
+def t(x):
+    return x.t()
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    return x.flatten(start_dim, end_dim)
+
+
+def unsqueeze(x, dim):
+    return x.unsqueeze(dim)
+
+
+def squeeze(x, dim=None):
+    return x.squeeze(dim)

@@ -1,0 +1,3 @@
+"""``torch.nn``: only ``functional`` so far."""
+
+from . import functional  # noqa: F401

@@ -1,0 +1,192 @@
+"""torch's words and rules, so the engine answers exactly as torch does: error texts, dim
+handling, shape checks, dtype names and dtype promotion.
+
+Not part of the course: engine.py imports these so that its own code stays about autograd.
+"""
+
+import math
+
+import numpy as np
+
+# -- error texts, word for word torch's --
+
+SAVED_FREED = ("Trying to backward through the graph a second time (or directly access saved "
+               "tensors after they have already been freed). Saved intermediate values of the "
+               "graph are freed when you call .backward() or autograd.grad(). Specify "
+               "retain_graph=True if you need to backward through the graph a second time or "
+               "if you need to access saved tensors after calling backward.")
+NOT_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad field "
+    "to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you "
+    "access the non-leaf Tensor by mistake, make sure you access the leaf Tensor instead. See "
+    "github.com/pytorch/pytorch/pull/30531 for more information.")
+LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+COPY_CONSTRUCT = ("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                  "or sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).")
+BOOL_SUBTRACTION = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                    "invert a mask, use the `~` or `logical_not()` operator instead.")
+TWO_BOOL_SUBTRACTION = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                        "`logical_xor()` operator instead.")
+ONLY_FLOAT_GRAD = "Only Tensors of floating point and complex dtype can require gradients"
+
+
+NEGATE_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
+               "mask, use the `~` or `logical_not()` operator instead.")
+
+
+def check_subtraction(a, b):
+    """torch refuses ``-`` with bools (tensors or Python's True/False)."""
+    a_bool, b_bool = _is_bool(a), _is_bool(b)
+    if a_bool or b_bool:
+        both_tensors = a_bool and b_bool and not isinstance(a, bool) and not isinstance(b, bool)
+        raise RuntimeError(TWO_BOOL_SUBTRACTION if both_tensors else BOOL_SUBTRACTION)
+
+
+def _is_bool(x):
+    return isinstance(x, bool) or getattr(getattr(x, "data", x), "dtype", None) == np.bool_
+
+
+# -- dims and shapes --
+
+def reduction_name(op, dim):
+    """torch names a reduction over everything ``<Op>Backward0``, one over given dims ``<Op>Backward1``."""
+    return f"{op}Backward{0 if dim is None else 1}"
+
+
+def dim_range_error(d, ndim):
+    low, high = -max(ndim, 1), max(ndim, 1) - 1  # a 0-d tensor takes dim 0 or -1, as torch's do
+    return IndexError(f"Dimension out of range (expected to be in range of [{low}, {high}], but got {d})")
+
+
+def one_dim(d, ndim):
+    """One ``dim`` counted from 0, for a tensor of ``ndim`` dims (torch's error if out of range)."""
+    if not -max(ndim, 1) <= d <= max(ndim, 1) - 1:
+        raise dim_range_error(d, ndim)
+    return d % ndim if ndim else 0
+
+
+def dims(dim, ndim):
+    """``dim`` (None, an int, or a list/tuple of them) as a tuple of axes counted from 0."""
+    if dim is None:
+        return None
+    given = (dim,) if isinstance(dim, int) else tuple(dim)
+    axes = tuple(one_dim(d, ndim) for d in given)
+    if len(set(axes)) < len(axes):
+        raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
+                           "the list of dims")
+    return axes if ndim else ()  # a 0-d tensor has no axes: dim 0 or -1 means its one value
+
+
+def check_reshape(shape, size):
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = math.prod(n for n in shape if n != -1)
+    if (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
+        raise RuntimeError(f"shape '[{', '.join(map(str, shape))}]' is invalid for input of size {size}")
+
+
+def shape_arguments(shape):
+    """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the shape (2, 3), as in torch."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else tuple(shape)
+
+
+def check_broadcast(a, b):
+    """torch's error for shapes that do not broadcast, naming the (rightmost) dimension at fault."""
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
+    for d in reversed(range(ndim)):
+        if a[d] != b[d] and 1 not in (a[d], b[d]):
+            raise RuntimeError(f"The size of tensor a ({a[d]}) must match the size of tensor b ({b[d]}) "
+                               f"at non-singleton dimension {d}")
+
+
+def check_matmul(a, b):
+    """torch's errors for 1-D/2-D operands whose inner sizes differ."""
+    if len(a) == 1 and len(b) == 1 and a != b:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a[0]}] and src [{b[0]}] to have the "
+                           f"same number of elements, but got {a[0]} and {b[0]} elements respectively")
+    if len(a) == 2 and len(b) == 1 and a[1] != b[0]:
+        raise RuntimeError(f"size mismatch, got input ({a[0]}), mat ({a[0]}x{a[1]}), vec ({b[0]})")
+    if len(b) == 2 and len(a) in (1, 2) and a[-1] != b[0]:
+        rows, inner = (1, a[0]) if len(a) == 1 else a
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{inner} and {b[0]}x{b[1]})")
+
+
+def index_node_name(index):
+    """torch's name for the (last) step of an indexing: x[0], x[1:], x[:, 2], x[[0, 0]]."""
+    if isinstance(index, tuple) and all(isinstance(i, int | slice) for i in index):
+        steps = [i for i in index if i != slice(None)]
+        index = steps[-1] if steps else slice(None)
+    if isinstance(index, int):
+        return "SelectBackward0"
+    return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
+
+
+class Size(tuple):
+    """``x.shape``: a tuple shown as torch shows it, ``torch.Size([2, 3])``."""
+
+    def __repr__(self):
+        return size_text(self)
+
+
+def size_text(shape):
+    return f"torch.Size([{', '.join(str(n) for n in shape)}])"
+
+
+# -- dtypes --
+
+TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                    "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}
+
+
+class DType(str):
+    """A dtype's name, shown bare as torch shows its dtypes: ``torch.float32``."""
+    __repr__ = str.__str__
+
+
+def dtype_name(dtype):
+    return DType(f"torch.{np.dtype(dtype).name}")
+
+
+def numpy_dtype(dtype):
+    """A numpy dtype from a numpy dtype or a torch-style name such as ``tinygrad_course.float32``."""
+    return np.dtype(str(dtype).removeprefix("torch."))
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _promote(a, b):
+    """torch.promote_types on numpy dtypes: like numpy's, except that an integer and a float
+    give the float (numpy widens int64 + float32 to float64)."""
+    if a is None or b is None:
+        return a if b is None else b
+    ka, kb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ka != kb and 2 in (ka, kb):
+        return a if ka == 2 else b
+    return np.promote_types(a, b)
+
+
+def result_dtype(*operands):
+    """The dtype torch gives ``a <op> b``: tensors with dims decide; 0-d tensors, then Python
+    numbers, count only where they are of a higher category (bool < integer < float), and a
+    Python number then brings its category's default (int64, float32) rather than its width."""
+    dimensioned = zero_dim = number = None
+    for x in operands:
+        if isinstance(x, bool | int | float):
+            kind = np.dtype(np.bool_ if isinstance(x, bool) else np.int64 if isinstance(x, int) else np.float32)
+            number = _promote(number, kind)
+        elif x.ndim == 0:
+            zero_dim = _promote(zero_dim, x.dtype)
+        else:
+            dimensioned = _promote(dimensioned, x.dtype)
+    return _combine(dimensioned, _combine(zero_dim, number))
+
+
+def _combine(higher, lower):
+    if higher is None:
+        return lower
+    if lower is None or _CATEGORY[higher.kind] >= _CATEGORY[lower.kind]:
+        return higher
+    return _promote(higher, lower)

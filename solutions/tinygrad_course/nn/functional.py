@@ -1,0 +1,116 @@
+"""``torch.nn.functional``: activations and losses, each a ``Function`` (or a tensor method).
+
+Add a function here as a module-level ``def`` with torch's name and signature; losses share
+``_reduce`` (torch's ``reduction=`` argument) and ``_check_target_size``.
+"""
+
+import math
+import warnings
+
+import numpy as np
+
+from ..compat import size_text
+from ..engine import Function, _pair, accurately
+
+# -- activations --
+
+
+def relu(input):
+    return input.relu()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+# -- losses --
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    """The elementwise ``loss`` array reduced as ``reduction`` says."""
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+class MseLoss(Function):
+    node_name = "MseLossBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, reduction):
+        ctx.save_for_backward(input, target)
+        ctx.reduction = reduction
+        difference = input - target
+        return _reduce(difference * difference, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, target = ctx.saved_tensors
+        # as torch: norm * (input - target) * grad, norm = 2 (2 / n for the mean) in the input's dtype
+        count = math.prod(np.broadcast_shapes(input.shape, target.shape))
+        norm = input.dtype.type(2 / count if ctx.reduction == "mean" else 2)
+        return norm * (input - target) * grad, norm * (target - input) * grad
+
+
+def _check_target_size(input, target, error):
+    if target.shape == input.shape:
+        return
+    words = (f"Using a target size ({size_text(target.shape)}) that is different to the input size "
+             f"({size_text(input.shape)})")
+    if error:
+        raise ValueError(f"{words} is deprecated. Please ensure they have the same size.")
+    warnings.warn(f"{words}. This will likely lead to incorrect results due to broadcasting. Please ensure they "
+                  "have the same size.", UserWarning, stacklevel=3)
+
+
+def mse_loss(input, target, reduction="mean"):
+    _check_target_size(input, target, error=False)
+    input, target = _pair(input, target)
+    return MseLoss.apply(input, target, reduction=_reduction(reduction))
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log(x) + (1 - t) log(1 - x)), each log clamped to >= -100 as torch does (so x = 0 or 1
+    gives a finite loss)."""
+    node_name = "BinaryCrossEntropyBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, weight, reduction):
+        if not ((input >= 0) & (input <= 1)).all():
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        if not ((target >= 0) & (target <= 1)).all():
+            raise RuntimeError("all elements of target should be between 0 and 1")
+        ctx.save_for_backward(input, target)
+        ctx.weight, ctx.reduction = weight, reduction
+        one = input.dtype.type(1)
+        log_x = np.maximum(accurately(np.log, input), -100)
+        log_1mx = np.maximum(accurately(np.log1p, -input), -100)
+        loss = (target - one) * log_1mx - target * log_x
+        return _reduce(loss if weight is None else loss * weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        one = x.dtype.type(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_input = grad * (x - t) / np.maximum((one - x) * x, x.dtype.type(1e-12))
+            d_target = grad * (np.maximum(accurately(np.log1p, -x), -100) - np.maximum(accurately(np.log, x), -100))
+        if ctx.weight is not None:
+            d_input, d_target = d_input * ctx.weight, d_target * ctx.weight
+        if ctx.reduction == "mean":
+            d_input, d_target = d_input / x.size, d_target / x.size
+        return d_input, d_target
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    _check_target_size(input, target, error=True)
+    weight = None if weight is None else np.broadcast_to(weight.data, input.shape).astype(input.data.dtype)
+    return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=_reduction(reduction))
