@@ -6,7 +6,7 @@ import shutil
 import nbclient
 import nbformat
 import pytest
-from open_exercises import errors_of, open_exercise_error
+from open_exercises import errors_of, open_exercise_error, role
 
 from autograder.engines import COURSE, SOLUTIONS
 
@@ -32,6 +32,16 @@ def test_release_notebook_fails_only_at_open_exercises(course_copy, name):
                    if open_exercise_error(cell, ename, evalue) is None]
     assert unexplained == []
     assert errors, f"{name}: nothing is open in the untouched release"
+    unwarned = [i for i, cell, ename, evalue in errors if role(cell) == "demo" and not warned(notebook, i)]
+    assert unwarned == [], f"{name}: cells that stop on an open exercise with no word of warning above them"
+
+
+def warned(notebook, index):
+    """Does the prose just above cell ``index`` (the nearest markdown cell) say it will raise?"""
+    for cell in reversed(notebook.cells[:index]):
+        if cell.cell_type == "markdown":
+            return "NotImplementedError" in cell.source
+    return False
 
 
 def test_release_has_every_notebook():
