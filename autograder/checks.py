@@ -209,6 +209,7 @@ def _engine_of(answer):
 
 
 _NOT_GIVEN = object()
+NOTEBOOK_STUB = "Write your answer here"  # in the code_stub of classroom/nbgrader_config.py
 
 
 class Trial:
@@ -253,10 +254,16 @@ class Trial:
             if text and f"'{self.exercise}'" not in text and "Exercise '" in text:
                 return self._failure(f"this check needs another exercise first: {text}")
             return self._failure(f"{slips.NOT_WRITTEN}: {what} in tinygrad_course/engine.py is still "
-                                 f"`raise NotImplementedError(...)`. Notebook {notebook} walks you through it.")
+                                 f"`raise NotImplementedError(todo({self.exercise!r}))`. Notebook {notebook} "
+                                 "walks you through it.")
         notebook, function_name, _, _ = NOTEBOOK_EXERCISES[self.exercise]
-        return self._failure(f"{slips.NOT_WRITTEN}: your {function_name} (notebook {notebook}) still raises "
-                             "NotImplementedError; replace it with your code.")
+        raised = f"raise NotImplementedError({text!r})" if text else "raise NotImplementedError"
+        if NOTEBOOK_STUB in (text or ""):  # the line the release put in the answer cell
+            return self._failure(f"{slips.NOT_WRITTEN}: your {function_name} (notebook {notebook}) still holds "
+                                 f"the lines the notebook came with, `# YOUR CODE HERE` and `{raised}`. "
+                                 "Replace them with your code and run the answer cell again.")
+        return self._failure(f"{slips.NOT_WRITTEN}: your {function_name} (notebook {notebook}) ran `{raised}`; "
+                             "finish it so that it returns its answer instead.")
 
     def fail(self, problem, *, torch_value=_NOT_GIVEN, mine=_NOT_GIVEN, slip=None):
         raise self._failure(problem, torch_value=torch_value, mine=mine, slip=slip)

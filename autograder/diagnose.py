@@ -148,7 +148,9 @@ class _Walk:
         self.pairs, self.order, self.edges = {}, [], []  # edges: (torch parent, i, engine j, torch child)
 
     # -- labels: what a node computes, in the learner's names --
-    def label(self, node, depth=0):
+    def label(self, node, depth=0, levels=4):
+        """What ``node`` computes, as an expression; a long one shows fewer levels (``...`` for the
+        rest) rather than being cut mid-way, so its brackets always pair up."""
         if _name(node) == "AccumulateGrad":
             return self.names.get(id(node.variable), "a leaf")
         out, args = self.records.get(node, (None, ()))
@@ -156,21 +158,24 @@ class _Walk:
             return self.names[id(out)]
         base = re.sub(r"Backward\d+$", "", _name(node))
         template = TEMPLATES.get(base)
-        parts = [self._argument(a, depth, _infix(node)) for a in args if isinstance(a, torch.Tensor | int | float)]
+        parts = [self._argument(a, depth, _infix(node), levels) for a in args
+                 if isinstance(a, torch.Tensor | int | float)]
         try:
             text = template.format(*parts) if template and out is not None else f"{base.lower()}(...)"
         except IndexError:
             text = f"{base.lower()}({', '.join(parts)})"
         if depth == 0 and out is not None and id(out) in self.names:
             text = f"{self.names[id(out)]} = {text}"
-        return text if len(text) <= 70 else text[:67] + "..."
+        if depth == 0 and len(text) > 70:
+            return self.label(node, 0, levels - 1) if levels > 0 else f"{base.lower()}(...)"
+        return text
 
-    def _argument(self, value, depth, infix):
+    def _argument(self, value, depth, infix, levels):
         if isinstance(value, torch.Tensor):
             if id(value) in self.names:
                 return self.names[id(value)]
-            if value.grad_fn is not None and depth < 4:
-                inner = self.label(value.grad_fn, depth + 1)
+            if value.grad_fn is not None and depth < levels:
+                inner = self.label(value.grad_fn, depth + 1, levels)
                 return f"({inner})" if infix and _infix(value.grad_fn) and " " in inner else inner
             return show(value.detach().numpy()) if value.numel() <= 3 else "a tensor"
         return f"{value:g}"

@@ -105,7 +105,19 @@ def manual_bce_grads(t):
     def draw():
         numbers = random_neuron(t.rng)
         return {k: round(v, 3) for k, v in numbers.items()}, ""
-    for numbers, where in _visible_then_random(t, [(SEED_NEURON, "the seed's numbers")], draw, 3, 10):
+
+    def saturated():
+        """A neuron so sure of itself (|z| >= 20) that p lies beyond [EPS, 1 - EPS] and the clamp is flat.
+        In float64 -- Python's floats, and torch's reference here -- the clamp works at both ends."""
+        sign = float(t.rng.choice([-1.0, 1.0]))
+        return {"x": round(sign * float(t.rng.uniform(6, 10)), 3), "y": float(t.rng.integers(0, 2)),
+                "w": round(float(t.rng.uniform(3.5, 5)), 3), "b": round(float(t.rng.uniform(-1, 1)), 3)}
+    seeds = [(SEED_NEURON, "the seed's numbers"),
+             ({"x": 20.0, "y": 0.0, "w": 1.0, "b": 0.0}, "so sure of itself that the clamp is flat")]
+    cases = _visible_then_random(t, seeds, draw, 3, 10)
+    if t.hidden:  # the clamp's flat region on every run, not only when the draw happens to land there
+        cases.insert(int(t.rng.integers(len(cases) + 1)), (saturated(), "so sure of itself that the clamp is flat"))
+    for numbers, where in cases:
         x, y, w, b = (numbers[k] for k in "xywb")
         call = f"manual_gradients(x={x!r}, y={y!r}, w={w!r}, b={b!r})"
         t.case(call + (f"  ({where})" if where else ""))
@@ -120,6 +132,11 @@ def manual_bce_grads(t):
             if not agrees(mine[i], expected[i]):
                 known = [("dL_dw is missing the factor x: dz/dw = x", db)] if i == 0 else [
                     ("dL_db has no factor x: dz/db = 1", dw)]
+                p = 1 / (1 + np.exp(-(w * x + b)))
+                if not EPS <= p <= 1 - EPS:
+                    known.insert(0, (f"mind the clamp: here p = {p:.10g} lies outside [1e-8, 1 - 1e-8], where "
+                                     "clamp's output stays put whatever p does, so no gradient reaches w or b: "
+                                     "both are 0", ((p - y) * x, p - y)[i]))
                 known.append(("those are the seed's numbers; they must hold for any x, y, w, b",
                               (6.691762447357178, 0.998770534992218)[i]))
                 t.fail(f"{name} from {call}", torch_value=expected[i], mine=mine[i],

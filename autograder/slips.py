@@ -53,13 +53,15 @@ def show(value):
     return text + ("" if array.ndim == 1 else f"  (shape {tuple(array.shape)})")
 
 
-def explain(mine, expected, *, incoming=None, local=None, known=(), rtol=RTOL, atol=ATOL):
+def explain(mine, expected, *, incoming=None, local=None, known=(), general=True, rtol=RTOL, atol=ATOL):
     """Words for the step that turns torch's ``expected`` into ``mine``, or None.
 
     ``known`` lists ``(words, wrong_value)`` for mistakes specific to one exercise; they are
-    tried first because they say the most. Then the general ones: the incoming gradient
-    returned unchanged, the local derivative returned without it, a flipped sign, a constant
-    factor.
+    tried first because they say the most. Then the incoming gradient returned unchanged and
+    the local derivative returned without it: both are exact matches, so they come before the
+    guesses that only compare shapes of numbers -- with an incoming gradient of -1 (or 2), a
+    dropped ``grad`` would otherwise read as a flipped sign (or a factor). Last, unless
+    ``general`` is false, a flipped sign and a constant factor.
     """
     def same(a, b):
         return a is not None and agrees(a, b, rtol, atol)
@@ -75,7 +77,7 @@ def explain(mine, expected, *, incoming=None, local=None, known=(), rtol=RTOL, a
     if same(mine, local) and not same(expected, local):
         return (f"{NO_INCOMING}: you returned d(output)/d(input) alone. The chain rule multiplies "
                 "it by the gradient arriving from above: `grad * ...`.")
-    if mine.shape != expected.shape:
+    if not general or mine.shape != expected.shape:
         return None
     if same(-mine, expected) and not same(expected, 0 * expected):
         return f"{SIGN}: your gradient is exactly minus torch's. Check the sign of the derivative."

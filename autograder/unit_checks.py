@@ -119,15 +119,16 @@ def neuron_cases(t, op):
 # Op backward rules: Op.forward/Op.backward called directly, compared with torch
 # --------------------------------------------------------------------------
 
-def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where=""):
+def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where="", hint=None):
     """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
-    shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value)."""
+    shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value);
+    ``hint(message)`` gives words for an error the learner's backward raised, or None."""
     options = options or {}
     described = ", ".join(f"{n} = {show(a)}" for n, a in zip(names, arrays))
     described += "".join(f", {k} = {v!r}" for k, v in options.items()) + f", incoming grad = {show(grad)}"
     t.case(described + (f"  ({where})" if where else ""))
     seen = t.run("op_backward", op=op_name, arrays=[np.asarray(a) for a in arrays], grad=np.asarray(grad),
-                 options=options, what=f"{op_name}.backward")
+                 options=options, what=f"{op_name}.backward", hint=hint)
     if seen["kind"] == "list" and len(arrays) > 1:
         t.fail(f"{op_name}.backward returned a list; return a tuple, one gradient per input: "
                f"`return grad_{names[0]}, grad_{names[1]}`")
@@ -159,8 +160,11 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
         shape = np.shape(array)
         candidates = [(words, fitted(value, shape)) for words, value in (known(i) if known else [])]
         known_here = [(w, v) for w, v in candidates if v is not None]
-        slip = (slips.explain(mine[i], expected[i], known=known_here) or swapped
-                or slips.explain(mine[i], expected[i], incoming=fitted(grad, shape), local=local[i]))
+        # exact slips first (this op's own, a dropped or unused incoming gradient, swapped inputs),
+        # then the guesses (sign, factor): with grad = -1, `1 / x` is a dropped grad, not a sign slip
+        slip = (slips.explain(mine[i], expected[i], known=known_here, incoming=fitted(grad, shape),
+                              local=local[i], general=False) or swapped
+                or slips.explain(mine[i], expected[i]))
         t.fail(f"your gradient for {name}", torch_value=expected[i], mine=mine[i], slip=slip)
 
 
@@ -343,7 +347,8 @@ def mean_backward(t):
                     pass
             return found
         check_op(t, "Mean", [x], grad, lambda a, dim, keepdim: a.mean(dim=dim, keepdim=keepdim), names=["x"],
-                 options={"dim": dim, "keepdim": keepdim}, known=known, where=where)
+                 options={"dim": dim, "keepdim": keepdim}, known=known, where=where, hint=lambda message: (
+                     MEAN_DIMS_GONE if "broadcast" in message and dim is not None and not keepdim else None))
     if not t.hidden:
         case(np.array([1.0, 4.0, 9.0]), None, False, np.array(1.0), "the seed: (x ** 2).mean(), x = [1, 2, 3]")
         case(uniform(t.rng, (2, 3)), 1, False)
@@ -358,6 +363,14 @@ def mean_backward(t):
         if len(shape) > 1:
             dims.append(tuple(sorted(int(d) for d in t.rng.choice(len(shape), size=2, replace=False))))
         case(uniform(t.rng, shape), dims[int(t.rng.integers(len(dims)))], bool(t.rng.integers(2)))
+
+
+MEAN_DIMS_GONE = (
+    "numpy could not line grad up with x's shape. With keepdim=False the mean removed the averaged "
+    "axes, so grad has fewer dimensions than x and broadcasting matches them from the right, against "
+    "the wrong axes. Put the reduced dimensions back first, as size-1 axes where dim says "
+    "(np.expand_dims(grad, ctx.dim): grad then has the shape keepdim=True would have given), and only "
+    "then broadcast to x's shape")
 
 
 def _axes(dim, ndim):

@@ -118,12 +118,32 @@ def test_missing_engine_folder_is_named(tmp_path, monkeypatch):
     assert not passed and "no tinygrad_course folder" in text and str(tmp_path) in text
 
 
+def release_stub():
+    """The lines nbgrader puts in an answer cell: the code_stub of classroom/nbgrader_config.py."""
+    import ast
+    tree = ast.parse((REPO / "classroom" / "nbgrader_config.py").read_text())
+    stubs = [ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+             and ast.unparse(node.targets[0]) == "c.ClearSolutions.code_stub"]
+    return stubs[0]["python"]
+
+
 @pytest.mark.parametrize("exercise", NOTEBOOK)
 def test_notebook_stub_fails_as_not_written(exercise, reference):
-    def stub(*args):
-        raise NotImplementedError("Write your answer here")
-    passed, text = run(exercise, stub, engine=reference)
+    stub_lines = release_stub()
+    namespace = {}
+    exec("def stub(*args):\n" + textwrap.indent(stub_lines, "    "), namespace)
+    passed, text = run(exercise, namespace["stub"], engine=reference)
     assert not passed and slips.NOT_WRITTEN in text and checks.NOTEBOOK_EXERCISES[exercise][0] in text
+    for line in stub_lines.splitlines():  # the message quotes what the cell holds, as it holds it
+        assert f"`{line}`" in text, text
+
+
+def test_a_notebook_answer_that_raises_not_implemented_itself_is_quoted(reference):
+    def unfinished(x):
+        raise NotImplementedError("negative x later")
+    passed, text = run("manual_dy_dx", unfinished)
+    assert not passed and "`raise NotImplementedError('negative x later')`" in text, text
+    assert "YOUR CODE HERE" not in text
 
 
 def test_bad_calls_say_what_is_wrong(reference):
@@ -330,3 +350,29 @@ def test_diagnose_names_a_node_that_raises(engine_from):
     assert not found.ok
     assert found.message.startswith("at NegBackward0 (-((y * log(p)) + (1 * log(1 - p)))) your engine raised"), found
     assert "not written yet" in found.message
+
+
+def balanced(text):
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def notebook_neuron(lib):
+    """Notebook 03's diagnose demo: no intermediate named, so every label is a long expression."""
+    x, y = lib.tensor(6.7), lib.tensor(0.0)
+    w, b = lib.tensor(1.0, requires_grad=True), lib.tensor(0.0, requires_grad=True)
+    p = lib.sigmoid(w * x + b).clamp(1e-8, 1 - 1e-8)
+    return -(y * p.log() + (1 - y) * (1 - p).log()), {"w": w, "b": b}
+
+
+@pytest.mark.parametrize("unit, body", [
+    ("neg_backward", "return grad"),
+    ("log_backward", "x, = ctx.saved_tensors\nreturn -grad / x"),
+    ("sigmoid_backward", "out, = ctx.saved_tensors\nreturn grad * out")])
+def test_diagnose_shortens_long_expressions_with_their_brackets_paired(unit, body, engine_from):
+    found = diagnose(notebook_neuron, engine=engine_from(plant(reference_source(), unit, body)))
+    assert not found.ok and balanced(found.message), found.message

@@ -6,9 +6,11 @@ import shutil
 import nbclient
 import nbformat
 import pytest
-from open_exercises import errors_of, open_exercise_error
+from open_exercises import ENGINE_TODO, errors_of, open_exercise_error, role
 
 from autograder.engines import COURSE, SOLUTIONS
+from autograder.release import strip_solutions
+from autograder.worker import exercises
 
 pytestmark = pytest.mark.slow
 
@@ -36,3 +38,37 @@ def test_release_notebook_fails_only_at_open_exercises(course_copy, name):
 
 def test_release_has_every_notebook():
     assert NOTEBOOKS == sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+
+
+def _check_index(notebook, exercise):
+    return next((i for i, cell in enumerate(notebook.cells)
+                 if cell.metadata.get("nbgrader", {}).get("grade_id") == exercise), None)
+
+
+def _warned(notebook, index):
+    """Does the prose just above cell ``index`` (the nearest markdown cell) say it will stop?"""
+    for cell in reversed(notebook.cells[:index]):
+        if cell.cell_type == "markdown":
+            return "NotImplementedError" in cell.source
+    return False
+
+
+@pytest.mark.parametrize("exercise", list(exercises.UNITS))
+def test_cells_that_stop_before_their_exercise_are_announced(exercise, tmp_path):
+    """A learner working through the course in order reaches an engine exercise's notebook with
+    everything else done. A cell that stops on that exercise *before* its section says so above it,
+    as 01 does before its by-hand steps, so that nobody takes the error for a broken course."""
+    name = exercises.UNITS[exercise][0]
+    folder = tmp_path / "course"
+    shutil.copytree(COURSE, folder)
+    reference = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
+    (folder / "tinygrad_course" / "engine.py").write_text(
+        strip_solutions(reference, keep=set(exercises.UNITS) - {exercise}))
+    notebook = nbformat.read(folder / name, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}}).execute()
+    check_at = _check_index(notebook, exercise)
+    early = [(index, cell.metadata.get("nbgrader", {}).get("grade_id")) for index, cell, _, evalue
+             in errors_of(notebook) if role(cell) == "demo" and index < check_at
+             and (ENGINE_TODO.search(evalue) or [None, None])[1] == exercise]
+    assert [cell for cell in early if not _warned(notebook, cell[0])] == []

@@ -41,3 +41,16 @@ def test_engine_excerpts_in_markdown_match_the_learner_engine(name):
             if text and not text.startswith("...") and not any(text in known for known in LEARNER_ENGINE_LINES):
                 stale.append((cell_id, line.strip()))
     assert stale == []
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SOLUTIONS.glob("*.ipynb")))
+def test_points_stated_in_the_prose_are_the_graded_cells_points(name):
+    notebook = nbformat.read(SOLUTIONS / name, as_version=4)
+    points = {cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"] for cell in notebook.cells
+              if cell.metadata.get("nbgrader", {}).get("grade")}
+    stated = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for exercise, count in re.findall(r"[Ee]xercise `(\w+)`(?:\*\*)?,? \(?(\d+) points?\)", cell.source):
+                stated[exercise] = float(count)
+    assert stated == {exercise: float(p) for exercise, p in points.items()}

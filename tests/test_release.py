@@ -99,3 +99,35 @@ def test_release_engine_holds_no_solution_line():
         telling = [line for line in lines if line.strip() and line not in outside.splitlines()]
         assert telling, f"{exercise}: region has no line of its own"
         assert not [line for line in telling if line in learner_engine.splitlines()], exercise
+
+
+def _imported_top_level(source):
+    """Top-level module names a notebook cell imports (IPython magics and shell lines left out)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module.split(".")[0]
+
+
+def test_every_library_the_course_imports_is_in_the_learners_environment():
+    """Binder installs binder/requirements.txt (also what --publish copies) and a learner's
+    `pip install -e .` the project's dependencies (what --publish's pyproject lists): both must
+    hold every third-party library a notebook imports (matplotlib for 07's loss curve)."""
+    import sys
+    import tomllib
+
+    from autograder.engines import REPO
+    provided_by = {"IPython": "ipykernel"}  # IPython comes with the kernel
+    own = {"tinygrad_course", "autograder"}
+    imported = {name for path in SOLUTIONS.glob("*.ipynb") for cell in nbformat.read(path, as_version=4).cells
+                if cell.cell_type == "code" for name in _imported_top_level(cell.source)}
+    third_party = {provided_by.get(n, n).lower() for n in imported - own - set(sys.stdlib_module_names)}
+    assert "matplotlib" in third_party and "torch" in third_party  # the scan sees what it should
+    pinned = {re.split(r"[=<>\[ ]", line)[0].lower() for line in (REPO / "binder" / "requirements.txt").read_text()
+              .splitlines() if line.strip() and not line.startswith(("#", "-"))}
+    declared = {re.split(r"[=<>\[ ]", d)[0].lower()
+                for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert third_party - pinned == set()
+    assert third_party - declared == set()
