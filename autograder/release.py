@@ -36,7 +36,8 @@ from autograder.engines import COURSE, REPO, SOLUTIONS
 
 ASSIGNMENT = "autodiff"
 COURSE_ROOT = REPO / "classroom"  # the nbgrader course root: a data folder
-ENGINE_FILES = ("tinygrad_course/__init__.py", "tinygrad_course/engine.py", "tinygrad_course/printing.py")
+ENGINE_FILES = ("tinygrad_course/__init__.py", "tinygrad_course/engine.py", "tinygrad_course/printing.py",
+                "tinygrad_course/nn/__init__.py", "tinygrad_course/nn/functional.py")
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?: (?P<exercise>\w+))?\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 

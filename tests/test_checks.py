@@ -4,6 +4,7 @@ memorised answers fail the hidden checks, and handing the work to torch or tampe
 import contextlib
 import io
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,8 @@ UNITS = list(checks.UNITS)
 NOTEBOOK = list(checks.NOTEBOOK_EXERCISES)
 OP_UNITS = {"pow_backward": "Pow", "sin_backward": "Sin", "add_backward": "Add", "sub_backward": "Sub",
             "mul_backward": "Mul", "neg_backward": "Neg", "sigmoid_backward": "Sigmoid",
-            "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean"}
+            "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean",
+            "log_softmax_backward": "LogSoftmax"}
 
 
 def run(exercise, answer=None, **options):
@@ -45,9 +47,7 @@ def engine_from(tmp_path):
     def make(engine_source, name="engine_under_test"):
         folder = tmp_path / f"engine{len(made)}"
         target = folder / "tinygrad_course"
-        target.mkdir(parents=True)
-        for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
-            (target / path.name).write_text(path.read_text())
+        shutil.copytree(SOLUTIONS / "tinygrad_course", target, ignore=shutil.ignore_patterns("__pycache__"))
         (target / "engine.py").write_text(engine_source)
         made.append(folder)
         return load_engine(folder, f"{name}_{len(made)}")
@@ -104,9 +104,7 @@ def test_stripped_engine_fails_every_unit_as_not_written(engine_from):
 
 def test_default_engine_is_loaded_fresh_from_the_working_folder(tmp_path, monkeypatch):
     package = tmp_path / "tinygrad_course"
-    package.mkdir()
-    for path in (SOLUTIONS / "tinygrad_course").glob("*.py"):
-        (package / path.name).write_text(path.read_text())
+    shutil.copytree(SOLUTIONS / "tinygrad_course", package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.chdir(tmp_path)
     assert run("neg_backward")[0]
     engine = package / "engine.py"
@@ -150,7 +148,9 @@ def _key(value):
     return value
 
 
-@pytest.mark.parametrize("exercise", [e for e in NOTEBOOK if e != "sgd_step"])
+# Left out: answers that change the tensors they are given or return a graph on them (sgd_step, mlp_forward,
+# train_step): a replayed result cannot be the right one for fresh tensors, so not even the visible check passes.
+@pytest.mark.parametrize("exercise", [e for e in NOTEBOOK if e not in ("sgd_step", "mlp_forward", "train_step")])
 def test_answers_memorised_from_the_visible_check_fail_the_hidden_one(exercise, reference):
     right, seen = correct.answers(reference)[exercise], {}
 

@@ -2,6 +2,7 @@
 
 import numpy as _np
 
+from . import nn  # noqa: F401  (torch.nn.functional.cross_entropy, ...)
 from .engine import (  # noqa: F401
     EXERCISES,
     AccumulateGrad,
@@ -15,6 +16,7 @@ from .engine import (  # noqa: F401
     exp,
     is_grad_enabled,
     log,
+    log_softmax,
     matmul,
     mean,
     no_grad,
@@ -25,6 +27,7 @@ from .engine import (  # noqa: F401
     set_grad_enabled,
     sigmoid,
     sin,
+    softmax,
     sum,
     tanh,
     tensor,

@@ -41,6 +41,7 @@ EXERCISES = {
     "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_, clearing a tensor in place"),
     "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__/__exit__, switching recording off and back"),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach, same data without the graph"),
+    "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward, the gradient of log_softmax"),
 }
 
 
@@ -691,6 +692,80 @@ def _index_node_name(index):
     return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
 
 
+# -- softmax, log_softmax and the cross-entropy loss (notebook 08) --
+
+def _log_softmax(x, dim):
+    """log(exp(x) / sum(exp(x))) along ``dim``, stable for any logits: shift by the largest first,
+    so the biggest exp is exp(0) = 1 (exp(1000) would overflow). In float64, rounded once."""
+    wide = x.astype(np.float64) if x.dtype == np.float32 else x
+    shifted = wide - wide.max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out.astype(x.dtype) if x.dtype == np.float32 else out
+
+
+class LogSoftmax(Function):
+    """``out = x - log(sum(exp(x)))`` along ``dim``: log-probabilities from logits."""
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        out = _log_softmax(x, dim)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ### BEGIN SOLUTION log_softmax_backward
+        out, = ctx.saved_tensors
+        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        ### END SOLUTION
+
+
+class Softmax(Function):
+    """``out = exp(x) / sum(exp(x))`` along ``dim``: probabilities from logits."""
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        out = np.exp(_log_softmax(x, dim))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))
+
+
+class NllLoss(Function):
+    """The negative log-likelihood: minus the log-probability of each sample's target class,
+    averaged (``reduction="mean"``), summed, or one per sample (``"none"``). ``target`` holds
+    class indices; it is not an input of the graph."""
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, log_probs, target, reduction):
+        rows = np.arange(len(target)) if log_probs.ndim == 2 else ()
+        ctx.picked, ctx.shape, ctx.reduction = (rows, target), log_probs.shape, reduction
+        losses = -log_probs[rows, target] if log_probs.ndim == 2 else -log_probs[target]
+        if reduction == "none":
+            return losses
+        return losses.sum() if reduction == "sum" else losses.mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        count = len(ctx.picked[1]) if ctx.reduction == "mean" and len(ctx.shape) == 2 else 1
+        rows, target = ctx.picked
+        if len(ctx.shape) == 2:
+            full[rows, target] = -grad / count
+        else:
+            full[target] = -grad
+        return full
+
+
 # --------------------------------------------------------------------------
 # 5. Tensor
 # --------------------------------------------------------------------------
@@ -1191,6 +1266,48 @@ def _check_matmul(a, b):
 
 def reshape(x, shape):
     return x.reshape(shape)
+
+
+# -- softmax, log_softmax and the cross-entropy loss (notebook 08); also in nn.functional --
+
+def softmax(x, dim):
+    return Softmax.apply(x, dim=_class_dim(x, dim))
+
+
+def log_softmax(x, dim):
+    return LogSoftmax.apply(x, dim=_class_dim(x, dim))
+
+
+def nll_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
+    """``input``: log-probabilities, (N, C) or (C,); ``target``: class indices, (N,) or ()."""
+    target = np.asarray(_data(target))
+    if target.dtype.kind not in "iu":
+        raise RuntimeError(f"expected scalar type Long but found {_TORCH_TYPE_NAMES.get(target.dtype.name, 'Float')}")
+    if input.ndim not in (1, 2) or target.ndim != input.ndim - 1 or (input.ndim == 2 and
+                                                                     len(target) != input.shape[0]):
+        raise ValueError(f"Expected input batch_size ({input.shape[0] if input.ndim == 2 else 1}) to match "
+                         f"target batch_size ({target.shape[0] if target.ndim else 1}).")
+    bad = target[(target < 0) | (target >= input.shape[-1])]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return NllLoss.apply(input, target=target, reduction=reduction)
+
+
+def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
+    """log_softmax over the classes (dim 1, or 0 for a single sample), then nll_loss."""
+    return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)
+
+
+def _class_dim(x, dim):
+    if dim is None:
+        raise TypeError("softmax() missing 1 required positional argument: 'dim'")
+    return _dims(dim, x.ndim)[0] if x.ndim else 0
+
+
+Tensor.softmax = softmax  # as methods too: x.softmax(dim), x.log_softmax(dim)
+Tensor.log_softmax = log_softmax
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+"""``torch.nn``'s names: so far only ``nn.functional``."""
+
+from . import functional  # noqa: F401
