@@ -1249,7 +1249,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
 def _class_dim(x, dim):
     if dim is None:
         raise TypeError("softmax() missing 1 required positional argument: 'dim'")
-    return _dims(dim, x.ndim)[0] if x.ndim else 0
+    return _dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
 
 
 Tensor.softmax = softmax  # as methods too: x.softmax(dim), x.log_softmax(dim)
