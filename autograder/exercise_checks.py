@@ -386,7 +386,7 @@ def mlp_forward(t):
             t.fail(f"the logits have shape {mine.shape}; they should have one row per sample and one column "
                    f"per class, {expected.shape}")
         if not agrees(mine, expected, F32_RTOL, F32_ATOL):
-            t.fail("the logits", torch_value=expected, mine=mine,
+            t.fail("the logits tensor", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
                        ("the ReLU between the layers is missing: relu(x @ W1 + b1) @ W2 + b2; without it two "
                         "layers are one linear map", hidden_in @ w2 + b2),

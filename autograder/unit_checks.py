@@ -119,7 +119,7 @@ def neuron_cases(t, op):
 # Op backward rules: Op.forward/Op.backward called directly, compared with torch
 # --------------------------------------------------------------------------
 
-def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where=""):
+def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where="", hint=None):
     """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
     shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value)."""
     options = options or {}
@@ -127,7 +127,7 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     described += "".join(f", {k} = {v!r}" for k, v in options.items()) + f", incoming grad = {show(grad)}"
     t.case(described + (f"  ({where})" if where else ""))
     seen = t.run("op_backward", op=op_name, arrays=[np.asarray(a) for a in arrays], grad=np.asarray(grad),
-                 options=options, what=f"{op_name}.backward")
+                 options=options, what=f"{op_name}.backward", hint=hint)
     if seen["kind"] == "list" and len(arrays) > 1:
         t.fail(f"{op_name}.backward returned a list; return a tuple, one gradient per input: "
                f"`return grad_{names[0]}, grad_{names[1]}`")
@@ -617,7 +617,9 @@ def log_softmax_backward(t):
     def case(x, dim, grad=None, where=""):
         grad = random_grad(t, x.shape) if grad is None else grad
         check_op(t, "LogSoftmax", [x], grad, lambda a, dim: torch.log_softmax(a, dim), names=["x"],
-                 options={"dim": dim}, known=known(x, dim, grad), where=where)
+                 options={"dim": dim}, known=known(x, dim, grad), where=where, hint=lambda message: (
+                     "keep the summed axis, `grad.sum(axis=ctx.dim, keepdims=True)`, so the sums broadcast "
+                     "back along dim" if "broadcast" in message else None))
 
     def cross_entropy_grad(batch, classes):
         """What nll_loss sends back: -1 / batch at each sample's target class, 0 elsewhere."""
