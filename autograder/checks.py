@@ -44,13 +44,14 @@ CHECKS = {
     "sigmoid_backward": unit_checks.sigmoid_backward, "log_backward": unit_checks.log_backward,
     "clamp_backward": unit_checks.clamp_backward, "mean_backward": unit_checks.mean_backward,
     "sum_to_shape": unit_checks.sum_to_shape, "zero_": unit_checks.zero_, "grad_mode": graph_checks.grad_mode,
-    "detach": unit_checks.detach,
+    "detach": unit_checks.detach, "log_softmax_backward": unit_checks.log_softmax_backward,
     "manual_dy_dx": exercise_checks.manual_dy_dx, "manual_dz_dx": exercise_checks.manual_dz_dx,
     "manual_bce_grads": exercise_checks.manual_bce_grads,
     "manual_mean_square_grad": exercise_checks.manual_mean_square_grad,
     "predict_accumulated_grad": exercise_checks.predict_accumulated_grad,
     "no_grad_inference": exercise_checks.no_grad_inference, "sgd_step": exercise_checks.sgd_step,
-    "train_neuron": exercise_checks.train_neuron,
+    "train_neuron": exercise_checks.train_neuron, "mlp_forward": exercise_checks.mlp_forward,
+    "train_step": exercise_checks.train_step,
 }
 # exercise id -> (notebook, what the learner writes, check function)
 UNITS = {e: (notebook, what, CHECKS[e]) for e, (notebook, what, _) in exercises.UNITS.items()}

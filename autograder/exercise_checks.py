@@ -1,7 +1,7 @@
-"""The checks for the 8 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 10 notebook exercises: a function the learner writes in a solution cell.
 
 ``t.answer`` is that function. The first five are calculus on paper turned into Python (no
-engine, no torch allowed while they run); the last three drive the learner's engine -- the
+engine, no torch allowed while they run); the last five drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile (``autograder.standins``), so only the function itself is graded.
 Torch computes every expected answer on the same inputs.
@@ -343,3 +343,179 @@ def train_neuron(t):
         names = ["w", "b"] + [f"losses[{k}]" for k in range(epochs)]
         first = next(k for k in range(len(names)) if not agrees(mine[k], expected[k], F32_RTOL, F32_ATOL))
         t.fail(f"{names[first]} after training", torch_value=expected[first], mine=mine[first], slip=slip)
+
+
+# --------------------------------------------------------------------------
+# Notebook 08: a two-layer network and one mini-batch training step
+# --------------------------------------------------------------------------
+
+def _iris_batch(rows):
+    """A few flowers of the notebook's data set, standardised as the notebook does it."""
+    from autograder.datasets import load_iris
+    features, species = load_iris()
+    scaled = (features - features.mean(axis=0)) / features.std(axis=0)
+    return scaled[rows].astype(np.float32), species[rows]
+
+
+def _mlp_params(rng, inputs, hidden, classes, scale=1.0):
+    shapes = [(inputs, hidden), (hidden,), (hidden, classes), (classes,)]
+    return [(rng.normal(size=shape) * scale / np.sqrt(shape[0] if len(shape) == 2 else 4)).astype(np.float32)
+            for shape in shapes]
+
+
+def _relu(a):
+    return np.maximum(a, 0)
+
+
+def _softmax(a):
+    shifted = a - a.max(axis=-1, keepdims=True)
+    return np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+
+
+def mlp_forward(t):
+    def draw(batch=None, classes=None, where=""):
+        batch = int(t.rng.integers(2, 9)) if batch is None else batch
+        inputs, hidden = int(t.rng.integers(1, 6)), int(t.rng.integers(2, 9))
+        classes = int(t.rng.integers(2, 6)) if classes is None else classes
+        x = t.rng.normal(size=(batch, inputs)).astype(np.float32)
+        return (_mlp_params(t.rng, inputs, hidden, classes), x), where
+    seeds = []
+    if not t.hidden:
+        x, _ = _iris_batch([0, 50, 100])
+        seeds = [((_mlp_params(np.random.default_rng(8), 4, 5, 3), x), "three flowers, one of each species")]
+    families = [draw(1, where="a batch of one"), draw(classes=int(t.rng.integers(20, 41)), where="many classes")] \
+        if t.hidden else []
+    for (params, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
+        w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
+        t.case(f"mlp_forward(params, x) with x of shape {x.shape}, W1 {w1.shape}, W2 {w2.shape}"
+               + (f"  ({where})" if where else ""))
+        hidden_in = x @ w1 + b1
+        grad = t.rng.normal(size=(x.shape[0], w2.shape[1]))
+        seen = t.run("mlp_forward", params=params, x=x, grad=grad, what="mlp_forward")
+        tensors = [torch.tensor(p, dtype=F64, requires_grad=True) for p in params]
+        logits = torch.relu(torch.tensor(x, dtype=F64) @ tensors[0] + tensors[1]) @ tensors[2] + tensors[3]
+        expected = logits.detach().numpy()
+        result = seen["result"]
+        if not isinstance(result, dict) or "tensor" not in result or isinstance(result["tensor"], dict):
+            t.fail(f"mlp_forward should return a tensor of logits; it returned {described(result)}")
+        mine = result["tensor"]
+        if mine.shape != expected.shape:
+            t.fail(f"the logits have shape {mine.shape}; they should have one row per sample and one column "
+                   f"per class, {expected.shape}")
+        if not agrees(mine, expected, F32_RTOL, F32_ATOL):
+            t.fail("the logits tensor", torch_value=expected, mine=mine,
+                   slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
+                       ("the ReLU between the layers is missing: relu(x @ W1 + b1) @ W2 + b2; without it two "
+                        "layers are one linear map", hidden_in @ w2 + b2),
+                       ("ReLU on the output too: the logits are the second layer's output as it is (they may "
+                        "be negative); only the hidden layer goes through relu", _relu(_relu(hidden_in) @ w2 + b2)),
+                       ("the first layer's bias b1 is missing", _relu(x @ w1) @ w2 + b2),
+                       ("the second layer's bias b2 is missing", _relu(hidden_in) @ w2),
+                       ("you returned probabilities (softmax of the logits); return the logits, cross_entropy "
+                        "applies log_softmax itself", _softmax(expected)),
+                       ("sigmoid in place of relu between the layers", 1 / (1 + np.exp(-hidden_in)) @ w2 + b2)]))
+        if not result["requires_grad"] or "grads" not in seen:
+            t.fail("the logits are not part of a graph (requires_grad is False): build them from the "
+                   "parameters with tensor operations, not from their .data or numpy arrays")
+        logits.backward(torch.tensor(grad))
+        for name, tensor, mine_grad in zip(["W1", "b1", "W2", "b2"], tensors, seen["grads"]):
+            want = tensor.grad.numpy()
+            if mine_grad is None or isinstance(mine_grad, dict) or not agrees(mine_grad, want, F32_RTOL, F32_ATOL):
+                t.fail(f"after logits.backward(grad), {name}.grad", torch_value=want,
+                       mine=None if isinstance(mine_grad, dict) else mine_grad,
+                       slip="no gradient reached it: the logits must be computed from this parameter with "
+                            "tensor operations" if mine_grad is None else None)
+
+
+def torch_train_steps(weights, batches, lr, *, zero=True, sign=1.0, reduction="mean", softmax_first=False):
+    """The notebook's train_step on the grader's linear model, in torch (float32, as the engine):
+    the loss of each step (before its update) and the parameters after it."""
+    params = [torch.tensor(w, requires_grad=True) for w in weights]
+    losses, states = [], []
+    for x, y in batches:
+        logits = torch.tensor(x) @ params[0] + params[1]
+        if softmax_first:
+            logits = logits.softmax(1)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction=reduction)
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= sign * lr * p.grad
+                if zero:
+                    p.grad.zero_()
+        states.append([p.detach().numpy().copy() for p in params])
+    return np.array(losses), states
+
+
+def train_step(t):
+    def draw(batch=None, classes=None, scale=1.0, lr=None, where=""):
+        inputs, classes = int(t.rng.integers(1, 6)), int(t.rng.integers(2, 6)) if classes is None else classes
+        weights = [(t.rng.normal(size=(inputs, classes)) * 0.5).astype(np.float32),
+                   (t.rng.normal(size=classes) * 0.1).astype(np.float32)]
+        batches = []
+        for _ in range(int(t.rng.integers(2, 5))):
+            size = int(t.rng.integers(2, 17)) if batch is None else batch
+            batches.append(((t.rng.normal(size=(size, inputs)) * scale).astype(np.float32),
+                            t.rng.integers(0, classes, size=size)))
+        return (weights, batches, round(float(t.rng.uniform(0.05, 1.0)), 2) if lr is None else lr), where
+    seeds = []
+    if not t.hidden:
+        x, y = _iris_batch([0, 1, 50, 51, 100, 101])
+        rng = np.random.default_rng(8)
+        weights = [(rng.normal(size=(4, 3)) * 0.5).astype(np.float32), np.zeros(3, np.float32)]
+        seeds = [((weights, [(x[:3], y[:3]), (x[3:], y[3:])], 0.5), "two mini-batches of iris flowers"),
+                 ((weights, [(x[:3] * 100, y[:3])], 1e-4), "the same flowers times 100: large logits")]
+    families = [draw(batch=1, where="batches of one sample"),
+                draw(classes=int(t.rng.integers(20, 41)), where="many classes"),
+                draw(scale=300.0, lr=1e-4, where="large logits (hundreds): exp(logits) overflows")] if t.hidden else []
+    for (weights, batches, lr), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
+        t.case(f"train_step(model, params, x, y, lr={lr}) on {len(batches)} mini-batches of sizes "
+               f"{[len(y) for _, y in batches]}, model(x) = x @ W + b with W of shape {weights[0].shape}"
+               + (f"  ({where})" if where else ""))
+        seen = t.run("train_step", weights=weights, batches=[[x, y] for x, y in batches], lr=lr, what="train_step",
+                     hint=lambda message: ("the update changes a leaf that requires grad in place: do it inside "
+                                           "`with no_grad():`" if "in-place" in message else None))
+        expected, states = torch_train_steps(weights, batches, lr)
+        for k, step in enumerate(seen["steps"]):
+            mine = _numbers(t, step["loss"], 1, "train_step (the batch's loss, a number)")[0]
+            if not np.isfinite(mine) and np.isfinite(expected[k]):
+                t.fail(f"the loss of step {k}", torch_value=expected[k], mine=mine,
+                       slip="the loss overflowed: exp of large logits is inf in float32 (exp(89) already is). "
+                            "Use cross_entropy (or log_softmax), which subtracts the largest logit first")
+            if not agrees(mine, expected[k], F32_RTOL, F32_ATOL):
+                variants = [
+                    ("the gradients were not cleared after the step: backward() adds to .grad, so each step "
+                     "used the sum of all gradients so far; zero every parameter's .grad after updating",
+                     torch_train_steps(weights, batches, lr, zero=False)[0]),
+                    (f"{slips.SIGN}: the steps went uphill; subtract lr * p.grad",
+                     torch_train_steps(weights, batches, lr, sign=-1.0)[0]),
+                    ("the loss is the mean over the batch (cross_entropy's default), not the sum",
+                     torch_train_steps(weights, batches, lr, reduction="sum")[0]),
+                    ("softmax before cross_entropy: cross_entropy takes the logits and applies log_softmax "
+                     "itself, so the model's output goes in as it is",
+                     torch_train_steps(weights, batches, lr, softmax_first=True)[0])]
+                slip = next((words for words, wrong in variants if agrees(mine, wrong[k], F32_RTOL, F32_ATOL)), None)
+                t.fail(f"the loss train_step returned at step {k}", torch_value=expected[k], mine=mine, slip=slip)
+            for name, p, want, before in zip(["W", "b"], step["params"], states[k], weights):
+                if isinstance(p, dict):
+                    t.fail(f"{name}'s data is {p['repr']} after step {k}; it must stay a numpy array")
+                if not agrees(p, want, F32_RTOL, F32_ATOL):
+                    unchanged = k == 0 and agrees(p, before)
+                    t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=(
+                        "the parameters did not change: `p = p - lr * p.grad` makes a new tensor and leaves "
+                        "the model's alone; update in place: `p -= lr * p.grad`") if unchanged else None)
+            if not step["same_array"]:
+                t.fail("a parameter's data is a new array after the step; update in place (`p -= lr * p.grad`) "
+                       "so the model sees the step")
+            for name, g in zip(["W", "b"], step["grads"]):
+                if g is None or isinstance(g, dict) or not agrees(g, np.zeros_like(g)):
+                    t.fail(f"the gradients were not cleared after the step: {name}.grad after step {k} is "
+                           f"{show(None if isinstance(g, dict) else g)}; zero it (p.grad.zero_()) so the next "
+                           "backward starts from 0")
+            if not step["leaf"]:
+                t.fail("a parameter is no longer a leaf that requires grad after the step; do the update inside "
+                       "`with no_grad():`")
+            if step["enabled_after"] is not True:
+                t.fail("after train_step recording is still switched off: use `with no_grad():` around the "
+                       "update only")

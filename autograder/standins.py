@@ -75,6 +75,10 @@ def make(engine):
             passes &= saved <= ctx.max
         return np.where(passes, grad, np.zeros_like(grad))
 
+    def log_softmax_backward(ctx, grad):
+        probabilities = np.exp(_first_saved(ctx))
+        return np.subtract(grad, np.multiply(probabilities, np.sum(grad, axis=ctx.dim, keepdims=True)))
+
     def zero_(self):
         self._check_in_place()
         np.copyto(self.data, 0)
@@ -129,6 +133,7 @@ def make(engine):
             grad, _first_saved(ctx) - np.square(_first_saved(ctx)))),
         ("Clamp", "backward"): staticmethod(clamp_backward),
         ("Mean", "backward"): staticmethod(mean_backward),
+        ("LogSoftmax", "backward"): staticmethod(log_softmax_backward),
         ("Tensor", "zero_"): zero_,
         ("Tensor", "detach"): detach,
         (None, "run_backward"): run_backward,

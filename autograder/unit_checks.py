@@ -1,4 +1,4 @@
-"""The checks for the 16 engine units, one function per exercise id.
+"""The checks for the 17 engine units, one function per exercise id.
 
 Each check gets a ``Trial`` (see ``autograder.checks``): ``t.rng`` is the case generator (a
 fixed seed for the visible check; for the hidden one a fresh seed in a notebook, a seed derived
@@ -597,3 +597,62 @@ def detach(t):
     for number in range(1 if not t.hidden else 6):
         kind = ["x", "x * 3", "a tensor without grad"][number % 3]
         case(uniform(t.rng, shape_for(t)).tolist(), kind)
+
+
+# --------------------------------------------------------------------------
+# log_softmax: the backward of the classifier's last step (notebook 08)
+# --------------------------------------------------------------------------
+
+def log_softmax_backward(t):
+    def known(x, dim, grad):
+        out = torch.log_softmax(torch.tensor(x, dtype=F64), dim).numpy()
+        s, total = np.exp(out), grad.sum(axis=dim, keepdims=True)
+        found = [
+            (f"{slips.SIGN} on the sum term: d out_i/dx_j = [i == j] - softmax_j, so the gradient is "
+             "grad - softmax * grad.sum(dim), with a minus", grad + s * total),
+            ("the term softmax * grad.sum(dim) is missing: every log-probability depends on every logit "
+             "through log(sum(exp(x))), so the gradient is grad - softmax * grad.sum(dim, keepdims=True)", grad),
+            (f"{slips.WRONG_SAVED}: ctx.saved_tensors holds out = log_softmax(x), the log-probabilities; "
+             "the rule needs softmax = exp(out)", grad - out * total),
+            ("only the diagonal of the Jacobian (grad * (1 - softmax)): every other logit j also gets "
+             "-softmax_j * grad_i, and those add up to grad - softmax * grad.sum(dim)", grad * (1 - s)),
+            ("that is softmax's backward rule, softmax * (grad - (grad * softmax).sum(dim)); log_softmax's "
+             "is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
+            ("the sum must run along dim only (the classes of each sample), not over every element: "
+             "grad.sum(axis=ctx.dim, keepdims=True)", grad - s * grad.sum())]
+        try:
+            found.append(("keep the summed axis (keepdims=True): without it the sums broadcast against the "
+                          "wrong axis", grad - s * grad.sum(axis=dim)))
+        except ValueError:
+            pass
+        return lambda i: found
+
+    def case(x, dim, grad=None, where=""):
+        grad = random_grad(t, x.shape) if grad is None else grad
+        check_op(t, "LogSoftmax", [x], grad, lambda a, dim: torch.log_softmax(a, dim), names=["x"],
+                 options={"dim": dim}, known=known(x, dim, grad), where=where, hint=lambda message: (
+                     "keep the summed axis, `grad.sum(axis=ctx.dim, keepdims=True)`, so the sums broadcast "
+                     "back along dim" if "broadcast" in message else None))
+
+    def cross_entropy_grad(batch, classes):
+        """What nll_loss sends back: -1 / batch at each sample's target class, 0 elsewhere."""
+        grad = np.zeros((batch, classes))
+        grad[np.arange(batch), t.rng.integers(0, classes, size=batch)] = -1 / batch
+        return grad
+    if not t.hidden:
+        case(np.array([2.0, 1.0, 0.1]), 0, np.array([0.0, -1.0, 0.0]),
+             "one sample's logits; cross_entropy with target 1 sends back -1 at class 1")
+        case(uniform(t.rng, (4, 3)), 1, cross_entropy_grad(4, 3), "a batch of 4 under cross_entropy")
+        case(uniform(t.rng, (2, 3)), 1)
+        case(uniform(t.rng, (3, 2)), 0)
+    if t.hidden:  # on every run: a batch of one, many classes, logits where a naive exp overflows
+        classes = int(t.rng.integers(2, 6))
+        case(uniform(t.rng, (1, classes), -3, 3), 1, cross_entropy_grad(1, classes), "a batch of one")
+        classes = int(t.rng.integers(30, 101))
+        case(uniform(t.rng, (3, classes), -3, 3), 1, where="many classes")
+        big = uniform(t.rng, (3, 4), -1, 1) * 1000 + 5000
+        case(big, 1, cross_entropy_grad(3, 4), "large logits, around 5000: exp(x) overflows")
+        case(uniform(t.rng, (2, 3, 4)), int(t.rng.integers(-3, 3)), where="three axes")
+    for _ in range(0 if not t.hidden else 10):
+        shape = random_shape(t.rng, 1)
+        case(uniform(t.rng, shape, -4, 4), int(t.rng.integers(-len(shape), len(shape))))

@@ -24,7 +24,8 @@ UNITS = list(checks.UNITS)
 NOTEBOOK = list(checks.NOTEBOOK_EXERCISES)
 OP_UNITS = {"pow_backward": "Pow", "sin_backward": "Sin", "add_backward": "Add", "sub_backward": "Sub",
             "mul_backward": "Mul", "neg_backward": "Neg", "sigmoid_backward": "Sigmoid",
-            "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean"}
+            "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean",
+            "log_softmax_backward": "LogSoftmax"}
 
 
 def run(exercise, answer=None, **options):
@@ -167,7 +168,9 @@ def _key(value):
     return value
 
 
-@pytest.mark.parametrize("exercise", [e for e in NOTEBOOK if e != "sgd_step"])
+# Left out: answers that change the tensors they are given or return a graph on them (sgd_step, mlp_forward,
+# train_step): a replayed result cannot be the right one for fresh tensors, so not even the visible check passes.
+@pytest.mark.parametrize("exercise", [e for e in NOTEBOOK if e not in ("sgd_step", "mlp_forward", "train_step")])
 def test_answers_memorised_from_the_visible_check_fail_the_hidden_one(exercise, reference):
     right, seen = correct.answers(reference)[exercise], {}
 

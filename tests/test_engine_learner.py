@@ -115,6 +115,7 @@ PUBLIC_DRIVERS = {
     "zero_": "(x ** 2).backward(); x.grad.zero_()",
     "grad_mode": "exec('with lib.no_grad():\\n    pass', {'lib': lib})",
     "detach": "x.detach()",
+    "log_softmax_backward": "lib.log_softmax(x * lib.tensor([1.0, 2.0]), dim=0)[0].backward()",
 }
 
 
@@ -172,6 +173,7 @@ GRAPH_DRIVERS = {
     "zero_": lambda lib: lib.tensor([1.0]).zero_(),
     "grad_mode": lambda lib: exec("with lib.no_grad():\n    pass", {"lib": lib}),
     "detach": lambda lib: lib.tensor([1.0]).detach(),
+    "log_softmax_backward": reach_unary("lib.log_softmax(x, dim=0)"),
 }
 
 

@@ -1,6 +1,6 @@
 """Mutation testing of the grader: every machine-made mutant of a solution region fails its check.
 
-``tests/mutation.py`` makes one-change mutants of each of the 16 engine units' solution regions
+``tests/mutation.py`` makes one-change mutants of each of the 17 engine units' solution regions
 (``ast``: swapped operators, flipped comparisons and constants, deleted statements, dropped
 factors, ...). Each is loaded in a fresh copy of the reference package and its exercise's check
 runs, visible and hidden with fixed seeds. A mutant that no check fails is either equivalent to

@@ -50,6 +50,8 @@ PLANTED = {
     "pow_backward": ("return grad * (n * x ** (n - 1))", "return -grad * (n * x ** (n - 1))"),
     "mean_backward": ("return np.broadcast_to(grad / count, ctx.shape)",
                       "return np.broadcast_to(grad, ctx.shape)"),
+    "log_softmax_backward": ("return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)",
+                             "return grad + np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)"),
 }
 LEARNERS = {
     "complete": dict(notebooks="solutions", solved="all"),

@@ -16,8 +16,7 @@ from nbgrader.api import Gradebook
 from autograder.grade import grade_class
 
 pytestmark = pytest.mark.slow
-ONLY_04 = ["01_x_squared", "02_sin_chain_rule", "03_neuron_bce", "05_clearing_gradients",
-           "06_disabling_tracking", "07_training_a_neuron"]
+ONLY_04 = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb") if path.stem != "04_vector_input")
 
 
 def _engine_replacing(unit, old, new):

@@ -12,7 +12,7 @@ from autograder.release import tool_environment
 
 pytestmark = pytest.mark.slow
 
-NOTEBOOKS = ["01_x_squared.ipynb", "06_disabling_tracking.ipynb"]
+NOTEBOOKS = ["01_x_squared.ipynb", "06_disabling_tracking.ipynb", "08_mlp_real_data.ipynb"]
 
 
 def validate(folder, name):

@@ -361,6 +361,35 @@ class Session:
     def drive_train_neuron(self, xs, ys, epochs, lr):
         return {"result": plain(self.answer(list(xs), list(ys), epochs, lr))}
 
+    def drive_mlp_forward(self, params, x, grad):
+        """The learner's network on these parameters; then backward from ``grad`` into them."""
+        engine = self.engine
+        tensors = [engine.tensor(p.copy(), requires_grad=True) for p in params]
+        result = self.answer(list(tensors), engine.tensor(x.copy()))
+        seen = {"result": plain(result)}
+        if isinstance(result, engine.Tensor) and result.requires_grad is True and result.shape == grad.shape:
+            result.backward(grad.astype(result.data.dtype))
+            seen["grads"] = [_gradient(p) for p in tensors]
+        return seen
+
+    def drive_train_step(self, weights, batches, lr):
+        """The learner's step on the grader's model, ``x @ W + b``, one mini-batch after another."""
+        engine = self.engine
+        params = [engine.tensor(w.copy(), requires_grad=True) for w in weights]
+        arrays = [p.data for p in params]
+
+        def model(x):
+            return engine.matmul(x, params[0]) + params[1]
+        steps = []
+        for x, y in batches:
+            loss = self.answer(model, list(params), engine.tensor(x), engine.tensor(y), lr)
+            steps.append({"loss": plain(loss), "params": [array_of(p.data) for p in params],
+                          "grads": [_gradient(p) for p in params],
+                          "same_array": all(p.data is a for p, a in zip(params, arrays)),
+                          "leaf": all(p.grad_fn is None and p.requires_grad is True for p in params),
+                          "enabled_after": exact(engine.is_grad_enabled())})
+        return {"steps": steps}
+
 
 # --------------------------------------------------------------------------
 # Notebook answers: the function a solution cell defines

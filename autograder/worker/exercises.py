@@ -26,6 +26,7 @@ UNITS = {
     "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__ and __exit__",
                   [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")]),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", [("Tensor", "detach")]),
+    "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward", [("LogSoftmax", "backward")]),
 }
 
 # notebook exercises: id -> (notebook, the function the learner writes in the cell with grade_id
@@ -39,6 +40,8 @@ ANSWERS = {
     "no_grad_inference": ("06_disabling_tracking.ipynb", "predict", True),
     "sgd_step": ("07_training_a_neuron.ipynb", "sgd_step", True),
     "train_neuron": ("07_training_a_neuron.ipynb", "train_neuron", True),
+    "mlp_forward": ("08_mlp_real_data.ipynb", "mlp_forward", True),
+    "train_step": ("08_mlp_real_data.ipynb", "train_step", True),
 }
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

@@ -59,7 +59,7 @@ from .functions import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from .more_ops import cat, stack, where  # noqa: F401
+from .more_ops import cat, log_softmax, softmax, stack, where  # noqa: F401
 
 # dtypes, shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
 float32 = float = _dtype_name(_np.float32)

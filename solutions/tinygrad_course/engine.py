@@ -15,7 +15,7 @@ write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
 
 The files beside this one are torch's surface, not the course: compat.py (torch's error
 texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ``torch.randn``, ...),
-more_ops.py (views, max/min, stack/cat/where), nn/functional.py and autograd.py.
+more_ops.py (views, max/min, stack/cat/where, softmax, cross-entropy), nn/functional.py and autograd.py.
 """
 
 import itertools
@@ -46,6 +46,7 @@ EXERCISES = {
     "zero_": ("05_clearing_gradients.ipynb", "Tensor.zero_, clearing a tensor in place"),
     "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__/__exit__, switching recording off and back"),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach, same data without the graph"),
+    "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward, the gradient of log_softmax"),
 }
 
 
@@ -689,6 +690,36 @@ class Index(Function):
         full = np.zeros(ctx.shape, dtype=grad.dtype)
         np.add.at(full, ctx.index, grad)
         return full
+
+
+# -- softmax, log_softmax and the cross-entropy loss (notebook 08) --
+
+def _log_softmax(x, dim):
+    """log(exp(x) / sum(exp(x))) along ``dim``, stable for any logits: shift by the largest first,
+    so the biggest exp is exp(0) = 1 (exp(1000) would overflow). In float64, rounded once."""
+    wide = x.astype(np.float64) if x.dtype == np.float32 else x
+    shifted = wide - wide.max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out.astype(x.dtype) if x.dtype == np.float32 else out
+
+
+class LogSoftmax(Function):
+    """``out = x - log(sum(exp(x)))`` along ``dim``: log-probabilities from logits."""
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        out = _log_softmax(x, dim)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ### BEGIN SOLUTION log_softmax_backward
+        out, = ctx.saved_tensors
+        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        ### END SOLUTION
 
 
 # --------------------------------------------------------------------------

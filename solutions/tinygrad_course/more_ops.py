@@ -1,5 +1,5 @@
 """Everyday torch beyond the tutorial: sqrt, abs, max/min, argmax, views (T, transpose, view,
-flatten, squeeze, unsqueeze, reshape), stack, cat, where.
+flatten, squeeze, unsqueeze, reshape), stack, cat, where; softmax and the cross-entropy loss.
 
 Each operation is a ``Function`` in the same shape as those in engine.py: ``forward`` on arrays,
 ``backward`` from the output's gradient to one gradient per input. The end of the file adds
@@ -13,7 +13,7 @@ import numpy as np
 
 from . import compat
 from .compat import check_broadcast, check_reshape, one_dim, result_dtype, shape_arguments
-from .engine import Function, Reshape, Tensor, _as_dtype, accurately
+from .engine import Function, LogSoftmax, Reshape, Tensor, _as_dtype, _log_softmax, accurately
 
 # --------------------------------------------------------------------------
 # Elementwise
@@ -380,6 +380,97 @@ def where(condition, a, b):
     check_broadcast(condition.data.shape, a.data.shape)
     check_broadcast(np.broadcast_shapes(condition.data.shape, a.data.shape), b.data.shape)
     return Where.apply(a, b, condition=condition.data)
+
+
+# --------------------------------------------------------------------------
+# softmax, log_softmax and the cross-entropy loss (notebook 08; LogSoftmax is in engine.py)
+# --------------------------------------------------------------------------
+
+class Softmax(Function):
+    """``out = exp(x) / sum(exp(x))`` along ``dim``: probabilities from logits."""
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        out = np.exp(_log_softmax(x, dim))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))
+
+
+class NllLoss(Function):
+    """The negative log-likelihood: minus the log-probability of each sample's target class,
+    averaged (``reduction="mean"``), summed, or one per sample (``"none"``). ``target`` holds
+    class indices; it is not an input of the graph."""
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, log_probs, target, reduction):
+        rows = np.arange(len(target)) if log_probs.ndim == 2 else ()
+        ctx.picked, ctx.shape, ctx.reduction = (rows, target), log_probs.shape, reduction
+        losses = -log_probs[rows, target] if log_probs.ndim == 2 else -log_probs[target]
+        if reduction == "none":
+            return losses
+        return losses.sum() if reduction == "sum" else losses.mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        full = np.zeros(ctx.shape, dtype=grad.dtype)
+        count = len(ctx.picked[1]) if ctx.reduction == "mean" and len(ctx.shape) == 2 else 1
+        rows, target = ctx.picked
+        if len(ctx.shape) == 2:
+            full[rows, target] = -grad / count
+        else:
+            full[target] = -grad
+        return full
+
+
+# -- softmax, log_softmax and the cross-entropy loss (notebook 08); also in nn.functional --
+
+def softmax(x, dim):
+    return Softmax.apply(x, dim=_class_dim(x, dim))
+
+
+def log_softmax(x, dim):
+    return LogSoftmax.apply(x, dim=_class_dim(x, dim))
+
+
+def nll_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
+    """``input``: log-probabilities, (N, C) or (C,); ``target``: class indices, (N,) or ()."""
+    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if target.dtype.kind not in "iu":
+        found = compat.TORCH_TYPE_NAMES.get(target.dtype.name, "Float")
+        raise RuntimeError(f"expected scalar type Long but found {found}")
+    if input.ndim not in (1, 2) or target.ndim != input.ndim - 1 or (input.ndim == 2 and
+                                                                     len(target) != input.shape[0]):
+        raise ValueError(f"Expected input batch_size ({input.shape[0] if input.ndim == 2 else 1}) to match "
+                         f"target batch_size ({target.shape[0] if target.ndim else 1}).")
+    bad = target[(target < 0) | (target >= input.shape[-1])]
+    if bad.size:
+        raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return NllLoss.apply(input, target=target, reduction=reduction)
+
+
+def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
+    """log_softmax over the classes (dim 1, or 0 for a single sample), then nll_loss."""
+    return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)
+
+
+def _class_dim(x, dim):
+    if dim is None:
+        raise TypeError("softmax() missing 1 required positional argument: 'dim'")
+    return compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
+
+
+Tensor.softmax = softmax  # as methods too: x.softmax(dim), x.log_softmax(dim)
+Tensor.log_softmax = log_softmax
 
 
 # --------------------------------------------------------------------------

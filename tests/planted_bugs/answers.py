@@ -1,4 +1,4 @@
-"""Correct answers to the eight notebook exercises, written as a learner would, against an engine."""
+"""Correct answers to the ten notebook exercises, written as a learner would, against an engine."""
 
 import math
 
@@ -50,6 +50,17 @@ def answers(tinygrad_course):
             sgd_step([w, b], lr)
         return w, b, losses
 
+    def mlp_forward(params, x):
+        w1, b1, w2, b2 = params
+        return (x @ w1 + b1).relu() @ w2 + b2
+
+    def train_step(model, params, x, y, lr):
+        loss = tinygrad_course.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        sgd_step(params, lr)
+        return loss.item()
+
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
-            "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron}
+            "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
+            "mlp_forward": mlp_forward, "train_step": train_step}

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..compat import size_text
 from ..engine import Function, _pair, accurately
+from ..more_ops import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
 
 # -- activations --
 
