@@ -364,8 +364,8 @@ class Session:
     def drive_mlp_forward(self, params, x, grad):
         """The learner's network on these parameters; then backward from ``grad`` into them."""
         engine = self.engine
-        tensors = [engine.tensor(p.copy(), requires_grad=True) for p in params]
-        result = self.answer(list(tensors), engine.tensor(x.copy()))
+        tensors = [engine.Tensor(p.copy(), requires_grad=True) for p in params]
+        result = self.answer(list(tensors), engine.Tensor(x.copy()))
         seen = {"result": plain(result)}
         if isinstance(result, engine.Tensor) and result.requires_grad is True and result.shape == grad.shape:
             result.backward(grad.astype(result.data.dtype))
@@ -375,14 +375,14 @@ class Session:
     def drive_train_step(self, weights, batches, lr):
         """The learner's step on the grader's model, ``x @ W + b``, one mini-batch after another."""
         engine = self.engine
-        params = [engine.tensor(w.copy(), requires_grad=True) for w in weights]
+        params = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
         arrays = [p.data for p in params]
 
         def model(x):
-            return engine.matmul(x, params[0]) + params[1]
+            return x @ params[0] + params[1]
         steps = []
         for x, y in batches:
-            loss = self.answer(model, list(params), engine.tensor(x), engine.tensor(y), lr)
+            loss = self.answer(model, list(params), engine.Tensor(x), engine.Tensor(y), lr)
             steps.append({"loss": plain(loss), "params": [array_of(p.data) for p in params],
                           "grads": [_gradient(p) for p in params],
                           "same_array": all(p.data is a for p, a in zip(params, arrays)),
