@@ -3,7 +3,7 @@
     python benchmarks/bench_grading.py [--learners 6] [--workers 1 2 3] [--out benchmarks/grading_results.md]
 
 The class is generated from the real course: learners cycle through a full solution, a
-partial one and an untouched release, each with all seven notebooks. Every run starts from
+partial one and an untouched release, each with every notebook of the course. Every run starts from
 a fresh copy of the same course root; ours runs without feedback (stock autograde makes none)
 and once more with feedback. Each run's gradebook must equal stock's, so a faster run is
 never a wrong one. Results go to a markdown table; this is a measurement, not a test.
@@ -99,16 +99,17 @@ def main(argv=None):
         rows.append(("`autograder.grade` with feedback", workers, seconds,
                      "yes" if saved(root) == reference else "NO"))
         sandbox = summary.sandbox
-    write_table(Path(args.out), rows, stock_seconds, args.learners, sandbox, load)
+        notebooks = len(course.layout(released))
+    write_table(Path(args.out), rows, stock_seconds, args.learners, notebooks, sandbox, load)
     print(Path(args.out).read_text())
 
 
-def write_table(path, rows, stock_seconds, learners, sandbox, load):
+def write_table(path, rows, stock_seconds, learners, notebooks, sandbox, load):
     lines = [
         "# Grading a class: stock nbgrader vs `autograder.grade`", "",
-        f"Written by `benchmarks/bench_grading.py` on {time.strftime('%Y-%m-%d %H:%M')}: {learners} learners x 7 "
-        f"notebooks of the real course (full, partial and blank submissions in turn), {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average before the run "
+        f"Written by `benchmarks/bench_grading.py` on {time.strftime('%Y-%m-%d %H:%M')}: {learners} learners "
+        f"x {notebooks} notebooks of the real course (full, partial and blank submissions in turn), "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, load average before the run "
         f"{load:.1f} (other work on the machine shows up here). Each run grades a fresh copy of the same "
         f"class; its gradebook is compared with stock's. Ours includes starting its Dask LocalCluster, "
         f"the sandbox ({sandbox}) and the judge (every exercise checked again in a torch-free sandboxed "
