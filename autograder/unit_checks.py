@@ -629,6 +629,7 @@ def log_softmax_backward(t):
 
     def case(x, dim, grad=None, where=""):
         grad = random_grad(t, x.shape) if grad is None else grad
+        dim %= x.ndim  # counted from 0, as the engine's log_softmax hands it to LogSoftmax.forward
         check_op(t, "LogSoftmax", [x], grad, lambda a, dim: torch.log_softmax(a, dim), names=["x"],
                  options={"dim": dim}, known=known(x, dim, grad), where=where, hint=lambda message: (
                      "keep the summed axis, `grad.sum(axis=ctx.dim, keepdims=True)`, so the sums broadcast "
