@@ -669,7 +669,9 @@ def _replace(old, new):
 
 
 ENGINE_EDITS = {
-    # the learner's own cross_entropy is what train_step runs: a wrong one costs train_step, nothing else
+    # the judge grades the files it is given: a wrong cross_entropy or NllLoss costs train_step, nothing else.
+    # (In class grading only engine.py is the learner's: nbgrader restores more_ops.py and the other files
+    # from the source first -- the corpus case nb08-own-cross-entropy-sums.)
     "cross_entropy sums (more_ops.py)": (dict(files={"more_ops.py": _replace(
         "return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)",
         "return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction='sum')")}),
