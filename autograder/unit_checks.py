@@ -136,6 +136,14 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     if seen["count"] < len(arrays):
         t.fail(f"{op_name}.backward returned {seen['count']} gradient(s) but {op_name} has "
                f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
+    if seen.get("grad_mutated"):
+        t.fail(f"{op_name}.backward changed the incoming gradient array in place; another node may hold the "
+               "very same array (Add hands one array to both its inputs), so compute a new one "
+               "(`grad - ...`, not `grad -= ...`)")
+    for name, changed in zip(names, seen.get("inputs_mutated", [])):
+        if changed:
+            t.fail(f"{op_name} changed the array of its input {name} in place (in forward or backward); that "
+                   f"array is {name}'s .data, so compute a new one instead")
     expected = torch_grads(torch_fn, arrays, grad, **options)
     local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
     mine = []

@@ -85,6 +85,16 @@ HOSTILE_POW = {
             def __array__(self, *args, **kwargs): raise RuntimeError("no")
         return Liar(0.0)
         """,
+    "changes the incoming gradient in place (right numbers)": """
+        x, = ctx.saved_tensors
+        grad *= ctx.exponent * x ** (ctx.exponent - 1)
+        return grad
+        """,
+    "changes its saved input in place (right numbers)": """
+        x, = ctx.saved_tensors
+        x **= ctx.exponent - 1
+        return grad * ctx.exponent * x
+        """,
     "exits the process": "import os\nos._exit(0)\n",
     "never returns": "while True:\n    pass\n",
     "writes a forged reply to every open file": """
@@ -628,6 +638,16 @@ LOG_SOFTMAX_BACKWARD = {
         d = ctx.dim
         total = grad.sum(axis=d).reshape(grad.shape[:d] + (1,) + grad.shape[d + 1:])
         return grad - np.exp(out) * total
+        """),
+    "in place: grad -= ... (the incoming array may be another node's too)": (False, """
+        out, = ctx.saved_tensors
+        grad -= np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        return grad
+        """),
+    "np.exp into a fresh array (out=): nothing given is changed": (True, """
+        out, = ctx.saved_tensors
+        s = np.exp(out, out=np.empty_like(out))
+        return grad - s * grad.sum(axis=ctx.dim, keepdims=True)
         """),
     "softmax's rule": (False, """
         out, = ctx.saved_tensors
