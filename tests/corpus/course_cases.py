@@ -457,6 +457,11 @@ NB8_NAIVE_SOFTMAX = """def train_step(model, params, x, y, lr):
             p.grad.zero_()
     return loss.item()
 """
+# right numbers, but the incoming gradient changed in place: in an engine it may be another node's array
+# too (log_softmax(a) + a gets a wrong a.grad)
+NB8_IN_PLACE = """out, = ctx.saved_tensors
+grad -= np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+return grad"""
 NB8_VISIBLE_ONLY = """out, = ctx.saved_tensors
 if grad.ndim == 3 or grad.shape[-1] > 10 or np.abs(out).max() > 50:
     return grad
@@ -624,6 +629,11 @@ def cases():
                          files={"tinygrad_course/engine.py": _engine({"log_softmax_backward": NB8_VISIBLE_ONLY})},
                          edit=_edits(_set(NB8, "mlp_forward_answer", NB8_NUMPY_LEAF),
                                      _set(NB8, "train_step_answer", NB8_NAIVE_SOFTMAX)))),
+        Case("nb08-in-place-backward", "notebook 08 solved, LogSoftmax.backward right in value but changing "
+             "the incoming gradient in place", ["mlp_forward", "train_step"],
+             [("log_softmax_backward failed", "changed the incoming gradient array in place")],
+             submit=dict(engine_units=course.all_units(), answers=NB8_EXERCISES[1:], drop=_only(NB8),
+                         files={"tinygrad_course/engine.py": _engine({"log_softmax_backward": NB8_IN_PLACE})})),
         # only engine.py is the learner's (nbgrader's exclude_overwriting): autograde restores more_ops.py
         # from the source, so train_step runs on the released cross_entropy, and on the grader's stand-in
         # for the unit it needs and the learner has not written (LogSoftmax.backward)
