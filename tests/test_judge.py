@@ -734,7 +734,8 @@ def test_nb08_engine_edits_cost_what_they_break(name, tmp_path):
     "that passes in the notebook. Fixing it means giving the worker the data module and running a cell's "
     "statements past a failed import -- not a small change"))
 def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points():
-    source = "print(f'{len(SPECIES)} species, {len(x_all)} flowers')\n" + TRAIN_STEP[
-        "p.data -= ..., no no_grad"][1]
+    source = "print(f'{len(SPECIES)} species, {len(x_all)} flowers')\n" + textwrap.dedent(TRAIN_STEP[
+        "p.data -= ..., no no_grad"][1])
     passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
+    assert "NameError" not in found["train_step"]["message"], found
     assert passed == {"train_step": True}, found
