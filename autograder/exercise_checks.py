@@ -429,9 +429,11 @@ def mlp_forward(t):
 
 def torch_train_steps(weights, batches, lr, *, zero=True, sign=1.0, reduction="mean", softmax_first=False):
     """The notebook's train_step on the grader's linear model, in torch (float32, as the engine):
-    the loss of each step (before its update) and the parameters after it."""
+    the loss of each step (before its update), the parameters after it, and the step's own
+    gradients (what ``.grad`` holds after it when the gradients are cleared at the start of each
+    step instead, as in ``optimizer.zero_grad(); loss.backward(); optimizer.step()``)."""
     params = [torch.tensor(w, requires_grad=True) for w in weights]
-    losses, states = [], []
+    losses, states, grads = [], [], []
     for x, y in batches:
         logits = torch.tensor(x) @ params[0] + params[1]
         if softmax_first:
@@ -439,13 +441,14 @@ def torch_train_steps(weights, batches, lr, *, zero=True, sign=1.0, reduction="m
         loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction=reduction)
         losses.append(loss.item())
         loss.backward()
+        grads.append([p.grad.numpy().copy() for p in params])
         with torch.no_grad():
             for p in params:
                 p -= sign * lr * p.grad
                 if zero:
                     p.grad.zero_()
         states.append([p.detach().numpy().copy() for p in params])
-    return np.array(losses), states
+    return np.array(losses), states, grads
 
 
 def train_step(t):
@@ -468,7 +471,8 @@ def train_step(t):
                  ((weights, [(x[:3] * 100, y[:3])], 1e-4), "the same flowers times 100: large logits")]
     families = [draw(batch=1, where="batches of one sample"),
                 draw(classes=int(t.rng.integers(20, 41)), where="many classes"),
-                draw(scale=300.0, lr=1e-4, where="large logits (hundreds): exp(logits) overflows")] if t.hidden else []
+                draw(scale=3000.0, lr=1e-5, where="large logits (thousands): exp(logits) overflows, in float32 "
+                                                   "and in float64")] if t.hidden else []
     for (weights, batches, lr), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
         t.case(f"train_step(model, params, x, y, lr={lr}) on {len(batches)} mini-batches of sizes "
                f"{[len(y) for _, y in batches]}, model(x) = x @ W + b with W of shape {weights[0].shape}"
@@ -476,7 +480,7 @@ def train_step(t):
         seen = t.run("train_step", weights=weights, batches=[[x, y] for x, y in batches], lr=lr, what="train_step",
                      hint=lambda message: ("the update changes a leaf that requires grad in place: do it inside "
                                            "`with no_grad():`" if "in-place" in message else None))
-        expected, states = torch_train_steps(weights, batches, lr)
+        expected, states, grads = torch_train_steps(weights, batches, lr)
         for k, step in enumerate(seen["steps"]):
             mine = _numbers(t, step["loss"], 1, "train_step (the batch's loss, a number)")[0]
             if not np.isfinite(mine) and np.isfinite(expected[k]):
@@ -497,6 +501,16 @@ def train_step(t):
                      torch_train_steps(weights, batches, lr, softmax_first=True)[0])]
                 slip = next((words for words, wrong in variants if agrees(mine, wrong[k], F32_RTOL, F32_ATOL)), None)
                 t.fail(f"the loss train_step returned at step {k}", torch_value=expected[k], mine=mine, slip=slip)
+            # cleared: zeros, or None (torch's zero_grad() sets .grad to None); or, cleared at the start of
+            # each step instead (zero_grad(); backward(); step()), this step's own gradient. Checked before
+            # the parameters, so gradients summed over steps are named as such
+            for name, g, own in zip(["W", "b"], step["grads"], grads[k]):
+                if g is None:
+                    continue
+                if isinstance(g, dict) or not (agrees(g, np.zeros_like(own)) or agrees(g, own, F32_RTOL, F32_ATOL)):
+                    t.fail(f"the gradients were not cleared after the step: {name}.grad after step {k} is "
+                           f"{show(None if isinstance(g, dict) else g)}; zero it (p.grad.zero_(), or p.grad = None) "
+                           "so the next backward starts from 0")
             for name, p, want, before in zip(["W", "b"], step["params"], states[k], weights):
                 if isinstance(p, dict):
                     t.fail(f"{name}'s data is {p['repr']} after step {k}; it must stay a numpy array")
@@ -508,11 +522,6 @@ def train_step(t):
             if not step["same_array"]:
                 t.fail("a parameter's data is a new array after the step; update in place (`p -= lr * p.grad`) "
                        "so the model sees the step")
-            for name, g in zip(["W", "b"], step["grads"]):
-                if g is None or isinstance(g, dict) or not agrees(g, np.zeros_like(g)):
-                    t.fail(f"the gradients were not cleared after the step: {name}.grad after step {k} is "
-                           f"{show(None if isinstance(g, dict) else g)}; zero it (p.grad.zero_()) so the next "
-                           "backward starts from 0")
             if not step["leaf"]:
                 t.fail("a parameter is no longer a leaf that requires grad after the step; do the update inside "
                        "`with no_grad():`")

@@ -136,6 +136,14 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     if seen["count"] < len(arrays):
         t.fail(f"{op_name}.backward returned {seen['count']} gradient(s) but {op_name} has "
                f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
+    if seen.get("grad_mutated"):
+        t.fail(f"{op_name}.backward changed the incoming gradient array in place; another node may hold the "
+               "very same array (Add hands one array to both its inputs), so compute a new one "
+               "(`grad - ...`, not `grad -= ...`)")
+    for name, changed in zip(names, seen.get("inputs_mutated", [])):
+        if changed:
+            t.fail(f"{op_name} changed the array of its input {name} in place (in forward or backward); that "
+                   f"array is {name}'s .data, so compute a new one instead")
     expected = torch_grads(torch_fn, arrays, grad, **options)
     local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
     mine = []
@@ -629,6 +637,7 @@ def log_softmax_backward(t):
 
     def case(x, dim, grad=None, where=""):
         grad = random_grad(t, x.shape) if grad is None else grad
+        dim %= x.ndim  # counted from 0, as the engine's log_softmax hands it to LogSoftmax.forward
         check_op(t, "LogSoftmax", [x], grad, lambda a, dim: torch.log_softmax(a, dim), names=["x"],
                  options={"dim": dim}, known=known(x, dim, grad), where=where, hint=lambda message: (
                      "keep the summed axis, `grad.sum(axis=ctx.dim, keepdims=True)`, so the sums broadcast "

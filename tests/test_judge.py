@@ -85,6 +85,16 @@ HOSTILE_POW = {
             def __array__(self, *args, **kwargs): raise RuntimeError("no")
         return Liar(0.0)
         """,
+    "changes the incoming gradient in place (right numbers)": """
+        x, = ctx.saved_tensors
+        grad *= ctx.exponent * x ** (ctx.exponent - 1)
+        return grad
+        """,
+    "changes its saved input in place (right numbers)": """
+        x, = ctx.saved_tensors
+        x **= ctx.exponent - 1
+        return grad * ctx.exponent * x
+        """,
     "exits the process": "import os\nos._exit(0)\n",
     "never returns": "while True:\n    pass\n",
     "writes a forged reply to every open file": """
@@ -316,3 +326,416 @@ def test_the_worker_cannot_read_the_nbgrader_exchange(tmp_path):
         assert scores(folder, ["pow_backward"], mode="bwrap")[0] == {"pow_backward": True}
     finally:
         shutil.rmtree(os.path.dirname(peer), ignore_errors=True)
+
+
+# ---------------------------------------------------------------- notebook 08: attacks on its three exercises
+# Each answer below goes through the judge in the learner's real notebook (the solution notebook with one
+# answer cell replaced) and the learner's real engine files; ``True`` marks a right answer written
+# differently from the reference (it must pass), ``False`` a wrong, cheating or lying one (it must not).
+
+NB08 = "08_mlp_real_data"
+
+
+def _nb08(**answers):
+    """The solution notebook 08 with answer cells replaced (answer grade id -> source)."""
+    notebook = judge.load_notebook(SOLUTIONS / f"{NB08}.ipynb")
+    for cell in notebook["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell["source"] = textwrap.dedent(answers[grade_id])
+    return notebook
+
+
+MLP_FORWARD = {
+    "relu as clamp(min=0)": (True, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return (x @ w1 + b1).clamp(min=0) @ w2 + b2
+        """),
+    "relu as (h > 0) * h": (True, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            h = x @ w1 + b1
+            return ((h > 0) * h) @ w2 + b2
+        """),
+    "torch's function names on the engine": (True, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return tg.matmul(tg.nn.functional.relu(b1 + tg.matmul(x, w1)), w2) + b2
+        """),
+    "relu as where(h > 0, h, 0)": (True, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            h = x.matmul(w1) + b1
+            return tg.where(h > 0, h, 0.0).matmul(w2) + b2
+        """),
+    "numpy forward, detached": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = (p.data for p in params)
+            return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2)
+        """),
+    "numpy forward as a fresh leaf that requires grad": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = (p.data for p in params)
+            return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
+        """),
+    "W1 detached": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return (x @ w1.detach() + b1).relu() @ w2 + b2
+        """),
+    "no relu": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return (x @ w1 + b1) @ w2 + b2
+        """),
+    "probabilities, not logits": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return tg.softmax((x @ w1 + b1).relu() @ w2 + b2, dim=1)
+        """),
+    "caches its first result": (False, """
+        _first = []
+        def mlp_forward(params, x):
+            if not _first:
+                w1, b1, w2, b2 = params
+                _first.append((x @ w1 + b1).relu() @ w2 + b2)
+            return _first[0]
+        """),
+    "special-cases the visible flowers": (False, """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            if x.shape == (3, 4):
+                return (x @ w1 + b1).relu() @ w2 + b2
+            return (x @ w1) @ w2
+        """),
+    "a Tensor subclass that equals everything": (False, """
+        def mlp_forward(params, x):
+            class Liar(type(x)):
+                def __eq__(self, other):
+                    return True
+                __hash__ = object.__hash__
+            w1, b1, w2, b2 = params
+            real = (x @ w1 + b1).relu() @ w2 + b2
+            return Liar._make(np.zeros_like(real.data), requires_grad=True, grad_fn=real.grad_fn)
+        """),
+    "hands the work to torch": (False, """
+        def mlp_forward(params, x):
+            import torch
+            t = [torch.tensor(p.data, requires_grad=True) for p in params]
+            out = torch.relu(torch.tensor(x.data) @ t[0] + t[1]) @ t[2] + t[3]
+            return tg.tensor(out.detach().numpy())
+        """),
+}
+
+TRAIN_STEP = {
+    "p.grad = None in place of zero_() (torch's zero_grad)": (True, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad = None
+            return loss.item()
+        """),
+    "zero_grad first, as optimizer.zero_grad(); backward(); step()": (True, """
+        def train_step(model, params, x, y, lr):
+            for p in params:
+                p.grad = None
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            return loss.item()
+        """),
+    "p.data -= ..., no no_grad": (True, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad.data
+                p.grad.data[...] = 0
+            return float(loss)
+        """),
+    "update through .detach()": (True, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            for p in params:
+                p.data[...] = (p.detach() - lr * p.grad).data
+                p.grad = tg.zeros_like(p)
+            return loss.item()
+        """),
+    "log_softmax then nll_loss, set_grad_enabled, returns the loss tensor": (True, """
+        def train_step(model, params, x, y, lr):
+            F = tg.nn.functional
+            loss = F.nll_loss(F.log_softmax(model(x), dim=1), y)
+            loss.backward()
+            with tg.set_grad_enabled(False):
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            return loss
+        """),
+    "a stable cross-entropy by hand (shift by the max)": (True, """
+        def train_step(model, params, x, y, lr):
+            logits = model(x)
+            shifted = logits - logits.max(dim=1, keepdim=True).values
+            log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+            loss = -log_probs[np.arange(len(y)), y.data].mean()
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            return loss.item()
+        """),
+    "a naive softmax by hand (overflows on large logits)": (False, """
+        def train_step(model, params, x, y, lr):
+            e = model(x).exp()
+            probs = e / e.sum(dim=1, keepdim=True)
+            loss = -probs[np.arange(len(y)), y.data].log().mean()
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            return loss.item()
+        """),
+    "never clears the gradients": (False, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            return loss.item()
+        """),
+    "clears the gradients before the update": (False, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p.grad.zero_()
+                    p -= lr * p.grad
+            return loss.item()
+        """),
+    "summed loss": (False, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y, reduction="sum")
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            return loss.item()
+        """),
+    "p = p - lr * p.grad (the model's parameters stay put)": (False, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p.grad.zero_()
+                    p = p - lr * p.grad
+            return loss.item()
+        """),
+    "returns the loss after the update": (False, """
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+                return tg.nn.functional.cross_entropy(model(x), y).item()
+        """),
+    "caches the first loss": (False, """
+        _seen = []
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            _seen.append(loss.item())
+            return _seen[0]
+        """),
+    "a float that equals everything": (False, """
+        class Liar(float):
+            def __eq__(self, other):
+                return True
+            __hash__ = float.__hash__
+        def train_step(model, params, x, y, lr):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            return Liar(0.0)
+        """),
+    "steps the grader's own model twice through its closure": (False, """
+        def train_step(model, params, x, y, lr):
+            for _ in range(2):
+                loss = tg.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                with tg.no_grad():
+                    for p in model.__closure__[0].cell_contents:
+                        p -= lr * p.grad
+                        p.grad.zero_()
+            return loss.item()
+        """),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MLP_FORWARD))
+def test_nb08_mlp_forward_answers(name):
+    right, source = MLP_FORWARD[name]
+    passed, found = scores(SOLUTIONS, ["mlp_forward"], {NB08: _nb08(mlp_forward_answer=source)})
+    assert passed == {"mlp_forward": right}, found
+
+
+@pytest.mark.parametrize("name", sorted(TRAIN_STEP))
+def test_nb08_train_step_answers(name):
+    right, source = TRAIN_STEP[name]
+    passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
+    assert passed == {"train_step": right}, found
+
+
+def _engine_edited(tmp_path, unit=None, body=None, files=None):
+    """The reference engine files with ``unit``'s solution replaced by ``body``, and whole-text edits
+    ``files`` (path under tinygrad_course -> function of the text)."""
+    folder = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS / "tinygrad_course", folder / "tinygrad_course")
+    edits = dict(files or {})
+    if unit is not None:
+        def solve(source):
+            start = source.index(f"### BEGIN SOLUTION {unit}")
+            end = source.index("### END SOLUTION", start)
+            return (source[:start] + f"### BEGIN SOLUTION {unit}\n"
+                    + textwrap.indent(textwrap.dedent(body), " " * 8) + " " * 8 + source[end:])
+        edits["engine.py"] = (lambda inner: lambda s: solve(inner(s)))(edits.get("engine.py", lambda s: s))
+    for name, edit in edits.items():
+        path = folder / "tinygrad_course" / name
+        path.write_text(edit(path.read_text()))
+    return folder
+
+
+LOG_SOFTMAX_BACKWARD = {
+    "softmax recomputed stably from out": (True, """
+        out, = ctx.saved_tensors
+        s = np.exp(out - out.max(axis=ctx.dim, keepdims=True))
+        s = s / s.sum(axis=ctx.dim, keepdims=True)
+        return grad - s * grad.sum(axis=ctx.dim, keepdims=True)
+        """),
+    "the row sums put back by slicing the shape at ctx.dim": (True, """
+        out, = ctx.saved_tensors
+        d = ctx.dim
+        total = grad.sum(axis=d).reshape(grad.shape[:d] + (1,) + grad.shape[d + 1:])
+        return grad - np.exp(out) * total
+        """),
+    "in place: grad -= ... (the incoming array may be another node's too)": (False, """
+        out, = ctx.saved_tensors
+        grad -= np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        return grad
+        """),
+    "np.exp into a fresh array (out=): nothing given is changed": (True, """
+        out, = ctx.saved_tensors
+        s = np.exp(out, out=np.empty_like(out))
+        return grad - s * grad.sum(axis=ctx.dim, keepdims=True)
+        """),
+    "softmax's rule": (False, """
+        out, = ctx.saved_tensors
+        s = np.exp(out)
+        return s * (grad - (grad * s).sum(axis=ctx.dim, keepdims=True))
+        """),
+    "the sum over every element": (False, """
+        out, = ctx.saved_tensors
+        return grad - np.exp(out) * grad.sum()
+        """),
+    "an ndarray subclass that equals everything": (False, """
+        class Liar(np.ndarray):
+            def __eq__(self, other):
+                return np.ones(np.shape(other), bool)
+        return np.zeros_like(grad).view(Liar)
+        """),
+    "right on the visible shapes only": (False, """
+        out, = ctx.saved_tensors
+        if grad.ndim == 3 or grad.shape[-1] > 10 or np.abs(out).max() > 50:
+            return grad
+        return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+        """),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOG_SOFTMAX_BACKWARD))
+def test_nb08_log_softmax_backward_answers(name, tmp_path):
+    right, body = LOG_SOFTMAX_BACKWARD[name]
+    folder = _engine_edited(tmp_path, "log_softmax_backward", body)
+    passed, found = scores(folder, ["log_softmax_backward"])
+    assert passed == {"log_softmax_backward": right}, found
+
+
+def _replace(old, new):
+    def edit(text):
+        assert old in text, old
+        return text.replace(old, new)
+    return edit
+
+
+ENGINE_EDITS = {
+    # the judge grades the files it is given: a wrong cross_entropy or NllLoss costs train_step, nothing else.
+    # (In class grading only engine.py is the learner's: nbgrader restores more_ops.py and the other files
+    # from the source first -- the corpus case nb08-own-cross-entropy-sums.)
+    "cross_entropy sums (more_ops.py)": (dict(files={"more_ops.py": _replace(
+        "return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)",
+        "return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction='sum')")}),
+        {"log_softmax_backward": True, "mlp_forward": True, "train_step": False}),
+    "NllLoss.backward forgets the mean's 1/N (more_ops.py)": (dict(files={"more_ops.py": _replace(
+        "full[rows, target] = -grad / count", "full[rows, target] = -grad")}),
+        {"log_softmax_backward": True, "mlp_forward": True, "train_step": False}),
+    # a naive log_softmax forward (provided code, edited): large logits overflow in train_step, and the
+    # unit's check, which calls the learner's forward for what it saves, meets nan on logits in the thousands
+    "a naive _log_softmax (engine.py)": (dict(files={"engine.py": _replace(
+        "shifted = wide - wide.max(axis=dim, keepdims=True)", "shifted = wide")}),
+        {"log_softmax_backward": False, "mlp_forward": True, "train_step": False}),
+    # the unit not written, or wrong: the answers that use the engine run on the grader's stand-in for it
+    "LogSoftmax.backward not written": (dict(unit="log_softmax_backward", body=(
+        "raise NotImplementedError(todo('log_softmax_backward'))\n")),
+        {"log_softmax_backward": False, "mlp_forward": True, "train_step": True}),
+    "LogSoftmax.backward with the wrong sign": (dict(unit="log_softmax_backward", body=(
+        "out, = ctx.saved_tensors\nreturn grad + np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)\n")),
+        {"log_softmax_backward": False, "mlp_forward": True, "train_step": True}),
+    # Softmax is not on train_step's path (cross_entropy uses LogSoftmax): breaking it costs nothing graded
+    "Softmax.backward broken (more_ops.py)": (dict(files={"more_ops.py": _replace(
+        "return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))", "return grad * 0")}),
+        {"log_softmax_backward": True, "mlp_forward": True, "train_step": True}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENGINE_EDITS))
+def test_nb08_engine_edits_cost_what_they_break(name, tmp_path):
+    edit, expected = ENGINE_EDITS[name]
+    folder = _engine_edited(tmp_path, **edit)
+    notebooks = {NB08: judge.load_notebook(SOLUTIONS / f"{NB08}.ipynb")}
+    passed, found = scores(folder, sorted(expected), notebooks)
+    assert passed == expected, {e: r["message"] for e, r in found.items()}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the judge's answers worker runs notebook 08's cells without torch and without autograder.datasets: the "
+    "setup cell stops at `import torch`, so SPECIES, load_iris and the data cell's x_all, species... are never "
+    "defined there, and an answer cell that uses one of them at the top (before its def) loses a right answer "
+    "that passes in the notebook. Fixing it means giving the worker the data module and running a cell's "
+    "statements past a failed import -- not a small change"))
+def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points():
+    source = "print(f'{len(SPECIES)} species, {len(x_all)} flowers')\n" + textwrap.dedent(TRAIN_STEP[
+        "p.data -= ..., no no_grad"][1])
+    passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
+    assert "NameError" not in found["train_step"]["message"], found
+    assert passed == {"train_step": True}, found

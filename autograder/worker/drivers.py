@@ -181,12 +181,18 @@ class Session:
         shapes = tuple(np.shape(a) for a in arrays)
         node_type = getattr(engine, "_node_type", None)
         ctx = node_type(function.node_name)(function, shapes) if node_type else engine.Node(function, shapes)
-        function.forward(ctx, *(np.array(a) for a in arrays), **options)
-        returned = function.backward(ctx, np.array(grad))
+        given = [np.array(a) for a in arrays]
+        function.forward(ctx, *given, **options)
+        incoming = np.array(grad)
+        returned = function.backward(ctx, incoming)
         kind = "list" if isinstance(returned, list) else "tuple" if isinstance(returned, tuple) else "single"
         items = list(returned)[:16] if kind != "single" else [returned]
+        # in an engine the incoming gradient may be the very array another node also received (Add hands
+        # one array to both inputs), and an input's array is that tensor's .data: neither may change
         return {"kind": kind, "count": len(returned) if kind != "single" else 1,
-                "grads": [None if g is None else array_of(g) for g in items]}
+                "grads": [None if g is None else array_of(g) for g in items],
+                "grad_mutated": not np.array_equal(incoming, grad, equal_nan=True),
+                "inputs_mutated": [not np.array_equal(mine, a, equal_nan=True) for mine, a in zip(given, arrays)]}
 
     def drive_sum_to_shape(self, grad, shape):
         before = grad.copy()

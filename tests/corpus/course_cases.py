@@ -28,6 +28,8 @@ from corpus import course
 
 NB1, NB2, NB3 = "01_x_squared", "02_sin_chain_rule", "03_neuron_bce"
 NB5, NB6, NB7 = "05_clearing_gradients", "06_disabling_tracking", "07_training_a_neuron"
+NB8 = "08_mlp_real_data"
+NB8_EXERCISES = ["log_softmax_backward", "mlp_forward", "train_step"]
 ALL_NOTEBOOKS = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb"))  # 01 ... 08
 NB1_UNITS, NB1_ANSWERS = ["pow_backward", "accumulate_grad"], ["manual_dy_dx"]
 
@@ -415,6 +417,66 @@ def _linked_student_folder(folder, root):
     student.symlink_to(root / "submitted" / "reference")
 
 
+# ---------------------------------------------------------------- notebook 08, written differently or cheating
+
+# right, and unlike the reference: ReLU as clamp(min=0); the gradients cleared first, as
+# optimizer.zero_grad() does (p.grad = None), then backward and the step; the row sums of
+# LogSoftmax.backward put back by slicing the shape at ctx.dim (the engine hands it a dim counted from 0)
+NB8_RELU_AS_CLAMP = """def mlp_forward(params, x):
+    w1, b1, w2, b2 = params
+    return (x @ w1 + b1).clamp(min=0) @ w2 + b2
+"""
+NB8_ZERO_GRAD_FIRST = """def train_step(model, params, x, y, lr):
+    for p in params:
+        p.grad = None
+    loss = tg.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    with tg.no_grad():
+        for p in params:
+            p -= lr * p.grad
+    return loss.item()
+"""
+NB8_SLICED_SUMS = """out, = ctx.saved_tensors
+d = ctx.dim
+total = grad.sum(axis=d).reshape(grad.shape[:d] + (1,) + grad.shape[d + 1:])
+return grad - np.exp(out) * total"""
+# cheats: the logits computed in numpy and wrapped in a fresh leaf (no gradient reaches the parameters);
+# a naive softmax (exp of large logits); a LogSoftmax.backward right only on the visible cases' shapes
+NB8_NUMPY_LEAF = """def mlp_forward(params, x):
+    w1, b1, w2, b2 = (p.data for p in params)
+    return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
+"""
+NB8_NAIVE_SOFTMAX = """def train_step(model, params, x, y, lr):
+    e = model(x).exp()
+    probabilities = e / e.sum(dim=1, keepdim=True)
+    loss = -probabilities[np.arange(len(y)), y.data].log().mean()
+    loss.backward()
+    with tg.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad.zero_()
+    return loss.item()
+"""
+# right numbers, but the incoming gradient changed in place: in an engine it may be another node's array
+# too (log_softmax(a) + a gets a wrong a.grad)
+NB8_IN_PLACE = """out, = ctx.saved_tensors
+grad -= np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
+return grad"""
+NB8_VISIBLE_ONLY = """out, = ctx.saved_tensors
+if grad.ndim == 3 or grad.shape[-1] > 10 or np.abs(out).max() > 50:
+    return grad
+return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)"""
+
+
+def _cross_entropy_sums(folder, root):
+    """The learner's own more_ops.py (handed out complete) edited: cross_entropy sums over the batch."""
+    path = folder / "tinygrad_course" / "more_ops.py"
+    text = path.read_text()
+    old = "target, reduction=reduction)\n\n\ndef _class_dim"
+    assert old in text
+    path.write_text(text.replace(old, "target, reduction='sum')\n\n\ndef _class_dim"))
+
+
 def cases():
     everything = dict(engine_units=course.all_units(), answers=course.all_answers())
     nb1_solved = dict(engine_units=course.all_units(), answers=NB1_ANSWERS, drop=_only(NB1))
@@ -553,6 +615,32 @@ def cases():
              [("manual_dy_dx failed", "no cell with grade_id manual_dy_dx_answer")],
              submit=_nb1(edit=_answer_id_removed, files={"tinygrad_course/engine.py": _engine(
                  {"pow_backward": "return grad * 0"}, prelude=PATCH_NUMPY)})),
+        # ---- notebook 08
+        Case("nb08-written-differently", "notebook 08 only: ReLU as clamp(min=0), train_step clearing the "
+             "gradients first (p.grad = None, as optimizer.zero_grad()), LogSoftmax.backward putting the row sums "
+             "back by slicing the shape at ctx.dim", NB8_EXERCISES,
+             submit=dict(engine_units=course.all_units(), answers=NB8_EXERCISES[1:], drop=_only(NB8),
+                         files={"tinygrad_course/engine.py": _engine({"log_softmax_backward": NB8_SLICED_SUMS})},
+                         edit=_edits(_set(NB8, "mlp_forward_answer", NB8_RELU_AS_CLAMP),
+                                     _set(NB8, "train_step_answer", NB8_ZERO_GRAD_FIRST)))),
+        Case("nb08-cheats", "notebook 08 only: logits from numpy in a fresh leaf, a naive softmax in train_step, "
+             "LogSoftmax.backward right on the visible cases' shapes only", [],
+             submit=dict(engine_units=course.all_units(), drop=_only(NB8),
+                         files={"tinygrad_course/engine.py": _engine({"log_softmax_backward": NB8_VISIBLE_ONLY})},
+                         edit=_edits(_set(NB8, "mlp_forward_answer", NB8_NUMPY_LEAF),
+                                     _set(NB8, "train_step_answer", NB8_NAIVE_SOFTMAX)))),
+        Case("nb08-in-place-backward", "notebook 08 solved, LogSoftmax.backward right in value but changing "
+             "the incoming gradient in place", ["mlp_forward", "train_step"],
+             [("log_softmax_backward failed", "changed the incoming gradient array in place")],
+             submit=dict(engine_units=course.all_units(), answers=NB8_EXERCISES[1:], drop=_only(NB8),
+                         files={"tinygrad_course/engine.py": _engine({"log_softmax_backward": NB8_IN_PLACE})})),
+        # only engine.py is the learner's (nbgrader's exclude_overwriting): autograde restores more_ops.py
+        # from the source, so train_step runs on the released cross_entropy, and on the grader's stand-in
+        # for the unit it needs and the learner has not written (LogSoftmax.backward)
+        Case("nb08-own-cross-entropy-sums", "notebook 08 answers right, LogSoftmax.backward not written, and "
+             "more_ops.py's cross_entropy edited to sum over the batch", ["mlp_forward", "train_step"],
+             submit=dict(engine_units=[u for u in course.all_units() if u != "log_softmax_backward"],
+                         answers=NB8_EXERCISES[1:], drop=_only(NB8), after=_cross_entropy_sums)),
     ]
 
 
