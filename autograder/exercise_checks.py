@@ -270,10 +270,11 @@ def sgd_step(t):
             if not p["same_array"]:
                 t.fail(f"parameter {k}'s data is a new array; update it in place (`p -= lr * p.grad`) so "
                        "everything holding the parameter sees the step")
-            if p["grad"] is None or isinstance(p["grad"], dict) or not agrees(p["grad"], np.zeros_like(grad)):
-                shown = None if p["grad"] is None or isinstance(p["grad"], dict) else p["grad"]
+            # cleared: zeros, or None (what torch's zero_grad() leaves); either way the next backward starts from 0
+            if p["grad"] is not None and (isinstance(p["grad"], dict) or not agrees(p["grad"], np.zeros_like(grad))):
+                shown = None if isinstance(p["grad"], dict) else p["grad"]
                 t.fail(f"parameter {k}'s grad after the step is {show(shown)}; "
-                       "zero it (p.grad.zero_()) so the next backward starts from 0")
+                       "zero it (p.grad.zero_(), or p.grad = None) so the next backward starts from 0")
             if not p["leaf"]:
                 t.fail(f"parameter {k} is no longer a leaf that requires grad (grad_fn {p['grad_fn']}, "
                        f"requires_grad {p['requires_grad']}); do the update inside `with no_grad():`")

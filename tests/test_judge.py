@@ -338,7 +338,11 @@ NB08 = "08_mlp_real_data"
 
 def _nb08(**answers):
     """The solution notebook 08 with answer cells replaced (answer grade id -> source)."""
-    notebook = judge.load_notebook(SOLUTIONS / f"{NB08}.ipynb")
+    return _with_answers(NB08, answers)
+
+
+def _with_answers(name, answers):
+    notebook = judge.load_notebook(SOLUTIONS / f"{name}.ipynb")
     for cell in notebook["cells"]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
@@ -591,6 +595,31 @@ TRAIN_STEP = {
             return loss.item()
         """),
 }
+
+
+SGD_STEP = {
+    "p.grad = None in place of zero_() (torch's zero_grad)": (True, """
+        def sgd_step(params, lr):
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad = None
+        """),
+    "gradients left as they are": (False, """
+        def sgd_step(params, lr):
+            with tg.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+        """),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SGD_STEP))
+def test_sgd_step_clears_with_zero_or_none(name):
+    right, source = SGD_STEP[name]
+    notebook = "07_training_a_neuron"
+    passed, found = scores(SOLUTIONS, ["sgd_step"], {notebook: _with_answers(notebook, {"sgd_step_answer": source})})
+    assert passed == {"sgd_step": right}, found
 
 
 @pytest.mark.parametrize("name", sorted(MLP_FORWARD))
