@@ -20,8 +20,15 @@ import numpy as np
 
 FONT_SIZE, CHAR_WIDTH, LINE_HEIGHT = 12, 7.3, 16
 PAD_X, PAD_Y, GAP_X, GAP_Y, MARGIN = 10, 6, 24, 34, 12
-FILL = {"leaf": "#dbeafe", "op": "#f1f5f9", "named": "#fef9c3", "output": "#dcfce7"}
-STROKE = {"leaf": "#1d4ed8", "op": "#64748b", "named": "#a16207", "output": "#15803d"}
+# Colours that read on a light and a dark page alike. Each kind's colour is a mid-tone (about 3:1
+# against white and against JupyterLab's dark grey); a box is that colour at low opacity over
+# the background, and all text is the theme's text colour. Inline (in a widget) the drawing
+# follows JupyterLab's theme variables; as an <img> (how JupyterLab shows image/svg+xml) no
+# variables reach it, so the fallbacks draw dark text on a white card.
+KIND_COLOUR = {"leaf": "#3b82f6", "op": "#8b95a7", "named": "#b8860b", "output": "#16a34a"}
+BOX_OPACITY = 0.16
+TEXT_COLOUR = "var(--jp-content-font-color1, #1f2937)"
+CARD_COLOUR = "var(--jp-layout-color1, #ffffff)"
 
 
 @dataclass
@@ -282,10 +289,11 @@ def render_svg(graph, title=None):
     top = LINE_HEIGHT + 4 if title else 0
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="autograd-graph" width="{width:.0f}" '
              f'height="{height + top:.0f}" viewBox="0 0 {width:.0f} {height + top:.0f}" '
-             f'font-family="monospace" font-size="{FONT_SIZE}">']
+             f'font-family="monospace" font-size="{FONT_SIZE}" style="color: {TEXT_COLOUR}">',
+             f'<rect class="card" width="100%" height="100%" rx="4" style="fill: {CARD_COLOUR}"/>']
     if title:
-        parts.append(f'<text class="title" x="{MARGIN}" y="{LINE_HEIGHT}" font-weight="bold">'
-                     f'{escape(title)}</text>')
+        parts.append(f'<text class="title" x="{MARGIN}" y="{LINE_HEIGHT}" font-weight="bold" '
+                     f'fill="currentColor">{escape(title)}</text>')
     parts.append(f'<g transform="translate(0,{top})">')
     for chain in routes:
         parts.append(_edge_svg(chain, boxes))
@@ -313,8 +321,8 @@ def _edge_svg(chain, boxes):
     x2, y2 = points[-1]
     arrow = f"{x2 - 4:.1f},{y2:.1f} {x2 + 4:.1f},{y2:.1f} {x2:.1f},{y2 + 6:.1f}"
     return (f'<g class="edge" data-from="{chain[0]}" data-to="{chain[-1]}">'
-            f'<path d="{path}" fill="none" stroke="#475569" stroke-width="1.3"/>'
-            f'<polygon points="{arrow}" fill="#475569"/></g>')
+            f'<path d="{path}" fill="none" stroke="currentColor" stroke-opacity="0.6" stroke-width="1.3"/>'
+            f'<polygon points="{arrow}" fill="currentColor" fill-opacity="0.6"/></g>')
 
 
 def _node_svg(node, box):
@@ -323,11 +331,11 @@ def _node_svg(node, box):
              f'data-label="{escape(node.label)}"')
     out = [f"<g {attrs}>",
            f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="6" '
-           f'fill="{FILL[node.kind]}" stroke="{STROKE[node.kind]}"/>']
+           f'fill="{KIND_COLOUR[node.kind]}" fill-opacity="{BOX_OPACITY}" stroke="{KIND_COLOUR[node.kind]}"/>']
     for i, text in enumerate([_title(node)] + node.lines):
         weight = ' font-weight="bold"' if i == 0 else ""
         out.append(f'<text x="{x + w / 2:.1f}" y="{y + PAD_Y + (i + 0.78) * LINE_HEIGHT:.1f}" '
-                   f'text-anchor="middle"{weight}>{escape(text)}</text>')
+                   f'text-anchor="middle" fill="currentColor"{weight}>{escape(text)}</text>')
     out.append("</g>")
     return "".join(out)
 

@@ -18,8 +18,10 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from autograder.engines import load_engine
 from autograder.graph import format_value, graph_svg
@@ -122,24 +124,31 @@ def _columns(engines, scenario, *args):
 
 # -- rendering: one table, a row per line of code, torch's result next to the engine's ----
 
+# Colours come from JupyterLab's theme variables, with fallbacks for pages that have none
+# (nbconvert's HTML, other front ends). Row tints are translucent so they read over a light and a
+# dark background alike; text keeps the theme's colour, and a verdict or an error mixes its hue
+# into that colour (color-mix with currentColor: dark red on a light page, light red on a dark one).
 STYLE = """<style>
 .agw-table {border-collapse: collapse; margin-top: 4px; font-size: 13px; line-height: 1.35;}
-.agw-table th {text-align: left; padding: 3px 10px; border-bottom: 1px solid #94a3b8;}
-.agw-table td {text-align: left; vertical-align: top; padding: 3px 10px; border-bottom: 1px solid #e2e8f0;
+.agw-table th {text-align: left; padding: 3px 10px; border-bottom: 1px solid var(--jp-border-color1, #94a3b8);}
+.agw-table td {text-align: left; vertical-align: top; padding: 3px 10px;
+               border-bottom: 1px solid var(--jp-border-color2, rgba(128, 128, 128, 0.3));
                white-space: pre-wrap; line-height: 1.35;}
-.agw-table code {font-size: 12px;}
-.agw-error {color: #b91c1c;}
-.agw-agree {background: #f0fdf4;}
-.agw-differ {background: #fef2f2;}
-.agw-open {background: #fffbeb;}
-.agw-open .agw-verdict {color: #b45309;}
+.agw-table code {font-size: 12px; color: inherit; background: none;}
+.agw-agree {background: rgba(76, 175, 80, 0.14);}
+.agw-differ {background: rgba(244, 67, 54, 0.14);}
+.agw-open {background: rgba(255, 152, 0, 0.14);}
 .agw-verdict {white-space: nowrap;}
-.agw-agree .agw-verdict {color: #15803d;}
-.agw-differ .agw-verdict {color: #b91c1c; font-weight: bold;}
-.agw-problem {margin-top: 6px; padding: 6px 10px; background: #fef3c7; border-left: 4px solid #d97706;
-              line-height: 1.35; font-size: 13px;}
+.agw-error, .agw-differ .agw-verdict {color: color-mix(in srgb, var(--jp-error-color1, #d32f2f) 60%, currentColor);}
+.agw-differ .agw-verdict {font-weight: bold;}
+.agw-agree .agw-verdict {color: color-mix(in srgb, var(--jp-success-color1, #388e3c) 60%, currentColor);}
+.agw-open .agw-verdict {color: color-mix(in srgb, var(--jp-warn-color1, #f57c00) 55%, currentColor);}
+.agw-problem {margin-top: 6px; padding: 6px 10px; background: rgba(255, 152, 0, 0.14);
+              border-left: 4px solid var(--jp-warn-color1, #f57c00); line-height: 1.35; font-size: 13px;}
 .agw-caption {margin: 4px 0; font-size: 13px; line-height: 1.35;}
 .agw-graphs {display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start;}
+.agw-widget .noUi-handle:focus-visible, .agw-widget button:focus-visible, .agw-widget input:focus-visible
+    {outline: 2px solid var(--jp-brand-color1, #1976d2); outline-offset: 2px;}
 </style>"""
 AGREES = "\u2713"
 OPEN_VERDICT = "\u2026 exercise open"
@@ -204,6 +213,59 @@ def table_text(torch_column, learner_column):
     return "\n".join(lines)
 
 
+# -- accessible names: ipywidgets 8 gives a slider's handle (role="slider") no name -------------
+# Its description is a <label> tied to nothing, and no trait reaches the handle (noUiSlider's own
+# handleAttributes option is not exposed). This invisible companion names each control by its
+# description in the front end, again whenever the widget redraws a control, and marks which
+# toggle button is pressed.
+
+NAMING_ESM = """
+function name(root, names) {
+  for (const [control, label] of Object.entries(names)) {
+    for (const el of root.querySelectorAll('.agw-control-' + control)) {
+      for (const handle of el.querySelectorAll('[role="slider"]')) {
+        if (handle.getAttribute('aria-label') !== label) handle.setAttribute('aria-label', label);
+      }
+      if (el.classList.contains('widget-toggle-buttons')) {
+        if (el.getAttribute('aria-label') !== label) {
+          el.setAttribute('role', 'group');
+          el.setAttribute('aria-label', label);
+        }
+        for (const button of el.querySelectorAll('button')) {
+          const pressed = String(button.classList.contains('mod-active'));
+          if (button.getAttribute('aria-pressed') !== pressed) button.setAttribute('aria-pressed', pressed);
+        }
+      }
+    }
+  }
+}
+
+export default {
+  render({ model, el }) {
+    let observer = null, frame = 0;
+    const apply = () => {
+      const root = el.closest('.agw-widget');
+      if (root) name(root, model.get('names'));
+      return root;
+    };
+    const start = () => {  // the view is attached to the page after render() returns
+      const root = apply();
+      if (!root) { frame = requestAnimationFrame(start); return; }
+      observer = new MutationObserver(apply);
+      observer.observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+    };
+    start();
+    return () => { cancelAnimationFrame(frame); if (observer) observer.disconnect(); };
+  },
+};
+"""
+
+
+class _ControlNames(anywidget.AnyWidget):
+    _esm = NAMING_ESM
+    names = traitlets.Dict().tag(sync=True)  # control name (its agw-control-<name> class) -> label
+
+
 class LiveWidget:
     """A row of controls over a comparison table (torch | the engine), redrawn whenever a
     control moves. Subclasses set ``scenario`` and pass their controls by name."""
@@ -217,7 +279,9 @@ class LiveWidget:
         self.caption = widgets.HTML()
         self.graphs_view = widgets.HTML()
         self.table_view = widgets.HTML()
-        parts = [widgets.HTML(STYLE),
+        names = _ControlNames(names={name: c.description for name, c in controls.items()},
+                              layout=widgets.Layout(display="none"))
+        parts = [widgets.HTML(STYLE), names,
                  widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
                  self.caption]
         self.view = widgets.VBox(parts + ([self.graphs_view] if self.draws_graphs else []) + [self.table_view])

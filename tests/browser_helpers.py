@@ -145,3 +145,101 @@ RUN_FINISHED = """() => {
     const prompts = Array.from(document.querySelectorAll('.jp-InputPrompt')).map(p => p.innerText);
     return kernel.status === 'idle' && prompts.length > 0 && !prompts.some(p => p.includes('*'));
 }"""
+
+
+# -- colour contrast, as WCAG 2 defines it --------------------------------------------------------
+
+def parse_colour(text):
+    """A computed CSS colour -> (r, g, b, alpha), channels 0-1: rgb()/rgba() and Chromium's
+    color(srgb ...) (what color-mix() computes to)."""
+    text = text.strip()
+    if text in ("none", "transparent", ""):
+        return (0.0, 0.0, 0.0, 0.0)
+    inner = text[text.index("(") + 1:text.rindex(")")]
+    if text.startswith("color("):
+        space, *rest = inner.replace("/", " ").split()
+        if space != "srgb":
+            raise ValueError(f"colour space {space} in {text!r}")
+        channels = [float(v) for v in rest]
+    elif text.startswith("rgb"):
+        channels = [float(v) for v in inner.replace(",", " ").replace("/", " ").split()]
+        channels[:3] = [v / 255 for v in channels[:3]]
+    else:
+        raise ValueError(f"unexpected computed colour {text!r}")
+    return tuple(channels[:3]) + (channels[3] if len(channels) > 3 else 1.0,)
+
+
+def over(top, bottom):
+    """``top`` (r, g, b, alpha) painted over an opaque ``bottom`` (r, g, b)."""
+    r, g, b, a = top
+    return tuple(a * c + (1 - a) * d for c, d in zip((r, g, b), bottom))
+
+
+def effective_background(layers):
+    """Backgrounds from the element outwards ([colour, opacity] pairs): composite from the first
+    opaque one (white, the canvas, if none is) back in to the element."""
+    colours = []
+    for colour, opacity in layers:
+        r, g, b, a = parse_colour(colour)
+        colours.append((r, g, b, a * float(opacity)))
+        if colours[-1][3] >= 1:
+            break
+    background = (1.0, 1.0, 1.0)
+    for colour in reversed(colours):
+        background = over(colour, background)
+    return background
+
+
+def luminance(rgb):
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground, background):
+    """WCAG contrast ratio of two opaque colours, 1 to 21."""
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# For every element matching the selector that holds text: its colour (an SVG text's fill) and the
+# backgrounds behind it, innermost first: for SVG text the node's box and the drawing's card
+# (rects, not ancestors), then each HTML ancestor's background up to the root.
+TEXT_COLOURS = """(selector) => {
+    const paint = (el) => { const s = getComputedStyle(el); return [s.fill, s.fillOpacity]; };
+    const layers = (el) => {
+        const out = [];
+        let node = el;
+        if (el instanceof SVGElement) {
+            const svg = el.closest('svg');
+            const box = el.closest('g.node');
+            if (box) out.push(paint(box.querySelector('rect')));
+            for (const rect of svg.querySelectorAll(':scope > rect')) out.push(paint(rect));
+            node = svg;
+        }
+        for (; node && node.nodeType === 1; node = node.parentElement) {
+            out.push([getComputedStyle(node).backgroundColor, '1']);
+        }
+        return out;
+    };
+    return Array.from(document.querySelectorAll(selector)).filter(el => el.textContent.trim()).map(el => {
+        const inner = el.querySelector('code') || el;  // the text is drawn in the <code> of a cell
+        const s = getComputedStyle(inner);
+        const svg = inner instanceof SVGElement;
+        return {text: el.textContent.trim().slice(0, 50), colour: svg ? s.fill : s.color,
+                opacity: svg ? s.fillOpacity : '1', layers: layers(inner)};
+    });
+}"""
+
+
+def low_contrast(page, selector, minimum=4.5):
+    """Texts under ``selector`` whose contrast with what is behind them is below ``minimum``,
+    as (text, colour, background, ratio); and how many texts were measured."""
+    found, measured = [], page.evaluate(TEXT_COLOURS, selector)
+    for item in measured:
+        background = effective_background(item["layers"])
+        r, g, b, a = parse_colour(item["colour"])
+        text = over((r, g, b, a * float(item["opacity"])), background)
+        ratio = contrast(text, background)
+        if ratio < minimum:
+            found.append((item["text"], item["colour"], tuple(round(255 * c) for c in background), round(ratio, 2)))
+    return found, len(measured)

@@ -13,7 +13,20 @@ import shutil
 import nbformat
 import pytest
 import torch
-from browser_helpers import CHROMIUM, KERNEL_READY, RUN_FINISHED, JupyterLab, launch_chromium, loopback_only
+from browser_helpers import (
+    CHROMIUM,
+    KERNEL_READY,
+    RUN_FINISHED,
+    JupyterLab,
+    contrast,
+    effective_background,
+    launch_chromium,
+    loopback_only,
+    low_contrast,
+    over,
+    parse_colour,
+)
+from test_widgets import engine_folder
 
 from autograder.engines import REPO, SOLUTIONS
 
@@ -45,6 +58,7 @@ def lab(tmp_path_factory):
     for widget, name in NOTEBOOKS.items():
         if not (notebooks / name).exists():
             stand_in_notebook(notebooks, widget)
+    theme_notebook(notebooks / "themes")
     with JupyterLab(notebooks, scratch, pythonpath=[REPO]) as server:  # stopped on leaving the fixture
         yield server
 
@@ -178,3 +192,99 @@ def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook):
                            "leaves.every(l => JSON.stringify(l) === JSON.stringify(expected)); }",
                            arg=expected, timeout=30_000)
     widget.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+# -- light and dark theme: readable colours, named controls, a visible focus ----------------------
+
+THEME_CELLS = [
+    "from autograder.engines import load_engine\n"
+    "from autograder.widgets import accumulation_widget, graph_widget, tracking_widget",
+    # ./tinygrad_course has zero_ open: rows that agree, an open row and the problem box
+    "open_row = accumulation_widget()\nopen_row.calls.value = 3\nopen_row.zero_between.value = True\nopen_row",
+    # a gradient overwritten instead of accumulated: rows that differ from torch
+    "buggy = load_engine('.', '_theme_buggy_engine')\n\n"
+    "def overwrite(self, grad):\n"
+    "    self.variable.grad = buggy.Tensor._make(grad.copy())\n"
+    "    return ()\n\n"
+    "buggy.engine.AccumulateGrad.apply = overwrite\n"
+    "differs = accumulation_widget(buggy)\ndiffers.calls.value = 3\ndiffers",
+    # errors in both columns (torch's own RuntimeError), and toggle buttons
+    "errors = tracking_widget()\nerrors.mode.value = 'requires_grad_(False)'\nerrors",
+    "graph_widget()",
+]
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+SHOWN = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+TEXTS = ", ".join(f"{SHOWN} .agw-widget {part}" for part in (
+    ".agw-table th", ".agw-table td", ".agw-caption", ".agw-problem", "svg.autograd-graph text"))
+
+
+def theme_notebook(folder):
+    """Every widget in every kind of row, next to an engine with the zero_ exercise open."""
+    folder.mkdir()
+    engine_folder(folder, open_exercises=["zero_"])
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in THEME_CELLS]
+    nbformat.write(nb, folder / "widgets_in_themes.ipynb")
+
+
+def change_theme(page, theme):
+    page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
+    page.wait_for_function("(theme) => document.body.dataset.jpThemeName === theme", arg=theme, timeout=30_000)
+
+
+def focus_outline(page, handle):
+    """A keyboard-focused slider handle's outline: (style, width in px, contrast with the page
+    around the slider: the ring is drawn mostly there, outside the thin track)."""
+    handle.focus()
+    handle.press("Shift")  # a key press: focus from the keyboard, so :focus-visible applies
+    style = handle.evaluate("""h => { const s = getComputedStyle(h);
+        const layers = [];
+        for (let n = h.closest('.widget-slider'); n; n = n.parentElement) layers.push([getComputedStyle(n).backgroundColor, '1']);
+        return {style: s.outlineStyle, width: s.outlineWidth, colour: s.outlineColor, layers}; }""")
+    background = effective_background(style["layers"])
+    colour = over(parse_colour(style["colour"]), background)
+    return style["style"], float(style["width"].rstrip("px") or 0), contrast(colour, background)
+
+
+def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebook):
+    page, _ = open_notebook("lab/tree/themes/widgets_in_themes.ipynb", "widgets_in_themes")
+    widgets = page.locator(f"{SHOWN} .agw-widget")
+    page.wait_for_function(f"() => document.querySelectorAll('{SHOWN} .agw-widget').length === 4 && "
+                           f"document.querySelectorAll('{SHOWN} svg.autograd-graph').length === 2", timeout=30_000)
+    for kind in ("agw-agree", "agw-differ", "agw-open", "agw-error", "agw-problem"):
+        assert page.locator(f"{SHOWN} .{kind}").count(), f"the notebook shows no .{kind} to measure"
+
+    # every control has an accessible name: the words its label shows
+    from playwright.sync_api import expect
+    sliders = page.locator(f"{SHOWN} .agw-widget .widget-slider")
+    assert sliders.count() == 8  # (x, calls) twice; x; x, w, b
+    for slider in sliders.all():
+        label = slider.locator(".widget-label").inner_text().strip()
+        expect(slider.get_by_role("slider", name=label, exact=True)).to_have_count(1)
+    expect(page.get_by_role("checkbox", name="call x.grad.zero_() between calls", exact=True)).to_have_count(2)
+    mode = page.get_by_role("group", name="disable with", exact=True)
+    expect(mode.get_by_role("button", name="requires_grad_(False)", exact=True, pressed=True)).to_have_count(1)
+    expect(mode.get_by_role("button", name="none", exact=True, pressed=False)).to_have_count(1)
+    expect(page.get_by_role("group", name="label y", exact=True).get_by_role("button")).to_have_count(2)
+
+    failures = []
+    try:
+        for theme, name in THEMES.items():
+            change_theme(page, name)
+            for i in range(widgets.count()):
+                widgets.nth(i).screenshot(path=str(ARTIFACTS / f"widgets_{theme}_{i}.png"))
+            found, measured = low_contrast(page, TEXTS)
+            assert measured > 40, f"only {measured} texts measured in the {theme} theme"
+            failures += [(theme, *f) for f in found]
+            titles = page.locator(f"{SHOWN} svg.autograd-graph text.title").all_text_contents()
+            assert titles[0] == "torch" and titles[1].startswith("your engine"), titles
+            outline_style, outline_width, outline_contrast = focus_outline(
+                page, widgets.nth(0).locator(".agw-control-x [role=slider]"))
+            if outline_style == "none" or outline_width < 2 or outline_contrast < 3:
+                failures.append((theme, "focused slider handle", outline_style, outline_width,
+                                 round(outline_contrast, 2)))
+    finally:
+        change_theme(page, THEMES["light"])  # the server's settings outlive this test
+    assert not failures, "texts below 4.5:1 (a focus outline below 3:1) against their background:\n" + "\n".join(
+        map(repr, failures))
