@@ -233,18 +233,47 @@ def change_theme(page, theme):
     page.wait_for_function("(theme) => document.body.dataset.jpThemeName === theme", arg=theme, timeout=30_000)
 
 
-def focus_outline(page, handle):
+def focus_outline(page, handle, screenshot):
     """A keyboard-focused slider handle's outline: (style, width in px, contrast with the page
     around the slider: the ring is drawn mostly there, outside the thin track)."""
     handle.focus()
     handle.press("Shift")  # a key press: focus from the keyboard, so :focus-visible applies
+    handle.locator("xpath=ancestor::*[contains(@class, 'widget-slider')][1]").screenshot(path=screenshot)
     style = handle.evaluate("""h => { const s = getComputedStyle(h);
         const layers = [];
-        for (let n = h.closest('.widget-slider'); n; n = n.parentElement) layers.push([getComputedStyle(n).backgroundColor, '1']);
+        for (let n = h.closest('.widget-slider'); n; n = n.parentElement) {
+            layers.push([getComputedStyle(n).backgroundColor, '1']);
+        }
         return {style: s.outlineStyle, width: s.outlineWidth, colour: s.outlineColor, layers}; }""")
     background = effective_background(style["layers"])
     colour = over(parse_colour(style["colour"]), background)
     return style["style"], float(style["width"].rstrip("px") or 0), contrast(colour, background)
+
+
+def unnamed_controls(page):
+    """Controls a screen reader cannot name as their label reads (empty: all named)."""
+    problems, sliders = [], page.locator(f"{SHOWN} .agw-widget .widget-slider")
+    if sliders.count() != 8:  # (x, calls) twice; x; x, w, b
+        problems.append(f"{sliders.count()} sliders")
+    for slider in sliders.all():
+        label = slider.locator(".widget-label").inner_text().strip()
+        if slider.get_by_role("slider", name=label, exact=True).count() != 1:
+            problems.append(f"slider {label!r} has no accessible name {label!r}")
+    named = {
+        "checkbox 'call x.grad.zero_() between calls'":
+            page.get_by_role("checkbox", name="call x.grad.zero_() between calls", exact=True),
+        "pressed button 'requires_grad_(False)' in group 'disable with'":
+            page.get_by_role("group", name="disable with", exact=True).get_by_role(
+                "button", name="requires_grad_(False)", exact=True, pressed=True),
+        "unpressed button 'none' in group 'disable with'":
+            page.get_by_role("group", name="disable with", exact=True).get_by_role(
+                "button", name="none", exact=True, pressed=False),
+        "pressed button '0.0' in group 'label y'":
+            page.get_by_role("group", name="label y", exact=True).get_by_role(
+                "button", name="0.0", exact=True, pressed=True),
+    }
+    problems += [f"no {what}" for what, locator in named.items() if not locator.count()]
+    return problems
 
 
 def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebook):
@@ -254,19 +283,6 @@ def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebo
                            f"document.querySelectorAll('{SHOWN} svg.autograd-graph').length === 2", timeout=30_000)
     for kind in ("agw-agree", "agw-differ", "agw-open", "agw-error", "agw-problem"):
         assert page.locator(f"{SHOWN} .{kind}").count(), f"the notebook shows no .{kind} to measure"
-
-    # every control has an accessible name: the words its label shows
-    from playwright.sync_api import expect
-    sliders = page.locator(f"{SHOWN} .agw-widget .widget-slider")
-    assert sliders.count() == 8  # (x, calls) twice; x; x, w, b
-    for slider in sliders.all():
-        label = slider.locator(".widget-label").inner_text().strip()
-        expect(slider.get_by_role("slider", name=label, exact=True)).to_have_count(1)
-    expect(page.get_by_role("checkbox", name="call x.grad.zero_() between calls", exact=True)).to_have_count(2)
-    mode = page.get_by_role("group", name="disable with", exact=True)
-    expect(mode.get_by_role("button", name="requires_grad_(False)", exact=True, pressed=True)).to_have_count(1)
-    expect(mode.get_by_role("button", name="none", exact=True, pressed=False)).to_have_count(1)
-    expect(page.get_by_role("group", name="label y", exact=True).get_by_role("button")).to_have_count(2)
 
     failures = []
     try:
@@ -280,11 +296,13 @@ def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebo
             titles = page.locator(f"{SHOWN} svg.autograd-graph text.title").all_text_contents()
             assert titles[0] == "torch" and titles[1].startswith("your engine"), titles
             outline_style, outline_width, outline_contrast = focus_outline(
-                page, widgets.nth(0).locator(".agw-control-x [role=slider]"))
+                page, widgets.nth(0).locator(".agw-control-x [role=slider]"),
+                str(ARTIFACTS / f"widgets_{theme}_focused_slider.png"))
             if outline_style == "none" or outline_width < 2 or outline_contrast < 3:
                 failures.append((theme, "focused slider handle", outline_style, outline_width,
                                  round(outline_contrast, 2)))
     finally:
         change_theme(page, THEMES["light"])  # the server's settings outlive this test
-    assert not failures, "texts below 4.5:1 (a focus outline below 3:1) against their background:\n" + "\n".join(
-        map(repr, failures))
+    failures += unnamed_controls(page)
+    assert not failures, ("texts below 4.5:1 (a focus outline below 3:1) against their background, "
+                          "unnamed controls:\n" + "\n".join(map(repr, failures)))
