@@ -157,6 +157,8 @@ def test_accumulation_slider_updates_the_gradients(open_notebook, frontend, path
             assert shown[-1] == expected, (role, shown)
 
     wait_for_grads(1, False)
+    for label in ("x", "backward() calls"):  # named in both front ends (the theme test checks them all)
+        widget.get_by_role("slider", name=label, exact=True).wait_for(timeout=10_000)
     move_slider(widget, "calls", frontend, 2)
     wait_for_grads(3, False)
     assert widget.locator(".agw-control-calls .widget-readout").inner_text().strip() == "3"
@@ -211,6 +213,9 @@ THEME_CELLS = [
     # errors in both columns (torch's own RuntimeError), and toggle buttons
     "errors = tracking_widget()\nerrors.mode.value = 'requires_grad_(False)'\nerrors",
     "graph_widget()",
+    # show_graph's image/svg+xml: JupyterLab shows it as an <img>, out of reach of theme variables
+    "import torch\nfrom autograder.graph import show_graph\n\nw = torch.tensor(1.0, requires_grad=True)\n"
+    "show_graph(torch.sigmoid(w * 2.0), {'w': w}, title='show_graph')",
 ]
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 SHOWN = ".jp-NotebookPanel:not(.lm-mod-hidden)"
@@ -290,6 +295,8 @@ def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebo
             change_theme(page, name)
             for i in range(widgets.count()):
                 widgets.nth(i).screenshot(path=str(ARTIFACTS / f"widgets_{theme}_{i}.png"))
+            page.locator(f"{SHOWN} img[src^='data:image/svg+xml']").screenshot(
+                path=str(ARTIFACTS / f"show_graph_{theme}.png"))  # to look at: pixels, not measured here
             found, measured = low_contrast(page, TEXTS)
             assert measured > 40, f"only {measured} texts measured in the {theme} theme"
             failures += [(theme, *f) for f in found]

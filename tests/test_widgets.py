@@ -282,6 +282,46 @@ def test_show_graph_displays_svg_with_text_fallback(reference, monkeypatch):
     assert not re.search(r"0x[0-9a-f]{6,}", data["text/plain"] + data["image/svg+xml"])
 
 
+def _without_theme(value, svg_colour):
+    """A colour as a page without JupyterLab's variables sees it (an <img>, nbconvert's HTML)."""
+    value = value.strip()
+    if value.startswith("var("):
+        value = value[value.index(",") + 1:value.rindex(")")].strip()
+    if value == "currentColor":
+        return svg_colour
+    return tuple(int(value.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
+def _style(element, prop):
+    return dict(p.split(":", 1) for p in (element.get("style") or "").split(";") if ":" in p)[prop]
+
+
+def test_graph_text_reads_without_theme_variables(reference):
+    """JupyterLab shows image/svg+xml as an <img>: no theme variable reaches it and the page behind
+    may be dark. The drawing brings its own opaque card, and every text reads on it."""
+    from browser_helpers import contrast, over
+    t = neuron(reference, 6.7, 0.0, 1.0, 0.0)
+    t["loss"].backward()
+    root = ET.fromstring(graph_svg(t["loss"], t, title="torch"))
+    colour = _without_theme(_style(root, "color"), None) if "color" in (root.get("style") or "") else (0, 0, 0)
+    cards = [r for r in root.findall(SVG + "rect") if r.get("width") == r.get("height") == "100%"]
+    assert cards, "no background of its own: on a dark page, text in the page's default black would vanish"
+    card = cards[0]
+    card_colour = _without_theme(_style(card, "fill"), colour)
+    ratios = {}
+    for group in [root] + [g for g in root.iter(SVG + "g") if "node" in (g.get("class") or "")]:
+        background = card_colour
+        if group is not root:
+            box = group.find(SVG + "rect")
+            background = over((*_without_theme(box.get("fill"), colour), float(box.get("fill-opacity", 1))),
+                               card_colour)
+        for text in group.findall(SVG + "text"):
+            ratios["".join(text.itertext())] = contrast(_without_theme(text.get("fill", "#000000"), colour),
+                                                        background)
+    assert "torch" in ratios and len(ratios) > 10
+    assert min(ratios.values()) >= 4.5, {k: round(v, 2) for k, v in ratios.items() if v < 4.5}
+
+
 # -- accumulation_widget --------------------------------------------------------------
 
 def torch_accumulated(x0, calls, zero_between):
