@@ -12,6 +12,9 @@ Each widget displays as a MIME bundle: the live widget view, plus a static ``tex
 ``text/plain`` rendering of its first state for places that cannot run widgets (nbconvert,
 GitHub's preview). The plain text holds no memory addresses or model ids, so nbval can
 compare it run to run.
+
+Colours follow JupyterLab's light or dark theme (its CSS variables, with fallbacks elsewhere);
+every control has an accessible name and a visible keyboard focus.
 """
 
 import os
