@@ -26,7 +26,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grade import database_url, grade_class
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # hostile corpus; grading needs bwrap
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -132,10 +132,7 @@ def _attack_report(outputs):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    works, detail = sandbox.probe()
-    if not works:
-        pytest.skip(f"bubblewrap is unusable here: {detail}")
+def graded(tmp_path_factory, needs_bwrap):
     root = course.build_course(tmp_path_factory.mktemp("stock") / "course")
     points = course.points(root)
     course.submit(root, "alice", engine_units=ALICE_UNITS, answers=ALICE_ANSWERS)
