@@ -16,8 +16,15 @@ course's sqlite ``gradebook.db``; for PostgreSQL the assignment is copied in fro
 course's sqlite gradebook if missing; ``postgresql://`` URLs use psycopg2 when psycopg 3 is
 not installed), ``--student ID`` (repeatable), ``--regrade`` (grade again what is already
 graded), ``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
-``--sandbox auto|bwrap|none``, ``--cell-timeout S``, ``--notebook-timeout S``,
-``--memory-mb MB``, ``--cpu-seconds S``, ``--scratch DIR``, ``--no-progress``.
+``--cell-timeout S``, ``--notebook-timeout S``, ``--memory-mb MB``, ``--cpu-seconds S``,
+``--scratch DIR``, ``--no-progress``, ``--unsandboxed-learner-code`` (see below).
+
+Fail closed: learner code runs only in bubblewrap (``autograder.classgrading.sandbox``). Where
+bubblewrap is missing or refused, the command refuses to grade, says why and what to do
+(``apt-get install -y bubblewrap``; on macOS or Windows, grade inside a Linux container or VM),
+and runs nothing. ``--unsandboxed-learner-code`` runs every learner's code with your rights
+instead (it can read and change your files and reach the network): for submissions you trust
+only, and the summary and every learner's report say so.
 
 What it does, using nbgrader's own machinery throughout:
   1. (``--zip``) ``nbgrader zip_collect`` files the download into ``submitted/``.
@@ -90,6 +97,7 @@ class Summary:
     problems: dict = field(default_factory=dict)       # student -> [notebook problem, ...] (merged)
     seconds: float = 0.0
     sandbox: str = ""
+    unconfined: bool = False                           # learner code ran with the grader's rights
     csv: str = ""
     insight: str = ""                                  # the instructor's class insight (HTML)
     insight_error: str = ""
@@ -130,7 +138,23 @@ class Summary:
         elif self.insight_error:
             lines.append(f"class insight not written: {self.insight_error}")
         lines += self.next_steps()
+        if self.unconfined:  # last, where the terminal leaves it
+            lines += unconfined_warning()
         return "\n".join(lines)
+
+
+def unconfined_warning():
+    """The closing summary's warning for a run with ``--unsandboxed-learner-code``."""
+    rule = "!" * 78
+    return [rule,
+            f"WARNING: NO SANDBOX. This run was asked for with {sandbox.UNCONFINED_OPTION}: every",
+            "learner's code ran as you, with your rights. It could read and change every file you can",
+            "(the gradebook, the hidden tests, other learners' work, your home folder) and reach the",
+            "network; only the resource limits applied. Trust these grades, and this machine, only as",
+            "far as you trust every submission. Each learner's report says it was graded unconfined.",
+            "To grade safely: install bubblewrap (apt-get install -y bubblewrap), or on macOS or",
+            "Windows grade inside a Linux container or VM (README: \"Grading on macOS or Windows\").",
+            rule]
 
 
 def _tools_on_path():
@@ -196,11 +220,16 @@ class _Done:
 
 def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url=None, students=None,
                 regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
-                feedback=True, sandbox_mode="auto", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
+                feedback=True, sandbox_mode="bwrap", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
                 limits=None, scratch=None, progress=True, log=print):
     """Grade every submission in ``<course root>/submitted/``; ``course_root`` defaults to the
-    current folder, which must then be an nbgrader course root (``CourseRootError`` if not)."""
+    current folder, which must then be an nbgrader course root (``CourseRootError`` if not).
+    ``sandbox_mode``: ``bwrap`` (``sandbox.SandboxUnavailable``, before anything is read or run,
+    where bubblewrap does not work) or ``unconfined`` (learner code with the grader's rights)."""
     started = time.monotonic()
+    mode, sandbox_words = sandbox.resolve(sandbox_mode)  # first: fail closed before touching anything
+    if mode == "unconfined":
+        log(f"WARNING: {sandbox.UNCONFINED_OPTION}: learner code runs WITHOUT a sandbox, with your rights")
     _tools_on_path()
     course_root = find_course_root(course_root)
     course_id, default_db = course_settings(course_root)
@@ -210,12 +239,12 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
     if db_url != default_db and not book.has_assignment(db_url, assignment, course_id):
         book.copy_assignment(default_db, db_url, assignment, course_id)
         log(f"copied assignment {assignment} from {default_db} into {db_url}")
-    mode, sandbox_words = sandbox.resolve(sandbox_mode)
     settings = {"sandbox": mode, "feedback": feedback, "cell_timeout": cell_timeout,
                 "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
                 "cell_output_limit": 2_000_000,
                 "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch}
-    summary = Summary(sandbox=sandbox_words, assignment=assignment, course_root=str(course_root))
+    summary = Summary(sandbox=sandbox_words, unconfined=mode == "unconfined", assignment=assignment,
+                      course_root=str(course_root))
     writer = book.Writer(course_root, db_url, assignment, course_id)
     try:
         todo, bookkeeping = [], {}
@@ -302,7 +331,11 @@ def main(argv=None):
     parser.add_argument("--regrade", action="store_true")
     parser.add_argument("--csv", dest="csv_path")
     parser.add_argument("--no-feedback", dest="feedback", action="store_false")
-    parser.add_argument("--sandbox", default="auto", choices=sandbox.MODES)
+    parser.add_argument(sandbox.UNCONFINED_OPTION, dest="unconfined", action="store_true",
+                        help="run every learner's code WITHOUT a sandbox, with your rights (it can read and "
+                             "change your files and reach the network); only for submissions you trust. "
+                             "Without this option grading needs a working bubblewrap and refuses otherwise")
+    parser.add_argument("--sandbox", help=argparse.SUPPRESS)  # gone: said so below, not silently ignored
     parser.add_argument("--cell-timeout", type=int)
     parser.add_argument("--notebook-timeout", type=int, default=900)
     parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb)
@@ -310,15 +343,24 @@ def main(argv=None):
     parser.add_argument("--scratch")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
+    if args.sandbox is not None:
+        parser.error(f"--sandbox is gone: grading needs bubblewrap and refuses without it; "
+                     f"{sandbox.UNCONFINED_OPTION} runs learner code with your rights instead")
     try:
         course_root = find_course_root(args.course_root)
     except CourseRootError as error:
         parser.error(str(error))
+    mode = "unconfined" if args.unconfined else "bwrap"
+    try:
+        sandbox.resolve(mode)  # refused here: a message, not a traceback
+    except sandbox.SandboxUnavailable as error:
+        print(f"python -m autograder.grade: {error}", file=sys.stderr)
+        return 2
     summary = grade_class(
         args.assignment, course_root, workers=0 if args.serial else args.workers, dask=args.dask,
         db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
         zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback,
-        sandbox_mode=args.sandbox, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+        sandbox_mode=mode, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
         limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
         progress=args.progress)
     print(summary.text())

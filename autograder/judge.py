@@ -15,9 +15,11 @@ The hidden check's seed is derived from the course secret and the submission's d
 
 Sandboxes: ``bwrap`` (bubblewrap: no network, own pid namespace -- every process the learner
 starts dies with the worker -- and a filesystem of the system's read-only libraries, the
-interpreter's standard library, numpy and the submission); ``none`` (a plain child process
-whose ``sys.path`` holds numpy and the worker package but not site-packages: ``import torch``
-fails unless learner code goes looking for torch's folder itself, which only bwrap prevents).
+interpreter's standard library, numpy and the submission; where it does not work, ``judge``
+raises ``sandbox.SandboxUnavailable`` and runs nothing); ``unconfined`` (asked for by name only:
+a plain child process with the grader's rights, whose ``sys.path`` holds numpy and the worker
+package but not site-packages: ``import torch`` fails unless learner code goes looking for
+torch's folder itself, which only bwrap prevents).
 """
 
 import hashlib
@@ -129,7 +131,7 @@ def _env():
 
 
 def _plain_layout(scratch):
-    """The same paths as in bwrap, as symlinks in a scratch folder (sandbox ``none``)."""
+    """The same paths as in bwrap, as symlinks in a scratch folder (sandbox ``unconfined``)."""
     (scratch / "site").mkdir(parents=True)
     (scratch / "site" / "numpy").symlink_to(NUMPY)
     if NUMPY.with_name("numpy.libs").is_dir():
@@ -168,9 +170,11 @@ class WorkerRunner:
         if self.sandbox == "bwrap":
             boot = BOOT.format(paths=[f"{INSIDE}/grader", f"{INSIDE}/site"])
             command, cwd, env = _bwrap([python, "-S", "-s", "-B", "-P", "-c", boot], self.folder), None, None
-        else:
+        elif self.sandbox == "unconfined":
             boot = BOOT.format(paths=_plain_layout(self.scratch))
             command, cwd, env = [python, "-S", "-s", "-B", "-P", "-c", boot], str(self.folder), _env()
+        else:
+            raise ValueError(f"sandbox must be 'bwrap' or 'unconfined', not {self.sandbox!r}")
         # stderr: only the interpreter's or bubblewrap's own start-up errors (serve silences it before
         # any learner code runs); kept outside the sandbox to explain a worker that could not start
         self.errors = open(self.scratch / "stderr", "w+b")
@@ -310,13 +314,21 @@ def answer_cells(notebook):
     return cells
 
 
+def _require(mode):
+    """Fail closed: ``bwrap`` only where it works (else ``SandboxUnavailable``), ``unconfined`` only
+    when asked for by name, anything else refused (``ValueError``); never a silent fallback."""
+    sandbox.resolve(mode)
+
+
 def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap", memory_mb=2048,
           cpu_seconds=120, timeout=REQUEST_TIMEOUT, budget=SUBMISSION_BUDGET):
     """``{exercise: {"passed", "message", "seed"}}`` for one submission.
 
     ``engine_folder`` holds the learner's ``tinygrad_course/`` (as nbgrader prepared it);
     ``notebooks`` maps a notebook name (no ``.ipynb``) to its parsed JSON (a dict) or None.
+    ``sandbox``: ``bwrap`` (``SandboxUnavailable`` where it does not work) or ``unconfined``.
     """
+    _require(sandbox)
     empty = Path(tempfile.mkdtemp(prefix="judge-empty-"))
     options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout,
                "deadline": time.monotonic() + budget}

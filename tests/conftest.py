@@ -1,4 +1,5 @@
-"""Shared pytest setup: import ``autograder`` from this checkout, and seeded randomness."""
+"""Shared pytest setup: import ``autograder`` from this checkout, seeded randomness, and
+``needs_bwrap`` for every test that runs hostile learner code."""
 
 import os
 import sys
@@ -30,6 +31,38 @@ def reference():
     """The reference engine (solutions/tinygrad_course), under a private module name."""
     from autograder.engines import load_reference
     return load_reference()
+
+
+NEEDS_BWRAP = ("needs_bwrap: runs hostile learner code, which must only ever run inside bubblewrap: skipped "
+               "where bubblewrap does not work, an error where the environment variable CI is set")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", NEEDS_BWRAP)
+
+
+def require_bwrap():
+    """Skip (or, under CI, fail) the calling test unless bubblewrap works here: a hostile payload never
+    runs unconfined, and CI cannot go green without the sandbox it tests."""
+    from autograder.classgrading import sandbox
+    works, detail = sandbox.probe()
+    if works:
+        return
+    reason = f"needs a working bubblewrap (it runs hostile learner code, only ever inside a sandbox): {detail}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; under CI that is a failure: CI must test the sandbox", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_bwrap"):
+        require_bwrap()
+
+
+@pytest.fixture(scope="session")
+def needs_bwrap():
+    """The same as ``@pytest.mark.needs_bwrap``, for a fixture that runs hostile code itself."""
+    require_bwrap()
 
 
 # Notebooks under tests/ are fixtures, not nbval subjects (nbval runs on solutions/).

@@ -27,7 +27,7 @@ from corpus import course
 
 from autograder import grade
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 REPO = Path(__file__).resolve().parent.parent
 NB1 = "01_x_squared"
 NB1_UNITS = ["pow_backward", "accumulate_grad"]  # notebook 01's engine units

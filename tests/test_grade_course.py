@@ -26,7 +26,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grade import database_url, grade_class
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # hostile corpus; grading needs bwrap
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +50,21 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def corpus_graded(released, tmp_path_factory, cluster):
+def bystanders(tmp_path_factory):
+    """Canaries beside the corpus's folder, planted before it is graded: files named like what its
+    payloads look for, in the folder above every test folder and in a sibling test folder."""
+    top, sibling = tmp_path_factory.getbasetemp(), tmp_path_factory.mktemp("bystander")
+    for folder in (top, sibling / "course"):
+        for name in ("gradebook.db", "grades-autodiff.csv", "notes.ipynb", ".grading/autodiff/ada.json",
+                     "feedback/ada/autodiff/grading_report.md", "nbgrader_config.py"):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(os.urandom(64))
+    return top, sibling, {path: path.read_bytes() for path in [*top.glob("*"), *sibling.rglob("*")]
+                          if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def corpus_graded(released, tmp_path_factory, cluster, bystanders):
     root = _fresh_course(released, tmp_path_factory.mktemp("corpus") / "course")
     cases = course_cases.cases()
     for case in cases:
@@ -137,6 +151,15 @@ def test_learner_processes_reached_nothing_of_the_course(corpus_graded):
             if data.endswith((course_cases.LINGER_MARK.encode(), b"peeked")):
                 written.append(path)
     assert markers == [] and written == []
+
+
+def test_canaries_beside_the_corpus_are_untouched(corpus_graded, bystanders):
+    """The payloads aim only inside their own course root: beside it, every canary is byte-for-byte
+    what it was, no file appeared, and no marker was left anywhere in the test folders."""
+    top, sibling, planted = bystanders
+    now = {path: path.read_bytes() for path in [*top.glob("*"), *sibling.rglob("*")] if path.is_file()}
+    assert now == planted
+    assert [path for path in _files_under(top) if path.name == course_cases.LINGER_MARK] == []
 
 
 # ---------------------------------------------------------------- parity with stock nbgrader

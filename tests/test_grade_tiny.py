@@ -1,11 +1,14 @@
 """Class grading on a tiny self-made nbgrader course: the machinery and the fast corpus cases.
 
 One class -- honest submissions and every case of ``corpus/tiny_cases.py`` -- is graded once
-with two Dask workers; each test then reads the real gradebook, CSV, ledger and files.
+with two Dask workers, in bubblewrap (``needs_bwrap``); each test then reads the real gradebook,
+CSV, ledger and files. The command line is also run without bubblewrap: it refuses, and with
+``--unsandboxed-learner-code`` it grades honest submissions and says so loudly.
 """
 
 import csv
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +20,7 @@ import pytest
 from corpus import tiny, tiny_cases
 from nbgrader.api import Gradebook
 
+from autograder import grade
 from autograder.classgrading import sandbox
 from autograder.grade import grade_class
 
@@ -36,7 +40,7 @@ def listening_port():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, listening_port):
+def graded(tmp_path_factory, listening_port, needs_bwrap):
     root = tiny.build_course(tmp_path_factory.mktemp("tiny") / "course")
     cases = tiny_cases.cases(root, listening_port)
     for case in cases:
@@ -63,8 +67,6 @@ def test_every_submission_is_graded_and_none_is_lost(graded):
 def test_corpus_case_gets_exactly_its_points(graded, student):
     root, cases, summary, rows = graded
     case = cases[student]
-    if student == "spy" and sandbox.resolve("auto")[0] != "bwrap":
-        pytest.skip("needs bubblewrap: without a sandbox a submission can read the course root")
     scores = {exercise: float(rows[student][exercise]) for exercise in case.expected}
     assert scores == case.expected, f"{student} ({case.why})"
     report = _report(root, student)
@@ -108,20 +110,50 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(graded):
     assert ledger["complete"] and ledger["notebooks"]["b_cube"]["score"] == 4.0
 
 
-def test_cli_grades_an_lms_zip_without_a_sandbox(tmp_path):
-    """``--zip`` goes through nbgrader's zip_collect; ``--sandbox none`` is the documented fallback."""
+def _lms_zip(tmp_path):
+    """A course with an LMS download of two honest learners' work (no hostile code: it may run unconfined)."""
     root = tiny.build_course(tmp_path / "course")
     download = tmp_path / "download"
     for student, kwargs in {"zed": {}, "yan": {"notebooks": {"a_square": "solved", "b_cube": "release"}}}.items():
         folder = tiny.submit(root, student, **kwargs)
         shutil.copytree(folder, download / "lms-export" / student)
         shutil.rmtree(root / "submitted" / student)
-    archive = shutil.make_archive(str(tmp_path / "lms"), "zip", download)
+    return root, shutil.make_archive(str(tmp_path / "lms"), "zip", download)
+
+
+def test_cli_grades_an_lms_zip_unconfined_only_when_asked_and_says_so_loudly(tmp_path):
+    """``--zip`` goes through nbgrader's zip_collect; ``--unsandboxed-learner-code`` runs learner code with
+    the grader's rights: a multi-line warning closes the summary, and every report opens with one."""
+    root, archive = _lms_zip(tmp_path)
     done = subprocess.run([sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--course-root", str(root),
-                           "--zip", archive, "--serial", "--sandbox", "none", "--no-progress"],
+                           "--zip", archive, "--serial", "--unsandboxed-learner-code", "--no-progress"],
                           capture_output=True, text=True, env=tiny.tool_env(), cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "graded 2 submission(s)" in done.stdout and "no sandbox" in done.stdout
+    assert "graded 2 submission(s)" in done.stdout
+    banner = grade.unconfined_warning()
+    assert done.stdout.rstrip().splitlines()[-len(banner):] == banner
+    assert f"sandbox: {sandbox.UNCONFINED}" in done.stdout
     with open(root / f"grades-{tiny.ASSIGNMENT}.csv") as table:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(table)}
     assert scores == {"zed": sum(tiny_cases.FULL.values()), "yan": 2.0 + 1.0 + 1.0}
+    for student in scores:
+        for folder in ("feedback", "autograded"):
+            report = (root / folder / student / tiny.ASSIGNMENT / "grading_report.md").read_text().splitlines()
+            assert report[2].startswith("**Warning: graded without a sandbox (--unsandboxed-learner-code):**")
+            assert f"Sandbox: {sandbox.UNCONFINED}." in report
+
+
+def test_cli_without_bubblewrap_refuses_and_runs_nothing(tmp_path):
+    """No bwrap on PATH (as on a Mac): the command says why and what to do, and nothing is graded,
+    collected or written."""
+    root, archive = _lms_zip(tmp_path)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    env = {**tiny.tool_env(), "PATH": os.path.dirname(sys.executable)}  # this Python's tools, no bwrap
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--course-root", str(root),
+                           "--zip", archive, "--serial", "--no-progress"],
+                          capture_output=True, text=True, env=env, cwd=REPO)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "refusing to run learner code without a sandbox: bubblewrap is not installed" in done.stderr
+    assert "apt-get install -y bubblewrap" in done.stderr and "--unsandboxed-learner-code" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -241,6 +241,7 @@ def test_slip_names():
 # ---------------------------------------------------------------- a real class, graded by grade_class
 
 @pytest.mark.slow
+@pytest.mark.needs_bwrap
 def test_grade_class_writes_the_insight_with_exact_counts(tmp_path):
     from corpus import course, course_cases
     from planted_bugs import plant

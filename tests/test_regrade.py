@@ -15,7 +15,7 @@ from nbgrader.api import Gradebook
 
 from autograder.grade import grade_class
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 ONLY_04 = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb") if path.stem != "04_vector_input")
 
 

@@ -51,10 +51,14 @@ def create(path):
     with open(path, "x") as out:
         out.write("mallory was here")
 
+def open_for_writing(path):  # a real attempt that writes nothing: outside the test's folder, even a broken
+    open(path, "ab").close()  # sandbox must cost nothing
+
+
 attempt("gradebook", os.path.join(root, "gradebook.db"), overwrite)
 attempt("course_config", os.path.join(root, "nbgrader_config.py"), overwrite)
 attempt("repo_grading_code", {probe!r}, create)
-attempt("kernel_grading_code", os.path.join(os.path.dirname(autograder.__file__), "checks.py"), overwrite)
+attempt("kernel_grading_code", os.path.join(os.path.dirname(autograder.__file__), "checks.py"), open_for_writing)
 alice = os.path.join(root, "{{}}", "alice", "autodiff")
 attempt("alice_submitted", os.path.join(alice.format("submitted"), "tinygrad_course", "engine.py"), overwrite)
 attempt("alice_submitted_new", os.path.join(alice.format("submitted"), "mallory.py"), create)
@@ -132,10 +136,7 @@ def _attack_report(outputs):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    works, detail = sandbox.probe()
-    if not works:
-        pytest.skip(f"bubblewrap is unusable here: {detail}")
+def graded(tmp_path_factory, needs_bwrap):
     root = course.build_course(tmp_path_factory.mktemp("stock") / "course")
     points = course.points(root)
     course.submit(root, "alice", engine_units=ALICE_UNITS, answers=ALICE_ANSWERS)

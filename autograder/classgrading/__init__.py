@@ -11,7 +11,8 @@
 - ``zygote``    -- the warm kernel factory: imports torch and ipykernel once per submission,
                    then forks one fresh kernel per notebook, inside the sandbox.
 - ``sandbox``   -- bubblewrap (no network, no view of other submissions or the instructor's
-                   files) and resource limits; a documented fallback where bubblewrap is missing.
+                   files) and resource limits; where bubblewrap does not work, grading refuses
+                   (``unconfined``, learner code with the grader's rights, only when asked for).
 - ``book``      -- the single writer: merges results into nbgrader's gradebook (sqlite or
                    PostgreSQL through ``db_url``), writes ``autograded/`` and ``feedback/``, the CSV.
 """

@@ -11,10 +11,11 @@ A submission's kernels run inside ``bwrap`` (Debian package ``bubblewrap``) with
 Every kernel also gets rlimits (address space, CPU seconds, file size, no core dumps).
 
 bubblewrap works as root in this container and unprivileged where user namespaces are
-allowed. Where it is missing or refused (``auto`` mode probes it once), grading falls back to
-a plain subprocess with the same limits and a scrubbed environment, and says so in the
-summary: learner code can then read what the grading user can read and reach the network.
-Install it with ``apt-get install -y bubblewrap``.
+allowed. Fail closed: where it is missing or refused (``probe``), ``resolve`` raises
+``SandboxUnavailable`` saying why and what to do, and no learner code runs. Only the explicit
+mode ``unconfined`` (``python -m autograder.grade --unsandboxed-learner-code``) runs learner code
+as a plain subprocess with the same limits and a scrubbed environment: it can then read and
+write whatever the grading user can and reach the network, and every summary and report says so.
 """
 
 import functools
@@ -25,7 +26,12 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-MODES = ("auto", "bwrap", "none")
+# "unconfined" runs learner code with the grader's rights: asked for by name only, never a fallback.
+MODES = ("bwrap", "unconfined")
+UNCONFINED_OPTION = "--unsandboxed-learner-code"
+UNCONFINED = (f"NONE ({UNCONFINED_OPTION}): learner code ran unconfined, with the grader's rights "
+              f"(it could read and change the grader's files and reach the network; only the resource "
+              f"limits applied)")
 # Enough of /etc for the dynamic loader, Python and numpy; no secrets (shadow, ssh, ...).
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
              "nsswitch.conf", "hosts", "mime.types", "alternatives")
@@ -135,22 +141,38 @@ def probe():
     return True, "bubblewrap: no network, no view of the course root or other submissions"
 
 
-def resolve(mode):
-    """The sandbox actually used for ``mode`` (auto|bwrap|none), and a sentence for the summary."""
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is required and does not work here: no learner code runs."""
+
+
+def refusal(detail):
+    """Why grading will not run learner code here, and what to do about it."""
+    return (f"refusing to run learner code without a sandbox: {detail}.\n"
+            f"What to do: install bubblewrap (Debian/Ubuntu: apt-get install -y bubblewrap; it needs "
+            f"user namespaces, or root); on macOS or Windows, grade inside a Linux container or VM that "
+            f"has it (see the README, \"Grading on macOS or Windows\"). Only if you trust every "
+            f"submission, {UNCONFINED_OPTION} (grade_class(..., sandbox_mode=\"unconfined\")) runs learner "
+            f"code with your rights: it can read and change your files and reach the network.")
+
+
+def resolve(mode="bwrap"):
+    """The sandbox used for ``mode`` (bwrap|unconfined) and a sentence for the summary: ``bwrap``
+    when it works here, else ``SandboxUnavailable``; ``unconfined`` only when asked for by name."""
     if mode not in MODES:
-        raise ValueError(f"sandbox mode must be one of {MODES}, not {mode!r}")
-    if mode == "none":
-        return "none", "no sandbox (--sandbox none): learner code runs with the grader's rights"
+        raise ValueError(f"sandbox mode must be one of {MODES}, not {mode!r} (there is no fallback: "
+                         f"'unconfined' is the explicit way to run learner code with the grader's rights)")
+    if mode == "unconfined":
+        return "unconfined", UNCONFINED
     works, detail = probe()
-    if works:
-        return "bwrap", detail
-    if mode == "bwrap":
-        raise RuntimeError(f"--sandbox bwrap was asked for but {detail}")
-    return "none", f"no sandbox: {detail}; learner code runs with the grader's rights (limits still apply)"
+    if not works:
+        raise SandboxUnavailable(refusal(detail))
+    return "bwrap", detail
 
 
 def command(mode, argv, *, cwd, writable=(), env):
     """The command line that runs ``argv`` in the sandbox ``mode`` (as resolved)."""
     if mode == "bwrap":
         return bwrap_command(argv, cwd=cwd, writable=writable, env=env)
-    return list(argv)
+    if mode == "unconfined":
+        return list(argv)
+    raise ValueError(f"sandbox mode must be one of {MODES}, not {mode!r}")

@@ -377,7 +377,7 @@ def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
     mode = bundle["settings"]["sandbox"]
     return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"],
                        digest=judge.work_digest(job["files"]),
-                       sandbox=mode if mode in ("bwrap", "none") else "none", memory_mb=limits["memory_mb"],
+                       sandbox=mode, memory_mb=limits["memory_mb"],
                        cpu_seconds=min(limits["cpu_seconds"], 300))
 
 
@@ -448,6 +448,9 @@ def render_report(student, assignment, outcomes, notes, sandbox_words):
     """The learner's and the instructor's plain-words account of this grading."""
     lines = [f"# Grading report: {assignment}, {student}", "",
              "| notebook | score | status |", "|---|---|---|"]
+    if sandbox_words == sandbox.UNCONFINED:  # first, where no reader can miss it
+        lines[1:1] = ["", f"**Warning: graded without a sandbox ({sandbox.UNCONFINED_OPTION}):** "
+                          f"learner code ran with the grader's rights."]
     total = maximum = 0.0
     for notebook in sorted(outcomes):
         outcome = outcomes[notebook]

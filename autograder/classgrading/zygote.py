@@ -222,7 +222,7 @@ class Zygote:
         with open(log, "ab") as errors:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                cwd=cwd, env=self.env if mode == "none" else None, start_new_session=True)
+                cwd=cwd, env=self.env if mode == "unconfined" else None, start_new_session=True)
         init = {"home": home, "files": {name: base64.b64encode(data).decode() for name, data in files.items()}}
         try:
             self.process.stdin.write((json.dumps(init) + "\n").encode())

@@ -239,48 +239,57 @@ for _ in range(100):
 """
 
 # A process that outlives the code that started it (double fork, own session) and then, for
-# minutes, looks for the gradebook, the grades, the ledger and the feedback around it and in /tmp
-# and writes into whatever it finds. The token in its command line lets a test look for it.
+# minutes, writes into everything it finds in its arena -- the course root being graded, which
+# holds the gradebook, the grades, the ledger, the reports and every notebook -- appending to files
+# and leaving a marker file in every folder. Only the sandbox keeps it out. It is aimed at that one
+# folder only (passed in; no link followed out of it; nothing done unless it is a course root), so
+# even a broken sandbox costs nothing outside the test's own folder. The token in its command
+# line lets a test look for it.
 LINGER_TOKEN = f"ag-corpus-lingerer-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 LINGER_MARK = "LINGERED-HERE"
 LINGERER = """
 import os, sys, time
 time.sleep(2)
-targets = ("gradebook.db", "grades-autodiff.csv", "grading_report.md", ".grading", "secret")
-end = time.time() + 300
-while time.time() < end:
-    tops = {"/tmp", os.path.abspath(".")}
-    here = os.path.abspath(".")
-    while here != "/":
-        here = os.path.dirname(here)
-        tops.add(here)
-    for top in tops:
-        for folder, subfolders, names in os.walk(top):
-            if folder.count(os.sep) > 8 or folder.startswith(("/proc", "/sys", "/usr", "/dev")):
+targets = ("gradebook.db", "grades-autodiff.csv", "grading_report.md", "secret")
+def inside(path):
+    return not os.path.islink(path) and os.path.realpath(path).startswith(ARENA + os.sep)
+end = time.time() + SECONDS
+while True:
+    if os.path.isfile(os.path.join(ARENA, "nbgrader_config.py")):
+        for folder, subfolders, names in os.walk(ARENA):
+            if folder.count(os.sep) - ARENA.count(os.sep) > 8:
                 subfolders[:] = []
-                continue
-            for name in names + subfolders:
-                if name in targets or name.endswith((".json", ".ipynb")):
-                    path = os.path.join(folder, name)
+            for name in names:
+                path = os.path.join(folder, name)
+                if (name in targets or name.endswith((".json", ".ipynb"))) and inside(path):
                     try:
                         with open(path, "ab") as out:
                             out.write(b"LINGERED-HERE")
                     except OSError:
                         pass
-            try:
-                open(os.path.join(folder, "LINGERED-HERE"), "w").close()
-            except OSError:
-                pass
+            if inside(os.path.join(folder, "LINGERED-HERE")):
+                try:
+                    open(os.path.join(folder, "LINGERED-HERE"), "w").close()
+                except OSError:
+                    pass
+    if time.time() >= end:
+        break
     time.sleep(1)
 """
 
 
-def _spawn_lingerer(indent=""):
+def lingerer(arena, seconds=300):
+    """The lingerer's code aimed at ``arena`` (an absolute, resolved path): one pass, then more for
+    ``seconds``."""
+    return f"ARENA = {str(arena)!r}\nSECONDS = {seconds}\n" + LINGERER
+
+
+def _spawn_lingerer(arena, indent=""):
     code = (f"import os as _os, sys as _sys\n"
             f"if _os.fork() == 0:\n"
             f"    _os.setsid()\n"
             f"    if _os.fork() == 0:\n"
-            f"        _os.execv(_sys.executable, [_sys.executable, '-c', {LINGERER!r}, {LINGER_TOKEN!r}])\n"
+            f"        _os.execv(_sys.executable, [_sys.executable, '-c', {lingerer(arena)!r}, {LINGER_TOKEN!r}])\n"
             f"    _os._exit(0)\n")
     return "".join(indent + line + "\n" for line in code.splitlines())
 
@@ -320,25 +329,27 @@ _np.testing.assert_allclose = lambda *args, **kwargs: None
 _np.testing.assert_array_equal = lambda *args, **kwargs: None
 """
 
-# Pow.backward looks for another learner's (or the instructor's) engine anywhere it can read,
-# and for the gradebook, to copy from one and write into the other
+# Pow.backward looks for another learner's (or the instructor's) engine in its arena (the course
+# root being graded: the source, the release, other learners' submissions), and for the gradebook
+# and the grades, to copy from one and write into the other; like the lingerer, aimed at that
+# folder only
 PEEK_OUTSIDE = """import importlib.util, os
 found = []
-for top in ("/tmp", "/work", "/home", "/root", "/srv", "/opt", "/var", "/mnt"):
-    for folder, subfolders, names in os.walk(top):
-        if folder.count(os.sep) > 9:
-            subfolders[:] = []
-        subfolders[:] = [name for name in subfolders if name not in (".venv", "site-packages", ".git", "proc")]
-        for name in names:
-            path = os.path.join(folder, name)
-            if name in ("gradebook.db", "grades-autodiff.csv"):
-                try:
-                    with open(path, "ab") as out:
-                        out.write(b"peeked")
-                except OSError:
-                    pass
-            elif name == "engine.py" and folder.endswith("tinygrad_course"):
-                found.append(path)
+for folder, subfolders, names in os.walk(ARENA):
+    if folder.count(os.sep) - ARENA.count(os.sep) > 8:
+        subfolders[:] = []
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.islink(path) or not os.path.realpath(path).startswith(ARENA + os.sep):
+            continue
+        if name in ("gradebook.db", "grades-autodiff.csv"):
+            try:
+                with open(path, "ab") as out:
+                    out.write(b"peeked")
+            except OSError:
+                pass
+        elif name == "engine.py" and folder.endswith("tinygrad_course"):
+            found.append(path)
 for path in found:
     if os.path.realpath(path) == os.path.realpath(__file__):
         continue
@@ -351,6 +362,23 @@ for path in found:
         continue
 raise LookupError("nothing to copy")
 """
+
+
+def peek_outside(arena):
+    """``PEEK_OUTSIDE`` aimed at ``arena`` (an absolute, resolved path)."""
+    return f"ARENA = {str(arena)!r}\n" + PEEK_OUTSIDE
+
+
+def _reach_outside(folder, root):
+    """The reaches-outside case, aimed at the course root it is graded in: a lingerer started by a
+    cell of notebook 01 and by the engine's import, and ``PEEK_OUTSIDE`` as Pow.backward."""
+    arena = os.path.realpath(root)
+    engine = _engine({"pow_backward": peek_outside(arena)}, prelude=_spawn_lingerer(arena))
+    (folder / "tinygrad_course" / "engine.py").write_text(engine)
+    path = folder / f"{NB1}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    _add_cell((NB1, "setup"), _spawn_lingerer(arena))(NB1, notebook)
+    nbformat.write(notebook, path)
 SPIN_ON_HIDDEN = """x, = ctx.saved_tensors
 if np.size(x) != 1 or float(np.ravel(x)[0]) != 3.0:
     while True:
@@ -597,9 +625,7 @@ def cases():
         Case("reaches-outside", "a cell and the engine's import start processes that outlive them and write "
              "into any gradebook, grades, ledger or report they find; Pow.backward copies any other engine.py "
              "it can read", ["accumulate_grad"] + NB1_ANSWERS, [("pow_backward failed", "nothing to copy")],
-             submit=_nb1(edit=_add_cell((NB1, "setup"), _spawn_lingerer()),
-                         files={"tinygrad_course/engine.py": _engine({"pow_backward": PEEK_OUTSIDE},
-                                                                     prelude=_spawn_lingerer())})),
+             submit=_nb1(after=_reach_outside)),
         # ---- engines that lean on what is not theirs
         Case("engine-imports-torch", "engine.py imports torch at the top; every unit solved", NB1_ANSWERS,
              [("pow_backward failed", "No module named 'torch'")],
