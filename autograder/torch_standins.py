@@ -171,9 +171,11 @@ def make(engine):
         return order
 
     def run_backward(root, grad, retain_graph=False):
+        keep_saved = bool(retain_graph)
+
         def visit(node, arrived):
             sent = node.apply(arrived)
-            if not retain_graph:
+            if not keep_saved:
                 node.release()
             return [part for (child, _), part in zip(node.next_functions, sent) if child is not None]
         grad = np.asarray(grad)
