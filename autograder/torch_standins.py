@@ -91,9 +91,11 @@ def _mirror(start, shape, dtype, visit, shaped=True):
     def build(node, node_shape):
         if id(node) not in made:
             shapes = list(getattr(node, "input_shapes", ())) if shaped else []
-            children = [build(child, shapes[slot] if slot < len(shapes) else ())
-                        for slot, (child, _) in enumerate(node.next_functions) if child is not None]
-            made[id(node)] = _Step.apply(node, tuple(node_shape), dtype, visit, anchor, *children)
+            edges = [(slot, child) for slot, (child, _) in enumerate(node.next_functions) if child is not None]
+            # the last input first: torch runs the newest ready node first, so the first input's branch
+            # is run first (the order a depth-first walk lists them in)
+            built = {slot: build(child, shapes[slot] if slot < len(shapes) else ()) for slot, child in edges[::-1]}
+            made[id(node)] = _Step.apply(node, tuple(node_shape), dtype, visit, anchor, *(built[s] for s, _ in edges))
         return made[id(node)]
     return build(start, shape)
 
@@ -160,16 +162,6 @@ def make(engine):
             self._torch_switch.__exit__(None, None, None)
             engine._grad_enabled = torch.is_grad_enabled()
 
-    def topological_order(start):
-        order = []
-
-        def visit(node, grad):
-            order.append(node)
-            return [np.ones(()) for child, _ in node.next_functions if child is not None]
-        top = _mirror(start, (), torch.float64, visit, shaped=False)
-        torch.autograd.backward(top, torch.ones((), dtype=torch.float64))
-        return order
-
     def run_backward(root, grad, retain_graph=False):
         keep_saved = bool(retain_graph)
 
@@ -203,6 +195,19 @@ def make(engine):
         (None, "run_backward"): run_backward,
         (None, "topological_order"): topological_order,
     }
+
+
+def topological_order(start):
+    """The nodes reachable from ``start`` (the learner's, or torch's own) in the order torch's autograd
+    engine runs a mirror of them: each before every node it sends gradients to."""
+    order = []
+
+    def visit(node, grad):
+        order.append(node)
+        return [np.ones(()) for child, _ in node.next_functions if child is not None]
+    top = _mirror(start, (), torch.float64, visit, shaped=False)
+    torch.autograd.backward(top, torch.ones((), dtype=torch.float64))
+    return order
 
 
 def installed(engine, keep=None):
