@@ -267,16 +267,26 @@ def judged(tmp_path, survivors):
     return verdicts
 
 
+# Negation is linear: the release engine's own Neg.forward, `return -a`, is Neg.backward too. The
+# learner's engine must hold the forward, so this one pair is no leak to close; it is judged like the
+# rest, and its point asserted, so the procedure is seen to pay what works.
+NEG_FORWARD = ("course/tinygrad_course/engine.py", "neg_backward", "def forward(ctx, a):\n    return -a")
+
+
 def test_no_function_a_learner_receives_earns_an_engine_point(tmp_path):
     files = learner_files()
     assert any(f.name == "torch_standins.py" for f in files) and any(f.name == "engine.py" for f in files)
     assert len(pairs(files)) > 3000  # every def and lambda, at every site it can take
     survivors = screened(files)
-    assert {s[1].split(":")[0] for s in survivors} == {"autograder/torch_standins.py"}, survivors  # torch's, here
-    verdicts = judged(tmp_path, survivors)
+    given = [s for s in survivors if (s[1].split(":")[0], s[3], s[2]) == NEG_FORWARD]
+    rest = [s for s in survivors if s not in given]
+    assert len(given) == 1
+    assert {s[1].split(":")[0] for s in rest} == {"autograder/torch_standins.py"}, rest  # torch does it, here
+    verdicts = judged(tmp_path, rest)
     assert [(label, exercise) for label, exercise, found in verdicts if found["passed"]] == []
     for _, _, found in verdicts:  # each lost on its own (the engine imported, the graft is there)
         assert "does not import" not in found["message"] and "not written yet" not in found["message"], found
+    assert [found["passed"] for _, _, found in judged(tmp_path / "given", given)] == [True]
 
 
 def test_the_instructors_standins_would_earn_every_unit(tmp_path):
