@@ -270,7 +270,7 @@ def judged(tmp_path, survivors):
 # Negation is linear: the release engine's own Neg.forward, `return -a`, is Neg.backward too. The
 # learner's engine must hold the forward, so this one pair is no leak to close; it is judged like the
 # rest, and its point asserted, so the procedure is seen to pay what works.
-NEG_FORWARD = ("course/tinygrad_course/engine.py", "neg_backward", "def forward(ctx, a):\n    return -a")
+NEG_FORWARD = ("course/tinygrad_course/engine.py", "neg_backward", "@staticmethod\ndef forward(ctx, a):\n    return -a")
 
 
 def test_no_function_a_learner_receives_earns_an_engine_point(tmp_path):

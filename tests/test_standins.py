@@ -75,3 +75,16 @@ def test_learner_code_a_stand_in_calls_back_may_not_use_torch(tmp_path):
     honest = _engine(tmp_path, (SOLUTIONS / "tinygrad_course" / "engine.py").read_text(), "honest")
     assert run("train_step", correct.answers(honest)["train_step"], engine=honest)[0]
 
+
+
+def test_grading_kernels_get_no_instructor_file(tmp_path):
+    """A grading kernel runs learner code that could print any file it can read into the feedback: the
+    grading code sent to it (ours and stock nbgrader's) holds the torch stand-ins, never the instructor's."""
+    from autograder.classgrading import bundle, stock
+    sent = set(bundle.package_files())
+    stock.copy_grading_code(tmp_path / "autograder")
+    copied = {f"autograder/{p.relative_to(tmp_path / 'autograder').as_posix()}"
+              for p in (tmp_path / "autograder").rglob("*.py")}
+    for files in (sent, copied):
+        assert "autograder/torch_standins.py" in files and "autograder/checks.py" in files
+        assert [f for f in files if f.startswith("autograder/instructor/")] == []
