@@ -15,8 +15,10 @@ a *driver* (``autograder.worker.drivers``) that runs the learner's code and repo
 (arrays, flags, error texts), then computes torch's answer and compares. In a notebook the
 drivers run in the kernel (``LocalRunner``: fast, and advisory); the class grader runs them in a
 sandboxed worker process without torch and scores from there (``autograder.judge``). Engine
-units are exercised one at a time, the other units replaced by stand-ins
-(``autograder.worker.standins``), so a bug costs points in its own cell only.
+units are exercised one at a time; a notebook answer that uses the engine runs with every unit
+replaced by a stand-in, so a bug costs points in its own cell only. In the kernel those stand-ins
+are torch doing each unit's work (``autograder.torch_standins``); the judge's torch-free worker
+gets the instructor's own over its pipe, never from anything a learner receives.
 """
 
 import hashlib
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import diagnose as diagnose_module
-from autograder import exercise_checks, graph_checks, guards, slips, standins, unit_checks
+from autograder import exercise_checks, graph_checks, guards, slips, torch_standins, unit_checks
 from autograder.engines import load_engine
 from autograder.slips import show
 from autograder.worker import codec, drivers, exercises
@@ -144,18 +146,21 @@ class LocalRunner:
     """The drivers run here, in the learner's kernel (fast, and advisory: the class grader's score
     comes from a sandboxed worker, ``autograder.judge``). Inputs and replies cross the same codec as
     they do on a pipe, so what the checks see is plain data either way; a delegation watch
-    (``guards.Watch``) names calls into torch or the reference engine."""
+    (``guards.Watch``) names calls into torch or the reference engine. An answer that uses the
+    engine runs on the torch-backed stand-ins, whose own calls into torch that watch lets pass
+    (``torch_standins.Watch``); a unit is checked on its own, under the plain watch."""
 
     def __init__(self, exercise, *, engine=None, answer=None, allowed=(), any_engine=False):
-        self.session = drivers.Session(exercise, engine=engine, answer=answer, standins=standins)
+        self.session = drivers.Session(exercise, engine=engine, answer=answer, standins=torch_standins)
         self.allowed, self.any_engine = allowed, any_engine
+        self.watch = torch_standins.Watch if self.session.standins else guards.Watch
 
     def problem(self):
         return None
 
     def run(self, driver, args):
         args = codec.roundtrip(args)
-        watch = guards.Watch(self.allowed, any_engine=self.any_engine)
+        watch = self.watch(self.allowed, any_engine=self.any_engine)
         with watch:
             reply = self.session.run(driver, args)
         if watch.offence:
@@ -291,7 +296,7 @@ def _capture_and_seal():
     """The checker's own modules join the snapshot (last, so every name is in it), then are sealed
     against ``autograder.checks.check = ...`` from a notebook."""
     modules = (sys.modules[__name__], guards, slips, unit_checks, graph_checks, exercise_checks, diagnose_module,
-               codec, drivers, standins)
+               codec, drivers, torch_standins)
     for module in modules:
         _INTEGRITY.capture(module.__name__, vars(module))
         for name, value in vars(module).items():  # `Trial.fail = ...` must not pass a check either

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from autograder import torch_standins
 from autograder.engines import load_engine
 from autograder.slips import agrees, show
 
@@ -213,7 +214,7 @@ class _Walk:
             for (i, tchild), (j, echild) in zip(torch_kids, engine_kids):
                 self.edges.append((tnode, i, j, tchild))
                 queue.append((tchild, echild))
-        self.order = _topological(start_t)
+        self.order = torch_standins.topological_order(start_t)
         return None
 
     # -- 2. forward values, from the leaves up: the first wrong value whose inputs are right --
@@ -300,19 +301,6 @@ class _Walk:
 
     def _torch_of(self, enode):
         return next((t for t, e in self.pairs.items() if e is enode), None) or enode
-
-
-def _topological(start):
-    order, done, stack = [], set(), [(start, False)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
-        elif node not in done:
-            done.add(node)
-            stack.append((node, True))
-            stack.extend((c, False) for c, _ in node.next_functions if c is not None)
-    return order[::-1]
 
 
 def _torch_hook(seen, node):

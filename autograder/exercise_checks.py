@@ -3,7 +3,8 @@
 ``t.answer`` is that function. The first five are calculus on paper turned into Python (no
 engine, no torch allowed while they run); the last five drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
-meanwhile (``autograder.standins``), so only the function itself is graded.
+meanwhile, so only the function itself is graded: in the kernel torch-backed ones
+(``autograder.torch_standins``), in the judge the instructor's own, sent to its worker.
 Torch computes every expected answer on the same inputs.
 """
 

@@ -45,7 +45,7 @@ from autograder.worker import codec
 
 PACKAGE = Path(__file__).resolve().parent          # autograder/
 NUMPY = Path(np.__file__).resolve().parent
-STANDINS = PACKAGE / "standins.py"  # sent only to sessions that judge an answer using the engine
+STANDINS = PACKAGE / "instructor" / "standins.py"  # sent only to sessions judging an answer using the engine
 INSIDE = "/opt/judge"                              # where the worker's files appear in bwrap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")

@@ -15,8 +15,9 @@ Steps:
   3. ``course/``: a copy of nbgrader's release, what Binder and a clone open.
 
 ``--publish DIR`` writes a repository for learners instead: a fresh build of the release, the
-``autograder`` modules its notebooks import (found from their imports, never the judge, the class
-grader or this builder), pyproject.toml, binder/, a README with a Binder badge, LICENSE; nothing
+``autograder`` modules its notebooks import (found from their imports, never ``autograder/instructor/``,
+the judge, the class grader or this builder: publishing fails if a learner module imports one),
+pyproject.toml, binder/, a README with a Binder badge, LICENSE; nothing
 of ``solutions/``, no hidden test, no gradebook, no history of this repository (``publish``).
 """
 
@@ -172,13 +173,14 @@ def refresh_outputs(notebooks=None, timeout=120):
 # --publish: a learner-only repository
 # --------------------------------------------------------------------------
 
-# Never published, nor anything under them: the class grader, this builder, nbgrader's course config.
-INSTRUCTOR_ONLY = ("autograder.judge", "autograder.grade", "autograder.release", "autograder.classgrading",
-                   "autograder.nbgrader_config")
+# Never published, nor anything under them: the instructor's side (the grader's stand-ins, an answer
+# key), the class grader, this builder, nbgrader's course config.
+INSTRUCTOR_ONLY = ("autograder.instructor", "autograder.judge", "autograder.grade", "autograder.release",
+                   "autograder.classgrading", "autograder.nbgrader_config")
 # Published whole once anything in them is imported: the torch-free worker package the checks drive.
 WHOLE_PACKAGES = ("autograder.worker",)
 # Paths a learner repository must not hold (any part of the path, compared lower-case).
-FORBIDDEN_PARTS = {"solutions", ".grading", "classgrading", "judge.py", "grade.py", "release.py",
+FORBIDDEN_PARTS = {"solutions", ".grading", "instructor", "classgrading", "judge.py", "grade.py", "release.py",
                    "gradebook.db", "nbgrader_config.py", "source", "submitted", "autograded", "feedback"}
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 BADGE_PLACEHOLDER = "OWNER/REPOSITORY"
@@ -229,25 +231,34 @@ def notebook_imports(notebooks):
     return found
 
 
+def _instructor_only(name):
+    return any(name == b or name.startswith(b + ".") for b in INSTRUCTOR_ONLY)
+
+
 def learner_modules(notebooks):
     """``{module name: file}``: the ``autograder`` modules the notebooks import, everything those import
     in turn (read from their source, so an import inside a function counts), their packages, and the
-    whole of ``WHOLE_PACKAGES``. Raises if any of it is instructor-only."""
-    todo, found = sorted(notebook_imports(notebooks)), {}
+    whole of ``WHOLE_PACKAGES``. Never an instructor-only module: raises, naming the importer, if any
+    of it imports one."""
+    todo, found, reached = [(name, "a notebook") for name in sorted(notebook_imports(notebooks))], {}, []
     while todo:
-        name = todo.pop()
+        name, importer = todo.pop()
+        if _instructor_only(name):
+            reached.append(f"{importer} imports {name}")
+            continue
         path = _module_file(name)
         if name in found or path is None:
             continue
         found[name] = path
         parts = name.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        todo += [(".".join(parts[:i]), name) for i in range(1, len(parts))]
         if name in WHOLE_PACKAGES:
-            todo += [f"{name}.{p.stem}" for p in sorted(path.parent.glob("*.py")) if p.stem != "__init__"]
-        todo += sorted(_imported(ast.parse(path.read_text(), str(path)), name, path.name == "__init__.py"))
-    blocked = sorted(n for n in found if any(n == b or n.startswith(b + ".") for b in INSTRUCTOR_ONLY))
-    if blocked:
-        raise RuntimeError(f"the learner notebooks' imports reach instructor-only modules: {', '.join(blocked)}")
+            todo += [(f"{name}.{p.stem}", name) for p in sorted(path.parent.glob("*.py")) if p.stem != "__init__"]
+        imported = _imported(ast.parse(path.read_text(), str(path)), name, path.name == "__init__.py")
+        todo += [(other, name) for other in sorted(imported)]
+    if reached:
+        raise RuntimeError("the learner modules' imports reach instructor-only modules: "
+                           + "; ".join(sorted(set(reached))))
     return dict(sorted(found.items()))
 
 
@@ -329,6 +340,7 @@ dependencies = [
 [tool.setuptools.packages.find]
 where = ["."]
 include = ["autograder*"]
+exclude = ["autograder.instructor*"]
 """
 
 

@@ -9,8 +9,8 @@ answer here, on the same inputs; no learner object ever reaches this module.
 
 A unit is exercised on its own: an op's ``forward``/``backward`` are called directly with a
 ``ctx`` built as ``Function.apply`` builds it; the backward pass runs on graphs of checker-made
-Functions; every other unit of the learner's engine is a stand-in meanwhile
-(``autograder.standins``).
+Functions; no other unit of the learner's engine is involved (stand-ins are for the notebook
+answers that use the engine: ``exercise_checks``).
 """
 
 import numpy as np

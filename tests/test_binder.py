@@ -62,6 +62,7 @@ def binder_env(tmp_path_factory):
 def test_binder_image_holds_the_release_only(binder_env):
     repo, _, _ = binder_env
     assert not (repo / "solutions").exists() and not (repo / "tests").exists()
+    assert not (repo / "autograder" / "instructor").exists()  # the grader's stand-ins: an answer key
     assert (repo / "course" / "tinygrad_course" / "engine.py").is_file()
 
 

@@ -96,6 +96,9 @@ def test_corpus_case_gets_exactly_its_points(corpus_graded, student):
             f"{student}: the report should say {words!r}:\n{report}"
     for words in case.never:
         assert words not in report, f"{student}: the report must not say {words!r}:\n{report}"
+    shown = course.kernel_output(root, student)
+    for words in case.started:  # the payload's own proof that its attack got under way
+        assert words in shown, f"{student}: the attack never started ({words!r} is not in the kernels' output)"
 
 
 def test_output_flood_is_capped_while_it_arrives(corpus_graded):

@@ -271,14 +271,16 @@ def test_unreadable_notebooks_cost_only_their_answers():
 
 
 def test_the_worker_package_holds_no_line_of_a_reference_answer():
-    """Stand-ins and drivers are the grader's own code: nothing a sandboxed learner could copy. (Lines
-    under 16 characters -- ``else:``, ``continue``, ``return self`` -- are Python, not an answer.)"""
+    """Stand-ins and drivers are the grader's own code: nothing a sandboxed learner could copy, nor any
+    line of them a reference answer (the notebook's torch-backed stand-ins neither). (Lines under 16
+    characters -- ``else:``, ``continue``, ``return self`` -- are Python, not an answer.)"""
     def normal(line):
         return " ".join(line.split("#")[0].split())
     regions = solution_regions((SOLUTIONS / "tinygrad_course" / "engine.py").read_text())
     assert set(regions) == set(checks.UNITS)
     answers = {normal(line) for lines in regions.values() for line in lines if len(normal(line)) >= 16}
-    readable = [*(Path(judge.__file__).parent / "worker").glob("*.py"), judge.STANDINS]  # what a worker can read
+    readable = [*(Path(judge.__file__).parent / "worker").glob("*.py"), judge.STANDINS,  # what a worker can read,
+                Path(judge.__file__).parent / "torch_standins.py"]  # and the kernel's stand-ins
     found = {(path.name, normal(line)) for path in readable for line in path.read_text().splitlines()
              if normal(line) in answers}
     assert found == set()
@@ -314,7 +316,8 @@ def test_a_submission_that_hangs_everywhere_costs_its_budget_not_more(tmp_path):
 def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference):
     """``autograder.worker.exercises`` is the registry; the engine's own table (its messages) and the
     solution regions of the reference must name the same units in the same notebooks."""
-    from autograder import standins
+    from autograder import torch_standins
+    from autograder.instructor import standins
     from autograder.worker import exercises
     assert {e: notebook for e, (notebook, _) in reference.EXERCISES.items()} == {
         e: notebook for e, (notebook, _, _) in exercises.UNITS.items()}
@@ -323,6 +326,7 @@ def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference)
         for owner, name in sites:  # every site exists in the reference, and the stand-ins fill it
             assert hasattr(reference.engine if owner is None else getattr(reference.engine, owner), name)
             assert (owner, name) in standins.make(reference.engine)
+            assert (owner, name) in torch_standins.make(reference.engine)
     assert set(checks.CHECKS) == set(exercises.ALL) == set(checks.ALL_EXERCISES)
 
 

@@ -260,3 +260,72 @@ def test_learner_repository_on_binder(learner_binder):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "pow_backward: " in result.stdout and "agree with torch.autograd" in result.stdout
     assert "sin_backward: not written yet" in result.stdout
+
+
+# --------------------------------------------------------------------------
+# No answer key: the grader's stand-ins stay on the instructor's side
+# --------------------------------------------------------------------------
+
+# In an interpreter where `import torch` fails (the judge's worker): every module under the given
+# root that imports, and which of them offer stand-ins (`make` / `installed`, the interface the
+# drivers use). Prints {"imported": [...], "standins": [...]}.
+WITHOUT_TORCH = textwrap.dedent("""
+    import importlib, json, pathlib, sys
+    sys.modules["torch"] = None
+    root = pathlib.Path(sys.argv[1])
+    sys.path.insert(0, str(root))
+    imported, standins = [], []
+    for path in sorted((root / "autograder").rglob("*.py")):
+        name = path.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        imported.append(name)
+        if callable(getattr(module, "make", None)) and callable(getattr(module, "installed", None)):
+            standins.append(name)
+    print(json.dumps({"imported": imported, "standins": standins}))
+""")
+
+
+def _without_torch(root):
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, str(root)], capture_output=True, text=True,
+                          timeout=300, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_no_torch_free_standins_are_published(published, tmp_path):
+    """Nothing published holds the grader's stand-ins (torch-free answers to every engine unit, once
+    ``autograder/standins.py``): no instructor folder, and every published module that offers stand-ins
+    needs torch to import at all. The same probe on this repository finds the instructor's."""
+    files = [p.relative_to(published).as_posix() for p in (published / "autograder").rglob("*.py")]
+    assert not [f for f in files if "instructor" in f or f == "autograder/standins.py"], files
+    assert "autograder/torch_standins.py" in files  # the notebook checks' own, which need torch
+    found = _without_torch(published)
+    assert "autograder.worker.drivers" in found["imported"]  # the probe imports what can import
+    assert found["standins"] == []
+    here = tmp_path / "here"  # the repository's autograder/ as it is, with its instructor folder
+    shutil.copytree(REPO / "autograder", here / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    assert "autograder.instructor.standins" in _without_torch(here)["standins"]
+
+
+def test_publishing_refuses_a_learner_module_that_imports_the_instructors_side(tmp_path, monkeypatch):
+    for name, text in {"__init__.py": "", "checks.py": "from autograder.instructor import standins\n",
+                       "slips.py": "", "instructor/__init__.py": "", "instructor/standins.py": ""}.items():
+        (tmp_path / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "autograder" / name).write_text(text)
+    notebook = tmp_path / "n.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from autograder import slips\nfrom autograder.checks import check")]), notebook)
+    monkeypatch.setattr(release, "REPO", tmp_path)
+    with pytest.raises(RuntimeError, match="autograder.checks imports autograder.instructor"):
+        release.learner_modules([notebook])
+    (tmp_path / "autograder" / "checks.py").write_text("def check():\n    pass\n")
+    assert set(release.learner_modules([notebook])) == {"autograder", "autograder.checks", "autograder.slips"}
+
+
+def test_the_learner_pyproject_leaves_the_instructors_side_out():
+    import tomllib
+    found = tomllib.loads(release._learner_pyproject())["tool"]["setuptools"]["packages"]["find"]
+    assert found["exclude"] == ["autograder.instructor*"]

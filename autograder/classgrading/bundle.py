@@ -33,9 +33,11 @@ def _files(folder, keep=lambda path: True):
 
 def package_files():
     """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
-    reference engine: the checks' stand-ins (``autograder.standins``) need none."""
+    reference engine: the checks' stand-ins (``autograder.torch_standins``) need none; and nothing of
+    ``autograder/instructor/`` (the grader's own stand-ins): learner code in a kernel could print it
+    into the feedback."""
     return {f"autograder/{name}": data for name, data in
-            _files(PACKAGE, lambda rel: rel.suffix == ".py").items()}
+            _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] != "instructor").items()}
 
 
 def _layout(course_root, assignment, db_url, course_id):

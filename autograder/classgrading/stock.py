@@ -55,12 +55,14 @@ def autograde_preprocessors():
 
 
 def copy_grading_code(target):
-    """``autograder/**/*.py`` into ``target``: what the test cells import (no reference engine).
+    """``autograder/**/*.py`` into ``target``: what the test cells import (no reference engine, and
+    not ``autograder/instructor/``, the grader's own stand-ins).
 
     (``bundle.package_files`` picks the same code, but importing it would import torch here.)
     """
     def skip(folder, names):
         return [name for name in names if name.startswith(".") or name == "__pycache__"
+                or (folder == PACKAGE and name == "instructor")
                 or (not name.endswith(".py") and not os.path.isdir(os.path.join(folder, name)))]
 
     shutil.copytree(PACKAGE, target, ignore=skip)

@@ -152,8 +152,9 @@ class Session:
     """One exercise's learner code: ``engine`` (an engine.py module) and/or ``answer`` (a function).
 
     Engine units are driven directly, with nothing else of the engine involved. A notebook answer
-    that uses the engine runs with ``standins`` (the grader's versions of every unit,
-    ``autograder.standins``) in place of the learner's units, so only the answer is graded; the
+    that uses the engine runs with ``standins`` (a module whose ``make(engine)`` / ``installed(engine)``
+    put a version of every unit in place of the learner's: ``autograder.torch_standins`` in the
+    kernel, the instructor's own, sent over the pipe, in the judge), so only the answer is graded;
     stand-ins are given only to such a session, never to one that judges a unit."""
 
     def __init__(self, exercise, engine=None, answer=None, standins=None):

@@ -134,3 +134,15 @@ def all_units():
 
 def all_answers():
     return [grade_id[:-len("_answer")] for grade_id in solved_answers()]
+
+
+def kernel_output(root, student):
+    """Everything the grading kernels showed for ``student``: the text of every output of every
+    autograded notebook (streams, errors, plain-text results)."""
+    texts = []
+    for path in sorted((Path(root) / "autograded" / student / ASSIGNMENT).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                texts += [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", []),
+                          output.get("data", {}).get("text/plain", "")]
+    return "\n".join(text if isinstance(text, str) else "".join(text) for text in texts)

@@ -42,6 +42,15 @@ class Case:
     says: list = field(default_factory=list)       # words the grading report must contain (a tuple: on one line)
     submit: dict = field(default_factory=dict)     # keyword arguments for course.submit
     never: list = field(default_factory=list)      # words the grading report must not contain
+    # the payload's proof that it ran far enough to attack: words its code prints (``started``) that the
+    # kernels' output (the autograded notebooks) must hold. A payload that fails before attacking (an
+    # ImportError, a NameError, a site that no longer exists) does not print them, and the case fails.
+    started: list = field(default_factory=list)
+
+
+def started(student, what):
+    """The words a case's payload prints once it is under way (see ``Case.started``)."""
+    return f"corpus payload started: {student}: {what}"
 
 
 def _only(*keep):
@@ -294,31 +303,53 @@ def _spawn_lingerer(arena, indent=""):
     return "".join(indent + line + "\n" for line in code.splitlines())
 
 
-# the engine hands every unit to the grader's own stand-ins (what the judge's worker replaces the
-# other units with while it checks one), wherever they can be imported
-BORROW_STANDINS = """
-try:
-    import sys as _sys
-    from autograder.worker import standins as _standins
-    for (_owner, _name), _function in _standins.make(_sys.modules[__name__]).items():
-        setattr(globals()[_owner] if _owner else _sys.modules[__name__], _name, _function)
-except Exception:
-    pass
+# The engine takes every unit from whatever stand-ins it can import: the notebook checks' own
+# (``autograder.torch_standins``, which learners receive: torch does each unit's work) and the grader's
+# (``autograder.instructor.standins``, which neither learners nor their grading kernels ever get). It
+# says what it managed, at import, in the kernel's output: the proof the attack started.
+BORROW_STANDINS = f"""
+import sys as _sys
+_engine = _sys.modules[__name__]
+for _module in ("autograder.torch_standins", "autograder.instructor.standins"):
+    try:
+        _standins = __import__(_module, fromlist=["make"])
+    except ImportError:
+        print({started("borrows-standins", "")!r} + _module + " is not importable")
+        continue
+    for (_owner, _name), _function in _standins.make(_engine).items():
+        setattr(getattr(_engine, _owner) if _owner else _engine, _name, _function)
+    print({started("borrows-standins", "")!r} + _module + " installed")
 """
 
-# Pow.backward (honest) keeps whatever stands in for AccumulateGrad.apply while Pow is checked (the
-# grader's own version, when the checks swap the other units for theirs); AccumulateGrad.apply, not
-# written, answers with what was kept
-CAPTURE_STANDINS = {
-    "pow_backward": """import sys as _sys
-_kept = vars(_sys.modules[__name__].AccumulateGrad).get("apply")
-if "<locals>" in getattr(_kept, "__qualname__", ""):
-    _sys.modules[__name__].__dict__.setdefault("_STOLEN", _kept)""",
-    "accumulate_grad": """_stolen = globals().get("_STOLEN")
-if _stolen is not None:
-    return _stolen(self, grad)
-raise NotImplementedError("accumulate_grad is not written")""",
-}
+# Notebook 06: a cell before the detach test has the no_grad_inference check run a right answer
+# that keeps what stands in for Tensor.detach meanwhile (the checks' stand-in, in the kernel), and
+# Tensor.detach, not written, answers with what was kept. In the judge the units' worker never
+# holds a stand-in and the answers' worker is another process: nothing to keep.
+CAPTURE_CELL = f"""
+import sys as _sys
+from autograder.checks import check as _check
+
+{{answer}}
+_honest_predict = predict
+
+
+def predict(w, b, xs):
+    _sys._corpus_kept_detach = vars(type(w)).get("detach")
+    return _honest_predict(w, b, xs)
+
+
+try:
+    _check("no_grad_inference", predict)
+finally:
+    print({started("captures-standins", "kept ")!r} + getattr(_sys._corpus_kept_detach, "__qualname__", "nothing"))
+"""
+CAPTURE_DETACH = f"""import sys as _sys
+_kept = getattr(_sys, "_corpus_kept_detach", None)
+if _kept is None or "<locals>" not in _kept.__qualname__:
+    raise NotImplementedError(todo("detach"))
+print({started("captures-standins", "uses the kept stand-in")!r}, file=_sys.stderr)
+return _kept(self)"""
+
 
 # the engine, at import, patches numpy's comparisons, so that any check run next to it agrees
 PATCH_NUMPY = """import numpy as _np
@@ -630,12 +661,21 @@ def cases():
         Case("engine-imports-torch", "engine.py imports torch at the top; every unit solved", NB1_ANSWERS,
              [("pow_backward failed", "No module named 'torch'")],
              submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, prelude="import torch\n")})),
-        Case("borrows-standins", "every unit is the grader's own stand-in, imported from the worker package",
-             NB1_ANSWERS, submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, units=[]) + BORROW_STANDINS})),
-        Case("captures-standins", "Pow.backward is honest but keeps the grader's stand-in for AccumulateGrad.apply "
-             "met while Pow is checked; AccumulateGrad.apply, not written, calls what was kept",
-             ["pow_backward"] + NB1_ANSWERS,
-             submit=_nb1(files={"tinygrad_course/engine.py": _engine(CAPTURE_STANDINS, units=NB1_UNITS)})),
+        Case("borrows-standins", "every unit is taken from the stand-ins the engine can import: the notebook "
+             "checks' torch-backed ones (shipped to learners) and the grader's own (never shipped)", NB1_ANSWERS,
+             started=[started("borrows-standins", "autograder.torch_standins installed"),
+                      started("borrows-standins", "autograder.instructor.standins is not importable")],
+             submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, units=[]) + BORROW_STANDINS})),
+        Case("captures-standins", "notebook 06: a cell before the detach test runs the no_grad_inference check "
+             "on a right answer that keeps the stand-in for Tensor.detach; Tensor.detach, not written, calls it",
+             ["grad_mode", "no_grad_inference"],
+             started=[started("captures-standins", "kept make.<locals>.detach"),
+                      started("captures-standins", "uses the kept stand-in")],
+             submit=dict(engine_units=[u for u in course.all_units() if u != "detach"], answers=["no_grad_inference"],
+                         drop=_only(NB6), edit=_add_cell((NB6, "tracking_widget"), CAPTURE_CELL.replace(
+                             "{answer}", course.solved_answers()["no_grad_inference_answer"])),
+                         files={"tinygrad_course/engine.py": _engine({"detach": CAPTURE_DETACH},
+                                                                     units=course.all_units())})),
         Case("patches-numpy", "engine.py patches numpy's comparisons at import and Pow.backward is wrong; the "
              "dy_dx answer is right but its cell lost its nbgrader metadata (grade id)", ["accumulate_grad"],
              [("manual_dy_dx failed", "no cell with grade_id manual_dy_dx_answer")],

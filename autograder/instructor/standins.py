@@ -1,23 +1,25 @@
-"""Stand-ins for the engine's units, so that a check exercises one learner unit at a time.
+"""The grader's stand-ins for the engine's units, so that a check exercises one learner answer at a time.
 
-While a unit is checked, every *other* unit of the learner's engine is swapped for the version
-here; a bug in ``Pow.backward`` then costs the ``pow_backward`` exercise and nothing else. These
-are written for the grader, in plain numpy, deliberately unlike the course's reference answers
-(a test keeps any line of a reference solution out of this package): the worker sandbox holds
-no reference engine to borrow from.
+While a notebook answer that uses the engine is judged (``train_step``, ``sgd_step``, ...), every
+unit of the learner's engine is swapped for the version here; a bug in ``Pow.backward`` then costs
+the ``pow_backward`` exercise and nothing else. These are torch-free working implementations of
+every unit, in plain numpy, deliberately unlike the course's reference answers (a test keeps any
+line of a reference solution out of them) -- so they are an answer key, and live on the
+instructor's side only: the judge sends this file's text over the pipe to its answers worker
+(``autograder.judge``), whose sandbox holds no copy on disk, and nothing a learner receives holds
+them (the notebook's own checks use ``autograder.torch_standins``, which need torch).
 
 ``SITES`` is where each exercise lives in an engine (``exercises.UNITS``): ``(class name or None,
 attribute)``.
 """
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 
-from autograder.worker import exercises
+from autograder.worker import swap
 
-SITES = {exercise: sites for exercise, (_, _, sites) in exercises.UNITS.items()}
+SITES = swap.SITES
 
 
 def _first_saved(ctx):
@@ -141,28 +143,6 @@ def make(engine):
     }
 
 
-_MISSING = object()
-
-
-@contextmanager
 def installed(engine, keep=None):
     """Inside the block, ``engine`` runs the stand-ins for every unit except exercise ``keep``."""
-    replacements = make(engine)
-    saved = []
-    try:
-        for exercise, places in SITES.items():
-            if exercise == keep:
-                continue
-            for owner_name, name in places:
-                owner = engine if owner_name is None else getattr(engine, owner_name, None)
-                if owner is None or (owner_name is not None and not isinstance(owner, type)):
-                    continue
-                saved.append((owner, name, vars(owner).get(name, _MISSING)))
-                setattr(owner, name, replacements[(owner_name, name)])
-        yield
-    finally:
-        for owner, name, original in reversed(saved):
-            if original is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+    return swap.swapped(engine, make(engine), keep)
