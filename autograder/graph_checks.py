@@ -279,8 +279,44 @@ def _second_backward_error(root, gradient):
     return None
 
 
+def summed_in_place(graph):
+    """Each leaf's gradient after one backward call by a pass that adds the gradients arriving at a node
+    with ``+=`` into the array already waiting there (nodes newest first, as the reference visits them):
+    where that array is one an add step also handed to another input, the other edge's gradient changes
+    too. numpy replays what the driver's steps do; None where the replay itself fails (a read-only array)."""
+    values = graph.build()
+    n, plain = len(graph.leaves), graph.plain()
+    pending = {}
+
+    def send(target, g):
+        if target in pending:
+            pending[target] += g
+        else:
+            pending[target] = g
+    root = len(values) - 1
+    send(root, np.ones(values[root].shape) if graph.gradient is None else np.array(graph.gradient, np.float64))
+    try:
+        for index in range(root, n - 1, -1):
+            if index not in pending:
+                continue
+            g, step = pending.pop(index), plain["steps"][index - n]
+            for i, derivative in zip(step["inputs"], step["local"]):
+                if derivative is None or not values[i].requires_grad:
+                    continue
+                shape = tuple(values[i].shape)
+                if step["op"] in ("add", "add_cut") and g.shape == shape:
+                    send(i, g)
+                elif step["op"] == "sum":
+                    send(i, np.broadcast_to(g, shape))
+                else:
+                    send(i, np.broadcast_to(g, shape) * derivative)
+    except ValueError:
+        return None
+    return [pending.get(i) for i in range(n)]
+
+
 def compare_leaves(t, graph, grads, theirs, calls, trace):
-    for (_, requires, name), got, reference in zip(graph.leaves, grads, theirs):
+    for index, ((_, requires, name), got, reference) in enumerate(zip(graph.leaves, grads, theirs)):
         if not requires:
             continue
         expected = None if reference.grad is None else reference.grad.numpy()
@@ -293,6 +329,14 @@ def compare_leaves(t, graph, grads, theirs, calls, trace):
             slip = slips.explain(got, expected, known=[(
                 f"{slips.NOT_ACCUMULATED}: after {calls} backward calls {name}.grad should be the sum of "
                 "all of them", expected / calls)], general=False)
+        if slip is None and expected is not None and got is not None:
+            replayed = summed_in_place(graph)
+            wrong = None if replayed is None or replayed[index] is None else replayed[index] * calls
+            slip = slips.explain(got, expected, general=False, known=[] if wrong is None else [(
+                f"{slips.SUMMED_IN_PLACE}: the backward pass added the gradients arriving at a node with `+=` "
+                "into the array already waiting there; but an add hands one array to both its inputs (Add.backward "
+                "returns grad, grad), so that sum changed the gradient another edge holds too. Add into a new "
+                "array: `pending[node] = pending[node] + g`", wrong)])
         if slip is None:  # a sign or factor guess could hide a dropped gradient: where_it_parts names it
             slip = where_it_parts(graph, trace)
         t.fail(f"{name}.grad after {calls} call(s) of backward", torch_value=expected, mine=got, slip=slip)
