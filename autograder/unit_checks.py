@@ -695,7 +695,7 @@ def detach(t):
             t.fail("after `d = source.detach(); d.data[...] = 7` the source's values", torch_value=after_write,
                    mine=seen["source_after_write"], slip="your detached tensor has a copy of the data; torch's "
                    "shares it with the original (changing one changes the other): reuse self.data, do not copy it")
-        if not agrees(seen["source_after_rebind"], after_rebind):
+        if not agrees(seen.get("source_after_rebind"), after_rebind):
             t.fail("after `d = source.detach(); d.data = <a new array>` the source's values", torch_value=after_rebind,
                    mine=seen["source_after_rebind"], slip="detach returned the tensor itself; torch returns a *new* "
                    "tensor (sharing the data) and leaves the original in the graph")

@@ -271,10 +271,14 @@ class Session:
             seen["backward_error"] = None
         except Exception as error:  # noqa: BLE001 - compared with torch's error text
             seen["backward_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
-        detached.data[...] = marker
-        seen["source_after_write"] = array_of(source.data)
-        detached.data = np.array(other)
-        seen["source_after_rebind"] = array_of(source.data)
+        for name, change in (("source_after_write", lambda: detached.data.__setitem__(Ellipsis, marker)),
+                             ("source_after_rebind", lambda: setattr(detached, "data", np.array(other)))):
+            try:
+                change()
+            except Exception as error:  # noqa: BLE001 - a detached tensor whose data cannot take the marker
+                seen[name] = {"unreadable": type(error).__name__, "repr": short_repr(error)}
+                return seen
+            seen[name] = array_of(source.data)
         return seen
 
     def drive_backward_pass(self, leaves, steps, gradient):
