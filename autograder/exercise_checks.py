@@ -209,16 +209,17 @@ def no_grad_inference(t):
         if seen["values"] is None:
             t.fail(f"predict should return the probabilities (a Tensor, or a list of numbers); it returned "
                    f"{seen['repr']}")
-        if seen["recorded"]:
+        # torch's answer under no_grad: nothing recorded, the mode back on, w and b untouched
+        if any(item["grad_fn"] != "None" or item["requires_grad"] is not False for item in seen["items"]):
             t.fail("predict's result is part of a graph (it has a grad_fn or requires grad): compute it "
                    "inside `with no_grad():` so nothing is recorded")
         if seen["enabled_after"] is not True:
             t.fail("after predict, recording is still switched off: use `with no_grad():`, which switches "
                    "it back on at the end of the block")
-        if not seen["params_require_grad"]:
+        if any(flag is not True for flag in seen["params_requires_grad"]):
             t.fail("predict turned off requires_grad on w or b; they are still being trained -- use "
                    "`with no_grad():` instead")
-        if not seen["grads_untouched"]:
+        if any(grad is not None for grad in seen["params_grad"]):
             t.fail("predict changed w.grad or b.grad; predicting needs no backward pass")
         mine = seen["values"]
         if not agrees(mine, expected, F32_RTOL, F32_ATOL):
@@ -268,17 +269,19 @@ def sgd_step(t):
                             "leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
                            (f"{slips.SIGN}: the step went uphill; gradient descent subtracts lr * p.grad",
                             value + lr * grad)]))
-            if not p["same_array"]:
-                t.fail(f"parameter {k}'s data is a new array; update it in place (`p -= lr * p.grad`) so "
-                       "everything holding the parameter sees the step")
+            if not agrees(p["kept"], reference.detach().numpy(), F32_RTOL, F32_ATOL):
+                t.fail(f"parameter {k}'s array from before the step, read after it,",
+                       torch_value=reference.detach().numpy(), mine=p["kept"],
+                       slip="the step put a new array in the parameter; update it in place (`p -= lr * p.grad`) "
+                            "so everything holding the parameter's data sees the step")
             # cleared: zeros, or None (what torch's zero_grad() leaves); either way the next backward starts from 0
             if p["grad"] is not None and (isinstance(p["grad"], dict) or not agrees(p["grad"], np.zeros_like(grad))):
                 shown = None if isinstance(p["grad"], dict) else p["grad"]
                 t.fail(f"parameter {k}'s grad after the step is {show(shown)}; "
                        "zero it (p.grad.zero_(), or p.grad = None) so the next backward starts from 0")
-            if not p["leaf"]:
+            if p["grad_fn"] is not None or p["requires_grad"] is not True:
                 t.fail(f"parameter {k} is no longer a leaf that requires grad (grad_fn {p['grad_fn']}, "
-                       f"requires_grad {p['requires_grad']}); do the update inside `with no_grad():`")
+                       f"requires_grad {slips.exactly(p['requires_grad'])}); do the update inside `with no_grad():`")
         if seen["enabled_after"] is not True:
             t.fail("after sgd_step recording is still switched off: use `with no_grad():`")
 
@@ -516,10 +519,12 @@ def train_step(t):
                     t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=(
                         "the parameters did not change: `p = p - lr * p.grad` makes a new tensor and leaves "
                         "the model's alone; update in place: `p -= lr * p.grad`") if unchanged else None)
-            if not step["same_array"]:
-                t.fail("a parameter's data is a new array after the step; update in place (`p -= lr * p.grad`) "
-                       "so the model sees the step")
-            if not step["leaf"]:
+            for name, kept, want in zip(["W", "b"], step["kept"], states[k]):
+                if not agrees(kept, want, F32_RTOL, F32_ATOL):
+                    t.fail(f"{name}'s array from before the first step, read after step {k},", torch_value=want,
+                           mine=kept, slip="a parameter's data is a new array after the step; update in place "
+                                           "(`p -= lr * p.grad`) so everything holding its data sees the step")
+            if any(g is not None for g in step["grad_fn"]) or any(r is not True for r in step["requires_grad"]):
                 t.fail("a parameter is no longer a leaf that requires grad after the step; do the update inside "
                        "`with no_grad():`")
             if step["enabled_after"] is not True:

@@ -30,30 +30,34 @@ F64 = torch.float64
 # --------------------------------------------------------------------------
 
 TORCH_OPS = {
-    "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sin": torch.sin, "add_cut": lambda a, b: a + b.detach(),
+    "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "sin": torch.sin, "cos": torch.cos,
+    "add_cut": lambda a, b: a + b.detach(),
     "square": lambda a: a ** 2, "sigmoid": torch.sigmoid, "sum": lambda a: a.sum(),
 }
 # op -> (torch's node name, does the node save tensors (so a second backward fails), does it send
 # None to a constant input)
 NODES = {"add": ("AddBackward0", False, False), "add_cut": ("AddBackward0", False, False),
          "mul": ("MulBackward0", True, True), "sin": ("SinBackward0", True, False),
+         "cos": ("CosBackward0", True, False),
          "square": ("PowBackward0", True, False), "sigmoid": ("SigmoidBackward0", True, False),
          "sum": ("SumBackward0", False, False)}
 # op -> each input's local derivative at the step's input values (elementwise; None: no gradient)
 LOCAL = {"add": lambda a, b: (torch.ones_like(a), torch.ones_like(b)),
          "add_cut": lambda a, b: (torch.ones_like(a), None),
-         "mul": lambda a, b: (b, a), "sin": lambda a: (torch.cos(a),), "square": lambda a: (2 * a,),
+         "mul": lambda a, b: (b, a), "sin": lambda a: (torch.cos(a),), "cos": lambda a: (-torch.sin(a),),
+         "square": lambda a: (2 * a,),
          "sigmoid": lambda a: (torch.sigmoid(a) * (1 - torch.sigmoid(a)),), "sum": lambda a: (torch.ones_like(a),)}
-ARITY = {"add": 2, "mul": 2, "add_cut": 2, "sin": 1, "square": 1, "sigmoid": 1, "sum": 1}
-TEXT = {"add": "{0} + {1}", "mul": "{0} * {1}", "add_cut": "{0} + {1}.detach()", "sin": "sin({0})",
+ARITY = {"add": 2, "mul": 2, "add_cut": 2, "sin": 1, "cos": 1, "square": 1, "sigmoid": 1, "sum": 1}
+TEXT = {"add": "{0} + {1}", "mul": "{0} * {1}", "add_cut": "{0} + {1}.detach()", "sin": "sin({0})", "cos": "cos({0})",
         "square": "{0} ** 2", "sigmoid": "sigmoid({0})", "sum": "{0}.sum()"}
 
 
 class Graph:
     """Leaves (values, requires_grad, name), then steps ``(op, input indices)``; the last step is the root."""
 
-    def __init__(self, leaves, steps, gradient=None):
+    def __init__(self, leaves, steps, gradient=None, summary=None):
         self.leaves, self.steps, self.gradient = leaves, steps, gradient
+        self.summary = summary  # a few lines of Python standing for a graph too long to print
 
     def build(self):
         """The graph in torch: every value, leaves first."""
@@ -92,6 +96,8 @@ class Graph:
         return [name for _, _, name in self.leaves] + [f"v{k}" for k in range(1, len(self.steps) + 1)]
 
     def text(self):
+        if self.summary:
+            return "\n".join("      " + line for line in self.summary.splitlines())
         names = self.names()
         lines = [f"{name} = tensor({show(v)}{', requires_grad=True' if g else ''})" for v, g, name in self.leaves]
         for k, (op, inputs) in enumerate(self.steps):
@@ -170,8 +176,38 @@ def family_graphs(rng, shape):
     ]
 
 
+def shared_array_graph(rng):
+    """``a = sin(q); ((a + cos(q)) + a)``: each add hands one array to both its inputs (as an engine's
+    Add.backward does), so a backward pass that sums arriving gradients in place (``pending[n] += g``)
+    changes what another edge also holds (at q = 0.3: 1.3196 instead of torch's 1.6152)."""
+    shape = random_shape(rng, 0, 1, 3)
+    q = rng.uniform(0.2, 1.2, size=shape)
+    return ("a = sin(q) reaches the root along two paths; each add hands one array to both its inputs",
+            Graph([(q, True, "q")], [("sin", [0]), ("cos", [0]), ("add", [1, 2]), ("add", [3, 1])],
+                  rng.normal(size=shape) if shape else None))
+
+
+def deep_chain_graph(rng):
+    """A chain deeper than Python's recursion limit (about 1000 calls), like notebook 02's long chain:
+    a recursive topological sort fails on it."""
+    depth = int(rng.integers(3000, 4001))
+    x, c = rng.uniform(0.5, 1.5), rng.uniform(-0.01, 0.01)
+    steps = [("add", [0 if k == 0 else k + 1, 1]) for k in range(depth)] + [("square", [depth + 1])]
+    summary = (f"x = tensor({show(x)}, requires_grad=True); c = tensor({show(c)})\n"
+               f"v = x\nfor _ in range({depth}):\n    v = v + c\n(v ** 2).backward(...)  "
+               f"# {depth + 1} nodes deep, deeper than Python's recursion limit")
+    return (f"a chain {depth + 1} nodes deep", Graph([(np.array(x), True, "x"), (np.array(c), False, "c")], steps,
+                                                     summary=summary))
+
+
+RECURSION_HINT = ("this graph is deeper than Python's recursion limit (about 1000 nested calls), as notebook 02's "
+                  "long chain is: walk the graph with a loop and a list used as a stack, not with recursion")
+
+
 def backward_pass(t):
     cases = seed_graphs() if not t.hidden else family_graphs(t.rng, random_shape(t.rng, 1, 2, 4))
+    if t.hidden:  # on every run: one array on two edges, and a graph deeper than the recursion limit
+        cases += [shared_array_graph(t.rng), deep_chain_graph(t.rng)]
     cases += [("", random_graph(t.rng, random_shape(t.rng, 1, 2, 4) if t.hidden else (3,)))
               for _ in range(1 if not t.hidden else 6)]
     for where, graph in cases:
@@ -183,9 +219,11 @@ def backward_pass(t):
         for calls, retain in enumerate((True, False), 1):
             theirs[-1].backward(None if gradient is None else torch.tensor(gradient), retain_graph=retain)
             if len(seen["calls"]) < calls:
-                t.report_raised(seen["raised"], what=f"backward pass ({graph.backward_text(retain)}, call {calls})",
-                                hint="with retain_graph=True nothing may be freed; and each node is visited once, "
-                                     "after all the gradients for it have arrived (topological order)")
+                raised = seen["raised"]
+                t.report_raised(raised, what=f"backward pass ({graph.backward_text(retain)}, call {calls})",
+                                hint=RECURSION_HINT if raised.get("type") == "RecursionError" else
+                                "with retain_graph=True nothing may be freed; and each node is visited once, "
+                                "after all the gradients for it have arrived (topological order)")
             compare_leaves(t, graph, seen["calls"][calls - 1], theirs, calls, seen["trace"])
         expected = _second_backward_error(theirs[-1], None if gradient is None else torch.tensor(gradient))
         if seen["third"] != expected:
@@ -241,8 +279,44 @@ def _second_backward_error(root, gradient):
     return None
 
 
+def summed_in_place(graph):
+    """Each leaf's gradient after one backward call by a pass that adds the gradients arriving at a node
+    with ``+=`` into the array already waiting there (nodes newest first, as the reference visits them):
+    where that array is one an add step also handed to another input, the other edge's gradient changes
+    too. numpy replays what the driver's steps do; None where the replay itself fails (a read-only array)."""
+    values = graph.build()
+    n, plain = len(graph.leaves), graph.plain()
+    pending = {}
+
+    def send(target, g):
+        if target in pending:
+            pending[target] += g
+        else:
+            pending[target] = g
+    root = len(values) - 1
+    send(root, np.ones(values[root].shape) if graph.gradient is None else np.array(graph.gradient, np.float64))
+    try:
+        for index in range(root, n - 1, -1):
+            if index not in pending:
+                continue
+            g, step = pending.pop(index), plain["steps"][index - n]
+            for i, derivative in zip(step["inputs"], step["local"]):
+                if derivative is None or not values[i].requires_grad:
+                    continue
+                shape = tuple(values[i].shape)
+                if step["op"] in ("add", "add_cut") and g.shape == shape:
+                    send(i, g)
+                elif step["op"] == "sum":
+                    send(i, np.broadcast_to(g, shape))
+                else:
+                    send(i, np.broadcast_to(g, shape) * derivative)
+    except ValueError:
+        return None
+    return [pending.get(i) for i in range(n)]
+
+
 def compare_leaves(t, graph, grads, theirs, calls, trace):
-    for (_, requires, name), got, reference in zip(graph.leaves, grads, theirs):
+    for index, ((_, requires, name), got, reference) in enumerate(zip(graph.leaves, grads, theirs)):
         if not requires:
             continue
         expected = None if reference.grad is None else reference.grad.numpy()
@@ -255,6 +329,14 @@ def compare_leaves(t, graph, grads, theirs, calls, trace):
             slip = slips.explain(got, expected, known=[(
                 f"{slips.NOT_ACCUMULATED}: after {calls} backward calls {name}.grad should be the sum of "
                 "all of them", expected / calls)], general=False)
+        if slip is None and expected is not None and got is not None:
+            replayed = summed_in_place(graph)
+            wrong = None if replayed is None or replayed[index] is None else replayed[index] * calls
+            slip = slips.explain(got, expected, general=False, known=[] if wrong is None else [(
+                f"{slips.SUMMED_IN_PLACE}: the backward pass added the gradients arriving at a node with `+=` "
+                "into the array already waiting there; but an add hands one array to both its inputs (Add.backward "
+                "returns grad, grad), so that sum changed the gradient another edge holds too. Add into a new "
+                "array: `pending[node] = pending[node] + g`", wrong)])
         if slip is None:  # a sign or factor guess could hide a dropped gradient: where_it_parts names it
             slip = where_it_parts(graph, trace)
         t.fail(f"{name}.grad after {calls} call(s) of backward", torch_value=expected, mine=got, slip=slip)

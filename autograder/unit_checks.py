@@ -119,10 +119,17 @@ def neuron_cases(t, op):
 # Op backward rules: Op.forward/Op.backward called directly, compared with torch
 # --------------------------------------------------------------------------
 
-def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where="", hint=None):
+PROBE = ("the same inputs again, with an incoming gradient that cannot hide the slip (an incoming gradient of "
+         "0 or ±1, or one that sums to 0 or ±1, makes some different slips give the same numbers)")
+
+
+def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where="", hint=None,
+             again=None, sums_along=None):
     """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
     shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value);
-    ``hint(message)`` gives words for an error the learner's backward raised, or None."""
+    ``hint(message)`` gives words for an error the learner's backward raised, or None; ``again(grad)``
+    runs this case with another incoming gradient: when this one could hide which slip it is (its entries,
+    or its sums along ``sums_along``), the slip is named from a run with one that cannot (``clear_grad``)."""
     options = options or {}
     described = ", ".join(f"{n} = {show(a)}" for n, a in zip(names, arrays))
     described += "".join(f", {k} = {v!r}" for k, v in options.items()) + f", incoming grad = {show(grad)}"
@@ -136,14 +143,17 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     if seen["count"] < len(arrays):
         t.fail(f"{op_name}.backward returned {seen['count']} gradient(s) but {op_name} has "
                f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
-    if seen.get("grad_mutated"):
+    # values read after backward: another node may hold the very incoming array (Add hands one array to
+    # both its inputs), and an input's array is that tensor's .data; both must be as they were
+    if not _unchanged(seen["incoming_after"], grad):
         t.fail(f"{op_name}.backward changed the incoming gradient array in place; another node may hold the "
                "very same array (Add hands one array to both its inputs), so compute a new one "
-               "(`grad - ...`, not `grad -= ...`)")
-    for name, changed in zip(names, seen.get("inputs_mutated", [])):
-        if changed:
+               "(`grad - ...`, not `grad -= ...`)", torch_value=np.asarray(grad), mine=seen["incoming_after"])
+    for name, array, after in zip(names, arrays, seen["inputs_after"]):
+        if not _unchanged(after, array):
             t.fail(f"{op_name} changed the array of its input {name} in place (in forward or backward); that "
-                   f"array is {name}'s .data, so compute a new one instead")
+                   f"array is {name}'s .data, so compute a new one instead", torch_value=np.asarray(array),
+                   mine=after)
     expected = torch_grads(torch_fn, arrays, grad, **options)
     local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
     mine = []
@@ -161,6 +171,12 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
         mine.append(g)
     if all(agrees(m, e) for m, e in zip(mine, expected)):
         return
+    if again is not None and where != PROBE and hides_slips(grad, sums_along):
+        current, cases = t.current, t.cases
+        again(clear_grad(t, np.shape(grad), sums_along))  # fails, naming the slip, if it can
+        t.current, t.cases = current, cases
+        first = next(i for i, (m, e) in enumerate(zip(mine, expected)) if not agrees(m, e))
+        t.fail(f"your gradient for {names[first]}", torch_value=expected[first], mine=mine[first])
     swapped = slips.explain_pair(mine, expected)
     for i, (name, array) in enumerate(zip(names, arrays)):
         if agrees(mine[i], expected[i]):
@@ -174,6 +190,42 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
                               local=local[i], general=False) or swapped
                 or slips.explain(mine[i], expected[i]))
         t.fail(f"your gradient for {name}", torch_value=expected[i], mine=mine[i], slip=slip)
+
+
+def hides_slips(grad, dim=None):
+    """Whether this incoming gradient can make different slips give the same numbers: an entry of 0 or
+    ±1 (`-grad / x` is then `1 / x`, a dropped grad), or, along ``dim``, sums of 0 or ±1."""
+    grad = np.abs(np.asarray(grad, np.float64))
+    close = np.isclose(grad, 1, atol=1e-3) | (grad < 1e-3)
+    if dim is not None and np.ndim(grad):
+        sums = np.abs(np.asarray(grad, np.float64).sum(axis=dim))
+        close = np.append(close.ravel(), (np.isclose(sums, 1, atol=1e-3) | (sums < 1e-3)).ravel())
+    return bool(np.any(close))
+
+
+def clear_grad(t, shape, dim=None):
+    """An incoming gradient that hides no slip: entries of 1.2 to 2.5 in size, of either sign."""
+    while True:
+        grad = t.rng.uniform(1.2, 2.5, size=shape) * t.rng.choice([-1.0, 1.0], size=shape)
+        if not hides_slips(grad, dim):
+            return grad
+
+
+def _unchanged(after, before):
+    """An array read back after the learner's call holds exactly what was handed in (NaN where NaN)."""
+    return not isinstance(after, dict) and np.shape(after) == np.shape(before) and bool(
+        np.array_equal(np.asarray(after, np.float64), np.asarray(before, np.float64), equal_nan=True))
+
+
+def _described(value):
+    """What a driver said came back (``plain``), in words."""
+    if isinstance(value, dict) and "sequence" in value:
+        return f"a {value['kind']} of {len(value['sequence'])} item(s)"
+    if isinstance(value, dict) and "tensor" in value:
+        return "a tensor"
+    if isinstance(value, dict):
+        return str(value.get("repr", value.get("object", "?")))
+    return repr(value)
 
 
 def fitted(gradient, shape):
@@ -199,7 +251,7 @@ def pow_backward(t):
 
     def case(x, n, grad, where=""):
         check_op(t, "Pow", [x], grad, lambda a, exponent: a ** exponent, names=["x"],
-                 options={"exponent": n}, known=known(x, n, grad), where=where)
+                 options={"exponent": n}, known=known(x, n, grad), where=where, again=lambda g: case(x, n, g, PROBE))
     if not t.hidden:
         case(np.array(3.0), 2, np.array(1.0), "the seed: y = x ** 2 at x = 3")
         x = torch.tensor(16.0, dtype=F64)  # sin(x ** 2) at x = 4 sends cos(16) back to x ** 2
@@ -218,7 +270,8 @@ def sin_backward(t):
                           ("-sin(x) is the derivative of cos, not of sin", -grad * np.sin(x))]
 
     def case(x, grad, where=""):
-        check_op(t, "Sin", [x], grad, torch.sin, names=["x"], known=known(x, grad), where=where)
+        check_op(t, "Sin", [x], grad, torch.sin, names=["x"], known=known(x, grad), where=where,
+                 again=lambda g: case(x, g, PROBE))
     if not t.hidden:
         case(np.array(16.0), np.array(1.0), "the seed: z = sin(y) with y = x ** 2 = 16")
     for _ in range(4 if not t.hidden else 12):
@@ -229,7 +282,8 @@ def sin_backward(t):
 def binary_op_check(op_name, torch_fn, known):
     def check(t):
         def case(a, b, grad, where=""):
-            check_op(t, op_name, [a, b], grad, torch_fn, names=["a", "b"], known=known(a, b, grad), where=where)
+            check_op(t, op_name, [a, b], grad, torch_fn, names=["a", "b"], known=known(a, b, grad), where=where,
+                     again=lambda g: case(a, b, g, PROBE))
         for (a, b), _, grad, where in neuron_cases(t, op_name):
             case(a, b, grad, where)
         if t.hidden:  # broadcasting both ways, on every run: b stretched into a, then a into b
@@ -262,7 +316,8 @@ mul_backward = binary_op_check(
 
 def neg_backward(t):
     def case(x, grad, where=""):
-        check_op(t, "Neg", [x], grad, torch.neg, names=["x"], where=where, known=lambda i: [(
+        check_op(t, "Neg", [x], grad, torch.neg, names=["x"], where=where, again=lambda g: case(x, g, PROBE),
+                 known=lambda i: [(
             f"{slips.SIGN}: you returned grad; the local derivative of -x is -1, so return -grad", grad)])
     for (x,), _, grad, where in neuron_cases(t, "Neg"):
         case(x, grad, where)
@@ -283,7 +338,8 @@ def sigmoid_backward(t):
             ("1 - s ** 2 is tanh's derivative; sigmoid's is s * (1 - s)", grad * (1 - s * s))]
 
     def case(z, grad, where=""):
-        check_op(t, "Sigmoid", [z], grad, torch.sigmoid, names=["z"], known=known(z, grad), where=where)
+        check_op(t, "Sigmoid", [z], grad, torch.sigmoid, names=["z"], known=known(z, grad), where=where,
+                 again=lambda g: case(z, g, PROBE))
     for (z,), _, grad, where in neuron_cases(t, "Sigmoid"):
         case(z, grad, where)
     for _ in range(3 if not t.hidden else 10):
@@ -298,7 +354,8 @@ def log_backward(t):
                           ("d/dx log(x) is 1 / x, not 1 / x ** 2", grad / x ** 2)]
 
     def case(x, grad, where=""):
-        check_op(t, "Log", [x], grad, torch.log, names=["x"], known=known(x, grad), where=where)
+        check_op(t, "Log", [x], grad, torch.log, names=["x"], known=known(x, grad), where=where,
+                 again=lambda g: case(x, g, PROBE))
     for (x,), _, grad, where in neuron_cases(t, "Log"):
         case(x, grad, where)
     for _ in range(3 if not t.hidden else 10):
@@ -320,7 +377,8 @@ def clamp_backward(t):
 
     def case(x, low, high, grad, where=""):
         check_op(t, "Clamp", [x], grad, lambda a, min, max: torch.clamp(a, min, max), names=["x"],
-                 options={"min": low, "max": high}, known=known(x, low, high, grad), where=where)
+                 options={"min": low, "max": high}, known=known(x, low, high, grad), where=where,
+                 again=lambda g: case(x, low, high, g, PROBE))
     for (x,), options, grad, where in neuron_cases(t, "Clamp"):
         case(x, options["min"], options["max"], grad, where)
     for number in range(3 if not t.hidden else 10):
@@ -355,7 +413,8 @@ def mean_backward(t):
                     pass
             return found
         check_op(t, "Mean", [x], grad, lambda a, dim, keepdim: a.mean(dim=dim, keepdim=keepdim), names=["x"],
-                 options={"dim": dim, "keepdim": keepdim}, known=known, where=where, hint=lambda message: (
+                 options={"dim": dim, "keepdim": keepdim}, known=known, where=where,
+                 again=lambda g: case(x, dim, keepdim, g, PROBE), hint=lambda message: (
                      MEAN_DIMS_GONE if "broadcast" in message and dim is not None and not keepdim else None))
     if not t.hidden:
         case(np.array([1.0, 4.0, 9.0]), None, False, np.array(1.0), "the seed: (x ** 2).mean(), x = [1, 2, 3]")
@@ -396,8 +455,9 @@ def sum_to_shape(t):
         leaf = torch.zeros(shape, dtype=torch.from_numpy(grad).dtype, requires_grad=True)
         expected = torch.autograd.grad(leaf.expand(grad.shape), leaf, torch.tensor(grad))[0].numpy()
         rtol, atol = (slips.RTOL, slips.ATOL) if grad.dtype == np.float64 else (2e-5, 1e-5)
-        if seen["mutated"]:
-            t.fail("sum_to_shape changed the gradient array it was given; compute a new one instead")
+        if not _unchanged(seen["grad_after"], grad):
+            t.fail("sum_to_shape changed the gradient array it was given; compute a new one instead",
+                   torch_value=grad, mine=seen["grad_after"])
         array = seen["result"]
         if isinstance(array, dict) or array.dtype.kind not in "fc":
             returned = array["unreadable"] if isinstance(array, dict) else f"an array of {array.dtype}"
@@ -454,28 +514,41 @@ def shape_size(shape):
 def accumulate_grad(t):
     def sequence(leaf_values, rounds, where=""):
         """``rounds``: a list of [(leaf index, gradient array), ...] applied in order; the same array
-        object may go to two leaves, as Add sends it."""
+        object may go to two leaves, as Add sends it. After each round the driver overwrites the array it
+        handed in with fresh numbers (``scribbles``), as the backward pass may reuse it; torch replays
+        the same rounds here. A leaf whose .grad is that very array shows the new numbers."""
         t.case(", ".join(f"leaf {k} = tensor({show(v)}, requires_grad=True)" for k, v in enumerate(leaf_values))
                + "; AccumulateGrad(leaf).apply(gradient), in order: "
-               + "; ".join(f"leaf {i} gets {show(g)}" for i, g in rounds) + (f"  ({where})" if where else ""))
+               + "; ".join(f"leaf {i} gets {show(g)}" for i, g in rounds) + (f"  ({where})" if where else "")
+               + "; a reference g = leaf.grad is kept once it is set")
         gradients = []
         for _, g in rounds:
             if not any(g is known for known in gradients):
                 gradients.append(g)
         order = [[i, next(k for k, known in enumerate(gradients) if known is g)] for i, g in rounds]
+        scribbles = [(uniform(t.rng, np.shape(g), 50, 100)).astype(g.dtype) for _, g in rounds]
         seen = t.run("accumulate_grad", leaf_values=list(leaf_values), gradients=gradients, rounds=order,
-                     what="AccumulateGrad.apply")
+                     scribbles=scribbles, what="AccumulateGrad.apply")
+        arrays = [np.array(g) for g in gradients]  # the handed-in arrays, as the driver leaves them
         torch_leaves = [torch.tensor(v, requires_grad=True) for v in leaf_values]
-        for step, ((i, g), mine) in enumerate(zip(rounds, seen["steps"]), 1):
-            torch_leaves[i].backward(torch.tensor(g))
+        torch_kept = [None] * len(torch_leaves)
+        sent = [[] for _ in torch_leaves]
+        for step, ((i, index), scribble, mine) in enumerate(zip(order, scribbles, seen["steps"]), 1):
+            given = arrays[index].copy()
+            sent[i].append(given)
+            torch_leaves[i].backward(torch.tensor(given))
             after = f"after gradient {step} of {len(rounds)}"
-            if mine["mutated"]:
+            if not _unchanged(mine["given_after"], given):
                 t.fail(f"{after}: AccumulateGrad.apply changed the gradient array it was given; "
-                       "add it into leaf.grad, leave `grad` alone")
-            if not mine["empty"]:
-                t.fail(f"AccumulateGrad.apply returned {mine['returned']}; a leaf has no inputs to pass "
+                       "add it into leaf.grad, leave `grad` alone", torch_value=given, mine=mine["given_after"])
+            returned = mine["returned"]
+            if not (isinstance(returned, dict) and returned.get("sequence") == []):
+                t.fail(f"AccumulateGrad.apply returned {_described(returned)}; a leaf has no inputs to pass "
                        "gradients on to, so it returns an empty tuple: `return ()`")
-            for k, (reference, grad) in enumerate(zip(torch_leaves, mine["leaves"])):
+            arrays[index][...] = scribble
+            for k, (reference, grad, kept) in enumerate(zip(torch_leaves, mine["leaves"], mine["kept"])):
+                if reference.grad is not None and torch_kept[k] is None:
+                    torch_kept[k] = reference.grad
                 expected = None if reference.grad is None else reference.grad.numpy()
                 if expected is None:
                     if grad is not None:
@@ -491,19 +564,33 @@ def accumulate_grad(t):
                 if isinstance(data, dict):
                     t.fail(f"{after}: leaf {k}.grad.data is {data['repr']}; it must be a numpy array")
                 if not agrees(data, expected):
-                    sent = [g for j, g in rounds[:step] if j == k]
-                    slip = slips.explain(data, expected, known=[(
-                        f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest gradient; it was "
-                        "overwritten instead of added to (gradients add up over backward calls)",
-                        sent[-1])] if len(sent) > 1 else [])
-                    t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=data, slip=slip)
+                    known = [(f"leaf {k}.grad {slips.SHARED}: it holds the very array it was given, which the "
+                              "backward pass reuses (and Add sends to another node too) -- here it was overwritten "
+                              "after the call; store a copy the first time (np.array(grad))", a) for a in arrays]
+                    if len(sent[k]) > 1:
+                        known.append((f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest gradient; it was "
+                                      "overwritten instead of added to (gradients add up over backward calls)",
+                                      sent[k][-1]))
+                    t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=data,
+                           slip=slips.explain(data, expected, known=known))
                 leaf_array = reference.detach().numpy()
                 if data.dtype != leaf_array.dtype or data.shape != leaf_array.shape:
                     t.fail(f"{after}: leaf {k}.grad has dtype {data.dtype} and shape {data.shape}; "
                            f"torch keeps the leaf's: {leaf_array.dtype}, {leaf_array.shape}")
-                if grad["shares"]:
-                    t.fail(f"{after}: leaf {k}.grad shares memory with a gradient array it was given; "
-                           "store a copy (the same array may also reach another node)")
+                held = torch_kept[k].numpy()
+                if not agrees(kept["tensor"], held):
+                    t.fail(f"{after}: g = leaf {k}.grad, kept from when it was first set,", torch_value=held,
+                           mine=kept["tensor"], slip=(
+                               f"{slips.NEW_GRAD}: torch adds into the existing .grad in place, so a reference kept "
+                               "before a second backward sees the sum; yours made a new tensor "
+                               "(`leaf.grad = leaf.grad + grad` or `Tensor(...)`). Add into it: "
+                               "`leaf.grad.data += grad`"))
+                if not agrees(kept["array"], held):
+                    t.fail(f"{after}: the array of leaf {k}.grad, kept from when it was first set,", torch_value=held,
+                           mine=kept["array"], slip=(
+                               f"{slips.NEW_GRAD}: `leaf.grad.data = leaf.grad.data + grad` puts a new array in "
+                               ".grad; add in place, as torch does, so everything holding it sees the sum: "
+                               "`leaf.grad.data += grad`"))
     if not t.hidden:
         four = np.array(4.0, np.float32)
         sequence([2.0], [(0, four), (0, four.copy())], "the seed: x = 2, y = x ** 2, backward twice")
@@ -528,28 +615,45 @@ def accumulate_grad(t):
 
 def zero_(t):
     def case(values, where=""):
-        t.case(f"a tensor holding {show(values)} (dtype {values.dtype})" + (f"  ({where})" if where else ""))
-        seen = t.run("zero_", values=values, what="Tensor.zero_")
+        t.case(f"a tensor holding {show(values)} (dtype {values.dtype}); an array and a view of its data kept "
+               "from before zero_()" + (f"  ({where})" if where else ""))
+        marker = (np.arange(values.size).reshape(values.shape) + 7).astype(values.dtype)
+        seen = t.run("zero_", values=values, marker=marker, what="Tensor.zero_")
         reference = torch.tensor(values)
-        torch_view = reference.reshape(-1)[::2]
+        kept, torch_view = reference.numpy(), reference.reshape(-1)[::2]
         torch_returned = reference.zero_()
+        zeros = reference.numpy().copy()
         data, view = seen["data"], seen["view"]
-        if not seen["same_array"]:
-            t.fail("zero_ put a new array in tensor.data; clear the one that is there, in place "
-                   "(self.data[...] = 0), so every view of it (like x.grad held elsewhere) sees the zeros")
         if isinstance(data, dict) or isinstance(view, dict):
             t.fail(f"after zero_ tensor.data is {data['repr'] if isinstance(data, dict) else 'an array'}; "
                    "it must stay a numpy array")
-        if not agrees(data, reference.numpy()) or not agrees(view, torch_view.numpy()):
-            t.fail("the values after zero_()", torch_value=reference.numpy(), mine=data)
+        if not agrees(data, zeros):
+            finite = np.isfinite(np.asarray(values, np.float64))
+            slip = ("multiplying by 0 leaves nan where the tensor held nan or inf (nan * 0 and inf * 0 are nan): "
+                    "assign the zeros, self.data[...] = 0") if not finite.all() and agrees(
+                        data, np.where(finite, 0.0, np.nan)) else None
+            t.fail("the values after zero_()", torch_value=zeros, mine=data, slip=slip)
         if data.dtype != values.dtype or data.shape != values.shape:
             t.fail(f"zero_ changed dtype/shape to {data.dtype}/{data.shape}; keep {values.dtype}/{values.shape}")
-        if seen["returned_self"] != (torch_returned is reference):
-            t.fail("zero_ did not return the tensor itself; like torch's, it returns the tensor "
-                   "(that is why `x.grad.zero_()` shows tensor(0.)): `return self`")
+        if not agrees(seen["kept"], kept) or not agrees(view, torch_view.numpy()):
+            t.fail("an array (and a view of it) taken from tensor.data before zero_()", torch_value=kept,
+                   mine=seen["kept"], slip="zero_ put a new array in tensor.data; clear the one that is there, in "
+                   "place (self.data[...] = 0), so every view of it (like x.grad held elsewhere) sees the zeros")
+        reference.data = torch.tensor(marker)  # what zero_ returned follows only if it is the tensor itself
+        expected = torch_returned.numpy()
+        after = seen["returned_after"]
+        if not (isinstance(after, dict) and "tensor" in after and agrees(after["tensor"], expected)):
+            t.fail(f"zero_ returned {_described(seen['returned'])}, not the tensor itself; like torch's, it "
+                   "returns the tensor (that is why `x.grad.zero_()` shows tensor(0.)): `return self`")
     if not t.hidden:
         case(np.array(4.0, np.float32), "the seed: x.grad = tensor(4.), then x.grad.zero_()")
         case(np.array([0.6667, 1.3333, 2.0], np.float32), "the seed's vector x.grad")
+    if t.hidden:  # on every run: a gradient that overflowed or went undefined is cleared too
+        dtype = t.rng.choice([np.float32, np.float64])
+        values = (uniform(t.rng, shape_for(t, 1)) * 10).astype(dtype)
+        values.flat[:3] = [np.nan, np.inf, -np.inf][:values.size]
+        t.rng.shuffle(values.reshape(-1))
+        case(values, "nan and inf")
     for _ in range(2 if not t.hidden else 8):
         dtype = t.rng.choice([np.float32, np.float64, np.int64])
         case((uniform(t.rng, shape_for(t)) * 10).astype(dtype))
@@ -569,33 +673,43 @@ def _backward_error(function):
 
 def detach(t):
     def case(values, kind, where=""):
-        t.case(f"x = tensor({show(values)}, requires_grad=True); detaching {kind}"
-               + (f"  ({where})" if where else ""))
+        t.case(f"x = tensor({show(values)}, requires_grad=True); detaching {kind}; then writing into the "
+               "detached tensor's array, and binding a new array to its .data" + (f"  ({where})" if where else ""))
         x = torch.tensor(values, requires_grad=True)
         reference = {"x": x, "x * 3": x * 3, "a tensor without grad": torch.tensor(values)}[kind]
         expected = reference.detach()
-        seen = t.run("detach", values=values, kind=kind, what="Tensor.detach")
+        shape = tuple(expected.shape)
+        marker, other = np.full(shape, 7.0, np.float32), np.full(shape, -5.0, np.float32)
+        seen = t.run("detach", values=values, kind=kind, marker=marker, other=other, what="Tensor.detach")
         if not seen["is_tensor"]:
             t.fail(f"detach returned {seen['type']}; it must return a Tensor")
-        if seen["is_source"]:
-            t.fail("detach returned the tensor itself; torch returns a *new* tensor and leaves the "
-                   "original in the graph")
-        if seen["original_changed"]:
-            t.fail("detach changed the original tensor (its grad_fn or requires_grad); it must only "
-                   "make a new tensor")
         data = seen["data"]
         if isinstance(data, dict) or not agrees(data, expected.numpy()) or data.dtype != expected.numpy().dtype:
             t.fail("the detached values", torch_value=expected.numpy(), mine=data)
-        if not seen["shares"]:
-            t.fail("your detached tensor has a copy of the data; torch's shares it with the original "
-                   "(changing one changes the other): reuse self.data, do not copy it")
+        theirs = _backward_error(lambda: (expected ** 2).backward())
+        expected.data[...] = torch.tensor(marker)  # the same composition in torch
+        after_write = reference.detach().numpy().copy()
+        expected.data = torch.tensor(other)
+        after_rebind = reference.detach().numpy().copy()
+        if not agrees(seen["source_after_write"], after_write):
+            t.fail("after `d = source.detach(); d.data[...] = 7` the source's values", torch_value=after_write,
+                   mine=seen["source_after_write"], slip="your detached tensor has a copy of the data; torch's "
+                   "shares it with the original (changing one changes the other): reuse self.data, do not copy it")
+        if not agrees(seen.get("source_after_rebind"), after_rebind):
+            t.fail("after `d = source.detach(); d.data = <a new array>` the source's values", torch_value=after_rebind,
+                   mine=seen["source_after_rebind"], slip="detach returned the tensor itself; torch returns a *new* "
+                   "tensor (sharing the data) and leaves the original in the graph")
+        for attribute, name in (("requires_grad", "source_requires_grad"), ("grad_fn", "source_grad_fn")):
+            want = getattr(reference, attribute)
+            if (seen[name] is None) != (want is None) or (attribute == "requires_grad" and seen[name] is not want):
+                t.fail(f"after detach the original's {attribute} is {slips.exactly(seen[name])}, torch's is "
+                       f"{want}: detach must only make a new tensor, not change the original")
         for attribute in ("requires_grad", "is_leaf"):
             if seen[attribute] is not getattr(expected, attribute):
                 t.fail(f"detached.{attribute} is {slips.exactly(seen[attribute])}, torch's is "
                        f"{getattr(expected, attribute)}: a detached tensor is outside the graph")
         if seen["grad_fn"] is not None:
             t.fail(f"detached.grad_fn is {seen['grad_fn']}; a detached tensor has no history (None)")
-        theirs = _backward_error(lambda: (expected ** 2).backward())
         if seen["backward_error"] != theirs:
             t.fail(f"(detached ** 2).backward() should fail as torch's does, with {theirs!r}; "
                    f"yours gave {seen['backward_error']!r}")
@@ -627,7 +741,11 @@ def log_softmax_backward(t):
             ("that is softmax's backward rule, softmax * (grad - (grad * softmax).sum(dim)); log_softmax's "
              "is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
             ("the sum must run along dim only (the classes of each sample), not over every element: "
-             "grad.sum(axis=ctx.dim, keepdims=True)", grad - s * grad.sum())]
+             "grad.sum(axis=ctx.dim, keepdims=True)", grad - s * grad.sum()),
+            ("the sum term is softmax * grad.sum(dim), not softmax alone: grad - softmax is right only where "
+             "the incoming gradients along dim sum to 1", grad - s),
+            ("grad + softmax is right only where the incoming gradients along dim sum to -1 (as cross_entropy's "
+             "do); the rule is grad - softmax * grad.sum(dim, keepdims=True)", grad + s)]
         try:
             found.append(("keep the summed axis (keepdims=True): without it the sums broadcast against the "
                           "wrong axis", grad - s * grad.sum(axis=dim)))
@@ -639,7 +757,8 @@ def log_softmax_backward(t):
         grad = random_grad(t, x.shape) if grad is None else grad
         dim %= x.ndim  # counted from 0, as the engine's log_softmax hands it to LogSoftmax.forward
         check_op(t, "LogSoftmax", [x], grad, lambda a, dim: torch.log_softmax(a, dim), names=["x"],
-                 options={"dim": dim}, known=known(x, dim, grad), where=where, hint=lambda message: (
+                 options={"dim": dim}, known=known(x, dim, grad), where=where, sums_along=dim,
+                 again=lambda g: case(x, dim, g, PROBE), hint=lambda message: (
                      "keep the summed axis, `grad.sum(axis=ctx.dim, keepdims=True)`, so the sums broadcast "
                      "back along dim" if "broadcast" in message else None))
 

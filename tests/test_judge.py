@@ -135,6 +135,76 @@ def test_tampering_at_import_reaches_nothing_the_judge_uses(tmp_path):
     assert passed["pow_backward"] is False, found
 
 
+# Loaded only under the judge's worker (honest in a notebook): replace the zero_ driver, the session's
+# run, and the driver table with ones that report what the reference would. The engine's zero_ raises.
+REPLACES_THE_ZERO_DRIVER = """
+    import sys
+    import numpy as np
+    if "autograder.worker.serve" in sys.modules:
+        drivers = sys.modules["autograder.worker.drivers"]
+
+        def fake(self, values, marker=None, **_):
+            zeros = np.zeros_like(values)
+            tensor = {"tensor": zeros, "grad_fn": False, "requires_grad": False}
+            return {"data": zeros, "kept": zeros, "view": zeros.reshape(-1)[::2], "same_array": True,
+                    "returned_self": True, "returned": tensor,
+                    "returned_after": {**tensor, "tensor": np.array(marker if marker is not None else zeros)}}
+        honest_run = drivers.Session.run
+
+        def run(self, driver, args, *rest):
+            if driver == "zero_":
+                return {"value": fake(self, **args)}
+            return honest_run(self, driver, args, *rest)
+        drivers.Session.drive_zero_ = fake
+        drivers.Session.run = run
+        drivers.DRIVERS = {**getattr(drivers, "DRIVERS", {}), "zero_": fake}
+    """
+
+
+@pytest.mark.needs_bwrap
+def test_replacing_a_driver_in_the_worker_changes_nothing(tmp_path):
+    folder = engine_folder(tmp_path, prelude=REPLACES_THE_ZERO_DRIVER)
+    path = folder / "tinygrad_course" / "engine.py"
+    source = path.read_text()
+    start = source.index("### BEGIN SOLUTION zero_")
+    end = source.index("### END SOLUTION", start)
+    path.write_text(source[:start] + "### BEGIN SOLUTION zero_\n        raise RuntimeError('zero_ is broken')\n"
+                    + "        " + source[end:])
+    passed, found = scores(folder)
+    assert passed == {"pow_backward": True, "sin_backward": True, "zero_": False}, found
+    assert "zero_ is broken" in found["zero_"]["message"], found["zero_"]
+
+
+@pytest.mark.needs_bwrap
+def test_in_place_slips_cost_their_units_whatever_numpy_says_in_the_worker(tmp_path):
+    """Honest in a notebook, in the judge's worker the engine makes numpy's comparisons agree with
+    everything; Sin.backward multiplies the incoming gradient in place, AccumulateGrad keeps the array it
+    was given. The judge compares values read back after the calls, so both lose their units."""
+    prelude = """
+        import sys
+        import numpy as np
+        if "autograder.worker.serve" in sys.modules:
+            np.array_equal = lambda *args, **kwargs: True
+            np.shares_memory = lambda *args, **kwargs: False
+        """
+    folder = engine_folder(tmp_path, prelude=prelude)
+    path = folder / "tinygrad_course" / "engine.py"
+    source = path.read_text()
+    for unit, body in (("sin_backward", "x, = ctx.saved_tensors\ngrad *= np.cos(x)\nreturn grad\n"),
+                       ("accumulate_grad", "if leaf.grad is None:\n    leaf.grad = Tensor._make(grad)\n"
+                                           "else:\n    leaf.grad.data += grad\nreturn ()\n")):
+        start = source.index(f"### BEGIN SOLUTION {unit}")
+        end = source.index("### END SOLUTION", start)
+        indent = source[source.rindex("\n", 0, start) + 1:start]
+        source = (source[:start] + f"### BEGIN SOLUTION {unit}\n" + textwrap.indent(body, indent) + indent
+                  + source[end:])
+    path.write_text(source)
+    passed, found = scores(folder, exercises=["sin_backward", "accumulate_grad", "zero_"])
+    assert passed == {"sin_backward": False, "accumulate_grad": False, "zero_": True}, found
+    assert "changed the incoming gradient array in place" in found["sin_backward"]["message"]
+    assert "shares memory with a gradient array" in found["accumulate_grad"]["message"]
+
+
 @pytest.mark.needs_bwrap
 def test_the_worker_cannot_import_torch_and_learner_files_do_not_shadow_the_stdlib(tmp_path):
     folder = engine_folder(tmp_path)

@@ -4,13 +4,18 @@ A ``Session`` holds the learner's engine module (``engine.py`` of their ``tinygr
 or the function a notebook exercise asked for, and the exercise under test. ``run(name, args)``
 calls the driver ``name`` and returns ``{"value": plain data}``, or ``{"raised": {...}}`` when
 the learner's code raised.
-Nothing here knows the right answer: the checks compute it with torch and compare.
+Nothing here knows the right answer: the checks compute it with torch and compare. Nothing here
+judges either: a driver reports values (arrays as they are after the call, what came back and its
+type), never a flag it worked out about the learner's objects (a learner's engine can replace
+anything this process looks up), and the checks compare those values with torch's on the same
+composition. An in-place or aliasing slip is caught by a step whose result it corrupts.
 """
 
 import contextlib
 import io
 import os
 import traceback
+import types
 
 import numpy as np
 
@@ -102,7 +107,7 @@ def _gradient(tensor):
 # The graphs of the backward-pass exercise: Functions that know no derivative
 # --------------------------------------------------------------------------
 
-FORWARD = {"add": np.add, "add_cut": np.add, "mul": np.multiply, "sin": np.sin, "square": np.square,
+FORWARD = {"add": np.add, "add_cut": np.add, "mul": np.multiply, "sin": np.sin, "cos": np.cos, "square": np.square,
            "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "sum": lambda x: np.asarray(x.sum())}
 
 
@@ -114,7 +119,9 @@ def step_function(engine, step):
     here is an answer to any exercise. Like torch's node it saves tensors only where torch's does
     (``step["saves"]``), so a second backward fails exactly where torch's fails; it sends None to a
     constant input where torch's node does (``step["none_for_constants"]``), and always for an input
-    the step cuts (``b.detach()``)."""
+    the step cuts (``b.detach()``). Like an engine's ``Add.backward`` (``return grad, grad``), an add
+    step hands the very array it received to every input of that shape: a backward pass that sums
+    arriving gradients in place (``+=``) changes what another edge holds, and the leaves show it."""
     forward_op, local = FORWARD[step["op"]], step["local"]
 
     def forward(ctx, *arrays):
@@ -131,6 +138,8 @@ def step_function(engine, step):
         for slot, (derivative, shape) in enumerate(zip(local, ctx.input_shapes_)):
             if derivative is None or (step["none_for_constants"] and not wanted[slot]):
                 grads.append(None)
+            elif step["op"] in ("add", "add_cut") and np.shape(grad) == shape:
+                grads.append(grad)
             else:
                 grads.append(np.broadcast_to(grad, shape) * derivative if step["op"] != "sum"
                              else np.broadcast_to(grad, shape))  # a read-only view, as an engine's Sum may give
@@ -161,21 +170,26 @@ class Session:
         self.exercise, self.engine, self.answer = exercise, engine, answer
         self.standins = standins if engine is not None and answer is not None else None
 
-    def run(self, driver, args):
-        """``{"value": ...}`` or ``{"raised": ...}``; the value is plain data, encodable by ``codec``."""
-        function = getattr(self, f"drive_{driver}", None)
+    def run(self, driver, args, table=None):
+        """``{"value": ...}`` or ``{"raised": ...}``; the value is plain data, encodable by ``codec``.
+        The driver comes from ``DRIVERS``, made when this module was imported (before any learner code),
+        so replacing ``Session.drive_<name>`` later changes nothing (the worker passes its own copy)."""
+        function = (DRIVERS if table is None else table).get(driver)
         if function is None:
             raise ValueError(f"no driver {driver!r}")
         isolate = self.standins.installed(self.engine) if self.standins else contextlib.nullcontext()
         try:
             with isolate, contextlib.redirect_stdout(io.StringIO()):
-                value = function(**args)
+                value = function(self, **args)
         except Exception as error:  # noqa: BLE001 - the learner's exception is the finding
             return {"raised": describe_error(error)}
         return {"value": value}
 
     # -- engine units --
     def drive_op_backward(self, op, arrays, grad, options):
+        """The op's forward, then its backward; and the incoming gradient array and the inputs' arrays as
+        they are afterwards. In an engine the incoming gradient may be the very array another node also
+        received (Add hands one array to both inputs), and an input's array is that tensor's .data."""
         engine = self.engine
         function = getattr(engine, op)
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
@@ -188,75 +202,84 @@ class Session:
         returned = function.backward(ctx, incoming)
         kind = "list" if isinstance(returned, list) else "tuple" if isinstance(returned, tuple) else "single"
         items = list(returned)[:16] if kind != "single" else [returned]
-        # in an engine the incoming gradient may be the very array another node also received (Add hands
-        # one array to both inputs), and an input's array is that tensor's .data: neither may change
         return {"kind": kind, "count": len(returned) if kind != "single" else 1,
                 "grads": [None if g is None else array_of(g) for g in items],
-                "grad_mutated": not np.array_equal(incoming, grad, equal_nan=True),
-                "inputs_mutated": [not np.array_equal(mine, a, equal_nan=True) for mine, a in zip(given, arrays)]}
+                "incoming_after": array_of(incoming), "inputs_after": [array_of(a) for a in given]}
 
     def drive_sum_to_shape(self, grad, shape):
-        before = grad.copy()
         result = self.engine.sum_to_shape(grad, tuple(shape))
-        return {"result": array_of(result), "mutated": not np.array_equal(grad, before, equal_nan=True)}
+        return {"result": array_of(result), "grad_after": array_of(grad)}
 
-    def drive_accumulate_grad(self, leaf_values, gradients, rounds):
+    def drive_accumulate_grad(self, leaf_values, gradients, rounds, scribbles):
+        """Each round hands ``gradients[g]`` to leaf ``i``'s AccumulateGrad; then the handed-in array is
+        overwritten with ``scribbles[round]`` (the judge replays that with torch). Reported per round:
+        what apply returned, the handed-in array right after apply, each leaf's .grad, and the .grad
+        tensor and array each leaf had when its .grad was first set, as they are now (torch adds into
+        the existing x.grad in place, so a reference kept before a second backward sees the sum)."""
         engine = self.engine
         leaves = [engine.Tensor(v, requires_grad=True) for v in leaf_values]
         nodes = [engine.AccumulateGrad(leaf) for leaf in leaves]
+        kept = [None] * len(leaves)
         steps = []
-        for leaf_index, gradient_index in rounds:
+        for (leaf_index, gradient_index), scribble in zip(rounds, scribbles):
             g = gradients[gradient_index]
-            before = g.copy()
             returned = nodes[leaf_index].apply(g)
-            try:
-                empty = len(tuple(returned)) == 0
-            except TypeError:
-                empty = False
-            step = {"mutated": not np.array_equal(g, before), "empty": empty, "returned": short_repr(returned),
-                    "leaves": []}
-            for leaf in leaves:
+            step = {"returned": plain(returned), "given_after": array_of(g), "leaves": [], "kept": []}
+            g[...] = scribble
+            for k, leaf in enumerate(leaves):
                 grad = leaf.grad
-                if grad is None:
-                    step["leaves"].append(None)
-                elif not isinstance(grad, engine.Tensor):
-                    step["leaves"].append({"tensor": False, "type": type(grad).__name__})
-                else:
-                    data = array_of(grad.data)
-                    shares = isinstance(grad.data, np.ndarray) and any(
-                        np.shares_memory(grad.data, other) for other in gradients)
-                    step["leaves"].append({"tensor": True, "data": data, "shares": shares})
+                if grad is not None and kept[k] is None:
+                    kept[k] = (grad, getattr(grad, "data", None))
+                step["leaves"].append(None if grad is None else {
+                    "tensor": isinstance(grad, engine.Tensor), "type": type(grad).__name__,
+                    "data": array_of(getattr(grad, "data", None))})
+                step["kept"].append(None if kept[k] is None else {
+                    "tensor": array_of(getattr(kept[k][0], "data", None)), "array": array_of(kept[k][1])})
             steps.append(step)
         return {"steps": steps}
 
-    def drive_zero_(self, values):
+    def drive_zero_(self, values, marker):
+        """zero_ on a tensor, with an array and a view of it kept from before; then ``tensor.data`` is
+        rebound to ``marker`` and what zero_ returned is read again (it follows only if it is the tensor)."""
         tensor = self.engine.Tensor(values)
         array = tensor.data
         view = array.reshape(-1)[::2]
         returned = tensor.zero_()
-        return {"same_array": tensor.data is array, "data": array_of(tensor.data), "view": array_of(view),
-                "returned_self": returned is tensor}
+        seen = {"data": array_of(tensor.data), "kept": array_of(array), "view": array_of(view),
+                "returned": plain(returned)}
+        tensor.data = np.array(marker)
+        seen["returned_after"] = plain(returned)
+        return seen
 
-    def drive_detach(self, values, kind):
+    def drive_detach(self, values, kind, marker, other):
+        """detach, described; then a write into the detached tensor's array (``marker``) and a new array
+        bound to its .data (``other``), with the source's values read after each."""
         engine = self.engine
         x = engine.Tensor(values, requires_grad=True)
         makers = {"x": lambda: x, "x * 3": lambda: x * 3, "a tensor without grad": lambda: engine.Tensor(values)}
         source = makers[kind]()
-        grad_fn_before, requires_before = source.grad_fn, source.requires_grad
         detached = source.detach()
-        seen = {"is_tensor": isinstance(detached, engine.Tensor), "is_source": detached is source,
-                "type": type(detached).__name__,
-                "original_changed": source.grad_fn is not grad_fn_before or source.requires_grad != requires_before}
-        if not seen["is_tensor"] or seen["is_source"]:
+        seen = {"is_tensor": isinstance(detached, engine.Tensor), "type": type(detached).__name__}
+        if not seen["is_tensor"]:
             return seen
-        seen.update(data=array_of(detached.data), shares=bool(np.shares_memory(detached.data, source.data)),
-                    requires_grad=exact(detached.requires_grad), is_leaf=exact(detached.is_leaf),
-                    grad_fn=None if detached.grad_fn is None else short_repr(detached.grad_fn))
+        seen.update(data=array_of(detached.data), requires_grad=exact(detached.requires_grad),
+                    is_leaf=exact(detached.is_leaf),
+                    grad_fn=None if detached.grad_fn is None else short_repr(detached.grad_fn),
+                    source_requires_grad=exact(source.requires_grad),
+                    source_grad_fn=None if source.grad_fn is None else short_repr(source.grad_fn))
         try:
             (detached ** 2).backward()
             seen["backward_error"] = None
         except Exception as error:  # noqa: BLE001 - compared with torch's error text
             seen["backward_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
+        for name, change in (("source_after_write", lambda: detached.data.__setitem__(Ellipsis, marker)),
+                             ("source_after_rebind", lambda: setattr(detached, "data", np.array(other)))):
+            try:
+                change()
+            except Exception as error:  # noqa: BLE001 - a detached tensor whose data cannot take the marker
+                seen[name] = {"unreadable": type(error).__name__, "repr": short_repr(error)}
+                return seen
+            seen[name] = array_of(source.data)
         return seen
 
     def drive_backward_pass(self, leaves, steps, gradient):
@@ -338,19 +361,20 @@ class Session:
         w, b = engine.Tensor(w0, requires_grad=True), engine.Tensor(b0, requires_grad=True)
         result = self.answer(w, b, engine.Tensor(xs) if as_tensor else list(xs))
         items = list(result) if isinstance(result, list | tuple) else [result]
-        recorded = any(getattr(item, "grad_fn", None) is not None or getattr(item, "requires_grad", False) is True
-                       for item in items)
         try:
             values = np.concatenate([np.ravel(np.asarray(getattr(item, "data", item), dtype=np.float64))
                                      for item in items])
         except (TypeError, ValueError):
             values = None
-        return {"values": values, "repr": short_repr(result), "recorded": recorded,
+        return {"values": values, "repr": short_repr(result),
+                "items": [{"grad_fn": short_repr(getattr(item, "grad_fn", None)),
+                           "requires_grad": exact(getattr(item, "requires_grad", False))} for item in items[:64]],
                 "enabled_after": exact(engine.is_grad_enabled()),
-                "params_require_grad": w.requires_grad is True and b.requires_grad is True,
-                "grads_untouched": w.grad is None and b.grad is None}
+                "params_requires_grad": [exact(w.requires_grad), exact(b.requires_grad)],
+                "params_grad": [_gradient(w), _gradient(b)]}
 
     def drive_sgd_step(self, params, lr):
+        """The learner's step; each parameter's array from before the step is read again after it."""
         engine = self.engine
         mine = []
         for value, grad in params:
@@ -359,9 +383,9 @@ class Session:
             mine.append(p)
         arrays = [p.data for p in mine]
         self.answer(list(mine), lr)
-        return {"params": [{"data": array_of(p.data), "same_array": p.data is array,
-                            "grad": _gradient(p), "leaf": p.grad_fn is None and p.requires_grad is True,
-                            "grad_fn": short_repr(p.grad_fn), "requires_grad": short_repr(p.requires_grad)}
+        return {"params": [{"data": array_of(p.data), "kept": array_of(array), "grad": _gradient(p),
+                            "grad_fn": None if p.grad_fn is None else short_repr(p.grad_fn),
+                            "requires_grad": exact(p.requires_grad)}
                            for p, array in zip(mine, arrays)],
                 "enabled_after": exact(engine.is_grad_enabled())}
 
@@ -380,7 +404,8 @@ class Session:
         return seen
 
     def drive_train_step(self, weights, batches, lr):
-        """The learner's step on the grader's model, ``x @ W + b``, one mini-batch after another."""
+        """The learner's step on the grader's model, ``x @ W + b``, one mini-batch after another; the
+        parameters' arrays from before the first step are read again after each."""
         engine = self.engine
         params = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
         arrays = [p.data for p in params]
@@ -391,11 +416,16 @@ class Session:
         for x, y in batches:
             loss = self.answer(model, list(params), engine.Tensor(x), engine.Tensor(y), lr)
             steps.append({"loss": plain(loss), "params": [array_of(p.data) for p in params],
-                          "grads": [_gradient(p) for p in params],
-                          "same_array": all(p.data is a for p, a in zip(params, arrays)),
-                          "leaf": all(p.grad_fn is None and p.requires_grad is True for p in params),
+                          "kept": [array_of(a) for a in arrays], "grads": [_gradient(p) for p in params],
+                          "grad_fn": [None if p.grad_fn is None else short_repr(p.grad_fn) for p in params],
+                          "requires_grad": [exact(p.requires_grad) for p in params],
                           "enabled_after": exact(engine.is_grad_enabled())})
         return {"steps": steps}
+
+
+# name -> driver, made once when this module is imported, before any learner code runs
+DRIVERS = types.MappingProxyType({name.removeprefix("drive_"): function for name, function in vars(Session).items()
+                                  if name.startswith("drive_")})
 
 
 # --------------------------------------------------------------------------

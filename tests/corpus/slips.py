@@ -1,0 +1,231 @@
+"""Realistic wrong answers, written the way learners write them: whole ideas, not one-token mutants.
+
+Each entry is a slip a learner makes on purpose-free grounds (a recursive topological sort, `+=` on
+an array another edge holds, `self.data *= 0`, `-grad / x`, ...). ``tests/test_slip_corpus.py`` plants
+each one and asserts that it loses its exercise on every seed it tries, with ``slip`` (a phrase of the
+feedback) naming what went wrong.
+
+ENGINE: ``unit`` (and ``region``, for units with two solution regions) is replaced by ``body`` in the
+reference engine (``planted_bugs.plant``). NOTEBOOK: ``source`` defines the learner's function, with
+the names tinygrad_course (the engine), math and np.
+"""
+
+from autograder import slips
+
+ENGINE = [
+    {"unit": "backward_pass", "slip": slips.SUMMED_IN_PLACE,
+     "idea": "sum arriving gradients in place: `pending[node] += g`, on an array Add also gave another edge",
+     "body": """
+        pending = {root.grad_fn: grad}
+        for node in topological_order(root.grad_fn):
+            input_grads = node.apply(pending.pop(node))
+            for (next_node, _), g in zip(node.next_functions, input_grads):
+                if next_node is None or g is None:
+                    continue
+                if next_node in pending:
+                    pending[next_node] += g
+                else:
+                    pending[next_node] = g
+            if not retain_graph:
+                node.release()
+        """},
+    {"unit": "backward_pass", "region": 2, "slip": "deeper than Python's recursion limit",
+     "idea": "a recursive depth-first topological sort (right order, but recursion)",
+     "body": """
+        order, seen = [], set()
+
+        def visit(node):
+            if node in seen:
+                return
+            seen.add(node)
+            for child, _ in node.next_functions:
+                if child is not None:
+                    visit(child)
+            order.append(node)
+        visit(start)
+        return order[::-1]
+        """},
+    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+     "idea": "`self.grad = self.grad + g`: a new tensor each time, so a kept x.grad never sees the sum",
+     "body": """
+        if leaf.grad is None:
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+        else:
+            leaf.grad = leaf.grad + grad
+        return ()
+        """},
+    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+     "idea": "wrap the sum in a new Tensor",
+     "body": """
+        old = leaf.grad
+        total = np.array(grad, dtype=leaf.data.dtype) if old is None else old.data + grad
+        leaf.grad = Tensor._make(total)
+        return ()
+        """},
+    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+     "idea": "a new array in the same tensor: `leaf.grad.data = leaf.grad.data + grad`",
+     "body": """
+        if leaf.grad is None:
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+        else:
+            leaf.grad.data = leaf.grad.data + grad
+        return ()
+        """},
+    {"unit": "accumulate_grad", "slip": slips.SHARED,
+     "idea": "keep the array that arrived as .grad, then add into it",
+     "body": """
+        if leaf.grad is None:
+            leaf.grad = Tensor._make(grad)
+        else:
+            leaf.grad.data += grad
+        return ()
+        """},
+    {"unit": "accumulate_grad", "slip": "changed the gradient array it was given",
+     "idea": "add the old .grad into the arriving array, then store a copy of it",
+     "body": """
+        if leaf.grad is not None:
+            grad += leaf.grad.data
+        leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+        return ()
+        """},
+    {"unit": "zero_", "slip": "multiplying by 0 leaves nan",
+     "idea": "`self.data *= 0`: nan * 0 and inf * 0 stay nan",
+     "body": """
+        self.data *= 0
+        return self
+        """},
+    {"unit": "zero_", "slip": "put a new array in tensor.data",
+     "idea": "a fresh array of zeros",
+     "body": """
+        self.data = np.zeros_like(self.data)
+        return self
+        """},
+    {"unit": "zero_", "slip": "return self",
+     "idea": "clears in place but returns nothing",
+     "body": """
+        self.data.fill(0)
+        """},
+    {"unit": "detach", "slip": "returned the tensor itself",
+     "idea": "detach gives back the same tensor",
+     "body": """
+        return self
+        """},
+    {"unit": "detach", "slip": "has a copy of the data",
+     "idea": "a copy, to be safe",
+     "body": """
+        return Tensor(self.data.copy())
+        """},
+    {"unit": "log_backward", "slip": slips.SIGN,
+     "idea": "`-grad / x`: log's derivative mixed up with 1/x's",
+     "body": """
+        x, = ctx.saved_tensors
+        return -grad / x
+        """},
+    {"unit": "log_softmax_backward", "slip": "not softmax alone",
+     "idea": "`grad - exp(out)`: right only when each row of grad sums to 1",
+     "body": """
+        out, = ctx.saved_tensors
+        return grad - np.exp(out)
+        """},
+    {"unit": "log_softmax_backward", "slip": "sum to -1",
+     "idea": "`grad + exp(out)`: cross_entropy's rows sum to -1, so it looked right there",
+     "body": """
+        out, = ctx.saved_tensors
+        return grad + np.exp(out)
+        """},
+    {"unit": "sigmoid_backward", "slip": slips.WRONG_SAVED,
+     "idea": "uses the saved output as if it were x (sigmoid applied again)",
+     "body": """
+        z, = ctx.saved_tensors
+        s = 1 / (1 + np.exp(-z))
+        return grad * s * (1 - s)
+        """},
+    {"unit": "sin_backward", "slip": "changed the incoming gradient array in place",
+     "idea": "multiply the incoming gradient in place",
+     "body": """
+        x, = ctx.saved_tensors
+        grad *= np.cos(x)
+        return grad
+        """},
+    {"unit": "neg_backward", "slip": "changed the incoming gradient array in place",
+     "idea": "negate in place: `grad *= -1`",
+     "body": """
+        grad *= -1
+        return grad
+        """},
+    {"unit": "pow_backward", "slip": "changed the array of its input x in place",
+     "idea": "lower the saved power in place: that array is x's .data",
+     "body": """
+        x, = ctx.saved_tensors
+        n = ctx.exponent
+        x **= n - 1
+        return grad * n * x
+        """},
+    {"unit": "mul_backward", "slip": slips.WRONG_SAVED,
+     "idea": "each input's gradient uses itself instead of the other input",
+     "body": """
+        a, b = ctx.saved_tensors
+        return grad * a, grad * b
+        """},
+    {"unit": "sub_backward", "slip": slips.SIGN,
+     "idea": "subtraction treated like addition",
+     "body": """
+        return grad, grad
+        """},
+    {"unit": "sum_to_shape", "slip": slips.NOT_REDUCED,
+     "idea": "sums only the leading axes broadcasting added, forgets the stretched size-1 axes",
+     "body": """
+        while grad.ndim > len(shape):
+            grad = grad.sum(axis=0)
+        return grad
+        """},
+    {"unit": "mean_backward", "slip": "did not divide by the number of elements averaged",
+     "idea": "spreads grad over x but forgets the 1/n",
+     "body": """
+        grad = _restore_reduced_dims(grad, ctx)
+        return np.broadcast_to(grad, ctx.shape)
+        """},
+    {"unit": "clamp_backward", "slip": "exactly equal to a bound",
+     "idea": "strict comparisons at the bounds",
+     "body": """
+        x, = ctx.saved_tensors
+        low = -np.inf if ctx.min is None else ctx.min
+        high = np.inf if ctx.max is None else ctx.max
+        return np.where((low < x) & (x < high), grad, 0)
+        """},
+]
+
+NOTEBOOK = [
+    {"exercise": "sgd_step", "slip": "put a new array in the parameter",
+     "idea": "a new array bound to p.data instead of an in-place update",
+     "source": """
+        def sgd_step(params, lr):
+            for p in params:
+                p.data = p.data - lr * p.grad.data
+                p.grad.zero_()
+        """},
+    {"exercise": "train_step", "slip": "a new array after the step",
+     "idea": "the same, inside a training step",
+     "source": """
+        def train_step(model, params, x, y, lr):
+            loss = tinygrad_course.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            for p in params:
+                p.data = p.data - lr * p.grad.data
+                p.grad.zero_()
+            return loss.item()
+        """},
+    {"exercise": "predict_accumulated_grad", "slip": slips.NOT_ACCUMULATED,
+     "idea": "forgets that backward() adds to .grad",
+     "source": """
+        def predict_grad(x0, calls, zero_between):
+            return 2 * x0
+        """},
+    {"exercise": "no_grad_inference", "slip": "part of a graph",
+     "idea": "predicts without no_grad",
+     "source": """
+        def predict(w, b, xs):
+            x = xs if isinstance(xs, tinygrad_course.Tensor) else tinygrad_course.tensor(xs)
+            return tinygrad_course.sigmoid(w * x + b)
+        """},
+]
