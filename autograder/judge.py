@@ -208,11 +208,17 @@ class WorkerRunner:
             return {"raised": self.dead}
         nonce = secrets.token_hex(16)
         try:
-            self.process.stdin.write(codec.encode({**message, "nonce": nonce}).encode() + b"\n")
+            request = codec.encode({**message, "nonce": nonce}).encode() + b"\n"
+        except codec.CodecError as error:  # nothing was written: the worker is still in step
+            words = f"the grader could not send this exercise to the worker whole: {error}"
+            return {"raised": {"type": "Unsendable", "message": words, "words": words, "place": "",
+                               "not_written": False}}
+        try:
+            self.process.stdin.write(request)
             self.process.stdin.flush()
             limit = time.monotonic() + self.timeout
             return self._reply(nonce, limit if self.deadline is None else min(limit, self.deadline))
-        except (BrokenPipeError, EOFError, OSError, TimeoutError, codec.CodecError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever went wrong on the pipe costs this exercise only
             self.dead = {"type": "WorkerStopped", "place": "", "not_written": False, "worker": True,
                          "message": self._why(error)}
             if self.process.poll() is None:
@@ -221,7 +227,7 @@ class WorkerRunner:
 
     def _reply(self, nonce, deadline):
         """The first line that decodes to a reply carrying ``nonce``; lines learner code wrote into
-        the pipe (a forged reply, or a stale one) are skipped, up to a budget."""
+        the pipe (a forged reply, or a stale one, or one the codec refuses) are skipped, up to a budget."""
         budget = 8 * codec.MAX_LINE
         while True:
             line = self._read_line(deadline)
@@ -230,13 +236,15 @@ class WorkerRunner:
                 raise codec.CodecError("too much unreadable output on the reply pipe")
             try:
                 reply = codec.decode(line.decode("utf-8"))
-            except (codec.CodecError, UnicodeDecodeError):
+            except Exception:  # noqa: BLE001 - not the worker's reply: serve only writes what decode reads
                 continue
             if isinstance(reply, dict) and reply.pop("nonce", None) == nonce and (
                     {"value", "raised", "problem"} & set(reply)):
                 return reply
 
     def _why(self, error):
+        if not isinstance(error, OSError | EOFError | TimeoutError | codec.CodecError):
+            return f"the grader could not read its reply ({type(error).__name__}: {str(error)[:300]})"
         if isinstance(error, TimeoutError):
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return "the grader's time for this submission ran out (your code was still running)"
@@ -299,9 +307,11 @@ class WorkerRunner:
 # --------------------------------------------------------------------------
 
 def answer_cells(notebook):
-    """``[(cell id, source), ...]``: a notebook's code cells in order, its test cells left out."""
+    """``[(cell id, source), ...]``: a notebook's code cells in order, its test cells left out.
+    Malformed cells and metadata are read as plain cells (a grade id that is not a string is none)."""
     cells = []
-    for number, cell in enumerate(notebook.get("cells", [])):
+    found = notebook.get("cells") if isinstance(notebook, dict) else None
+    for number, cell in enumerate(found if isinstance(found, list) else []):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell.get("metadata"), dict) else {}
@@ -310,7 +320,8 @@ def answer_cells(notebook):
             continue
         source = cell.get("source", "")
         source = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else str(source)
-        cells.append((str(meta.get("grade_id") or f"#{number}"), source))
+        grade_id = meta.get("grade_id")
+        cells.append((grade_id if isinstance(grade_id, str) and grade_id else f"#{number}", source))
     return cells
 
 
@@ -361,14 +372,15 @@ def _judge_one(exercise, runners, notebooks, seed):
         if uses_engine:
             setup["standins"] = STANDINS.read_text()
         runner = runners["answers" if uses_engine else "by_hand"]
-    runner.begin(exercise, setup)
     try:
+        runner.begin(exercise, setup)
         for hidden in (False, True):
             checks.run_check(exercise, runner, hidden=hidden,
                              seed=seed if hidden else checks.visible_seed(exercise))
     except checks.CheckFailed as failure:
         return {"passed": False, "seed": seed, "message": str(failure)}
     except Exception as error:  # noqa: BLE001 - learner data the check could not digest: this exercise only
+        runner.close()  # whatever state the worker is in, the next exercise gets a fresh one
         return {"passed": False, "seed": seed,
                 "message": f"{exercise}: the check could not use what your code returned "
                            f"({type(error).__name__}: {str(error)[:300]})"}
