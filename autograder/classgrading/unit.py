@@ -23,10 +23,12 @@ import time
 import traceback
 from pathlib import Path
 
+import jsonschema
 import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import capture_log
 from traitlets.config import Config
@@ -71,29 +73,69 @@ def _nbgrader(cell):
 
 
 def _grade_ids(notebook):
-    return {_nbgrader(cell).get("grade_id") for cell in notebook.cells} - {None}
+    return {grade_id for cell in notebook.cells if isinstance(grade_id := _nbgrader(cell).get("grade_id"), str)}
+
+
+_VALIDATOR = MetadataValidator()  # nbgrader's own check of a cell's nbgrader metadata
+
+
+def metadata_problem(cell):
+    """Why nbgrader could not read ``cell``'s nbgrader metadata, in a few words; None when it can
+    (or the cell has none)."""
+    meta = cell.get("metadata")
+    if not isinstance(meta, dict):
+        return f"its metadata is {_shown(meta)}, not an object"
+    if "nbgrader" not in meta:
+        return None
+    if not isinstance(meta["nbgrader"], dict):
+        return f"it is {_shown(meta['nbgrader'])}, not an object"
+    try:
+        jsonschema.validate(meta["nbgrader"], _VALIDATOR.schema)  # the clearest words come first
+        _VALIDATOR.validate_cell(cell)
+    except Exception as error:  # noqa: BLE001 - nbgrader's checks raise many kinds on odd shapes
+        words = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        return words.splitlines()[0][:160] if words.strip() else type(error).__name__
+    return None
+
+
+def _shown(value):
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def tidy_grade_ids(submitted, info):
     """Make a learner's notebook one nbgrader can grade, cell ids as released; sentences for the report.
 
     nbgrader fails a whole notebook on unreadable nbgrader metadata, a duplicated grade id or a
-    graded cell it does not know (schema or validation errors), so: unreadable metadata is dropped
-    (a plain cell); a grade id the assignment does not have is dropped; of a duplicated grade id only
+    graded cell it does not know (schema or validation errors), so: metadata nbgrader's own
+    validator refuses (null, a list, a grade id that is not a string, points that are not a number,
+    flags that are not booleans, ...) is dropped (a plain cell; a test cell is then put back as
+    released); a grade id the assignment does not have is dropped; of a duplicated grade id only
     the last cell keeps it, as nbgrader itself would grade the last."""
     known = set(info["cell_ids"]) | set(info["grade_ids"])
     said, last = [], {}
     for number, cell in enumerate(submitted.cells):
-        meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
-        if meta is not None and not isinstance(meta, dict):
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+            said.append(f"cell {number + 1} had metadata that is not an object; it was graded as a plain cell")
+            continue
+        if "nbgrader" not in cell.metadata:
+            continue
+        problem = metadata_problem(cell)
+        grade_id = cell.metadata["nbgrader"].get("grade_id") if problem is None else None
+        if problem is not None:
             del cell.metadata["nbgrader"]
-            said.append(f"cell {number + 1} had unreadable nbgrader metadata; it was graded as a plain cell")
-        elif isinstance(meta, dict) and meta.get("grade_id") not in known:
+            said.append(f"cell {number + 1} had nbgrader metadata nbgrader cannot read ({problem}); it was "
+                        "graded as a plain cell")
+        elif grade_id not in known:
             del cell.metadata["nbgrader"]
-            said.append(f"cell {number + 1} claims grade id {str(meta.get('grade_id'))[:60]!r}, which the "
+            said.append(f"cell {number + 1} claims grade id {str(grade_id)[:60]!r}, which the "
                         "assignment does not have; it was graded as a plain cell")
-        elif isinstance(meta, dict):
-            last[meta["grade_id"]] = number
+        else:
+            last[grade_id] = number
     for number, cell in enumerate(submitted.cells):
         grade_id = _nbgrader(cell).get("grade_id")
         if grade_id is not None and last[grade_id] != number:
@@ -116,10 +158,29 @@ def _read_notebook(data):
         return None, f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
     except RecursionError:
         return None, "is not a notebook one can read: its JSON is nested too deeply"
+    shape = _shape_problem(json.loads(text))
+    if shape:
+        return None, f"is JSON but not a Jupyter notebook: {shape}"
     try:
         return nbformat.reads(text, as_version=4), None
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds
         return None, f"is JSON but not a Jupyter notebook ({type(error).__name__}: {str(error)[:200]})"
+
+
+def _shape_problem(data):
+    """What makes parsed JSON not a notebook, where nbformat would only raise a puzzling error."""
+    if not isinstance(data, dict):
+        return f"it is {_shown(data)}, not an object"
+    if not isinstance(data.get("metadata", {}), dict):
+        return f"its metadata is {_shown(data['metadata'])}, not an object"
+    if not isinstance(data.get("cells", []), list):
+        return f"its cells are {_shown(data['cells'])}, not a list"
+    for number, cell in enumerate(data.get("cells", [])):
+        if not isinstance(cell, dict):
+            return f"cell {number + 1} is {_shown(cell)}, not an object"
+        if not isinstance(cell.get("metadata", {}), dict):
+            return f"cell {number + 1}'s metadata is {_shown(cell['metadata'])}, not an object"
+    return None
 
 
 def resolve_notebooks(files, layout, source_files=()):
@@ -229,7 +290,7 @@ def edits(submitted, tests):
     for cell in submitted.cells:
         grade_id = _nbgrader(cell).get("grade_id")
         if grade_id in tests:
-            seen[grade_id] = cell.source
+            seen[grade_id] = cell.get("source") if isinstance(cell.get("source"), str) else ""
     found = []
     for grade_id, source in tests.items():
         if grade_id not in seen:
