@@ -14,7 +14,8 @@ The hidden check's seed is derived from the course secret and the submission's d
 (``hidden_seed``): the same bytes get the same cases, and so the same score, on every run.
 
 Sandboxes: ``bwrap`` (bubblewrap: no network, own pid namespace -- every process the learner
-starts dies with the worker -- and a filesystem of the system's read-only libraries, the
+starts dies with the worker, and there are at most ``WORKER_TASKS`` of them at once, enforced as
+``sandbox`` describes -- and a filesystem of the system's read-only libraries, the
 interpreter's standard library, numpy and the submission; where it does not work, ``judge``
 raises ``sandbox.SandboxUnavailable`` and runs nothing); ``unconfined`` (asked for by name only:
 a plain child process with the grader's rights, whose ``sys.path`` holds numpy and the worker
@@ -49,6 +50,7 @@ STANDINS = PACKAGE / "instructor" / "standins.py"  # sent only to sessions judgi
 INSIDE = "/opt/judge"                              # where the worker's files appear in bwrap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")
+WORKER_TASKS = 32  # processes and threads in a worker's sandbox: the worker needs one (sandbox.MAX_TASKS says how)
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
 SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
@@ -123,7 +125,7 @@ def _bwrap(argv, folder):
              "--ro-bind", str(folder), "/submission", "--chdir", "/submission", "--clearenv"]
     for key, value in _env().items():
         args += ["--setenv", key, value]
-    return [*args, "--", *argv]
+    return [*sandbox.limit_outside(WORKER_TASKS), *args, "--", *sandbox.limit_inside(argv, WORKER_TASKS)]
 
 
 def _env():
@@ -290,6 +292,8 @@ class WorkerRunner:
                 except (ProcessLookupError, PermissionError):
                     self.process.kill()
             self.process.wait()
+            if self.sandbox == "bwrap":
+                sandbox.release_cgroup(self.process.pid)
             for stream in (self.process.stdin, self.process.stdout):
                 try:
                     stream.close()

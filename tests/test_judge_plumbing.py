@@ -101,3 +101,27 @@ def test_a_cell_too_big_to_send_costs_its_notebook_exercises_only(tmp_path):
     assert passed == {"pow_backward": True, "manual_dy_dx": False}, found
     assert "could not send this exercise to the worker whole" in found["manual_dy_dx"]["message"]
     assert "refused rather than cut" in found["manual_dy_dx"]["message"]
+
+
+FORK_BOMB = """
+import os, time
+started = 0
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:  # a child sleeps (the test need not load the machine) until the sandbox goes
+        time.sleep(60)
+        os._exit(0)
+    started += 1
+x, = ctx.saved_tensors
+right = grad * (ctx.exponent * x ** (ctx.exponent - 1))
+return right if started < 200 else right * 0   # the verdict shows whether the limit held
+"""
+
+
+def test_a_worker_cannot_start_hundreds_of_processes_and_the_rest_is_judged(tmp_path):
+    passed, found = scores(engine_folder(tmp_path, FORK_BOMB), mode="bwrap", timeout=20)
+    assert passed == dict.fromkeys(FAST, True), found
+    assert judge.WORKER_TASKS < 200

@@ -8,7 +8,19 @@ A submission's kernels run inside ``bwrap`` (Debian package ``bubblewrap``) with
     kernel factory's stdin, see ``zygote``). Not visible:
     the course root (gradebook, hidden tests, source notebooks), the instructor's reference
     engine, other learners' submissions, home folders.
-Every kernel also gets rlimits (address space, CPU seconds, file size, no core dumps).
+Every kernel also gets rlimits (address space, CPU seconds, file size, no core dumps), and
+every sandbox a limit on the processes and threads it holds together (``MAX_TASKS``; a kernel
+with torch and ipykernel runs about 15 threads), so a learner who starts hundreds of processes
+is refused (``fork`` fails with EAGAIN) instead of loading the machine. It is enforced twice:
+  - ``RLIMIT_NPROC``, set inside the sandbox before the sandboxed program starts
+    (``limit_inside``). The kernel counts it per user and per user namespace, and bubblewrap gives
+    each sandbox its own user namespace, so for a grader that is not root it counts exactly this
+    sandbox's processes. Root is exempt from ``RLIMIT_NPROC``, hence:
+  - for a grader running as root, a ``pids`` cgroup per sandbox (``limit_outside``): a
+    short-lived shim makes ``<pids cgroup>/autograder-<pid>``, sets ``pids.max``, joins it and
+    execs bubblewrap (cgroup v1 ``pids``, or v2 where the grader's cgroup tree is writable). The
+    cgroups of sandboxes that are gone are removed by the next one. Where root has no writable
+    pids cgroup (``process_limit()`` says so), only the other limits hold.
 
 bubblewrap works as root in this container and unprivileged where user namespaces are
 allowed. Fail closed: where it is missing or refused (``probe``), ``resolve`` raises
@@ -20,6 +32,7 @@ write whatever the grading user can and reach the network, and every summary and
 
 import functools
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -113,8 +126,10 @@ def _system_binds():
     return args + hide_private()
 
 
-def bwrap_command(argv, *, cwd, writable=(), env):
-    """``argv`` wrapped in bubblewrap: see the module docstring for what it can see and do."""
+def bwrap_command(argv, *, cwd, writable=(), env, tasks=None):
+    """``argv`` wrapped in bubblewrap: see the module docstring for what it can see and do.
+    ``tasks``: the most processes and threads the sandbox may hold (``MAX_TASKS`` by default)."""
+    tasks = MAX_TASKS if tasks is None else tasks
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_system_binds()]
     for folder in writable:
@@ -122,7 +137,125 @@ def bwrap_command(argv, *, cwd, writable=(), env):
     args += ["--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return [*args, "--chdir", cwd, "--", *argv]
+    return [*limit_outside(tasks), *args, "--chdir", cwd, "--", *limit_inside(argv, tasks)]
+
+
+# ---------------------------------------------------------------- the process limit
+
+MAX_TASKS = 64  # processes and threads in one kernels' sandbox (a torch kernel runs about 15)
+CGROUP_PREFIX = "autograder-"
+# Inside the sandbox, before the program: RLIMIT_NPROC, counted in the sandbox's own user namespace.
+_INSIDE = "import os, resource, sys; n = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_NPROC, (n, n)); " \
+          "os.execvp(sys.argv[2], sys.argv[2:])"
+# Outside, for root: a pids cgroup of its own, then bubblewrap (exec keeps the pid the caller knows).
+_OUTSIDE = """
+import os, sys
+parent, tasks, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+for name in os.listdir(parent):  # the cgroups of sandboxes that are gone (a live one refuses rmdir)
+    if name.startswith("autograder-") and name[len("autograder-"):].isdigit():
+        try:
+            os.kill(int(name[len("autograder-"):]), 0)
+        except ProcessLookupError:
+            try:
+                os.rmdir(os.path.join(parent, name))
+            except OSError:
+                pass
+        except OSError:
+            pass
+mine = os.path.join(parent, "autograder-%d" % os.getpid())
+try:
+    os.makedirs(mine, exist_ok=True)
+    with open(os.path.join(mine, "pids.max"), "w") as limit:
+        limit.write(tasks)
+    with open(os.path.join(mine, "cgroup.procs"), "w") as procs:
+        procs.write(str(os.getpid()))
+except OSError as error:
+    sys.exit("autograder: the sandbox's process limit could not be set (%s)" % error)
+os.execvp(argv[0], argv)
+"""  # its cgroups are CGROUP_PREFIX + the pid
+
+
+def _python():
+    return os.path.realpath(sys.executable)
+
+
+def limit_inside(argv, tasks):
+    """``argv``, started by a shim that first sets RLIMIT_NPROC to ``tasks`` (run it inside the sandbox)."""
+    return [_python(), "-I", "-S", "-c", _INSIDE, str(tasks), *argv]
+
+
+def limit_outside(tasks):
+    """The prefix that puts a sandbox started by root in a pids cgroup of its own ([] otherwise)."""
+    parent = pids_cgroup()
+    return [_python(), "-I", "-S", "-c", _OUTSIDE, parent, str(tasks)] if parent else []
+
+
+def release_cgroup(pid):
+    """Remove the pids cgroup of the sandbox whose shim had ``pid``, once everything in it is gone."""
+    parent = pids_cgroup()
+    if parent:
+        try:
+            os.rmdir(os.path.join(parent, f"{CGROUP_PREFIX}{pid}"))
+        except OSError:
+            pass
+
+
+@functools.cache
+def pids_cgroup():
+    """The writable cgroup folder under which root makes a pids cgroup per sandbox, or None (not
+    root, or no pids controller it can use)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        with open("/proc/self/cgroup") as own:
+            lines = [line.rstrip("\n").split(":", 2) for line in own]
+        with open("/proc/self/mountinfo") as mounts:
+            mountinfo = [line.split() for line in mounts]
+    except OSError:
+        return None
+    for number, controllers, path in lines:
+        for fields in mountinfo:
+            dash = fields.index("-")
+            root, point, fstype, options = fields[3], fields[4], fields[dash + 1], fields[dash + 3]
+            if number != "0" and "pids" in controllers.split(",") and fstype == "cgroup" \
+                    and "pids" in options.split(","):
+                return _usable(point, root, path)
+            if number == "0" and fstype == "cgroup2":
+                folder = _usable(point, root, "/")  # v2: a tree of ours under the (namespace's) root
+                if folder and _enable_pids(point) and _enable_pids(os.path.join(point, "autograder")):
+                    return os.path.join(point, "autograder")
+    return None
+
+
+def _usable(point, root, path):
+    if not path.startswith(root):
+        return None
+    folder = os.path.normpath(os.path.join(point, os.path.relpath(path, root)))
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK) else None
+
+
+def _enable_pids(folder):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "cgroup.controllers")) as available:
+            if "pids" not in available.read().split():
+                return False
+        with open(os.path.join(folder, "cgroup.subtree_control"), "r+") as control:
+            if not re.search(r"\bpids\b", control.read()):
+                control.write("+pids")
+        return True
+    except OSError:
+        return False
+
+
+def process_limit():
+    """A sentence for the summary: how the sandbox's process limit is enforced here."""
+    if os.geteuid() != 0:
+        return f"at most {MAX_TASKS} processes and threads per sandbox (RLIMIT_NPROC in its user namespace)"
+    if pids_cgroup():
+        return f"at most {MAX_TASKS} processes and threads per sandbox (a pids cgroup each)"
+    return ("no limit on the number of processes in a sandbox: the grader runs as root (exempt from "
+            "RLIMIT_NPROC) and has no writable pids cgroup")
 
 
 @functools.cache
