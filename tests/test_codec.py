@@ -189,3 +189,17 @@ def test_encode_refuses_deep_nesting():
         value = [value]
     with pytest.raises(codec.CodecError, match="nested"):
         codec.encode(value)
+
+
+def test_an_object_that_fails_while_read_is_a_codec_error():
+    class Hostile(list):
+        def __iter__(self):
+            raise RuntimeError("no")
+
+    class Recursive(list):
+        def __iter__(self):
+            return iter([self])
+
+    for value in (Hostile([1]), Recursive()):
+        with pytest.raises(codec.CodecError):
+            codec.encode({"value": value})

@@ -33,7 +33,13 @@ class CodecError(ValueError):
 
 def encode(value):
     """``value`` as one line of text (no newline inside); ``CodecError`` if it cannot cross whole."""
-    line = json.dumps(_plain(value, (), [MAX_ITEMS]), allow_nan=False, separators=(",", ":"))
+    try:
+        plain = _plain(value, (), [MAX_ITEMS])
+    except CodecError:
+        raise
+    except Exception as error:  # noqa: BLE001 - an object (a learner's subclass) that fails while read
+        raise CodecError(f"the value could not be read as plain data ({type(error).__name__})") from None
+    line = json.dumps(plain, allow_nan=False, separators=(",", ":"))
     if len(line) > MAX_LINE:
         raise CodecError(f"the message would be {len(line):,} bytes, over the limit of {MAX_LINE:,}; "
                          "refused rather than cut")
