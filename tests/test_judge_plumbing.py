@@ -11,10 +11,9 @@ import pytest
 from test_judge import FAST, engine_folder, scores
 
 from autograder import judge
-from autograder.classgrading import sandbox
 from autograder.worker import codec
 
-pytestmark = pytest.mark.skipif(not sandbox.probe()[0], reason="bubblewrap is not available here")
+pytestmark = pytest.mark.needs_bwrap
 
 # A reply line whose shape overflows numpy once reshaped (its element count is 0, so no budget
 # catches it): before the codec refused it, decoding it raised a plain ValueError in the judge.

@@ -94,6 +94,7 @@ def test_a_renamed_notebook_with_a_list_grade_id_is_still_matched():
 
 
 @pytest.mark.slow
+@pytest.mark.needs_bwrap
 def test_a_submission_with_malformed_metadata_is_graded(tmp_path):
     """One learner whose two notebooks each carry malformed metadata (a null on the answer cell, a
     list grade id on a test cell, a test cell's points as text): every notebook is graded, the honest

@@ -7,7 +7,7 @@ import pytest
 
 from autograder.classgrading import sandbox
 
-pytestmark = pytest.mark.skipif(not sandbox.probe()[0], reason="bubblewrap is not available here")
+pytestmark = pytest.mark.needs_bwrap
 
 FORKS = """
 import os, sys, time
