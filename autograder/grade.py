@@ -228,6 +228,8 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
     where bubblewrap does not work) or ``unconfined`` (learner code with the grader's rights)."""
     started = time.monotonic()
     mode, sandbox_words = sandbox.resolve(sandbox_mode)  # first: fail closed before touching anything
+    if mode == "bwrap":
+        sandbox_words += f"; {sandbox.process_limit()}"
     if mode == "unconfined":
         log(f"WARNING: {sandbox.UNCONFINED_OPTION}: learner code runs WITHOUT a sandbox, with your rights")
     _tools_on_path()

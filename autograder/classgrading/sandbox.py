@@ -120,7 +120,8 @@ def _system_binds():
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     # the Python environment: the venv and the interpreter it points to
-    for folder in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), sys.prefix}):
+    for folder in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+                          os.path.normpath(sys.prefix)}):
         if not folder.startswith(("/usr/", "/bin", "/lib")) and folder != "/usr":
             args += ["--ro-bind", folder, folder]
     return args + hide_private()
@@ -177,6 +178,12 @@ os.execvp(argv[0], argv)
 
 def _python():
     return os.path.realpath(sys.executable)
+
+
+def interpreter():
+    """This Python as sandboxed code starts it: absolute, with no ``..`` (a path through a folder the
+    sandbox does not show would not resolve inside it), the venv's own link kept so its packages load."""
+    return os.path.normpath(os.path.abspath(sys.executable))
 
 
 def limit_inside(argv, tasks):
@@ -263,7 +270,7 @@ def probe():
     """``(works, detail)``: can bubblewrap start this Python with no network here?"""
     if shutil.which("bwrap") is None:
         return False, "bubblewrap is not installed (apt-get install -y bubblewrap)"
-    command = bwrap_command([sys.executable, "-c", "import socket, numpy; print('ok')"],
+    command = bwrap_command([interpreter(), "-c", "import socket, numpy; print('ok')"],
                             cwd="/tmp", env=environment(""))
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)

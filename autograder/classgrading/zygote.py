@@ -215,7 +215,7 @@ class Zygote:
         """``files``: relative path -> bytes of the grading code, unpacked in ``home`` inside."""
         self.limits, self.log_path = limits, log
         self.env = sandbox.environment(home)
-        argv = [sys.executable, "-c", BOOTSTRAP]
+        argv = [sandbox.interpreter(), "-c", BOOTSTRAP]
         command = sandbox.command(mode, argv, cwd=cwd, writable=writable, env=self.env)
         self._lock = threading.Lock()
         self._buffer = b""
