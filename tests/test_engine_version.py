@@ -227,7 +227,7 @@ VERSIONS = {
         r.fill_(2)
         x.requires_grad_()
         x.data[...] = 1
-        t = x.t() if False else x.unsqueeze(0)
+        t = x.unsqueeze(0)
         result = (x._version, v._version, d._version, r._version, t._version)""",
     "results of ops start at 0, whatever their inputs' counts": """
         a = lib.tensor([1.0, 2.0], requires_grad=True)

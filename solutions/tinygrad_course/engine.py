@@ -360,8 +360,8 @@ class Function:
             return Tensor._make(data)
         ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
         if ctx._saved:
-            if data is not returned:  # a saved 0-d output: keep the output's array itself, as torch does
-                ctx._saved = tuple([data if v is returned else v for v in ctx._saved])
+            if data is not returned and ctx._saved[-1] is returned:  # (ops that keep their output save it last)
+                ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
             # what saved_tensors needs to tell whether a saved value changes in place later
             ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
         return Tensor._make(data, requires_grad=True, grad_fn=ctx)
