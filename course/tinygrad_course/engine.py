@@ -163,6 +163,8 @@ def count_change(array):
     global _changes
     _changes += 1
     owner = _memory_owner(array)
+    if not isinstance(owner, np.ndarray):
+        return  # (a numpy scalar put in .data: memory no one else shares)
     key = id(owner)
     if key not in _versions:
         weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (ids are reused)
