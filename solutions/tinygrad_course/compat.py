@@ -35,6 +35,18 @@ NEGATE_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. I
                "mask, use the `~` or `logical_not()` operator instead.")
 
 
+def modified_in_place(array, node_name, saved_version, version):
+    """torch's error when backward finds that a value it saved has changed in place since. torch names
+    the node that made the tensor (``MulBackward0`` as "Mul", ``ClampBackward1`` as "Clamp1"), if any."""
+    short = node_name and node_name.replace("Backward0", "").replace("Backward", "")
+    made_by = f", which is output 0 of {short}," if node_name else ""
+    return ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+            f"[torch.{TORCH_TYPE_NAMES[array.dtype.name]}Tensor [{', '.join(str(n) for n in array.shape)}]]"
+            f"{made_by} is at version {version}; expected version {saved_version} instead. Hint: enable anomaly "
+            "detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
 def check_subtraction(a, b):
     """torch refuses ``-`` with bools (tensors or Python's True/False)."""
     a_bool, b_bool = _is_bool(a), _is_bool(b)

@@ -2,7 +2,8 @@
 
 Read it top to bottom:
   1. grad mode       -- the switch behind ``no_grad`` and ``detach``
-  2. graph nodes     -- what ``y.grad_fn`` is, and ``AccumulateGrad`` at the leaves
+  2. graph nodes     -- what ``y.grad_fn`` is, ``AccumulateGrad`` at the leaves, and the version
+                        counts that tell backward a saved value was changed in place
   3. Function        -- one operation: ``forward`` computes, ``backward`` applies the chain rule
   4. the operations  -- one small Function per op, named like torch's ``grad_fn`` nodes
   5. Tensor          -- data + grad + grad_fn, operators, and ``backward()``
@@ -21,6 +22,7 @@ more_ops.py (views, max/min, stack/cat/where, softmax, cross-entropy), nn/functi
 import itertools
 import operator
 import warnings
+import weakref
 
 import numpy as np
 
@@ -143,6 +145,36 @@ def should_record(inputs):
 # 2. Graph nodes: what ``grad_fn`` is
 # --------------------------------------------------------------------------
 
+# How many times each array's memory has been changed in place: torch's ``x._version``. The count
+# belongs to the memory, so a tensor's views and its ``detach()`` share it, as in torch. Writing into
+# ``x.data`` with numpy is not counted, just as changing torch's ``x.data`` is not.
+_versions = {}  # id(the array that owns the memory) -> changes so far (absent: none)
+_changes = 0  # in-place changes so far, to any array: if a node saw this same number, nothing changed since
+
+
+def _memory_owner(array):
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def version_of(array):
+    return _versions.get(id(_memory_owner(array)), 0) if _versions else 0
+
+
+def count_change(array):
+    """Count one in-place change of ``array``'s memory."""
+    global _changes
+    _changes += 1
+    owner = _memory_owner(array)
+    if not isinstance(owner, np.ndarray):
+        return  # (a numpy scalar put in .data: memory no one else shares)
+    key = id(owner)
+    if key not in _versions:
+        weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (ids are reused)
+    _versions[key] = _versions.get(key, 0) + 1
+
+
 _creation_order = itertools.count()
 _creation_time = operator.attrgetter("sequence_nr")
 
@@ -158,6 +190,7 @@ class Node:
     # each node starts with these (class attributes: cheaper than setting them per node)
     next_functions = ()
     _saved = ()
+    _saved_from = None  # (input tensors, _changes then, the saved values' versions then, or None: all 0)
     _freed = False
     _retained = None  # the output tensor, if it called retain_grad()
 
@@ -185,12 +218,51 @@ class Node:
     def saved_tensors(self):
         if self._freed:
             raise RuntimeError(compat.SAVED_FREED)
+        if self._saved_from is not None and self._saved_from[1] != _changes:  # (else nothing changed since)
+            self._check_versions()
         return self._saved
+
+    def saved_versions(self):
+        return [version_of(v) if isinstance(v, np.ndarray) else 0 for v in self._saved]
+
+    def _kept(self):
+        """The slots of the saved values that torch keeps (a wanted gradient uses them), in the order it
+        checks them."""
+        serves = self.function.saved_for
+        if serves is None:
+            return range(len(self._saved))
+        return [slot for slot, users in serves.items()
+                if slot < len(self._saved) and any(self.next_functions[i][0] is not None for i in users)]
+
+    def _check_versions(self):
+        """Refuse, as torch does, a value backward needs that has changed in place since it was saved."""
+        inputs, _, versions = self._saved_from
+        for slot in self._kept():
+            array = self._saved[slot]
+            saved = versions[slot] if versions else 0
+            if not isinstance(array, np.ndarray) or version_of(array) == saved:
+                continue
+            # torch names the node that made the tensor: this one for its output, else the input's as it is now
+            maker = next((t.grad_fn for t in inputs if t.data is array), self)
+            raise RuntimeError(compat.modified_in_place(array, maker and maker.name(), saved, version_of(array)))
+
+    def keep_own_copy(self, array):
+        """An in-place op is about to overwrite ``array``, its first input: keep the old numbers for
+        backward, as torch does, rather than refuse them later."""
+        if self._saved_from is None:
+            return
+        for slot in sorted(self._kept()):
+            if self._saved[slot] is array:
+                self._saved = self._saved[:slot] + (array.copy(),) + self._saved[slot + 1:]
+                versions = self._saved_from[2]
+                if versions:
+                    versions[slot] = 0  # the copy's memory, changed by no one
+                return
 
     def release(self):
         """Free what forward saved; a later backward through here is an error."""
         if self._saved:
-            self._saved, self._freed = (), True
+            self._saved, self._saved_from, self._freed = (), None, True
 
     # -- the graph side, used by the backward pass --
     def apply(self, grad):
@@ -266,6 +338,10 @@ class Function:
     ``node_name`` is the torch name of the node a call puts in the graph."""
 
     node_name = None
+    # {slot in save_for_backward: the inputs whose gradient uses that saved value}, in the order torch
+    # checks them for in-place changes; None: each saved value serves every input. torch keeps only
+    # what a wanted gradient needs: ``x * c`` with a constant ``c`` keeps ``c``, not ``x``.
+    saved_for = None
 
     @staticmethod
     def forward(ctx, *arrays, **options):
@@ -279,12 +355,17 @@ class Function:
     def apply(cls, *inputs, node_name=None, **options):
         arrays = [t.data for t in inputs]
         ctx = _node_type(node_name or cls.node_name)(cls, [a.shape for a in arrays])
-        data = cls.forward(ctx, *arrays, **options)
+        data = returned = cls.forward(ctx, *arrays, **options)
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
             data = np.asarray(data)
         if not should_record(inputs):
             return Tensor._make(data)
         ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
+        if ctx._saved:
+            if data is not returned and ctx._saved[-1] is returned:  # (ops that keep their output save it last)
+                ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
+            # what saved_tensors needs to tell whether a saved value changes in place later
+            ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
         return Tensor._make(data, requires_grad=True, grad_fn=ctx)
 
 
@@ -344,6 +425,7 @@ class Sub(Function):
 
 class Mul(Function):
     node_name = "MulBackward0"
+    saved_for = {1: (0,), 0: (1,)}  # b for a's gradient, a for b's
 
     @staticmethod
     def forward(ctx, a, b):
@@ -374,6 +456,7 @@ class Rsub(Function):
 
 class Div(Function):
     node_name = "DivBackward0"
+    saved_for = {1: (0, 1), 0: (1,)}
 
     @staticmethod
     def forward(ctx, a, b):
@@ -439,6 +522,7 @@ class Pow(Function):
 class PowTensor(Function):
     """``a ** b`` where the exponent is a tensor too."""
     node_name = "PowBackward1"
+    saved_for = {0: (0, 1), 1: (0, 1), 2: (1,)}
 
     @staticmethod
     def forward(ctx, a, b):
@@ -642,6 +726,7 @@ def _restore_reduced_dims(grad, ctx):
 
 class MatMul(Function):
     node_name = "MmBackward0"
+    saved_for = {1: (0,), 0: (1,)}
 
     @staticmethod
     def forward(ctx, a, b):
@@ -722,6 +807,19 @@ class LogSoftmax(Function):
         ### END SOLUTION
 
 
+class Fill(Function):
+    """Where ``zero_``/``fill_`` overwrite a tensor the graph records: its old values no longer
+    matter, so the gradient sent back through them is 0."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
 # --------------------------------------------------------------------------
 # 5. Tensor
 # --------------------------------------------------------------------------
@@ -776,6 +874,11 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def _version(self):
+        """In-place changes so far to this tensor's memory (shared with its views and detach())."""
+        return version_of(self.data)
 
     def _gradient_edge(self):
         """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
@@ -902,9 +1005,16 @@ class Tensor:
     __hash__ = object.__hash__
 
     # -- in-place operations --
-    def _check_in_place(self):
-        if self.requires_grad and self.is_leaf and _grad_enabled:
-            raise RuntimeError(compat.LEAF_IN_PLACE)
+    def _check_in_place(self, filled_by="ZeroBackward0"):
+        """Every in-place change starts here: refuse it where torch does, count it (``_version``),
+        and if the graph records this tensor and ``zero_`` or ``fill_`` overwrites it, end its
+        history in a node named ``filled_by``."""
+        if self.requires_grad and _grad_enabled:
+            if self.is_leaf:
+                raise RuntimeError(compat.LEAF_IN_PLACE)
+            if filled_by:
+                self.grad_fn = Fill.apply(self, node_name=filled_by).grad_fn
+        count_change(self.data)
 
     def zero_(self):
         self._check_in_place()
@@ -914,13 +1024,14 @@ class Tensor:
         ### END SOLUTION
 
     def fill_(self, value):
-        self._check_in_place()
+        self._check_in_place("FillBackward2")
         self.data[...] = value
         return self
 
     def _in_place(self, result):
-        self._check_in_place()
+        self._check_in_place(filled_by=None)
         if result.requires_grad:  # a non-leaf: its history now ends in the new op
+            result.grad_fn.keep_own_copy(self.data)
             self.grad_fn, self.requires_grad = result.grad_fn, True
         self.data[...] = result.data
         return self
