@@ -215,7 +215,16 @@ def _executor(workers, dask):
                 found.update(str(key) for key in event.get("processing-tasks", ()))
         return found
 
-    return submit, as_completed, close, lambda data: client.scatter([data], broadcast=True)[0], lost
+    def share(data):
+        # a task's result, not scattered data: the scheduler keeps how to make it, so a worker that
+        # dies holding the only copy costs a recomputation, not every submission still to grade
+        return client.submit(_bundle, data, pure=False, key=f"bundle-{uuid.uuid4().hex[:8]}")
+
+    return submit, as_completed, close, share, lost
+
+
+def _bundle(data):
+    return data
 
 
 class _sigint_ignored:
@@ -334,7 +343,7 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
         bar = tqdm(total=len(todo), unit="submission", disable=not progress, smoothing=0.1)
         outcomes = Counter()
         for future in as_completed(list(futures)):
-            job = futures[future]
+            job, died = futures[future], False
             try:
                 result = future.result()
             except Exception as error:  # noqa: BLE001 - e.g. Dask's KilledWorker: this one only
@@ -342,6 +351,8 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
                 result = {"student": job["student"], "error": "the grading worker died while grading it "
                           "(killed or out of memory)" if died else f"the grading worker failed: {error!r}"}
             _record(result, writer, summary, (bookkeeping or {}).get(job["student"]))
+            if died:
+                summary.lost.setdefault(job["student"], _lost_words(job["student"], summary))
             outcomes["failed" if result["student"] in summary.failed else "graded"] += 1
             bar.set_postfix(outcomes, refresh=False)
             if bar.n + 1 < len(todo):
@@ -349,8 +360,9 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
             else:  # the last step is drawn by close(), once (update() would draw it too)
                 bar.n += 1
         bar.close()
+        # a remote worker's death is known from the scheduler's events (here, from the scratch it left)
         keys = {job["key"]: job["student"] for job in todo}
-        for key in lost():
+        for key in (lost() if not _local(dask) else ()):
             if key in keys:
                 summary.lost.setdefault(keys[key], _lost_words(keys[key], summary))
     finally:

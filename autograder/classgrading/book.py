@@ -131,8 +131,8 @@ def gradebook_id(db_url):
     database (a sqlite file by its resolved path, so a symlinked course folder is the same gradebook)."""
     url = make_url(db_url)
     database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
-        database = os.path.realpath(database)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{os.path.realpath(database) if database not in ('', ':memory:') else database}"
     return f"{url.get_backend_name()}://{url.username or ''}@{url.host or ''}:{url.port or ''}/{database}"
 
 
