@@ -132,7 +132,7 @@ class Summary:
             lines += [f"  {student}: {problem}" for student in sorted(self.problems)
                       for problem in self.problems[student]]
         if self.lost:
-            lines.append(f"grading workers that died ({len(self.lost)}; their scratch folders were removed):")
+            lines.append(f"grading workers that died mid-grade ({len(self.lost)}):")
             lines += [f"  {student}: {what}" for student, what in sorted(self.lost.items())]
         if self.failed:
             lines.append("not graded (rerun to retry):")
@@ -285,7 +285,7 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
                 job = submission.job()
                 job["key"] = f"grade-{submission.student}-{submission.digest[:12]}-{run}"
                 if run_folder is not None:
-                    job["scratch"] = str(run_folder / f"job-{len(todo)}")
+                    job["scratch"] = str(run_folder / f"j{len(todo)}")  # short: kernels' socket paths live below
                 todo.append(job)
                 bookkeeping[submission.student] = submission.bookkeeping  # stays here, not sent to workers
         if todo:
@@ -307,16 +307,17 @@ def _remove_scratch(run_folder, todo, summary):
     """Remove the run's scratch; a job folder still holding a scratch folder lost its worker mid-grade
     (a worker that finishes, or fails inside Python, removes its own)."""
     for index, job in enumerate(todo):
-        folder = run_folder / f"job-{index}"
+        folder = run_folder / f"j{index}"
         if not summary.interrupted and folder.is_dir() and any(folder.iterdir()):
             summary.lost.setdefault(job["student"], _lost_words(job["student"], summary))
     shutil.rmtree(run_folder, ignore_errors=True)
 
 
-def _lost_words(student, summary):
+def _lost_words(student, summary, local=True):
+    scratch = "its scratch folder removed" if local else "its scratch folder is left on that worker's machine"
     if student in summary.failed:
-        return "its worker died while grading it; not graded (rerun to retry)"
-    return "a worker died while grading it; graded again on another worker"
+        return f"its worker died while grading it ({scratch}); not graded (rerun to retry)"
+    return f"a worker died while grading it ({scratch}); graded again on another worker"
 
 
 def _write_tables(summary, db_url, assignment, course_id, csv_path, ledger_dir):
@@ -352,7 +353,7 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
                           "(killed or out of memory)" if died else f"the grading worker failed: {error!r}"}
             _record(result, writer, summary, (bookkeeping or {}).get(job["student"]))
             if died:
-                summary.lost.setdefault(job["student"], _lost_words(job["student"], summary))
+                summary.lost.setdefault(job["student"], _lost_words(job["student"], summary, _local(dask)))
             outcomes["failed" if result["student"] in summary.failed else "graded"] += 1
             bar.set_postfix(outcomes, refresh=False)
             if bar.n + 1 < len(todo):
@@ -364,7 +365,7 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
         keys = {job["key"]: job["student"] for job in todo}
         for key in (lost() if not _local(dask) else ()):
             if key in keys:
-                summary.lost.setdefault(keys[key], _lost_words(keys[key], summary))
+                summary.lost.setdefault(keys[key], _lost_words(keys[key], summary, local=False))
     finally:
         close()
 

@@ -53,6 +53,14 @@ def _csv_learners(path):
         return sorted(row["student_id"] for row in csv.DictReader(table))
 
 
+@pytest.fixture
+def scratch():
+    """A short scratch folder (kernels' socket paths below it must stay under 108 characters)."""
+    folder = Path(tempfile.mkdtemp(prefix="lc-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- the gradebook decides
 
 def _server_binary(name):
@@ -151,27 +159,25 @@ def test_the_csv_and_insight_page_never_lose_learners(tmp_path):
 
 # ---------------------------------------------------------------- a worker that dies
 
-def test_a_worker_killed_mid_grade_is_named_and_its_scratch_removed(tmp_path, monkeypatch):
+def test_a_worker_killed_mid_grade_is_named_and_its_scratch_removed(tmp_path, scratch, monkeypatch):
     import lost_worker
     root = _class(tmp_path, ["ann", "bob"])
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
     monkeypatch.setenv("AG_TEST_VICTIMS", "bob")
     monkeypatch.setattr(grade, "grade_submission", lost_worker.grade_or_die)
     summary = grade_class(tiny.ASSIGNMENT, root, workers=1, scratch=str(scratch), **FAST)
     assert set(summary.lost) == {"bob"} and "died" in summary.lost["bob"]
     assert sorted(summary.graded) == ["ann", "bob"] and summary.failed == {}  # Dask graded bob again
     assert "bob: a worker died while grading it" in summary.text()
+    with open(summary.csv) as table:  # honest learners: full points, the retried one too
+        assert all(float(row["score"]) == float(row["max_score"]) > 0 for row in csv.DictReader(table))
     assert list(scratch.iterdir()) == []
 
 
-def test_a_worker_that_keeps_dying_fails_only_its_learner(tmp_path, monkeypatch):
+def test_a_worker_that_keeps_dying_fails_only_its_learner(tmp_path, scratch, monkeypatch):
     """Dask gives up on a task whose workers keep dying (``KilledWorker``): that learner is not graded,
     is named, and the scratch its worker left is removed."""
     from distributed import KilledWorker
     root = _class(tmp_path, ["ann", "bob"])
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
     real = grade._executor
 
     def executor(workers, dask):
@@ -196,11 +202,9 @@ def test_a_worker_that_keeps_dying_fails_only_its_learner(tmp_path, monkeypatch)
 
 # ---------------------------------------------------------------- Ctrl-C
 
-def test_ctrl_c_stops_cleanly_keeps_what_is_graded_and_resumes(tmp_path):
+def test_ctrl_c_stops_cleanly_keeps_what_is_graded_and_resumes(tmp_path, scratch):
     students = ["ann", "bob", "cy", "dee", "eve"]
     root = _class(tmp_path, students)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
     command = [sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--workers", "1", "--no-progress",
                "--no-feedback", "--scratch", str(scratch)]
     env = {**tiny.tool_env(), "PYTHONPATH": str(REPO)}
