@@ -134,9 +134,12 @@ urandom = os.urandom
 
 
 class Integrity:
-    """Objects captured by name; ``problems()`` lists every name whose object changed."""
+    """Objects captured by name; ``problems()`` lists every name whose object changed. A function
+    captured ``must_be_installed`` must be defined in a file under ``trusted`` (default: this
+    Python's standard library and site-packages)."""
 
-    def __init__(self):
+    def __init__(self, trusted=None):
+        self.trusted = tuple(_real_dir(p) for p in trusted) if trusted is not None else _TRUSTED_ROOTS
         self._captured = []  # (label, namespace, name, object, code)
         self.import_problems = []
         self._real = {}
@@ -149,7 +152,7 @@ class Integrity:
             code = getattr(value, "__code__", None) if isinstance(value, types.FunctionType) else None
             self._captured.append((label, namespace, name, value, code))
             if (must_be_installed and code is not None
-                    and not _real(code.co_filename, self._real).startswith(_TRUSTED_ROOTS)):
+                    and not _real(code.co_filename, self._real).startswith(self.trusted)):
                 self.import_problems.append(f"{label}.{name} (defined in {code.co_filename})")
 
     def problems(self):

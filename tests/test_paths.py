@@ -69,11 +69,10 @@ def _function_from(path, name="allclose"):
     return namespace[name]
 
 
-def test_a_file_is_trusted_by_where_its_bytes_live(tmp_path, monkeypatch):
+def test_a_file_is_trusted_by_where_its_bytes_live(tmp_path):
     site, course = tmp_path / "site-packages", tmp_path / "course"
     site.mkdir()
     course.mkdir()
-    monkeypatch.setattr(guards, "_TRUSTED_ROOTS", (str(site) + "/",))
     (site / "learner").symlink_to(course, target_is_directory=True)  # a link in site-packages to learner code
     (course / "lib").symlink_to(site, target_is_directory=True)      # a link in the course folder to installed code
     (site / "installed.py").touch()
@@ -81,6 +80,6 @@ def test_a_file_is_trusted_by_where_its_bytes_live(tmp_path, monkeypatch):
              "installed code through a link in the course folder": (course / "lib" / "installed.py", True),
              "learner code": (course / "plain.py", False)}
     for label, (path, trusted) in cases.items():
-        integrity = guards.Integrity()
+        integrity = guards.Integrity(trusted=[site])
         integrity.capture("lib", vars(types.SimpleNamespace(allclose=_function_from(path))), must_be_installed=True)
         assert (integrity.import_problems == []) == trusted, (label, integrity.import_problems)
