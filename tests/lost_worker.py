@@ -20,8 +20,9 @@ def _kill_when_grading(scratch):
 
 def grade_or_die(bundle, job):
     victims = os.environ.get("AG_TEST_VICTIMS", "").split(",")
-    marker = Path(job["scratch"]).parent / f"killed-{job['student']}"  # the next attempt grades normally
+    marker = Path(os.environ["AG_TEST_MARKS"], f"killed-{job['student']}")  # the next attempt grades normally
     if job["student"] in victims and not marker.exists():
         marker.touch()
-        threading.Thread(target=_kill_when_grading, args=(job["scratch"],), daemon=True).start()
+        scratch = job.get("scratch") or bundle["settings"]["scratch"]
+        threading.Thread(target=_kill_when_grading, args=(scratch,), daemon=True).start()
     return grade_submission(bundle, job)
