@@ -40,11 +40,14 @@ What it does, using nbgrader's own machinery throughout:
      and ``submission_secret.txt``), and a ledger entry in ``.grading/<assignment>/<student>.json``.
      ``nbgrader export``, the formgrader, ``nbgrader generate_feedback`` and
      ``nbgrader release_feedback`` see every grade and every feedback file.
-  4. A rerun skips submissions whose bytes are unchanged since they were graded (``--regrade``
-     to force); a submission that hit a grader error is retried. The CSV, the instructor's
+  4. A rerun skips submissions whose bytes are unchanged since they were graded into the
+     gradebook in use (``--regrade`` to force; another ``--db-url`` grades everyone again); a
+     submission that hit a grader error, or whose worker died, is retried. Ctrl-C stops the run
+     and keeps what was graded: rerun the same command to resume. The CSV, the instructor's
      class insight next to it (``insight-<assignment>.html``: pass rate, score distribution and
      common slips per exercise, ``autograder.insight``) and a summary end it; the summary says
-     what to run next.
+     what to run next. Neither the CSV nor the insight page ever replaces one that listed a
+     learner the gradebook in use does not hold: the old file is kept and the summary says so.
 
 Dask workers need this repository importable (``pip install -e .`` or ``PYTHONPATH``), the
 course's Python environment, and bubblewrap; start each with one thread, e.g.
@@ -53,8 +56,13 @@ course's Python environment, and bubblewrap; start each with one thread, e.g.
 
 import argparse
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +75,7 @@ from autograder.classgrading import book, bundle, collect, sandbox
 from autograder.classgrading.unit import grade_submission
 
 CONFIG_FILE = "nbgrader_config.py"
+INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 class CourseRootError(ValueError):
@@ -101,6 +110,9 @@ class Summary:
     csv: str = ""
     insight: str = ""                                  # the instructor's class insight (HTML)
     insight_error: str = ""
+    csv_error: str = ""                                # why the CSV was not (re)written
+    lost: dict = field(default_factory=dict)           # student -> what happened to the worker that died
+    interrupted: bool = False                          # stopped by Ctrl-C; the graded part is kept
     unit_seconds: list = field(default_factory=list)
     assignment: str = ""
     course_root: str = ""
@@ -127,17 +139,26 @@ class Summary:
             lines.append(f"notebooks graded with problems ({sum(map(len, self.problems.values()))}):")
             lines += [f"  {student}: {problem}" for student in sorted(self.problems)
                       for problem in self.problems[student]]
+        if self.lost:
+            lines.append(f"grading workers that died mid-grade ({len(self.lost)}):")
+            lines += [f"  {student}: {what}" for student, what in sorted(self.lost.items())]
         if self.failed:
             lines.append("not graded (rerun to retry):")
             lines += [f"  {student}: {error.strip().splitlines()[-1] if error.strip() else error}"
                       for student, error in sorted(self.failed.items())]
-        if self.csv:
+        if self.csv_error:
+            lines.append(f"scores per learner and exercise not written: {self.csv_error}")
+        elif self.csv:
             lines.append(f"scores per learner and exercise: {self.csv}")
         if self.insight:
             lines.append(f"class insight (pass rates, scores, common slips; instructor only): {self.insight}")
         elif self.insight_error:
             lines.append(f"class insight not written: {self.insight_error}")
-        lines += self.next_steps()
+        if self.interrupted:
+            lines.append("interrupted (Ctrl-C): what was graded is in the gradebook; to resume, run the same "
+                         "command again (graded submissions are skipped)")
+        else:
+            lines += self.next_steps()
         if self.unconfined:  # last, where the terminal leaves it
             lines += unconfined_warning()
         return "\n".join(lines)
@@ -181,31 +202,66 @@ def course_settings(course_root):
     return coursedir.course_id, coursedir.db_url
 
 
+def _local(dask):
+    """Grading on this machine (in-process or a LocalCluster): scratch folders are ours to clean."""
+    return dask in (None, "local")
+
+
 def _executor(workers, dask):
-    """``(submit, as_completed, close)`` for Dask (local cluster or address), or in-process."""
+    """``(submit, as_completed, close, share, lost)`` for Dask (local cluster or address), or in-process.
+    ``lost()``: the keys of jobs that were running on a worker that died."""
     if dask is None and workers == 0:
         def submit(data, job):
             with book.quiet_gradebook():  # what a worker process has by importing book
                 return _Done(grade_submission(data, job))
-        return submit, lambda futures: iter(futures), lambda: None, lambda data: data
+        return submit, lambda futures: iter(futures), lambda: None, lambda data: data, set
     from distributed import Client, LocalCluster, as_completed
     if dask in (None, "local"):
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        with _sigint_ignored():  # the workers inherit it: Ctrl-C is this process's to handle, cleanly
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     else:
         cluster, client = None, Client(dask)
 
     def submit(data, job):
-        key = f"grade-{job['student']}-{job['digest'][:12]}"
-        return client.submit(grade_submission, data, job, pure=False, key=key)
+        return client.submit(grade_submission, data, job, pure=False, key=job["key"])
 
     def close():
         client.close()
         if cluster is not None:
             cluster.close()
 
-    return submit, as_completed, close, lambda data: client.scatter([data], broadcast=True)[0]
+    def lost():
+        found = set()
+        for _, event in client.get_events("all"):  # the scheduler's record of workers it lost
+            if isinstance(event, dict) and event.get("action") == "remove-worker" and not event.get("expected"):
+                found.update(str(key) for key in event.get("processing-tasks", ()))
+        return found
+
+    def share(data):
+        # a task's result, not scattered data: the scheduler keeps how to make it, so a worker that
+        # dies holding the only copy costs a recomputation, not every submission still to grade
+        return client.submit(_bundle, data, pure=False, key=f"bundle-{uuid.uuid4().hex[:8]}")
+
+    return submit, as_completed, close, share, lost
+
+
+def _bundle(data):
+    return data
+
+
+class _sigint_ignored:
+    """SIGINT ignored while worker processes start (only the main thread may change it)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class _Done:
@@ -248,46 +304,87 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
     summary = Summary(sandbox=sandbox_words, unconfined=mode == "unconfined", assignment=assignment,
                       course_root=str(course_root))
     writer = book.Writer(course_root, db_url, assignment, course_id)
+    # every job's scratch lives in this run folder, removed at the end: a worker that dies mid-grade
+    # cannot clean its own (a remote Dask worker's scratch is on its machine: not ours to see)
+    run_folder = Path(tempfile.mkdtemp(prefix="ag-run-", dir=scratch)) if _local(dask) else None
+    todo, bookkeeping, run = [], {}, uuid.uuid4().hex[:8]
     try:
-        todo, bookkeeping = [], {}
         for submission in collect.submissions(course_root, assignment, students):
             if not regrade and writer.is_done(submission.student, submission.digest):
                 summary.skipped.append(submission.student)
             else:
-                todo.append(submission.job())
+                job = submission.job()
+                job["key"] = f"grade-{submission.student}-{submission.digest[:12]}-{run}"
+                if run_folder is not None:
+                    job["scratch"] = str(run_folder / f"j{len(todo)}")  # short: kernels' socket paths live below
+                todo.append(job)
                 bookkeeping[submission.student] = submission.bookkeeping  # stays here, not sent to workers
         if todo:
             data = bundle.build(course_root, assignment, db_url, course_id, settings)
             _run(todo, data, writer, summary, workers, dask, progress, bookkeeping)
+    except KeyboardInterrupt:  # Ctrl-C: keep what is graded, write the tables for it, say how to resume
+        summary.interrupted = True
     finally:
         writer.close()
-    summary.csv = str(book.export_csv(db_url, assignment, course_id,
-                                      csv_path or course_root / f"grades-{assignment}.csv",
-                                      ledger_dir=course_root / book.LEDGER / assignment))
-    try:
-        summary.insight = str(insight.write_insight(db_url, assignment, course_id, summary.csv,
-                                                    ledger_dir=course_root / book.LEDGER / assignment))
-    except Exception as error:  # noqa: BLE001 - the grades are written; the insight page is extra
-        summary.insight_error = f"{type(error).__name__}: {error}"
+        if run_folder is not None:
+            _remove_scratch(run_folder, todo, summary)
+    _write_tables(summary, db_url, assignment, course_id, csv_path or course_root / f"grades-{assignment}.csv",
+                  course_root / book.LEDGER / assignment)
     summary.seconds = time.monotonic() - started
     return summary
 
 
+def _remove_scratch(run_folder, todo, summary):
+    """Remove the run's scratch; a job folder still holding a scratch folder lost its worker mid-grade
+    (a worker that finishes, or fails inside Python, removes its own)."""
+    for index, job in enumerate(todo):
+        folder = run_folder / f"j{index}"
+        if not summary.interrupted and folder.is_dir() and any(folder.iterdir()):
+            summary.lost.setdefault(job["student"], _lost_words(job["student"], summary))
+    shutil.rmtree(run_folder, ignore_errors=True)
+
+
+def _lost_words(student, summary, local=True):
+    scratch = "its scratch folder removed" if local else "its scratch folder is left on that worker's machine"
+    if student in summary.failed:
+        return f"its worker died while grading it ({scratch}); not graded (rerun to retry)"
+    return f"a worker died while grading it ({scratch}); graded again on another worker"
+
+
+def _write_tables(summary, db_url, assignment, course_id, csv_path, ledger_dir):
+    """The CSV and the insight page, from the gradebook in use; an old one that listed learners this
+    gradebook does not hold is kept, and the summary says why."""
+    try:
+        summary.csv = str(book.export_csv(db_url, assignment, course_id, csv_path, ledger_dir=ledger_dir))
+    except book.Shrinking as refused:
+        summary.csv_error = str(refused)
+    try:
+        summary.insight = str(insight.write_insight(db_url, assignment, course_id, csv_path,
+                                                    ledger_dir=ledger_dir))
+    except Exception as error:  # noqa: BLE001 - the grades are written; the insight page is extra
+        summary.insight_error = str(error) if isinstance(error, insight.Shrinking) \
+            else f"{type(error).__name__}: {error}"
+
+
 def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None):
     from tqdm import tqdm
-    submit, as_completed, close, share = _executor(workers, dask)
+    submit, as_completed, close, share, lost = _executor(workers, dask)
     try:
         shared = share(data)
         futures = {submit(shared, job): job for job in todo}
         bar = tqdm(total=len(todo), unit="submission", disable=not progress, smoothing=0.1)
         outcomes = Counter()
         for future in as_completed(list(futures)):
-            job = futures[future]
+            job, died = futures[future], False
             try:
                 result = future.result()
             except Exception as error:  # noqa: BLE001 - e.g. Dask's KilledWorker: this one only
-                result = {"student": job["student"], "error": f"the grading worker failed: {error!r}"}
+                died = type(error).__name__ == "KilledWorker"
+                result = {"student": job["student"], "error": "the grading worker died while grading it "
+                          "(killed or out of memory)" if died else f"the grading worker failed: {error!r}"}
             _record(result, writer, summary, (bookkeeping or {}).get(job["student"]))
+            if died:
+                summary.lost.setdefault(job["student"], _lost_words(job["student"], summary, _local(dask)))
             outcomes["failed" if result["student"] in summary.failed else "graded"] += 1
             bar.set_postfix(outcomes, refresh=False)
             if bar.n + 1 < len(todo):
@@ -295,6 +392,11 @@ def _run(todo, data, writer, summary, workers, dask, progress, bookkeeping=None)
             else:  # the last step is drawn by close(), once (update() would draw it too)
                 bar.n += 1
         bar.close()
+        # a remote worker's death is known from the scheduler's events (here, from the scratch it left)
+        keys = {job["key"]: job["student"] for job in todo}
+        for key in (lost() if not _local(dask) else ()):
+            if key in keys:
+                summary.lost.setdefault(keys[key], _lost_words(keys[key], summary, local=False))
     finally:
         close()
 
@@ -358,15 +460,22 @@ def main(argv=None):
     except sandbox.SandboxUnavailable as error:
         print(f"python -m autograder.grade: {error}", file=sys.stderr)
         return 2
-    summary = grade_class(
-        args.assignment, course_root, workers=0 if args.serial else args.workers, dask=args.dask,
-        db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
-        zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback,
-        sandbox_mode=mode, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
-        progress=args.progress)
+    try:
+        summary = grade_class(
+            args.assignment, course_root, workers=0 if args.serial else args.workers, dask=args.dask,
+            db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
+            zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback,
+            sandbox_mode=mode, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+            limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
+            progress=args.progress)
+    except KeyboardInterrupt:  # a second Ctrl-C, while the tables were being written
+        print("interrupted (Ctrl-C): what was graded is in the gradebook; to resume, run the same command "
+              "again (graded submissions are skipped)", file=sys.stderr)
+        return INTERRUPTED
     print(summary.text())
-    return 1 if summary.failed else 0
+    if summary.interrupted:
+        return INTERRUPTED
+    return 1 if summary.failed or summary.csv_error else 0
 
 
 if __name__ == "__main__":

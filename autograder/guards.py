@@ -33,9 +33,28 @@ import torch.autograd
 from autograder.engines import SOLUTIONS
 
 REFERENCE_PACKAGE = SOLUTIONS / "tinygrad_course"
-_TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
-_REFERENCE_DIR = str(REFERENCE_PACKAGE.resolve()) + os.sep
 _MISSING = object()
+
+
+def _real(filename, known):
+    """Where a code file really is, symlinks resolved on both sides of every comparison: venvs, homes
+    and course folders are often reached through symlinks (``/tmp`` and ``/var`` on macOS), and a file
+    is judged by where its bytes live -- a symlinked venv does not make torch's files untrusted, and a
+    learner's file stays the learner's whatever link it is reached through. Names that are not
+    absolute paths (``<frozen os>``, ``<string>``) are left as they are. ``known`` caches answers for
+    the life of one watch or one snapshot, so a link changed later is looked at afresh."""
+    real = known.get(filename)
+    if real is None:
+        real = known[filename] = os.path.realpath(filename) if os.path.isabs(filename) else filename
+    return real
+
+
+def _real_dir(path):
+    return os.path.join(os.path.realpath(path), "")
+
+
+_TORCH_DIR = _real_dir(Path(torch.__file__).parent)
+_REFERENCE_DIR = _real_dir(REFERENCE_PACKAGE)
 
 
 # --------------------------------------------------------------------------
@@ -53,6 +72,7 @@ class Watch:
         self.allowed = {id(namespace) for namespace in allowed}
         self.any_engine = any_engine
         self.offence = None
+        self._real = {}
 
     def __enter__(self):
         self._previous, self._gc = _getprofile(), _gc_isenabled()
@@ -69,13 +89,14 @@ class Watch:
         if self.offence is not None:
             return
         if event == "call":
-            filename = frame.f_code.co_filename
+            raw = frame.f_code.co_filename
+            filename = _real(raw, self._real)
             if filename.startswith(_TORCH_DIR):
                 self.offence = f"torch ({frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name})"
             elif filename.startswith(_REFERENCE_DIR) and id(frame.f_globals) not in self.allowed:
                 self.offence = "the course's reference engine (solutions/tinygrad_course)"
-            elif (self.any_engine and os.path.basename(os.path.dirname(filename)) == "tinygrad_course"
-                  and filename.endswith(".py")):
+            elif self.any_engine and filename.endswith(".py") and "tinygrad_course" in (
+                    os.path.basename(os.path.dirname(filename)), os.path.basename(os.path.dirname(raw))):
                 self.offence = f"the tinygrad_course engine ({frame.f_code.co_name})"
         elif event == "c_call" and _is_torch_builtin(arg):
             self.offence = f"torch ({getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))})"
@@ -103,7 +124,7 @@ _BUILTIN_NAMES = (
     "bool", "str", "repr", "tuple", "list", "dict", "set", "print", "callable", "id", "iter", "next",
     "round", "exec", "compile", "vars", "object", "super", "AssertionError", "Exception",
     "BaseException", "NotImplementedError", "RuntimeError", "TypeError", "ValueError")
-_TRUSTED_ROOTS = tuple(str(Path(p).resolve()) + os.sep for p in {
+_TRUSTED_ROOTS = tuple(_real_dir(p) for p in {
     sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 # Captured now, so a later `sys.setprofile = ...` or `os.urandom = ...` does not reach the checks.
@@ -113,11 +134,15 @@ urandom = os.urandom
 
 
 class Integrity:
-    """Objects captured by name; ``problems()`` lists every name whose object changed."""
+    """Objects captured by name; ``problems()`` lists every name whose object changed. A function
+    captured ``must_be_installed`` must be defined in a file under ``trusted`` (default: this
+    Python's standard library and site-packages)."""
 
-    def __init__(self):
+    def __init__(self, trusted=None):
+        self.trusted = tuple(_real_dir(p) for p in trusted) if trusted is not None else _TRUSTED_ROOTS
         self._captured = []  # (label, namespace, name, object, code)
         self.import_problems = []
+        self._real = {}
 
     def capture(self, label, namespace, names=None, must_be_installed=False):
         for name in (names if names is not None else list(namespace)):
@@ -126,7 +151,8 @@ class Integrity:
             value = namespace[name]
             code = getattr(value, "__code__", None) if isinstance(value, types.FunctionType) else None
             self._captured.append((label, namespace, name, value, code))
-            if must_be_installed and code is not None and not code.co_filename.startswith(_TRUSTED_ROOTS):
+            if (must_be_installed and code is not None
+                    and not _real(code.co_filename, self._real).startswith(self.trusted)):
                 self.import_problems.append(f"{label}.{name} (defined in {code.co_filename})")
 
     def problems(self):

@@ -20,6 +20,10 @@ A slip is named by the family words of ``autograder.slips`` when the check's mes
 own words (the text after ``Likely slip --`` up to its first ``:``), else ``raised an error``
 or ``other``.
 
+The page never replaces one that covered a learner the gradebook in use does not hold
+(``Shrinking``: the old page is kept and the caller says so); the learners a page covers are in
+its ``<meta name="autograder-learners">``.
+
     python -m autograder.insight autodiff            # in the course root, after grading
 """
 
@@ -50,6 +54,13 @@ _RAISED = re.compile(r"\braised\b|the grading worker stopped")
 _PARENTHESES = re.compile(r"\s*\([^()]*\)")
 TOLERANCE = 1e-9
 LABELS = {slips.DELEGATED: "handed the work to torch (delegated)"}  # slip names shown as words
+LEARNERS_META = "autograder-learners"
+_LEARNERS_META = re.compile(rf'<meta name="{LEARNERS_META}" content="(?P<names>[^"]*)">')
+_OLD_SUMMARY = re.compile(r'<p id="class-summary">(?P<count>\d+) learners? with a submission')
+
+
+class Shrinking(RuntimeError):
+    """Writing this file would drop learners an earlier one listed: the old file is kept."""
 
 
 def label(slip):
@@ -390,12 +401,14 @@ def _slips_cell(s):
     return "<br>".join(parts)
 
 
-def render_html(insight, csv_name=None):
-    """The instructor's page for one assignment (self-contained: charts embedded as PNG)."""
+def render_html(insight, csv_name=None, names=()):
+    """The instructor's page for one assignment (self-contained: charts embedded as PNG); ``names``:
+    the learners it covers, kept in a ``<meta>`` so a later page never silently covers fewer."""
     e = html.escape
     totals = insight.totals
     learners = len(totals)
     lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f'<meta name="{LEARNERS_META}" content="{e(json.dumps(sorted(names)))}">',
              f"<title>Class insight: {e(insight.assignment)}</title><style>{_STYLE}</style></head><body>",
              f"<h1>Class insight: {e(insight.assignment)}</h1>",
              "<p><small>For the instructor only (not part of any learner's feedback). Pass = full points; "
@@ -478,19 +491,49 @@ def insight_path(csv_path, assignment):
     return Path(csv_path).parent / f"insight-{assignment}.html"
 
 
-def write_html(insight, path, csv_name=None):
+def covered_learners(path):
+    """``(names, count)`` of learners with a submission an existing page covers: ``names`` from its
+    ``<meta>`` (None on pages written before it), ``count`` from the meta or the page's summary."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set(), 0
+    found = _LEARNERS_META.search(text)
+    if found:
+        try:
+            names = set(json.loads(html.unescape(found["names"])))
+            return names, len(names)
+        except (ValueError, TypeError):
+            pass
+    old = _OLD_SUMMARY.search(text)
+    return None, int(old["count"]) if old else 0
+
+
+def write_html(insight, path, csv_name=None, names=None):
+    """Write the page (atomically); refuse (``Shrinking``) to replace one that covered a learner
+    ``names`` lacks, or, for an older page without the list, more learners than ``names`` has."""
     path = Path(path)
+    if names is not None:
+        old, count = covered_learners(path)
+        dropped = sorted(old - set(names)) if old is not None else []
+        if dropped or (old is None and count > len(names)):
+            who = f"{len(dropped)} learner(s) ({', '.join(dropped[:5])}{', ...' if len(dropped) > 5 else ''})" \
+                if dropped else f"{count} learners"
+            raise Shrinking(f"kept {path} as it was: it covers {who} with a submission that the gradebook "
+                            f"in use does not hold")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_html(insight, csv_name), encoding="utf-8")
+    tmp.write_text(render_html(insight, csv_name, names or ()), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
 def write_insight(db_url, assignment, course_id, csv_path, ledger_dir=None):
-    """Read the gradebook and ledger, write ``insight-<assignment>.html`` next to ``csv_path``; its path."""
-    insight = summarize(from_gradebook(db_url, assignment, course_id, ledger_dir))
-    return write_html(insight, insight_path(csv_path, assignment), Path(csv_path).name)
+    """Read the gradebook and ledger, write ``insight-<assignment>.html`` next to ``csv_path``; its path.
+    Raises ``Shrinking`` (and keeps the old page) rather than cover fewer learners than the old page."""
+    data = from_gradebook(db_url, assignment, course_id, ledger_dir)
+    return write_html(summarize(data), insight_path(csv_path, assignment), Path(csv_path).name,
+                      names=[learner.student for learner in data.learners])
 
 
 def main(argv=None):
@@ -508,9 +551,13 @@ def main(argv=None):
     except CourseRootError as error:
         parser.error(str(error))
     course_id, default_db = course_settings(root)
-    path = write_insight(database_url(args.db_url) or default_db, args.assignment, course_id,
-                         args.csv_path or root / f"grades-{args.assignment}.csv",
-                         ledger_dir=root / book.LEDGER / args.assignment)
+    try:
+        path = write_insight(database_url(args.db_url) or default_db, args.assignment, course_id,
+                             args.csv_path or root / f"grades-{args.assignment}.csv",
+                             ledger_dir=root / book.LEDGER / args.assignment)
+    except Shrinking as refused:
+        print(f"class insight not written: {refused}")
+        return 1
     print(f"class insight: {path}")
     return 0
 

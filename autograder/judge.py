@@ -89,12 +89,13 @@ def course_secret(course_root):
 # --------------------------------------------------------------------------
 
 def _site_packages():
-    """Folders where an interpreter keeps installed packages: hidden from the worker in bwrap."""
+    """Folders where an interpreter keeps installed packages: hidden from the worker in bwrap (resolved,
+    as the interpreter's folder bound in bwrap is, so a symlinked prefix hides them too)."""
     found = set()
     for prefix in {sys.prefix, sys.base_prefix, "/usr", "/usr/local"}:
         for lib in ("lib", "lib64"):
             for name in ("site-packages", "dist-packages"):
-                found.update(str(p) for p in Path(prefix, lib).glob(f"python3*/{name}") if p.is_dir())
+                found.update(os.path.realpath(p) for p in Path(prefix, lib).glob(f"python3*/{name}") if p.is_dir())
     found.update(str(p) for p in Path("/usr/lib/python3").glob("dist-packages") if p.is_dir())
     return sorted(found)
 

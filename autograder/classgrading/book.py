@@ -15,7 +15,13 @@
   secret names each learner's HTML in the exchange). ``nbgrader fetch_feedback`` hands
   learners one HTML file per submitted notebook and nothing else, so the grading report is
   written as ``grading_report.md`` for the instructor and also shown at the top of each HTML.
-- ``export_csv`` writes scores per learner and exercise from the gradebook.
+- ``export_csv`` writes scores per learner and exercise from the gradebook, and never replaces
+  a CSV that lists a learner the gradebook in use does not (``Shrinking``).
+
+"Already graded" belongs to the gradebook being written: a submission is skipped only when the
+ledger says its exact bytes were graded *into this gradebook* and the gradebook still holds a
+score for every grade cell of every notebook. Switching ``--db-url`` (or losing ``gradebook.db``)
+grades everyone again into the gradebook in use.
 """
 
 import contextlib
@@ -30,9 +36,10 @@ import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning
 
-from autograder.insight import exercise_verdicts
+from autograder.insight import Shrinking, exercise_verdicts
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
 REPORT = "grading_report.md"
@@ -119,6 +126,16 @@ def zero_grades(db_url, assignment, student, course_id, found):
         gradebook.db.commit()
 
 
+def gradebook_id(db_url):
+    """Which gradebook ``db_url`` names, whatever the driver or password: backend, user, host, port,
+    database (a sqlite file by its resolved path, so a symlinked course folder is the same gradebook)."""
+    url = make_url(db_url)
+    database = url.database or ""
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{os.path.realpath(database) if database not in ('', ':memory:') else database}"
+    return f"{url.get_backend_name()}://{url.username or ''}@{url.host or ''}:{url.port or ''}/{database}"
+
+
 def _atomic_tree(files, destination):
     """Replace folder ``destination`` by ``files`` (relative path -> bytes) in one rename."""
     destination = Path(destination)
@@ -146,6 +163,7 @@ class Writer:
         self.root, self.db_url = Path(course_root), db_url
         self.assignment, self.course_id = assignment, course_id
         self.gradebook = Gradebook(db_url, course_id)
+        self.gradebook_id = gradebook_id(db_url)
         self._cells = None
 
     def cells(self):
@@ -164,13 +182,38 @@ class Writer:
         return self.root / LEDGER / self.assignment / f"{student}.json"
 
     def is_done(self, student, digest):
-        """Graded before from these exact bytes, with every notebook finished (not a grader error)."""
+        """Graded before from these exact bytes, with every notebook finished (not a grader error),
+        into this very gradebook, which still holds a score for every grade cell (see the module
+        docstring: a ledger entry alone is not a grade)."""
+        entry = self._entry(student)
+        autograded = self.root / "autograded" / student / self.assignment
+        if not (entry.get("digest") == digest and entry.get("complete") and autograded.is_dir()):
+            return False
+        # entries from before gradebooks were recorded name none: the gradebook's own check decides
+        if "gradebooks" in entry and self.gradebook_id not in entry["gradebooks"]:
+            return False
+        return self.holds(student)
+
+    def holds(self, student):
+        """The gradebook has ``student``'s submission with a score for every grade cell of every notebook."""
+        with quiet_gradebook():
+            try:
+                submission = self.gradebook.find_submission(self.assignment, student)
+            except MissingEntry:
+                return False
+            expected = {notebook.name for notebook in submission.assignment.notebooks}
+            notebooks = {notebook.name: notebook for notebook in submission.notebooks}
+            if set(notebooks) != expected:
+                return False
+            return all(grade.auto_score is not None or grade.manual_score is not None or grade.needs_manual_grade
+                       for notebook in notebooks.values() for grade in notebook.grades)
+
+    def _entry(self, student):
         try:
             entry = json.loads(self.ledger_path(student).read_text())
         except (OSError, ValueError):
-            return False
-        autograded = self.root / "autograded" / student / self.assignment
-        return entry.get("digest") == digest and entry.get("complete") and autograded.is_dir()
+            return {}
+        return entry if isinstance(entry, dict) else {}
 
     def merge(self, result, bookkeeping=None):
         """Write one graded submission; only then record it as done.
@@ -195,6 +238,10 @@ class Writer:
                               for name, outcome in result["notebooks"].items()}
         # per exercise: passed, and the slip that failed it (autograder.insight reads these)
         entry["exercises"] = exercise_verdicts(result, self.cells())
+        # the gradebooks that hold these bytes' grades: another gradebook still has them to grade
+        before = self._entry(student)
+        held = before.get("gradebooks", []) if before.get("digest") == result.get("digest") else []
+        entry["gradebooks"] = sorted({*held, self.gradebook_id})
         path = self.ledger_path(student)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -283,13 +330,34 @@ def export_csv(db_url, assignment, course_id, path, ledger_dir=None):
             row["problems"] = _problems(ledger_dir, student.id)
             rows.append(row)
     path = Path(path)
+    dropped = sorted(listed_learners(path) - {row["student_id"] for row in rows})
+    if dropped:
+        raise Shrinking(f"kept {path} as it was: it lists {_few(dropped)}, whom the gradebook in use "
+                        f"({make_url(db_url).render_as_string(hide_password=True)}) does not hold. Grade "
+                        f"them into this gradebook, or pass --csv to write the table somewhere else")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as out:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as out:
         writer = csv.DictWriter(out, ["student_id", "score", "max_score", "late_penalty", *exercise_names,
                                       "problems"], restval=0.0)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)  # an interrupted run leaves the old table, never half of one
     return path
+
+
+def listed_learners(path):
+    """The ``student_id``s of an existing grades CSV (none if there is no readable one)."""
+    try:
+        with open(path, newline="") as table:
+            return {row["student_id"] for row in csv.DictReader(table) if row.get("student_id")}
+    except (OSError, ValueError, KeyError, csv.Error):
+        return set()
+
+
+def _few(names, limit=5):
+    shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"{len(names)} learner(s) ({shown})"
 
 
 def _problems(ledger_dir, student):

@@ -45,7 +45,11 @@ def grade_submission(bundle, job):
     """Grade ``job`` (one learner's files); returns a result dict, never raises."""
     started = time.monotonic()
     with _LOCK:
-        scratch = Path(tempfile.mkdtemp(prefix="ag-", dir=bundle["settings"].get("scratch")))
+        # a job's own folder, when given, is in a run folder the grading process owns: it removes
+        # what a worker that died mid-grade leaves behind (this process's finally never runs then)
+        if job.get("scratch"):
+            os.makedirs(job["scratch"], exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="ag-", dir=job.get("scratch") or bundle["settings"].get("scratch")))
         try:
             result = _grade(bundle, scratch, job)
         except Exception:  # noqa: BLE001 - a grader bug must cost this submission only, and say so
