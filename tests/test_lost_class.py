@@ -22,7 +22,7 @@ from autograder import grade, insight
 from autograder.classgrading import book
 from autograder.grade import database_url, grade_class
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # grading runs learner code: bubblewrap or nothing
 REPO = Path(__file__).resolve().parent.parent
 COURSE_ID = "tiny-course"
 FAST = dict(progress=False, notebook_timeout=120, interrupt_grace=2, feedback=False)
