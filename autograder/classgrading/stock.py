@@ -339,9 +339,11 @@ class JudgeVerdicts(NbGraderPreprocessor):
             for name, data in files.items():
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (folder / name).write_bytes(data)
+            limits = sandbox.Limits()  # the limits `python -m autograder.grade` gives the judge by default
             verdicts = judge.judge(exercises, folder, notebooks, secret=judge.course_secret(converter.coursedir.root),
-                                   digest=judge.work_digest(submission.files),
-                                   sandbox=info["judge_sandbox"]) if exercises else {}
+                                   digest=judge.work_digest(submission.files), sandbox=info["judge_sandbox"],
+                                   memory_mb=limits.memory_mb, cpu_seconds=min(limits.cpu_seconds, 300),
+                                   ) if exercises else {}
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         for grade_id, cell in cells.items():
