@@ -311,7 +311,7 @@ def verdict_output(verdict):
     lines = [f"graded by the judge{seed}:", *verdict["message"].splitlines()]
     if verdict["passed"]:
         return NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")
-    return NotebookNode(output_type="error", ename="CheckFailed", evalue=verdict["message"].splitlines()[0],
+    return NotebookNode(output_type="error", ename="CheckFailed", evalue=lines[1] if len(lines) > 1 else "failed",
                         traceback=lines)
 
 
