@@ -66,7 +66,7 @@ KERNEL_BASE_MB = 1024
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/
 # ``autograder.judge.judge``'s sandbox modes: its workers in bubblewrap, or unconfined (opt-in only).
 JUDGE_SANDBOXED = "bwrap"
-JUDGE_UNCONFINED = "none"
+JUDGE_UNCONFINED = "unconfined"
 # What ``SandboxedExecute`` tells ``JudgeVerdicts`` about the notebook in ``resources``.
 RESOURCE = "autograder_stock"
 OPT_IN = "c.SandboxedExecute.allow_unsandboxed_learner_code = True"
@@ -221,7 +221,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         shutil.rmtree(self.private, ignore_errors=True)
 
 
-class LearnerCodeRefused(RuntimeError):
+class LearnerCodeRefused(sandbox.SandboxUnavailable):
     """No working sandbox, and no one asked to run learner code without one."""
 
 
@@ -257,8 +257,9 @@ class SandboxedExecute(Execute):
             raise LearnerCodeRefused(
                 f"{where}: not graded, no learner code was run: {self._detail}. Stock nbgrader autograde "
                 f"runs learners' kernels and the judge's workers only in bubblewrap. Install it "
-                f"(apt-get install -y bubblewrap) or grade inside a Linux container or VM that has it "
-                f"(on macOS and Windows). To run learner code unconfined with your rights anyway, put "
+                f"(Debian/Ubuntu: apt-get install -y bubblewrap) or, on macOS or Windows, grade inside a "
+                f"Linux container or VM that has it (README: \"Grading on macOS or Windows\"). Only if you "
+                f"trust every submission: to run learner code unconfined with your rights anyway, put "
                 f"`{OPT_IN}` in nbgrader_config.py.")
         if not self._works:
             self.log.warning("NOT SANDBOXED (%s): %s. Learner code in this kernel and in the judge's "
