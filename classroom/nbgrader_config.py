@@ -27,9 +27,12 @@ c.ExecutePreprocessor.timeout = 60
 c.ExecutePreprocessor.interrupt_on_timeout = True
 
 # Stock `nbgrader autograde` (and the formgrader's autograde button) start every kernel in the
-# bubblewrap sandbox: no network, no view of the course root, the gradebook or other learners;
-# writable: the notebook's own autograded/<student>/<assignment>/ folder and /tmp. Without
-# bubblewrap they warn and run as stock. `python -m autograder.grade` runs its own kernels.
+# bubblewrap sandbox (no network, no view of the course root, the gradebook or other learners;
+# writable: the notebook's own autograded/<student>/<assignment>/ folder and /tmp), then take
+# every test cell's score from the judge (autograder/judge.py, as `python -m autograder.grade`
+# does), not from what the kernel's own checks said. Without a working bubblewrap they refuse
+# to run learner code; to run it unconfined, with your rights, anyway (loudly reported):
+# c.SandboxedExecute.allow_unsandboxed_learner_code = True
 from autograder.classgrading import stock  # noqa: E402
 
 for app in (c.NbGraderApp.AutogradeApp, c.NbGraderAPI):  # `nbgrader autograde`, the formgrader

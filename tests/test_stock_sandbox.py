@@ -1,11 +1,13 @@
-"""Stock ``nbgrader autograde`` starts every kernel in bubblewrap (``autograder/classgrading/stock.py``).
+"""Stock ``nbgrader autograde`` (``autograder/classgrading/stock.py``): kernels in bubblewrap, scores
+from the judge, and nothing at all without bubblewrap unless the instructor opts in.
 
-A scratch course with the real assignment and two learners. alice submits honest work and is
-graded first; then mallory, whose notebook tries to overwrite the gradebook, the course's
+A scratch course with the real assignment, built once for the module. alice submits honest work
+and is graded first; then mallory, whose notebook tries to overwrite the gradebook, the course's
 config and the grading code, to write into alice's folders, to leave symlinks for nbgrader to
 write through, and to reach a socket the test listens on. Both are graded by plain
 ``nbgrader autograde autodiff`` in the course root (mallory into a copy of the gradebook, so
 that the course's own gradebook, which holds alice's grades, must stay byte-identical).
+Then learners whose kernels lie or die: their scores are the judge's, whatever the kernel said.
 """
 
 import hashlib
@@ -26,6 +28,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from autograder.classgrading import sandbox, stock
 
 NOTEBOOK = "01_x_squared"
+ANSWER_CELL = "manual_dy_dx_answer"
 REPO = Path(__file__).resolve().parent.parent
 ALICE_ANSWERS = ["manual_dy_dx"]  # the notebook's by-hand answer
 ALICE_UNITS = ["pow_backward"]  # and one engine unit; accumulate_grad is left open
@@ -104,20 +107,28 @@ def _autograde(root, *args):
     return result.stderr
 
 
-def _scores(db_path, student):
+def _scores(db_path, student, field="score"):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{db_path}", course.COURSE_ID) as gradebook:
         notebook = gradebook.find_submission_notebook(NOTEBOOK, course.ASSIGNMENT, student)
-        return {grade.name: grade.score for grade in notebook.grades}
+        return {grade.name: getattr(grade, field) for grade in notebook.grades}
+
+
+def _after_cell(grade_id, *sources, answer=None):
+    """An edit for ``course.submit``: ``sources`` as new cells after cell ``grade_id`` of NOTEBOOK,
+    and ``answer`` (if given) as the source of its answer cell."""
+    def edit(name, notebook):
+        if name == NOTEBOOK:
+            ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
+            if answer is not None:
+                notebook.cells[ids.index(ANSWER_CELL)].source = answer
+            at = ids.index(grade_id) + 1
+            notebook.cells[at:at] = [new_code_cell(source) for source in sources]
+    return edit
 
 
 def _after_setup(*sources):
-    def edit(name, notebook):
-        if name == NOTEBOOK:
-            setup = next(i for i, c in enumerate(notebook.cells)
-                         if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
-            notebook.cells[setup + 1:setup + 1] = [new_code_cell(source) for source in sources]
-    return edit
+    return _after_cell("setup", *sources)
 
 
 def _outputs(notebook_path):
@@ -136,8 +147,14 @@ def _attack_report(outputs):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, needs_bwrap):
-    root = course.build_course(tmp_path_factory.mktemp("stock") / "course")
+def released(tmp_path_factory, needs_bwrap):
+    """One scratch course for the module's nbgrader runs (each learner under their own id)."""
+    return course.build_course(tmp_path_factory.mktemp("stock") / "course")
+
+
+@pytest.fixture(scope="module")
+def graded(released):
+    root = released
     points = course.points(root)
     course.submit(root, "alice", engine_units=ALICE_UNITS, answers=ALICE_ANSWERS)
 
@@ -249,7 +266,7 @@ def test_course_config_sandboxes_stock_autograde_only(app):
     from nbgrader.apps import AutogradeApp, NbGraderApp
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO / "classroom")).load_config()
     if app == "autograde":  # as `nbgrader autograde` builds it
@@ -257,16 +274,152 @@ def test_course_config_sandboxes_stock_autograde_only(app):
     else:
         parent = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     chain = _preprocessors(config, parent)
-    assert stock.SandboxedExecute in chain and Execute not in chain
+    assert Execute not in chain
+    # the kernel runs, then the judge decides every test cell, then nbgrader saves the scores
+    at = chain.index(stock.SandboxedExecute)
+    assert chain[at + 1] is stock.JudgeVerdicts and chain.index(SaveAutoGrades) > at + 1
     # autograder.grade builds Autograde without those parents and swaps Execute for its own
     assert Execute in _preprocessors(config)
 
 
-def test_without_bubblewrap_autograde_warns_and_uses_nbgrader_kernels(monkeypatch, caplog):
-    from jupyter_client.manager import AsyncKernelManager
-    monkeypatch.setattr(sandbox, "probe", lambda: (False, "bubblewrap is not installed"))
-    monkeypatch.setattr(stock, "_warned", False)
-    with caplog.at_level("WARNING"):
-        execute = stock.SandboxedExecute()
-    assert execute.kernel_manager_class is AsyncKernelManager
-    assert "NOT SANDBOXED: bubblewrap is not installed" in caplog.text
+
+
+# ---------------------------------------------------------------- the judge decides every test cell
+
+TEST_CELLS = ("manual_dy_dx", "pow_backward", "accumulate_grad")  # NOTEBOOK's graded test cells
+# Fakes the checks in the learner's own kernel (the real module is sealed, so it puts another in
+# its place): every test cell there then runs without an error.
+FAKE_CHECKS = ("import sys, types\n"
+               "sys.modules['autograder.checks'] = types.SimpleNamespace(check=lambda *args, **kwargs: None)")
+FAKE_SHOWN = "from autograder.checks import check\ncheck('accumulate_grad')\nprint('the kernel says: passed')"
+WRONG_ANSWER = "def dy_dx(x):\n    return 3 * x"
+# Kills its own kernel before any test cell runs (after the answer cell, so the judge never runs it).
+DIE = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+
+
+def _learners():
+    return {
+        "judge-ada": dict(engine_units=course.all_units(), answers=course.all_answers()),
+        "judge-fay": dict(edit=_after_cell(ANSWER_CELL, FAKE_CHECKS, FAKE_SHOWN, answer=WRONG_ANSWER)),
+        "judge-dora": dict(engine_units=ALICE_UNITS, answers=ALICE_ANSWERS, edit=_after_cell(ANSWER_CELL, DIE)),
+    }
+
+
+def _graded_notebook(root, student):
+    return root / "autograded" / student / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+
+
+def _test_cells(notebook_path):
+    """{grade id: [output dicts]} of the graded notebook's graded test cells."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    return {cell.metadata.nbgrader["grade_id"]: [dict(output) for output in cell.outputs]
+            for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def judged(released):
+    root = released
+    learners = _learners()
+    for student, how in learners.items():
+        course.submit(root, student, **how)
+    log = _autograde(root, "--student", "judge-*")
+    return dict(root=root, points=course.points(root), log=log,
+                scores={s: _scores(root / "gradebook.db", s) for s in learners},
+                outputs={s: _outputs(_graded_notebook(root, s)) for s in learners},
+                tests={s: _test_cells(_graded_notebook(root, s)) for s in learners})
+
+
+@pytest.mark.slow
+def test_an_honest_reference_submission_scores_full_points(judged):
+    assert judged["scores"]["judge-ada"] == {cell: judged["points"][cell] for cell in TEST_CELLS}
+    for grade_id, outputs in judged["tests"]["judge-ada"].items():  # the judge's word, not the kernel's
+        assert [o["output_type"] for o in outputs] == ["stream"]
+        assert outputs[0]["text"].startswith("graded by the judge") and f"{grade_id}: " in outputs[0]["text"]
+
+
+@pytest.mark.slow
+def test_checks_faked_in_the_kernel_score_what_the_judge_says(judged):
+    # the kernel was fooled: its own check "passed" an engine unit that is still a stub
+    assert ("stream", "the kernel says: passed\n") in dict(judged["outputs"]["judge-fay"])[FAKE_SHOWN]
+    assert judged["scores"]["judge-fay"] == {cell: 0.0 for cell in TEST_CELLS}
+    for grade_id, outputs in judged["tests"]["judge-fay"].items():
+        [output] = outputs  # only the judge's verdict: nothing the kernel printed
+        assert output["output_type"] == "error" and output["evalue"].startswith(f"{grade_id}: ")
+        assert output["traceback"][0].startswith("graded by the judge")
+    assert "disagrees with torch" in judged["tests"]["judge-fay"]["manual_dy_dx"][0]["evalue"]
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_kernel_dies_still_gets_the_judges_verdicts(judged):
+    assert "judge-dora/autodiff/01_x_squared.ipynb: the kernel died" in judged["log"]
+    earned = set(ALICE_ANSWERS) | set(ALICE_UNITS)
+    assert judged["scores"]["judge-dora"] == {c: (judged["points"][c] if c in earned else 0.0) for c in TEST_CELLS}
+
+
+@pytest.mark.slow
+def test_same_bytes_same_verdicts_seeded_as_autograder_grade_seeds_them(judged):
+    from autograder import judge
+    from autograder.classgrading import collect
+    root, student = judged["root"], "judge-fay"
+    files = collect.read_submission(root / "submitted" / student / course.ASSIGNMENT, student).files
+    secret, digest = judge.course_secret(root), judge.work_digest(files)
+    first = judged["tests"][student]
+    for grade_id, [output] in first.items():
+        seed = judge.hidden_seed(secret, digest, grade_id)
+        assert output["traceback"][0] == f"graded by the judge (hidden-check seed {seed}):"
+    _autograde(root, "--student", student, "--force")
+    assert _test_cells(_graded_notebook(root, student)) == first
+
+
+# ---------------------------------------------------------------- fail closed without bubblewrap
+
+HIDDEN = "bubblewrap is not installed (this test hides it)"
+# `nbgrader ...` with sandbox.probe reporting no bubblewrap (argv after -c: nbgrader's arguments).
+WITHOUT_BUBBLEWRAP = ("import sys\n"
+                      "from autograder.classgrading import sandbox\n"
+                      f"sandbox.probe = lambda: (False, {HIDDEN!r})\n"
+                      "from nbgrader.apps.nbgraderapp import main\n"
+                      "sys.argv = ['nbgrader', *sys.argv[1:]]\n"
+                      "main()\n")
+CANARY = "open('kernel-ran.txt', 'w').close()"  # in the kernel's own folder: did learner code run?
+
+
+def test_without_bubblewrap_a_notebook_is_refused_before_any_kernel(monkeypatch):
+    monkeypatch.setattr(sandbox, "probe", lambda: (False, HIDDEN))
+    execute = stock.SandboxedExecute()
+    started = []
+    monkeypatch.setattr(execute, "create_kernel_manager", lambda: started.append("kernel"))
+    resources = {"nbgrader": {"student": "s", "assignment": "a", "notebook": "n"}}
+    with pytest.raises(stock.LearnerCodeRefused) as refused:
+        execute.preprocess(nbformat.v4.new_notebook(cells=[new_code_cell(CANARY)]), resources)
+    assert f"s/a/n.ipynb: not graded, no learner code was run: {HIDDEN}" in str(refused.value)
+    assert stock.OPT_IN in str(refused.value) and not started
+
+
+@pytest.mark.slow
+def test_without_bubblewrap_stock_autograde_refuses_unless_the_instructor_opts_in(released):
+    root, student = released, "nobwrap-noah"
+    # honest partial work, and checks faked in the kernel (so the kernel would give every point)
+    course.submit(root, student, engine_units=ALICE_UNITS, answers=ALICE_ANSWERS,
+                  edit=_after_cell(ANSWER_CELL, CANARY, FAKE_CHECKS))
+    folder = root / "autograded" / student / course.ASSIGNMENT
+
+    def autograde(*args):
+        command = [sys.executable, "-c", WITHOUT_BUBBLEWRAP, "autograde", course.ASSIGNMENT, "--notebook", NOTEBOOK,
+                   "--student", student, *args]
+        return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+
+    refused = autograde()
+    assert refused.returncode != 0
+    assert f"not graded, no learner code was run: {HIDDEN}" in refused.stderr and stock.OPT_IN in refused.stderr
+    assert not (folder / "kernel-ran.txt").exists()
+    assert set(_scores(root / "gradebook.db", student, "auto_score").values()) == {None}  # nothing was scored
+    assert not (folder / f"{NOTEBOOK}.ipynb").exists()
+
+    allowed = autograde("--force", "--SandboxedExecute.allow_unsandboxed_learner_code=True")
+    assert allowed.returncode == 0, allowed.stderr
+    assert f"NOT SANDBOXED ({student}/{course.ASSIGNMENT}/{NOTEBOOK}.ipynb): {HIDDEN}" in allowed.stderr
+    assert (folder / "kernel-ran.txt").exists()  # the kernel ran, unconfined, as asked
+    earned = set(ALICE_ANSWERS) | set(ALICE_UNITS)
+    points = course.points(root)
+    assert _scores(root / "gradebook.db", student) == {c: (points[c] if c in earned else 0.0) for c in TEST_CELLS}

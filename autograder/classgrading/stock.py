@@ -1,14 +1,15 @@
-"""Stock ``nbgrader autograde`` with every kernel in the bubblewrap sandbox.
+"""Stock ``nbgrader autograde``: kernels in bubblewrap, scores from the judge.
 
-``classroom/nbgrader_config.py`` puts ``SandboxedExecute`` in place of nbgrader's ``Execute``
-in the autograde chain of ``nbgrader autograde`` (``AutogradeApp``) and of the formgrader's
-autograde button (``NbGraderAPI``). ``python -m autograder.grade`` is not affected: it builds
-its ``Autograde`` without those parents and runs its own kernels (``kernels``, ``zygote``).
+``classroom/nbgrader_config.py`` changes the autograde chain of ``nbgrader autograde``
+(``AutogradeApp``) and of the formgrader's autograde button (``NbGraderAPI``): nbgrader's
+``Execute`` becomes ``SandboxedExecute`` followed by ``JudgeVerdicts``. ``python -m
+autograder.grade`` is not affected: it builds its ``Autograde`` without those parents and runs
+its own kernels (``kernels``, ``zygote``) and the same judge (``unit.apply_judgement``).
 
-Each notebook's kernel is nbgrader's usual ``ipykernel`` command, wrapped in ``bwrap`` by
-``sandbox.bwrap_command`` (no network, own pid/ipc/uts namespaces, no capabilities, a fresh
-``/tmp``, the system and the Python environment read-only, rlimits from ``sandbox.Limits``),
-seeing and writing only:
+``SandboxedExecute`` runs each notebook's kernel (nbgrader's usual ``ipykernel`` command) in
+``bwrap`` via ``sandbox.bwrap_command`` (no network, own pid/ipc/uts namespaces, no
+capabilities, a fresh ``/tmp``, the system and the Python environment read-only, rlimits from
+``sandbox.Limits``), seeing and writing only:
   - the notebook's working folder, ``autograded/<student>/<assignment>/`` (nbgrader runs the
     kernel there): the learner's own files;
   - a private folder of this kernel, outside the course root: its connection file and unix
@@ -16,14 +17,27 @@ seeing and writing only:
     code (``autograder/**/*.py``, what the test cells import).
 The course root (gradebook, ``nbgrader_config.py``, source notebooks, other learners'
 ``submitted/`` and ``autograded/`` folders) and the repository are not in the sandbox at all.
-
 When the kernel is gone, its whole sandbox is gone too (the namespace's pid 1 is killed and
 waited for), and anything in the working folder that is not a plain file or folder (a symlink
-to the gradebook, a fifo) is removed before nbgrader writes the graded notebook there.
+to the gradebook, a fifo) is removed before nbgrader writes the graded notebook there. A kernel
+that dies costs nothing but its outputs: the notebook goes on to the judge.
 
-Where bubblewrap is missing or refused, the kernels are nbgrader's own, with a warning.
-The score is still what the test cells said inside the learner's kernel: see the README for
-what only ``python -m autograder.grade`` guarantees.
+``JudgeVerdicts`` then runs ``autograder.judge`` on that notebook's exercises, in this process
+(torch, the comparison) with the learner's code in torch-free sandboxed workers, on the
+learner's files as nbgrader staged them, rebuilt from ``submitted/`` and ``source/`` (not from
+the folder the kernel could write): the submitted notebook, and the submitted engine over the
+source's other files. The hidden seeds come from the course secret (``.grading/secret``) and the
+submission's files (``collect.read_submission``), as in ``python -m autograder.grade``: the same
+bytes get the same score from either command. Every graded test cell's outputs are replaced by
+the judge's verdict (a failing exercise: an error output carrying the judge's message, so
+nbgrader's ``SaveAutoGrades`` scores it 0 and the feedback says why; a passing one: the
+message on stdout, full points). Nothing the kernel printed, raised or faked in a test cell
+reaches the score; a graded test cell the judge has no check for scores 0 (grade it by hand).
+
+Fail closed: where bubblewrap is missing or refused (``sandbox.probe``), each notebook is refused
+with an error saying why and what to do, and no learner code runs, unless the instructor sets
+``c.SandboxedExecute.allow_unsandboxed_learner_code = True``: then kernels and the judge's
+workers run unconfined, with a loud warning for every notebook.
 """
 
 import os
@@ -33,25 +47,37 @@ import stat
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader import utils as nbgrader_utils
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool
 
-from autograder.classgrading import sandbox
+from autograder.classgrading import collect, sandbox
 
 # A fresh kernel maps this much before learner code runs (Python, ipykernel, numpy and torch:
 # about 640 MB of address space here); ``Limits.memory_mb`` comes on top, as for the zygote.
 KERNEL_BASE_MB = 1024
 PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/
-_warned = False
+# ``autograder.judge.judge``'s sandbox modes: its workers in bubblewrap, or unconfined (opt-in only).
+JUDGE_SANDBOXED = "bwrap"
+JUDGE_UNCONFINED = "unconfined"
+# What ``SandboxedExecute`` tells ``JudgeVerdicts`` about the notebook in ``resources``.
+RESOURCE = "autograder_stock"
+OPT_IN = "c.SandboxedExecute.allow_unsandboxed_learner_code = True"
 
 
 def autograde_preprocessors():
-    """nbgrader's own autograde chain, with ``SandboxedExecute`` in place of ``Execute``."""
+    """nbgrader's own autograde chain, ``Execute`` replaced by ``SandboxedExecute, JudgeVerdicts``."""
     chain = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [SandboxedExecute if step is Execute else step for step in chain]
+    if Execute not in chain:  # without it no test cell would fail, and every cell would score
+        raise RuntimeError("nbgrader's autograde chain has no Execute step: this nbgrader is not supported")
+    return [new for step in chain for new in ((SandboxedExecute, JudgeVerdicts) if step is Execute else (step,))]
 
 
 def copy_grading_code(target):
@@ -195,20 +221,28 @@ class SandboxedKernelManager(AsyncKernelManager):
         shutil.rmtree(self.private, ignore_errors=True)
 
 
+class LearnerCodeRefused(sandbox.SandboxUnavailable):
+    """No working sandbox, and no one asked to run learner code without one."""
+
+
+def _where(resources):
+    ids = (resources or {}).get("nbgrader", {})
+    return f"{ids.get('student', '?')}/{ids.get('assignment', '?')}/{ids.get('notebook', '?')}.ipynb"
+
+
 class SandboxedExecute(Execute):
     """nbgrader's ``Execute``, its kernels started in the bubblewrap sandbox (see the module)."""
 
+    allow_unsandboxed_learner_code = Bool(False, help=(
+        "Where bubblewrap is missing or refused, run learners' kernels and the judge's workers "
+        "anyway, unconfined, with your rights: they can read and write the course, the gradebook "
+        "and other learners' files, and reach the network. Off: such notebooks are refused.")).tag(config=True)
+
     def __init__(self, *args, **kwargs):
-        global _warned
-        works, detail = sandbox.probe()
-        if works:
+        self._works, self._detail = sandbox.probe()
+        if self._works:
             kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
-        if not works and not _warned:
-            _warned = True
-            self.log.warning("NOT SANDBOXED: %s. Kernels start as in stock nbgrader and learner code "
-                             "runs with your rights: it can read and write the course, the gradebook "
-                             "and other learners' files, and reach the network.", detail)
         self._sandboxed = None
 
     def create_kernel_manager(self):
@@ -218,10 +252,115 @@ class SandboxedExecute(Execute):
         return km
 
     def preprocess(self, nb, resources=None, km=None):
+        where = _where(resources)
+        if not self._works and not self.allow_unsandboxed_learner_code:
+            raise LearnerCodeRefused(
+                f"{where}: not graded, no learner code was run: {self._detail}. Stock nbgrader autograde "
+                f"runs learners' kernels and the judge's workers only in bubblewrap. Install it "
+                f"(Debian/Ubuntu: apt-get install -y bubblewrap) or, on macOS or Windows, grade inside a "
+                f"Linux container or VM that has it (README: \"Grading on macOS or Windows\"). Only if you "
+                f"trust every submission: to run learner code unconfined with your rights anyway, put "
+                f"`{OPT_IN}` in nbgrader_config.py.")
+        if not self._works:
+            self.log.warning("NOT SANDBOXED (%s): %s. Learner code in this kernel and in the judge's "
+                             "workers runs with your rights: it can read and write the course, the "
+                             "gradebook and other learners' files, and reach the network (you set %s).",
+                             where, self._detail, OPT_IN)
+        resources[RESOURCE] = {"judge_sandbox": JUDGE_SANDBOXED if self._works else JUDGE_UNCONFINED}
         try:
             return super().preprocess(nb, resources, km)
+        except DeadKernelError as error:  # its outputs so far stay; the judge grades the notebook
+            self.log.warning("%s: the kernel died (%s); the judge grades this notebook from its files",
+                             where, str(error)[:200])
+            return nb, resources
         finally:
             if self._sandboxed is not None:  # also when the kernel never came up
                 self._sandboxed.release()
                 self._sandboxed = None
 
+
+def graded_test_cells(nb):
+    """``{grade_id: cell}``: the code cells nbgrader scores from their outputs (graded, not answers).
+
+    Their grade id is the judge's exercise id, as in ``unit.apply_judgement``."""
+    return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in nb.cells
+            if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell)}
+
+
+def staged_files(coursedir, exclude, student, assignment):
+    """``(files, submission)``: the assignment's files as nbgrader stages them for grading, from
+    ``source/`` and ``submitted/`` (not from the folder a kernel could write): each source file
+    that is not a notebook, the learner's copy where ``exclude`` (``exclude_overwriting``) keeps
+    it. ``submission`` is ``collect.read_submission`` of the submitted folder (links not followed),
+    whose files give the work digest as in ``python -m autograder.grade``."""
+    submitted = coursedir.format_path(coursedir.submitted_directory, student, assignment)
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    submission = collect.read_submission(submitted, student)
+    kept = {Path(name).as_posix() for name in exclude}
+    files = {}
+    for path in nbgrader_utils.find_all_files(str(source), coursedir.ignore + ["*.ipynb"]):
+        name = Path(path).relative_to(source).as_posix()
+        data = submission.files.get(name) if name in kept else Path(path).read_bytes()
+        if data is not None:
+            files[name] = data
+    return files, submission
+
+
+def verdict_output(verdict):
+    """The one output a judged test cell keeps: the judge's message, as an error when it failed."""
+    seed = "" if verdict["seed"] is None else f" (hidden-check seed {verdict['seed']})"
+    lines = [f"graded by the judge{seed}:", *verdict["message"].splitlines()]
+    if verdict["passed"]:
+        return NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")
+    return NotebookNode(output_type="error", ename="CheckFailed", evalue=lines[1] if len(lines) > 1 else "failed",
+                        traceback=lines)
+
+
+class JudgeVerdicts(NbGraderPreprocessor):
+    """Every graded test cell's outcome becomes the judge's verdict on that exercise (see the module)."""
+
+    def preprocess(self, nb, resources):
+        from autograder import checks, judge  # torch: only when a notebook is graded, not for every nbgrader command
+
+        info = resources.get(RESOURCE)
+        if info is None:
+            raise RuntimeError("JudgeVerdicts must follow SandboxedExecute in the autograde chain "
+                               "(stock.autograde_preprocessors())")
+        ids = resources["nbgrader"]
+        converter = self._converter()
+        cells = graded_test_cells(nb)
+        exercises = sorted(set(cells) & set(checks.ALL_EXERCISES))
+        files, submission = staged_files(converter.coursedir, converter.exclude_overwriting.get(ids["assignment"], []),
+                                         ids["student"], ids["assignment"])
+        mine = submission.files.get(f"{ids['notebook']}.ipynb")  # as submitted (answer cells only are run)
+        parsed = None if mine is None else judge.load_notebook_text(mine.decode("utf-8", errors="replace"))
+        notebooks = {ids["notebook"]: parsed}
+        folder = Path(tempfile.mkdtemp(prefix="stock-judge-"))
+        try:
+            for name, data in files.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(data)
+            limits = sandbox.Limits()  # the limits `python -m autograder.grade` gives the judge by default
+            verdicts = judge.judge(exercises, folder, notebooks, secret=judge.course_secret(converter.coursedir.root),
+                                   digest=judge.work_digest(submission.files), sandbox=info["judge_sandbox"],
+                                   memory_mb=limits.memory_mb, cpu_seconds=min(limits.cpu_seconds, 300),
+                                   ) if exercises else {}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        for grade_id, cell in cells.items():
+            verdict = verdicts.get(grade_id) or {
+                "passed": False, "seed": None,
+                "message": f"{grade_id}: the judge has no check for this cell, so it scores 0 here; grade it by hand"}
+            cell.outputs = [verdict_output(verdict)]
+        passed = sum(bool(v["passed"]) for v in verdicts.values())
+        self.log.info("%s: the judge passed %d of %d exercise(s)", _where(resources), passed, len(cells))
+        return nb, resources
+
+    def _converter(self):
+        """The ``Autograde`` converter this preprocessor serves (its exporter's parent)."""
+        node = self.parent
+        while node is not None and not (hasattr(node, "coursedir") and hasattr(node, "exclude_overwriting")):
+            node = node.parent
+        if node is None:
+            raise RuntimeError("JudgeVerdicts runs only inside nbgrader's Autograde converter")
+        return node
