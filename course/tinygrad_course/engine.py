@@ -11,8 +11,8 @@ Read it top to bottom:
 
 Everything works on numpy arrays: ``forward`` receives arrays and returns one,
 ``backward`` receives the gradient of the output (an array) and returns one
-gradient per input.  Pieces marked ``### BEGIN SOLUTION`` are the ones learners
-write; the list of them, and the notebook that asks for each, is ``EXERCISES``.
+gradient per input.  ``EXERCISES`` lists the pieces learners write and the notebook
+that asks for each; until one is written it raises ``NotImplementedError`` naming it.
 
 The files beside this one are torch's surface, not the course: compat.py (torch's error
 texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ``torch.randn``, ...),
