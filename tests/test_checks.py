@@ -1,8 +1,6 @@
 """The grading checks: right answers pass, open and wrong ones fail with words that teach,
 memorised answers fail the hidden checks, and handing the work to torch or tampering is caught."""
 
-import contextlib
-import io
 import re
 import shutil
 import subprocess
@@ -12,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from check_runs import run
 from planted_bugs import answers as correct
 from planted_bugs import plant
 
@@ -27,16 +26,6 @@ OP_UNITS = {"pow_backward": "Pow", "sin_backward": "Sin", "add_backward": "Add",
             "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean",
             "log_softmax_backward": "LogSoftmax"}
 
-
-def run(exercise, answer=None, **options):
-    """``check`` with its printed line captured: ``(passed, text)``."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            checks.check(exercise, answer, **options)
-    except AssertionError as failure:
-        return False, str(failure)
-    return True, printed.getvalue()
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 seed tried, with its slip named, while the reference passes those same seeds; where the visible check
 catches it too, it names the same slip."""
 
-import contextlib
-import io
 
 import pytest
+from check_runs import run
 from corpus import slips as corpus
 from planted_bugs import answers as correct
 from planted_bugs import write_engine, wrong_answer
@@ -15,15 +14,6 @@ from autograder.engines import SOLUTIONS, load_engine
 
 SEEDS = 5
 
-
-def run(exercise, answer=None, **options):
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            checks.check(exercise, answer, **options)
-    except AssertionError as failure:
-        return False, str(failure)
-    return True, printed.getvalue()
 
 
 def name(entry):

@@ -6,11 +6,10 @@ must let them (and only them) call torch, and a learner's code that calls them, 
 inside a stand-in's reach, is still caught.
 """
 
-import contextlib
-import io
 import shutil
 
 import pytest
+from check_runs import run
 from planted_bugs import answers as correct
 from planted_bugs import plant
 
@@ -19,15 +18,6 @@ from autograder.engines import SOLUTIONS, load_engine, load_learner_release
 
 ENGINE_ANSWERS = [e for e, (_, _, _, uses_engine) in checks.NOTEBOOK_EXERCISES.items() if uses_engine]
 
-
-def run(exercise, answer=None, **options):
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            checks.check(exercise, answer, **options)
-    except AssertionError as failure:
-        return False, str(failure)
-    return True, printed.getvalue()
 
 
 @pytest.mark.parametrize("exercise", ENGINE_ANSWERS)
