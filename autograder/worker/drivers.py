@@ -119,8 +119,8 @@ def step_function(engine, step):
     here is an answer to any exercise. Like torch's node it saves tensors only where torch's does
     (``step["saves"]``), so a second backward fails exactly where torch's fails; it sends None to a
     constant input where torch's node does (``step["none_for_constants"]``), and always for an input
-    the step cuts (``b.detach()``). Like an engine's ``Add.backward`` (``return grad, grad``), an add
-    step hands the very array it received to every input of that shape: a backward pass that sums
+    the step cuts (``b.detach()``). An add step hands the very array it received to every input of
+    that shape, one object on two edges, as an engine's addition may: a backward pass that sums
     arriving gradients in place (``+=``) changes what another edge holds, and the leaves show it."""
     forward_op, local = FORWARD[step["op"]], step["local"]
 
