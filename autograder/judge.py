@@ -161,14 +161,15 @@ class WorkerRunner:
     ``begin`` starts a fresh process."""
 
     def __init__(self, folder, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120, timeout=REQUEST_TIMEOUT,
-                 deadline=None):
+                 deadline=None, scratch=None):
         self.folder, self.sandbox, self.timeout = folder, sandbox, timeout
+        self.scratch_parent = scratch  # where its temporary folder goes (None: the system's)
         self.deadline = deadline  # time.monotonic() by which the whole submission must be judged
         self.limits = (memory_mb, cpu_seconds)
         self.process, self.dead, self.scratch = None, None, None
 
     def _start(self):
-        self.scratch = Path(tempfile.mkdtemp(prefix="judge-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix="judge-", dir=self.scratch_parent))
         python = os.path.realpath(sys.executable)
         if self.sandbox == "bwrap":
             boot = BOOT.format(paths=[f"{INSIDE}/grader", f"{INSIDE}/site"])
@@ -337,17 +338,19 @@ def _require(mode):
 
 
 def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap", memory_mb=2048,
-          cpu_seconds=120, timeout=REQUEST_TIMEOUT, budget=SUBMISSION_BUDGET):
+          cpu_seconds=120, timeout=REQUEST_TIMEOUT, budget=SUBMISSION_BUDGET, scratch=None):
     """``{exercise: {"passed", "message", "seed"}}`` for one submission.
 
     ``engine_folder`` holds the learner's ``tinygrad_course/`` (as nbgrader prepared it);
     ``notebooks`` maps a notebook name (no ``.ipynb``) to its parsed JSON (a dict) or None.
     ``sandbox``: ``bwrap`` (``SandboxUnavailable`` where it does not work) or ``unconfined``.
+    ``scratch``: the folder its temporary folders go in (the class grader gives the submission's own,
+    which the grader removes even when the process judging it dies).
     """
     _require(sandbox)
-    empty = Path(tempfile.mkdtemp(prefix="judge-empty-"))
+    empty = Path(tempfile.mkdtemp(prefix="judge-empty-", dir=scratch))
     options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout,
-               "deadline": time.monotonic() + budget}
+               "deadline": time.monotonic() + budget, "scratch": scratch}
     runners = {"units": WorkerRunner(engine_folder, **options), "answers": WorkerRunner(engine_folder, **options),
                "by_hand": WorkerRunner(empty, **options)}
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)

@@ -443,7 +443,7 @@ def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
     return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"],
                        digest=judge.work_digest(job["files"]),
                        sandbox=mode, memory_mb=limits["memory_mb"],
-                       cpu_seconds=min(limits["cpu_seconds"], 300))
+                       cpu_seconds=min(limits["cpu_seconds"], 300), scratch=str(scratch))
 
 
 def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
