@@ -11,18 +11,16 @@
 
 import csv
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from corpus import course, course_cases
 from nbgrader.api import Gradebook
+from postgres_server import running_postgres
 
 from autograder.grade import database_url, grade_class
 
@@ -220,42 +218,10 @@ def test_parallel_grades_equal_stock_nbgrader(released, tmp_path, stock_grades, 
 # ---------------------------------------------------------------- Dask + PostgreSQL
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _server_binary(name):
-    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))  # Debian keeps them off PATH
-    return shutil.which(name) or (str(installed[-1]) if installed else None)
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    """A throwaway PostgreSQL server on 127.0.0.1 (Debian: apt-get install -y postgresql)."""
-    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; CI needs: "
-                    "apt-get update && apt-get install -y postgresql")
-    as_user = {}
-    folder = Path(tempfile.mkdtemp(prefix="pg-"))
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        account = pwd.getpwnam("postgres") if "postgres" in {p.pw_name for p in pwd.getpwall()} \
-            else pwd.getpwnam("nobody")
-        os.chown(folder, account.pw_uid, account.pw_gid)
-        as_user = dict(user=account.pw_uid, group=account.pw_gid)
-    data, port = folder / "data", _free_port()
-    subprocess.run([initdb, "-D", str(data), "-U", "grader", "--auth=trust", "--no-sync"],
-                   check=True, capture_output=True, **as_user)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-                   check=True, capture_output=True, **as_user)
-    try:
-        yield f"postgresql://grader@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, **as_user)
-        shutil.rmtree(folder, ignore_errors=True)
+    with running_postgres() as url:
+        yield url
 
 
 def test_dask_and_postgresql_grades_equal_stock_nbgrader(released, tmp_path, stock_grades, cluster,

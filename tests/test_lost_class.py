@@ -4,10 +4,8 @@ cleanly with what was graded kept. Honest learners on the tiny course, graded in
 
 import csv
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 from corpus import tiny
 from nbgrader.api import Gradebook, MissingEntry
+from postgres_server import running_postgres
 
 from autograder import grade, insight
 from autograder.classgrading import book
@@ -63,38 +62,10 @@ def scratch():
 
 # ---------------------------------------------------------------- the gradebook decides
 
-def _server_binary(name):
-    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))  # Debian keeps them off PATH
-    return shutil.which(name) or (str(installed[-1]) if installed else None)
-
-
 @pytest.fixture
 def postgres_url():
-    """A throwaway PostgreSQL server on 127.0.0.1 (as in test_grade_course)."""
-    initdb, pg_ctl = _server_binary("initdb"), _server_binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; CI needs: "
-                    "apt-get update && apt-get install -y postgresql")
-    as_user, folder = {}, Path(tempfile.mkdtemp(prefix="pg-"))
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        names = {p.pw_name for p in pwd.getpwall()}
-        account = pwd.getpwnam("postgres" if "postgres" in names else "nobody")
-        os.chown(folder, account.pw_uid, account.pw_gid)
-        as_user = dict(user=account.pw_uid, group=account.pw_gid)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    data = folder / "data"
-    subprocess.run([initdb, "-D", str(data), "-U", "grader", "--auth=trust", "--no-sync"],
-                   check=True, capture_output=True, **as_user)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-                   check=True, capture_output=True, **as_user)
-    try:
-        yield f"postgresql://grader@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True, **as_user)
-        shutil.rmtree(folder, ignore_errors=True)
+    with running_postgres() as url:
+        yield url
 
 
 def test_a_new_gradebook_gets_the_whole_class(tmp_path, postgres_url):
