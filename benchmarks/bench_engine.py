@@ -42,7 +42,7 @@ torch.set_num_threads(int(THREADS))
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from autograder.engines import load_reference  # noqa: E402
+from autograder.learner.engines import load_reference  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "engine_results.md"
 

@@ -1,4 +1,4 @@
-"""Grade one class with stock ``nbgrader autograde`` (serial) and with ``autograder.grade``.
+"""Grade one class with stock ``nbgrader autograde`` (serial) and with ``autograder.instructor.grade``.
 
     python benchmarks/bench_grading.py [--learners 6] [--workers 1 2 3] [--out benchmarks/grading_results.md]
 
@@ -25,7 +25,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from corpus import course  # noqa: E402
 from nbgrader.api import Gradebook  # noqa: E402
 
-from autograder.grade import grade_class  # noqa: E402
+from autograder.instructor.grade import grade_class  # noqa: E402
 
 KINDS = {
     "full": dict(engine_units=course.all_units(), answers=course.all_answers()),
@@ -91,12 +91,12 @@ def main(argv=None):
             root = make_class(released, scratch / f"ours-{workers}", args.learners)
             seconds, summary = run_ours(root, workers, feedback=False)
             same = "yes" if saved(root) == reference else "NO"
-            rows.append(("`autograder.grade` --no-feedback", workers, seconds, same))
+            rows.append(("`autograder.instructor.grade` --no-feedback", workers, seconds, same))
             print(f"ours, {workers} worker(s): {seconds:.1f} s, grades equal stock: {same}", flush=True)
         workers = min(max(args.workers), os.cpu_count() or 1)
         root = make_class(released, scratch / "ours-feedback", args.learners)
         seconds, summary = run_ours(root, workers, feedback=True)
-        rows.append(("`autograder.grade` with feedback", workers, seconds,
+        rows.append(("`autograder.instructor.grade` with feedback", workers, seconds,
                      "yes" if saved(root) == reference else "NO"))
         sandbox = summary.sandbox
         notebooks = len(course.layout(released))
@@ -106,7 +106,7 @@ def main(argv=None):
 
 def write_table(path, rows, stock_seconds, learners, notebooks, sandbox, load):
     lines = [
-        "# Grading a class: stock nbgrader vs `autograder.grade`", "",
+        "# Grading a class: stock nbgrader vs `autograder.instructor.grade`", "",
         f"Written by `benchmarks/bench_grading.py` on {time.strftime('%Y-%m-%d %H:%M')}: {learners} learners "
         f"x {notebooks} notebooks of the real course (full, partial and blank submissions in turn), "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, load average before the run "

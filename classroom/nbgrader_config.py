@@ -1,15 +1,15 @@
 # nbgrader course configuration: run nbgrader's own commands from this folder, e.g.
-#   python -m autograder.release          (builds source/autodiff and release/autodiff)
+#   python -m autograder.instructor.release          (builds source/autodiff and release/autodiff)
 #   nbgrader release_assignment autodiff  (learners: nbgrader fetch_assignment, nbgrader submit)
 #   nbgrader collect autodiff
-#   python -m autograder.grade autodiff   (or nbgrader autograde autodiff)
+#   python -m autograder.instructor.grade autodiff   (or nbgrader autograde autodiff)
 #   nbgrader generate_feedback autodiff
 #   nbgrader release_feedback autodiff    (learners: nbgrader fetch_feedback)
 #   nbgrader export
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 # The course id names the course in the exchange. The assignment itself is recorded in the
-# gradebook by `nbgrader generate_assignment` (run by `python -m autograder.release`).
+# gradebook by `nbgrader generate_assignment` (run by `python -m autograder.instructor.release`).
 c.CourseDirectory.course_id = "tinygrad-course"
 # The exchange folder shared with learners (nbgrader's default: /usr/local/share/nbgrader/exchange).
 # c.Exchange.root = "/srv/nbgrader/exchange"
@@ -29,11 +29,11 @@ c.ExecutePreprocessor.interrupt_on_timeout = True
 # Stock `nbgrader autograde` (and the formgrader's autograde button) start every kernel in the
 # bubblewrap sandbox (no network, no view of the course root, the gradebook or other learners;
 # writable: the notebook's own autograded/<student>/<assignment>/ folder and /tmp), then take
-# every test cell's score from the judge (autograder/judge.py, as `python -m autograder.grade`
+# every test cell's score from the judge (autograder/instructor/judge.py, as `python -m autograder.instructor.grade`
 # does), not from what the kernel's own checks said. Without a working bubblewrap they refuse
 # to run learner code; to run it unconfined, with your rights, anyway (loudly reported):
 # c.SandboxedExecute.allow_unsandboxed_learner_code = True
-from autograder.classgrading import stock  # noqa: E402
+from autograder.instructor.grading import stock  # noqa: E402
 
 for app in (c.NbGraderApp.AutogradeApp, c.NbGraderAPI):  # `nbgrader autograde`, the formgrader
     app.Autograde.autograde_preprocessors = stock.autograde_preprocessors()

@@ -3,7 +3,7 @@
 import contextlib
 import io
 
-from autograder import checks
+from autograder.learner import checks
 
 
 def run(exercise, answer=None, **options):

@@ -29,7 +29,7 @@ def rng(request):
 @pytest.fixture(scope="session")
 def reference():
     """The reference engine (solutions/tinygrad_course), under a private module name."""
-    from autograder.engines import load_reference
+    from autograder.learner.engines import load_reference
     return load_reference()
 
 
@@ -44,7 +44,7 @@ def pytest_configure(config):
 def require_bwrap():
     """Skip (or, under CI, fail) the calling test unless bubblewrap works here: a hostile payload never
     runs unconfined, and CI cannot go green without the sandbox it tests."""
-    from autograder.classgrading import sandbox
+    from autograder.instructor import sandbox
     works, detail = sandbox.probe()
     if works:
         return

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from autograder.classgrading.unit import grade_submission
+from autograder.instructor.grading.submission import grade_submission
 
 
 def _kill_when_grading(scratch):

@@ -59,7 +59,7 @@ EQUIVALENTS = HERE / "mutation_equivalents.toml"
 SEEDS = (1, 2, 3)  # the hidden checks' seeds
 TIMEOUT = 20  # seconds per mutant (all its checks), an infinite loop counts as killed
 
-from autograder.release import BEGIN, END  # noqa: E402 - the one parser of solution markers (after sys.path)
+from autograder.instructor.release import BEGIN, END  # noqa: E402 - the one parser of solution markers (after sys.path)
 
 # --------------------------------------------------------------------------
 # Regions
@@ -514,8 +514,8 @@ class Outcome:
 
 def run(mutant, seeds=SEEDS, timeout=TIMEOUT):
     """Load ``mutant`` from a fresh copy of the reference package and run its exercise's checks."""
-    from autograder.checks import CheckFailed, check
-    from autograder.engines import load_engine
+    from autograder.learner.checks import CheckFailed, check
+    from autograder.learner.engines import load_engine
 
     no_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no stale .pyc for a same-size mutant
     start = time.perf_counter()
@@ -572,7 +572,7 @@ def _worker_setup():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     torch.set_num_threads(1)
-    import autograder.checks  # noqa: F401 - pay the import once per worker
+    import autograder.learner.checks  # noqa: F401 - pay the import once per worker
 
 
 def _run_args(args):

@@ -11,7 +11,7 @@ import binder_venv
 import pytest
 from open_exercises import open_exercise_error
 
-from autograder.engines import REPO
+from autograder.learner.engines import REPO
 
 pytestmark = pytest.mark.slow
 

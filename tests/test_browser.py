@@ -28,7 +28,7 @@ from browser_helpers import (
 )
 from test_widgets import engine_folder
 
-from autograder.engines import REPO, SOLUTIONS
+from autograder.learner.engines import REPO, SOLUTIONS
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,7 +46,7 @@ def stand_in_notebook(folder, widget):
     """Just the widget, for as long as the real notebook is not in solutions/."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(f"from autograder.widgets import {widget}\n\n{widget}()")]
+    nb.cells = [nbformat.v4.new_code_cell(f"from autograder.learner.widgets import {widget}\n\n{widget}()")]
     nbformat.write(nb, folder / NOTEBOOKS[widget])
 
 
@@ -199,8 +199,8 @@ def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook):
 # -- light and dark theme: readable colours, named controls, a visible focus ----------------------
 
 THEME_CELLS = [
-    "from autograder.engines import load_engine\n"
-    "from autograder.widgets import accumulation_widget, graph_widget, tracking_widget",
+    "from autograder.learner.engines import load_engine\n"
+    "from autograder.learner.widgets import accumulation_widget, graph_widget, tracking_widget",
     # ./tinygrad_course has zero_ open: rows that agree, an open row and the problem box
     "open_row = accumulation_widget()\nopen_row.calls.value = 3\nopen_row.zero_between.value = True\nopen_row",
     # a gradient overwritten instead of accumulated: rows that differ from torch
@@ -214,7 +214,7 @@ THEME_CELLS = [
     "errors = tracking_widget()\nerrors.mode.value = 'requires_grad_(False)'\nerrors",
     "graph_widget()",
     # show_graph's image/svg+xml: JupyterLab shows it as an <img>, out of reach of theme variables
-    "import torch\nfrom autograder.graph import show_graph\n\nw = torch.tensor(1.0, requires_grad=True)\n"
+    "import torch\nfrom autograder.learner.graph import show_graph\n\nw = torch.tensor(1.0, requires_grad=True)\n"
     "show_graph(torch.sigmoid(w * 2.0), {'w': w}, title='show_graph')",
 ]
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}

@@ -14,10 +14,11 @@ from check_runs import run
 from planted_bugs import answers as correct
 from planted_bugs import plant
 
-from autograder import checks, slips
-from autograder.diagnose import diagnose
-from autograder.engines import REPO, SOLUTIONS, load_engine
-from autograder.release import strip_solutions
+from autograder.checking import slips
+from autograder.instructor.release import strip_solutions
+from autograder.learner import checks
+from autograder.learner.diagnose import diagnose
+from autograder.learner.engines import REPO, SOLUTIONS, load_engine
 
 UNITS = list(checks.UNITS)
 NOTEBOOK = list(checks.NOTEBOOK_EXERCISES)
@@ -210,7 +211,7 @@ g, = torch.autograd.grad(t ** ctx.exponent, t, torch.tensor(grad))
 return g.numpy()
 """
 REFERENCE_SIN = """
-from autograder.engines import load_reference
+from autograder.learner.engines import load_reference
 return load_reference().engine.Sin.backward(ctx, grad)
 """
 
@@ -269,7 +270,7 @@ def test_replacing_what_the_checks_rely_on_is_caught(target, name, reference, mo
 def test_patching_the_checkers_classes_is_caught(reference, monkeypatch):
     monkeypatch.setattr(checks.Trial, "fail", lambda *args, **kwargs: None)
     passed, text = run("pow_backward", engine=reference)
-    assert not passed and "autograder.checks.Trial.fail" in text
+    assert not passed and "autograder.checking.trial.Trial.fail" in text
 
 
 def test_the_check_itself_cannot_be_replaced():
@@ -294,8 +295,8 @@ def test_tampering_before_the_checker_is_imported_is_caught():
         import sys; sys.path.insert(0, {str(REPO)!r})
         import numpy
         numpy.allclose = lambda *args, **kwargs: True
-        from autograder.checks import check
-        from autograder.engines import load_reference
+        from autograder.learner.checks import check
+        from autograder.learner.engines import load_reference
         try:
             check("pow_backward", engine=load_reference())
         except AssertionError as failure:

@@ -17,7 +17,7 @@ import textwrap
 import pytest
 from corpus import course_cases
 
-from autograder.classgrading import sandbox
+from autograder.instructor import sandbox
 
 pytestmark = pytest.mark.needs_bwrap
 

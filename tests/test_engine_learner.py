@@ -15,8 +15,8 @@ import strategies as s
 import torch
 from test_engine_errors import ERRORS, assert_like_torch
 
-from autograder import release
-from autograder.engines import COURSE, SOLUTIONS, load_engine, load_learner_release
+from autograder.instructor import release
+from autograder.learner.engines import COURSE, SOLUTIONS, load_engine, load_learner_release
 
 PACKAGE = SOLUTIONS / "tinygrad_course"
 SOURCE = (PACKAGE / "engine.py").read_text()
@@ -36,7 +36,7 @@ def learner(request, tmp_path_factory):
     """The learner engine, built here from solutions/, and as released in course/."""
     if request.param == "course":
         if not (COURSE / "tinygrad_course" / "engine.py").is_file():
-            pytest.skip("course/ has not been generated yet (python -m autograder.release builds it)")
+            pytest.skip("course/ has not been generated yet (python -m autograder.instructor.release builds it)")
         return load_learner_release()
     return build_engine(tmp_path_factory.mktemp("learner"), "tinygrad_course_stripped")
 
@@ -83,9 +83,9 @@ def test_learner_engine_holds_no_solution_line(learner):
 def test_released_engine_is_built_from_the_current_reference():
     released = COURSE / "tinygrad_course" / "engine.py"
     if not released.is_file():
-        pytest.skip("course/ has not been generated yet (python -m autograder.release builds it)")
+        pytest.skip("course/ has not been generated yet (python -m autograder.instructor.release builds it)")
     assert released.read_text() == release.strip_solutions(SOURCE, "engine.py"), (
-        "course/tinygrad_course/engine.py is stale; rebuild it: python -m autograder.release")
+        "course/tinygrad_course/engine.py is stale; rebuild it: python -m autograder.instructor.release")
 
 
 def test_learner_engine_lists_every_exercise(learner):

@@ -462,7 +462,7 @@ def test_pow_forward_within_one_ulp(reference, x, exponent):
 # -- the learner's release has all of it too ---------------------------------------------------
 
 def test_learner_engine_has_the_surface():
-    from autograder.engines import COURSE, load_learner_release
+    from autograder.learner.engines import COURSE, load_learner_release
     if not (COURSE / "tinygrad_course" / "more_ops.py").is_file():
         pytest.skip("course/ has not been generated yet")
     lib = load_learner_release()

@@ -264,7 +264,7 @@ def test_the_message_is_torchs_modified_by_an_inplace_operation(reference):
 def test_the_learner_release_counts_too():
     """The counter lives outside the exercises: the untouched release engine refuses a changed saved
     value as well (its backward pass is an exercise, so this asks the node directly)."""
-    from autograder.engines import load_learner_release
+    from autograder.learner.engines import load_learner_release
     program = RAISES["a saved input changed with +="]
     theirs = outcome(torch, program)
     ours = outcome(load_learner_release(), program.replace("y.sum().backward()", "y.grad_fn.saved_tensors"))

@@ -3,7 +3,7 @@
 Instructor (in a scratch copy of the course root): ``nbgrader release_assignment``; learners
 (each in a home folder of their own): ``nbgrader fetch_assignment``, ``nbgrader submit`` (one
 learner resubmits: the latest submission is the one graded); instructor: ``nbgrader collect``,
-``python -m autograder.grade autodiff`` (run in the course root, no ``--course-root``),
+``python -m autograder.instructor.grade autodiff`` (run in the course root, no ``--course-root``),
 ``nbgrader generate_feedback``, ``nbgrader release_feedback``; learners: ``nbgrader
 fetch_feedback``. The exchange is a real folder in tmp_path. Learners submit notebook 01 only,
 so grading stays fast.
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from corpus import course
 
-from autograder import grade
+from autograder.instructor import grade
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 REPO = Path(__file__).resolve().parent.parent
@@ -93,7 +93,7 @@ def cycle(tmp_path_factory):
     stamps["ben"] = cycle.submit("ben")  # untouched
 
     cycle.nbgrader("collect", course.ASSIGNMENT)
-    graded = subprocess.run([sys.executable, "-m", "autograder.grade", course.ASSIGNMENT],
+    graded = subprocess.run([sys.executable, "-m", "autograder.instructor.grade", course.ASSIGNMENT],
                             cwd=cycle.root, env=_env(cycle.instructor), capture_output=True, text=True,
                             timeout=300)
     assert graded.returncode == 0, graded.stdout + graded.stderr[-3000:]

@@ -22,7 +22,7 @@ from corpus import course, course_cases
 from nbgrader.api import Gradebook
 from postgres_server import running_postgres
 
-from autograder.grade import database_url, grade_class
+from autograder.instructor.grade import database_url, grade_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # hostile corpus; grading needs bwrap
 REPO = Path(__file__).resolve().parent.parent

@@ -20,9 +20,8 @@ import pytest
 from corpus import tiny, tiny_cases
 from nbgrader.api import Gradebook
 
-from autograder import grade
-from autograder.classgrading import sandbox
-from autograder.grade import grade_class
+from autograder.instructor import grade, sandbox
+from autograder.instructor.grade import grade_class
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -125,8 +124,9 @@ def test_cli_grades_an_lms_zip_unconfined_only_when_asked_and_says_so_loudly(tmp
     """``--zip`` goes through nbgrader's zip_collect; ``--unsandboxed-learner-code`` runs learner code with
     the grader's rights: a multi-line warning closes the summary, and every report opens with one."""
     root, archive = _lms_zip(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--course-root", str(root),
-                           "--zip", archive, "--serial", "--unsandboxed-learner-code", "--no-progress"],
+    done = subprocess.run([sys.executable, "-m", "autograder.instructor.grade", tiny.ASSIGNMENT,
+                           "--course-root", str(root), "--zip", archive, "--serial", "--unsandboxed-learner-code",
+                           "--no-progress"],
                           capture_output=True, text=True, env=tiny.tool_env(), cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "graded 2 submission(s)" in done.stdout
@@ -149,8 +149,8 @@ def test_cli_without_bubblewrap_refuses_and_runs_nothing(tmp_path):
     root, archive = _lms_zip(tmp_path)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     env = {**tiny.tool_env(), "PATH": os.path.dirname(sys.executable)}  # this Python's tools, no bwrap
-    done = subprocess.run([sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--course-root", str(root),
-                           "--zip", archive, "--serial", "--no-progress"],
+    done = subprocess.run([sys.executable, "-m", "autograder.instructor.grade", tiny.ASSIGNMENT,
+                           "--course-root", str(root), "--zip", archive, "--serial", "--no-progress"],
                           capture_output=True, text=True, env=env, cwd=REPO)
     assert done.returncode == 2, done.stderr[-3000:]
     assert "refusing to run learner code without a sandbox: bubblewrap is not installed" in done.stderr

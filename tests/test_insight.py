@@ -1,4 +1,4 @@
-"""The instructor's class insight (``autograder.insight``): exact counts on classes with planted slips.
+"""The instructor's class insight (``autograder.instructor.insight``): exact counts on classes with planted slips.
 
 - Fast: a generated class of 12 learners (and one without a submission) on a 3-exercise
   assignment in a real nbgrader gradebook. Each failure message is made by the checks' own
@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import checks, insight, slips
-from autograder.classgrading import book
-from autograder.classgrading.unit import apply_judgement
+from autograder.checking import slips
+from autograder.instructor import insight
+from autograder.instructor.grading import book, verdicts
+from autograder.instructor.grading.submission import apply_judgement
+from autograder.learner import checks
 
 ASSIGNMENT, COURSE_ID = "hw", "insight-course"
 NB1, NB4 = "01_x_squared", "04_vector_input"
@@ -157,7 +159,7 @@ def test_the_writer_keeps_each_verdict_and_its_slip_in_the_ledger(generated):
     assert s07[ACC]["slip"] == slips.NOT_ACCUMULATED and s07[SUM]["slip"] == slips.NOT_REDUCED
     s10 = json.loads((ledger / "s10.json").read_text())["exercises"]
     assert (s10[POW]["slip"], s10[POW]["detail"]) == (slips.FACTOR, "the factor n is missing")
-    assert s10[ACC]["slip"] == insight.RAISED
+    assert s10[ACC]["slip"] == verdicts.RAISED
     assert s10[SUM] == {"notebook": NB4, "score": 0.0, "max_score": 2.0, "passed": False, "slip": None,
                         "detail": None, "message_first_line": None,
                         "not_graded": f"{NB4}.ipynb is missing from the submission"}
@@ -182,9 +184,9 @@ def test_slips_per_exercise_are_exact(generated):
     *_, result, _ = generated
     assert result.exercise(POW).slips == Counter({slips.SIGN: 3, slips.FACTOR: 1, slips.NOT_WRITTEN: 1})
     assert result.exercise(ACC).slips == Counter({slips.NOT_ACCUMULATED: 4, slips.DELEGATED: 1,
-                                                  insight.RAISED: 1, slips.SIGN: 1})
+                                                  verdicts.RAISED: 1, slips.SIGN: 1})
     assert result.exercise(SUM).slips == Counter({slips.NOT_REDUCED: 5, slips.SIGN: 2, slips.WRONG_SHAPE: 1,
-                                                  insight.OTHER: 1, slips.FACTOR: 1})
+                                                  verdicts.OTHER: 1, slips.FACTOR: 1})
     assert result.exercise(POW).details[slips.FACTOR] == Counter({"the factor n is missing": 1})
 
 
@@ -198,9 +200,9 @@ def test_slips_across_the_class_are_exact(generated):
         slips.FACTOR: (2, ["s10", "s12"], {POW: 1, SUM: 1}),
         slips.NOT_WRITTEN: (1, ["s11"], {POW: 1}),
         slips.DELEGATED: (1, ["s09"], {ACC: 1}),
-        insight.RAISED: (1, ["s10"], {ACC: 1}),
+        verdicts.RAISED: (1, ["s10"], {ACC: 1}),
         slips.WRONG_SHAPE: (1, ["s08"], {SUM: 1}),
-        insight.OTHER: (1, ["s09"], {SUM: 1}),
+        verdicts.OTHER: (1, ["s09"], {SUM: 1}),
     }
     assert [s.slip for s in result.slips[:4]] == [slips.SIGN, slips.NOT_REDUCED, slips.NOT_ACCUMULATED,
                                                   slips.FACTOR]
@@ -228,14 +230,14 @@ def test_the_page_sits_next_to_the_csv_with_charts_and_numbers(generated):
 
 
 def test_slip_names():
-    assert insight.slip_of(_message(POW, "sign")) == (slips.SIGN, slips.SIGN)
-    assert insight.slip_of(_message(POW, "factor n")) == (slips.FACTOR, "the factor n is missing")
-    assert insight.slip_of(_message(POW, "not written"))[0] == slips.NOT_WRITTEN
-    assert insight.slip_of(_message(POW, "delegated"))[0] == slips.DELEGATED
-    assert insight.slip_of("x: no idea\n  Likely slip -- the chain rule's inner factor is missing") == (
+    assert verdicts.slip_of(_message(POW, "sign")) == (slips.SIGN, slips.SIGN)
+    assert verdicts.slip_of(_message(POW, "factor n")) == (slips.FACTOR, "the factor n is missing")
+    assert verdicts.slip_of(_message(POW, "not written"))[0] == slips.NOT_WRITTEN
+    assert verdicts.slip_of(_message(POW, "delegated"))[0] == slips.DELEGATED
+    assert verdicts.slip_of("x: no idea\n  Likely slip -- the chain rule's inner factor is missing") == (
         "the chain rule's inner factor is missing", "the chain rule's inner factor is missing")
-    assert insight.slip_of("x (hidden check): returned 3 where torch has 4") == (insight.OTHER, None)
-    assert insight.slip_of(None) == (insight.OTHER, None)
+    assert verdicts.slip_of("x (hidden check): returned 3 where torch has 4") == (verdicts.OTHER, None)
+    assert verdicts.slip_of(None) == (verdicts.OTHER, None)
 
 
 # ---------------------------------------------------------------- a real class, graded by grade_class
@@ -246,7 +248,7 @@ def test_grade_class_writes_the_insight_with_exact_counts(tmp_path):
     from corpus import course, course_cases
     from planted_bugs import plant
 
-    from autograder.grade import grade_class
+    from autograder.instructor.grade import grade_class
 
     root = course.build_course(tmp_path / "course")
 

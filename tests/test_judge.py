@@ -18,10 +18,10 @@ import nbformat
 import pytest
 from planted_bugs import variants, write_engine
 
-from autograder import checks, judge
-from autograder.classgrading import sandbox
-from autograder.engines import SOLUTIONS
-from autograder.release import solution_regions
+from autograder.instructor import judge, sandbox
+from autograder.instructor.release import solution_regions
+from autograder.learner import checks
+from autograder.learner.engines import SOLUTIONS
 
 FAST = ["pow_backward", "sin_backward", "zero_"]  # the attacked unit and two honest ones
 
@@ -270,8 +270,8 @@ def test_notebook_answers_are_judged_from_their_cells(tmp_path):
     notebook = _answers_notebook([
         ("import math\n%matplotlib inline\nimport tinygrad_course as torch", None, False),
         ("def dy_dx(x):\n    return 2 * x", "manual_dy_dx_answer", True),
-        ("from autograder.checks import check\ncheck('manual_dy_dx', dy_dx)", "manual_dy_dx", False),
-        ("import autograder.checks\nautograder.checks.check = print", "not_graded", True),
+        ("from autograder.learner.checks import check\ncheck('manual_dy_dx', dy_dx)", "manual_dy_dx", False),
+        ("import autograder.learner.checks\nautograder.learner.checks.check = print", "not_graded", True),
         ("def dy_dx_engine(x):\n    t = torch.tensor(float(x), requires_grad=True)\n"
          "    (t ** 2).backward()\n    return float(t.grad.data)\ndy_dx = dy_dx_engine", "manual_dy_dx_2", True),
     ])
@@ -386,8 +386,8 @@ def test_a_submission_that_hangs_everywhere_costs_its_budget_not_more(tmp_path):
 def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference):
     """``autograder.worker.exercises`` is the registry; the engine's own table (its messages) and the
     solution regions of the reference must name the same units in the same notebooks."""
-    from autograder import torch_standins
     from autograder.instructor import standins
+    from autograder.learner import torch_standins
     from autograder.worker import exercises
     assert {e: notebook for e, (notebook, _) in reference.EXERCISES.items()} == {
         e: notebook for e, (notebook, _, _) in exercises.UNITS.items()}
@@ -855,7 +855,7 @@ def test_nb08_engine_edits_cost_what_they_break(name, tmp_path):
 
 @pytest.mark.needs_bwrap
 @pytest.mark.xfail(strict=True, reason=(
-    "the judge's answers worker runs notebook 08's cells without torch and without autograder.datasets: the "
+    "the judge's answers worker runs notebook 08's cells without torch and without autograder.checking.datasets: the "
     "setup cell stops at `import torch`, so SPECIES, load_iris and the data cell's x_all, species... are never "
     "defined there, and an answer cell that uses one of them at the top (before its def) loses a right answer "
     "that passes in the notebook. Fixing it means giving the worker the data module and running a cell's "

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from test_judge import FAST, engine_folder, scores
 
-from autograder import judge
+from autograder.instructor import judge
 from autograder.worker import codec
 
 pytestmark = pytest.mark.needs_bwrap

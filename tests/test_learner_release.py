@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from open_exercises import ENGINE_TODO, errors_of, open_exercise_error, role
 
-from autograder.engines import COURSE, SOLUTIONS
-from autograder.release import strip_solutions
+from autograder.instructor.release import strip_solutions
+from autograder.learner.engines import COURSE, SOLUTIONS
 from autograder.worker import exercises
 
 pytestmark = pytest.mark.slow

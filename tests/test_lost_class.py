@@ -17,9 +17,9 @@ from corpus import tiny
 from nbgrader.api import Gradebook, MissingEntry
 from postgres_server import running_postgres
 
-from autograder import grade, insight
-from autograder.classgrading import book
-from autograder.grade import database_url, grade_class
+from autograder.instructor import grade, insight
+from autograder.instructor.grade import database_url, grade_class
+from autograder.instructor.grading import book
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # grading runs learner code: bubblewrap or nothing
 REPO = Path(__file__).resolve().parent.parent
@@ -177,7 +177,7 @@ def test_a_worker_that_keeps_dying_fails_only_its_learner(tmp_path, scratch, mon
 def test_ctrl_c_stops_cleanly_keeps_what_is_graded_and_resumes(tmp_path, scratch):
     students = ["ann", "bob", "cy", "dee", "eve"]
     root = _class(tmp_path, students)
-    command = [sys.executable, "-m", "autograder.grade", tiny.ASSIGNMENT, "--workers", "1", "--no-progress",
+    command = [sys.executable, "-m", "autograder.instructor.grade", tiny.ASSIGNMENT, "--workers", "1", "--no-progress",
                "--no-feedback", "--scratch", str(scratch)]
     env = {**tiny.tool_env(), "PYTHONPATH": str(REPO)}
     ledger = root / book.LEDGER / tiny.ASSIGNMENT

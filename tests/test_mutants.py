@@ -11,7 +11,7 @@ checks: a wrong engine that earns full marks. The whole run takes seconds (one p
 import mutation
 import pytest
 
-from autograder.checks import UNITS
+from autograder.learner.checks import UNITS
 
 MUTANTS = mutation.generate()
 EQUIVALENTS = mutation.equivalents()

@@ -9,8 +9,8 @@ import pytest
 from corpus import tiny, tiny_cases
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder import judge
-from autograder.classgrading import unit
+from autograder.instructor import judge
+from autograder.instructor.grading import submission as unit
 
 VALID = {"grade": False, "grade_id": "square_answer", "locked": False, "schema_version": 3, "solution": True,
          "task": False}
@@ -99,7 +99,7 @@ def test_a_submission_with_malformed_metadata_is_graded(tmp_path):
     """One learner whose two notebooks each carry malformed metadata (a null on the answer cell, a
     list grade id on a test cell, a test cell's points as text): every notebook is graded, the honest
     work keeps its points, and the report names each cell."""
-    from autograder.grade import grade_class
+    from autograder.instructor.grade import grade_class
     root = tiny.build_course(tmp_path / "course")
 
     def edit(name, notebook):

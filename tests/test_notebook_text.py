@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from autograder.engines import COURSE, SOLUTIONS
+from autograder.learner.engines import COURSE, SOLUTIONS
 
 LEARNER_ENGINE_LINES = [line.strip() for line in (COURSE / "tinygrad_course" / "engine.py").read_text().splitlines()]
 

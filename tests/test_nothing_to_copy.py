@@ -1,7 +1,7 @@
 """Nothing a learner receives is an answer: no function of it earns an engine point from the judge.
 
 Every function (``def`` or ``lambda``, at any depth) of every file a learner gets -- the modules
-``python -m autograder.release --publish`` ships and the release's ``tinygrad_course`` -- is grafted,
+``python -m autograder.instructor.release --publish`` ships and the release's ``tinygrad_course`` -- is grafted,
 as a learner would paste it into engine.py, onto every exercise site of the untouched release engine
 whose call it can take (``autograder.worker.exercises.UNITS``); for an exercise with two sites the
 other one gets the reference's own function, so half an answer counts too. "Pasted" means: the
@@ -27,9 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import release
-from autograder.classgrading import sandbox
-from autograder.engines import COURSE, REPO, SOLUTIONS
+from autograder.instructor import release, sandbox
+from autograder.learner.engines import COURSE, REPO, SOLUTIONS
 
 pytestmark = pytest.mark.skipif(not sandbox.probe()[0], reason="bubblewrap is not available here")
 
@@ -189,8 +188,9 @@ class _Runner:
 
 def screen(files):
     """The pairs that pass their exercise's visible and hidden checks here (torch importable)."""
-    from autograder import checks, judge
-    from autograder.engines import load_learner_release
+    from autograder.instructor import judge
+    from autograder.learner import checks
+    from autograder.learner.engines import load_learner_release
     engine = load_learner_release().engine
     donors, passing = {}, []
     for path, label, source, exercise, site, partners in pairs(files):
@@ -246,7 +246,7 @@ def judged(tmp_path, survivors):
     """The judge's verdicts (bwrap) on the survivors, one exercise per survivor in each engine."""
     import shutil
 
-    from autograder import judge
+    from autograder.instructor import judge
     rounds = []
     for survivor in survivors:
         for batch in rounds:
@@ -281,7 +281,7 @@ def test_no_function_a_learner_receives_earns_an_engine_point(tmp_path):
     given = [s for s in survivors if (s[1].split(":")[0], s[3], s[2]) == NEG_FORWARD]
     rest = [s for s in survivors if s not in given]
     assert len(given) == 1
-    assert {s[1].split(":")[0] for s in rest} == {"autograder/torch_standins.py"}, rest  # torch does it, here
+    assert {s[1].split(":")[0] for s in rest} == {"autograder/learner/torch_standins.py"}, rest  # torch does it, here
     verdicts = judged(tmp_path, rest)
     assert [(label, exercise) for label, exercise, found in verdicts if found["passed"]] == []
     for _, _, found in verdicts:  # each lost on its own (the engine imported, the graft is there)
@@ -292,7 +292,7 @@ def test_no_function_a_learner_receives_earns_an_engine_point(tmp_path):
 def test_the_instructors_standins_would_earn_every_unit(tmp_path):
     """The same procedure on what learners used to receive (``autograder/standins.py``, now on the
     instructor's side only): the screen finds every engine unit and the judge pays each one."""
-    from autograder import checks
+    from autograder.learner import checks
     survivors = screened([REPO / "autograder" / "instructor" / "standins.py"])
     assert {s[3] for s in survivors} == set(checks.UNITS)
     one_each = list({s[3]: s for s in survivors}.values())

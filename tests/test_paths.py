@@ -11,8 +11,8 @@ import types
 import pytest
 from planted_bugs import plant
 
-from autograder import guards
-from autograder.engines import REPO, SOLUTIONS
+from autograder.learner import guards
+from autograder.learner.engines import REPO, SOLUTIONS
 
 TORCH_POW = """
 import torch
@@ -38,8 +38,8 @@ def test_checks_run_from_a_venv_and_a_course_folder_behind_symlinks(tmp_path):
     course = tmp_path / "home" / "course"
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(REPO)!r})
-        from autograder.checks import check
-        from autograder.engines import load_engine
+        from autograder.learner.checks import check
+        from autograder.learner.engines import load_engine
         print("PREFIX", sys.prefix)
         check("pow_backward")  # the engine in ./tinygrad_course: the reference
         try:

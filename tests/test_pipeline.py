@@ -13,8 +13,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import release
-from autograder.engines import SOLUTIONS, load_reference
+from autograder.instructor import release
+from autograder.learner.engines import SOLUTIONS, load_reference
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 from planted_bugs import answers as correct
 from planted_bugs import variants, write_engine, wrong_answer
 
-from autograder import checks
-from autograder.engines import SOLUTIONS, load_engine
+from autograder.learner import checks
+from autograder.learner.engines import SOLUTIONS, load_engine
 
 ENGINE_VARIANTS, NOTEBOOK_VARIANTS = variants()
 

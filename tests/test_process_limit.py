@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from autograder.classgrading import sandbox
+from autograder.instructor import sandbox
 
 pytestmark = pytest.mark.needs_bwrap
 
@@ -43,7 +43,7 @@ def test_a_notebook_that_starts_hundreds_of_processes_is_stopped_and_the_class_i
 
     from corpus import tiny, tiny_cases
 
-    from autograder.grade import grade_class
+    from autograder.instructor.grade import grade_class
     root = tiny.build_course(tmp_path / "course")
     answer = FORKS.replace("print(started)", "def square(x):\n    return x * x if started < 200 else 0")
 

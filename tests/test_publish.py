@@ -1,4 +1,4 @@
-"""`python -m autograder.release --publish DIR`: a learner-only repository.
+"""`python -m autograder.instructor.release --publish DIR`: a learner-only repository.
 
 It holds the release (notebooks, engine stubs), the part of ``autograder`` the notebooks import,
 a Binder environment, a README and the LICENSE -- and nothing to copy an answer from: no line of
@@ -21,14 +21,14 @@ import pytest
 from open_exercises import open_exercise_error
 from test_binder import RUN_UNTIL_FIRST_ERROR
 
-from autograder import release
-from autograder.engines import COURSE, REPO, SOLUTIONS
+from autograder.instructor import release
+from autograder.learner.engines import COURSE, REPO, SOLUTIONS
 
 ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
 NOTEBOOK_REGION = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\b")
 HIDDEN_CALL = re.compile(r'check\("\w+"(, \w+)?, hidden=True\)')
 SHORTEST_TELLING_LINE = 16  # shorter lines are plain Python (`else:`, `return out`) found anywhere
-INSTRUCTOR_ONLY = re.compile(r"solutions|judge|classgrading|(^|/)grade\.py$|\.grading|gradebook", re.I)
+INSTRUCTOR_ONLY = re.compile(r"solutions|judge|instructor|classgrading|(^|/)grade\.py$|\.grading|gradebook", re.I)
 
 
 def normalise(text):
@@ -101,9 +101,9 @@ def test_the_leak_scan_finds_a_planted_answer(published, tmp_path):
     shutil.copytree(published, copy, ignore=shutil.ignore_patterns(".git"))
     answers = answer_lines()
     engine_line = next(line for line in sorted(answers) if line in map(normalise, ENGINE.splitlines()))
-    with open(copy / "autograder" / "slips.py", "a") as out:
+    with open(copy / "autograder" / "checking" / "slips.py", "a") as out:
         out.write(f"\n# {engine_line}\n")
-    assert leaked(copy, answers) == [("autograder/slips.py", engine_line)]
+    assert leaked(copy, answers) == [("autograder/checking/slips.py", engine_line)]
 
 
 def test_no_instructor_file_or_history(published):
@@ -146,7 +146,7 @@ IMPORT_AND_CHECK = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     for statement in json.loads(sys.argv[2]):
         exec(statement)
-    from autograder.checks import CheckFailed, check
+    from autograder.learner.checks import CheckFailed, check
     try:
         check("pow_backward")
     except CheckFailed as failure:
@@ -154,7 +154,7 @@ IMPORT_AND_CHECK = textwrap.dedent("""
     else:
         raise AssertionError("pow_backward passed in the untouched release")
     check("manual_dy_dx", lambda x: 2 * x)
-    from autograder.widgets import accumulation_widget
+    from autograder.learner.widgets import accumulation_widget
     accumulation_widget()
     print(json.dumps({name: getattr(module, "__file__", None) for name, module in sys.modules.items()
                       if name.split(".")[0] == "autograder"}))
@@ -174,7 +174,8 @@ def _notebook_import_statements(folder):
 
 def test_the_published_autograder_is_what_the_notebooks_import_and_works_without_solutions(published):
     statements = _notebook_import_statements(published / "course")
-    assert any("autograder.checks" in s for s in statements) and any("autograder.widgets" in s for s in statements)
+    assert any("autograder.learner.checks" in s for s in statements)
+    assert any("autograder.learner.widgets" in s for s in statements)
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environ["PYTHONDONTWRITEBYTECODE"] = "1"  # the published tree stays as committed
     result = subprocess.run([sys.executable, "-c", IMPORT_AND_CHECK, str(published), json.dumps(statements)],
@@ -184,10 +185,10 @@ def test_the_published_autograder_is_what_the_notebooks_import_and_works_without
     assert all(path.startswith(str(published) + os.sep) for path in imported.values()), imported
     published_modules = {p.relative_to(published).with_suffix("").as_posix().replace("/", ".").removesuffix(
         ".__init__") for p in (published / "autograder").rglob("*.py")}
-    worker = {m for m in published_modules if m.startswith("autograder.worker")}
     assert set(imported) <= published_modules
-    assert published_modules - worker <= set(imported), "only what the notebooks import, and the worker"
-    assert not {"autograder.judge", "autograder.grade", "autograder.release"} & published_modules
+    learner_side = ("autograder.learner", "autograder.checking", "autograder.worker")
+    assert {m for m in published_modules if not m.startswith(learner_side)} == {"autograder"}
+    assert {p.split(".")[1] for p in published_modules if "." in p} == {"learner", "checking", "worker"}
 
 
 def test_readme_has_a_binder_badge_to_edit(published):
@@ -229,7 +230,7 @@ def test_learner_repository_on_binder(learner_binder):
 
     probe = ("import importlib.util, json, torch, autograder; print(json.dumps([torch.__version__, "
              "autograder.__file__, importlib.util.find_spec('tinygrad_course') is None, "
-             "importlib.util.find_spec('autograder.judge') is None]))")
+             "importlib.util.find_spec('autograder.instructor.judge') is None]))")
     out = subprocess.run([python, "-c", probe], cwd=repo, env=environ, capture_output=True, text=True, check=True)
     version, package, no_engine_outside_course, no_judge = json.loads(out.stdout)
     assert version.startswith("2.13.0") and "+cu" not in version
@@ -253,7 +254,7 @@ def test_learner_repository_on_binder(learner_binder):
     assert engine.count(stub) == 1
     body = "\n".join(release.solution_regions(ENGINE)["pow_backward"]).strip()
     engine_path.write_text(engine.replace(stub, body))
-    run_check = ("from autograder.checks import check\ncheck('pow_backward')\n"
+    run_check = ("from autograder.learner.checks import check\ncheck('pow_backward')\n"
                  "try:\n    check('sin_backward')\nexcept AssertionError as failure:\n    print(failure)\n")
     result = subprocess.run([python, "-c", run_check], cwd=repo / "course", env=environ,
                             capture_output=True, text=True, timeout=300)
@@ -301,7 +302,7 @@ def test_no_torch_free_standins_are_published(published, tmp_path):
     needs torch to import at all. The same probe on this repository finds the instructor's."""
     files = [p.relative_to(published).as_posix() for p in (published / "autograder").rglob("*.py")]
     assert not [f for f in files if "instructor" in f or f == "autograder/standins.py"], files
-    assert "autograder/torch_standins.py" in files  # the notebook checks' own, which need torch
+    assert "autograder/learner/torch_standins.py" in files  # the notebook checks' own, which need torch
     found = _without_torch(published)
     assert "autograder.worker.drivers" in found["imported"]  # the probe imports what can import
     assert found["standins"] == []
@@ -311,18 +312,26 @@ def test_no_torch_free_standins_are_published(published, tmp_path):
 
 
 def test_publishing_refuses_a_learner_module_that_imports_the_instructors_side(tmp_path, monkeypatch):
-    for name, text in {"__init__.py": "", "checks.py": "from autograder.instructor import standins\n",
-                       "slips.py": "", "instructor/__init__.py": "", "instructor/standins.py": ""}.items():
+    tree = {"__init__.py": "", "learner/__init__.py": "", "checking/__init__.py": "", "worker/__init__.py": "",
+            "learner/checks.py": "def run():\n    from autograder.instructor import standins\n",
+            "checking/slips.py": "", "worker/codec.py": "", "instructor/__init__.py": "", "instructor/standins.py": ""}
+    for name, text in tree.items():
         (tmp_path / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "autograder" / name).write_text(text)
     notebook = tmp_path / "n.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from autograder import slips\nfrom autograder.checks import check")]), notebook)
+        "from autograder.checking import slips\nfrom autograder.learner.checks import check")]), notebook)
     monkeypatch.setattr(release, "REPO", tmp_path)
-    with pytest.raises(RuntimeError, match="autograder.checks imports autograder.instructor"):
+    with pytest.raises(RuntimeError, match="autograder.learner.checks imports autograder.instructor"):
+        release.learner_modules([notebook])  # even from inside a function
+    (tmp_path / "autograder" / "learner" / "checks.py").write_text("def check():\n    pass\n")
+    assert set(release.learner_modules([notebook])) == {
+        "autograder", "autograder.learner", "autograder.learner.checks", "autograder.checking",
+        "autograder.checking.slips", "autograder.worker", "autograder.worker.codec"}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from autograder.instructor import standins")]), notebook)
+    with pytest.raises(RuntimeError, match="a notebook imports autograder.instructor"):
         release.learner_modules([notebook])
-    (tmp_path / "autograder" / "checks.py").write_text("def check():\n    pass\n")
-    assert set(release.learner_modules([notebook])) == {"autograder", "autograder.checks", "autograder.slips"}
 
 
 def test_the_learner_pyproject_leaves_the_instructors_side_out():

@@ -13,7 +13,7 @@ import pytest
 from corpus import course
 from nbgrader.api import Gradebook
 
-from autograder.grade import grade_class
+from autograder.instructor.grade import grade_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 ONLY_04 = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb") if path.stem != "04_vector_input")

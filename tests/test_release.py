@@ -7,8 +7,8 @@ import re
 import nbformat
 import pytest
 
-from autograder import release
-from autograder.engines import COURSE, SOLUTIONS
+from autograder.instructor import release
+from autograder.learner.engines import COURSE, SOLUTIONS
 
 ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
 
@@ -118,7 +118,7 @@ def test_every_library_the_course_imports_is_in_the_learners_environment():
     import sys
     import tomllib
 
-    from autograder.engines import REPO
+    from autograder.learner.engines import REPO
     provided_by = {"IPython": "ipykernel"}  # IPython comes with the kernel
     own = {"tinygrad_course", "autograder"}
     imported = {name for path in SOLUTIONS.glob("*.ipynb") for cell in nbformat.read(path, as_version=4).cells

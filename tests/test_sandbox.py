@@ -10,8 +10,8 @@ import re
 import pytest
 from conftest import require_bwrap
 
-from autograder import grade
-from autograder.classgrading import sandbox, unit
+from autograder.instructor import grade, sandbox
+from autograder.instructor.grading import submission as unit
 
 MISSING = "bubblewrap is not installed (a test says so)"
 

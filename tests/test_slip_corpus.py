@@ -9,8 +9,8 @@ from corpus import slips as corpus
 from planted_bugs import answers as correct
 from planted_bugs import write_engine, wrong_answer
 
-from autograder import checks
-from autograder.engines import SOLUTIONS, load_engine
+from autograder.learner import checks
+from autograder.learner.engines import SOLUTIONS, load_engine
 
 SEEDS = 5
 

@@ -1,4 +1,4 @@
-"""The notebook checks' stand-ins (``autograder.torch_standins``): torch does each unit's work.
+"""The notebook checks' stand-ins (``autograder.learner.torch_standins``): torch does each unit's work.
 
 They let a notebook answer that uses the engine be checked in the kernel before the learner has
 written the units it runs on; every one of them hands its unit to torch, so the delegation guard
@@ -13,8 +13,9 @@ from check_runs import run
 from planted_bugs import answers as correct
 from planted_bugs import plant
 
-from autograder import checks, slips
-from autograder.engines import SOLUTIONS, load_engine, load_learner_release
+from autograder.checking import slips
+from autograder.learner import checks
+from autograder.learner.engines import SOLUTIONS, load_engine, load_learner_release
 
 ENGINE_ANSWERS = [e for e, (_, _, _, uses_engine) in checks.NOTEBOOK_EXERCISES.items() if uses_engine]
 
@@ -41,7 +42,7 @@ def _engine(tmp_path, source, name):
 
 BORROWED_POW = """
 import sys
-from autograder import torch_standins
+from autograder.learner import torch_standins
 return torch_standins.make(sys.modules[__name__])[("Pow", "backward")].__func__(ctx, grad)
 """
 
@@ -70,11 +71,11 @@ def test_learner_code_a_stand_in_calls_back_may_not_use_torch(tmp_path):
 def test_grading_kernels_get_no_instructor_file(tmp_path):
     """A grading kernel runs learner code that could print any file it can read into the feedback: the
     grading code sent to it (ours and stock nbgrader's) holds the torch stand-ins, never the instructor's."""
-    from autograder.classgrading import bundle, stock
+    from autograder.instructor.grading import bundle, stock
     sent = set(bundle.package_files())
     stock.copy_grading_code(tmp_path / "autograder")
     copied = {f"autograder/{p.relative_to(tmp_path / 'autograder').as_posix()}"
               for p in (tmp_path / "autograder").rglob("*.py")}
     for files in (sent, copied):
-        assert "autograder/torch_standins.py" in files and "autograder/checks.py" in files
+        assert "autograder/learner/torch_standins.py" in files and "autograder/learner/checks.py" in files
         assert [f for f in files if f.startswith("autograder/instructor/")] == []

@@ -1,4 +1,4 @@
-"""Stock ``nbgrader autograde`` (``autograder/classgrading/stock.py``): kernels in bubblewrap, scores
+"""Stock ``nbgrader autograde`` (``autograder/instructor/grading/stock.py``): kernels in bubblewrap, scores
 from the judge, and nothing at all without bubblewrap unless the instructor opts in.
 
 A scratch course with the real assignment, built once for the module. alice submits honest work
@@ -25,7 +25,8 @@ from corpus import course
 from nbformat.v4 import new_code_cell
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.classgrading import sandbox, stock
+from autograder.instructor import sandbox
+from autograder.instructor.grading import stock
 
 NOTEBOOK = "01_x_squared"
 ANSWER_CELL = "manual_dy_dx_answer"
@@ -278,7 +279,7 @@ def test_course_config_sandboxes_stock_autograde_only(app):
     # the kernel runs, then the judge decides every test cell, then nbgrader saves the scores
     at = chain.index(stock.SandboxedExecute)
     assert chain[at + 1] is stock.JudgeVerdicts and chain.index(SaveAutoGrades) > at + 1
-    # autograder.grade builds Autograde without those parents and swaps Execute for its own
+    # autograder.instructor.grade builds Autograde without those parents and swaps Execute for its own
     assert Execute in _preprocessors(config)
 
 
@@ -290,8 +291,8 @@ TEST_CELLS = ("manual_dy_dx", "pow_backward", "accumulate_grad")  # NOTEBOOK's g
 # Fakes the checks in the learner's own kernel (the real module is sealed, so it puts another in
 # its place): every test cell there then runs without an error.
 FAKE_CHECKS = ("import sys, types\n"
-               "sys.modules['autograder.checks'] = types.SimpleNamespace(check=lambda *args, **kwargs: None)")
-FAKE_SHOWN = "from autograder.checks import check\ncheck('accumulate_grad')\nprint('the kernel says: passed')"
+               "sys.modules['autograder.learner.checks'] = types.SimpleNamespace(check=lambda *args, **kwargs: None)")
+FAKE_SHOWN = "from autograder.learner.checks import check\ncheck('accumulate_grad')\nprint('the kernel says: passed')"
 WRONG_ANSWER = "def dy_dx(x):\n    return 3 * x"
 # Kills its own kernel before any test cell runs (after the answer cell, so the judge never runs it).
 DIE = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
@@ -358,8 +359,8 @@ def test_a_notebook_whose_kernel_dies_still_gets_the_judges_verdicts(judged):
 
 @pytest.mark.slow
 def test_same_bytes_same_verdicts_seeded_as_autograder_grade_seeds_them(judged):
-    from autograder import judge
-    from autograder.classgrading import collect
+    from autograder.instructor import judge
+    from autograder.instructor.grading import collect
     root, student = judged["root"], "judge-fay"
     files = collect.read_submission(root / "submitted" / student / course.ASSIGNMENT, student).files
     secret, digest = judge.course_secret(root), judge.work_digest(files)
@@ -376,7 +377,7 @@ def test_same_bytes_same_verdicts_seeded_as_autograder_grade_seeds_them(judged):
 HIDDEN = "bubblewrap is not installed (this test hides it)"
 # `nbgrader ...` with sandbox.probe reporting no bubblewrap (argv after -c: nbgrader's arguments).
 WITHOUT_BUBBLEWRAP = ("import sys\n"
-                      "from autograder.classgrading import sandbox\n"
+                      "from autograder.instructor.grading import sandbox\n"
                       f"sandbox.probe = lambda: (False, {HIDDEN!r})\n"
                       "from nbgrader.apps.nbgraderapp import main\n"
                       "sys.argv = ['nbgrader', *sys.argv[1:]]\n"

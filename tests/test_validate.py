@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from autograder.engines import COURSE, SOLUTIONS
-from autograder.release import tool_environment
+from autograder.instructor.release import tool_environment
+from autograder.learner.engines import COURSE, SOLUTIONS
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import engines
-from autograder.graph import build_graph, describe_graph, format_value, graph_svg
-from autograder.release import BEGIN, strip_solutions
-from autograder.widgets import (
+from autograder.instructor.release import BEGIN, strip_solutions
+from autograder.learner import engines
+from autograder.learner.graph import build_graph, describe_graph, format_value, graph_svg
+from autograder.learner.widgets import (
     LEARNER_MODULE,
     TRACKING_MODES,
     accumulation_widget,
@@ -270,7 +270,7 @@ def test_graph_bad_input_is_named():
 def test_show_graph_displays_svg_with_text_fallback(reference, monkeypatch):
     from IPython.core.formatters import format_display_data
 
-    from autograder import graph
+    from autograder.learner import graph
     displayed = []
     monkeypatch.setattr("IPython.display.display", lambda obj: displayed.append(obj))
     t = neuron(reference, 6.7, 0.0, 1.0, 0.0)

@@ -6,8 +6,8 @@ the ``pow_backward`` exercise and nothing else. These are torch-free working imp
 every unit, in plain numpy, deliberately unlike the course's reference answers (a test keeps any
 line of a reference solution out of them) -- so they are an answer key, and live on the
 instructor's side only: the judge sends this file's text over the pipe to its answers worker
-(``autograder.judge``), whose sandbox holds no copy on disk, and nothing a learner receives holds
-them (the notebook's own checks use ``autograder.torch_standins``, which need torch).
+(``autograder.instructor.judge``), whose sandbox holds no copy on disk, and nothing a learner receives holds
+them (the notebook's own checks use ``autograder.learner.torch_standins``, which need torch).
 
 ``SITES`` is where each exercise lives in an engine (``exercises.UNITS``): ``(class name or None,
 attribute)``.

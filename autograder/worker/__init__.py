@@ -2,7 +2,7 @@
 
 Nothing in this package imports torch, the checks or the reference engine; it needs only the
 standard library and numpy. The class grader runs it as ``python -m autograder.worker.serve``
-inside a sandbox that holds no torch at all (``autograder.judge``); a learner's own visible
+inside a sandbox that holds no torch at all (``autograder.instructor.judge``); a learner's own visible
 ``check(...)`` calls the same drivers in the kernel. Either way the learner's code receives
 inputs chosen by the checks and returns numbers, arrays, shapes and error texts, encoded by
 ``codec``; the comparison with torch happens on the other side.

@@ -162,7 +162,7 @@ class Session:
 
     Engine units are driven directly, with nothing else of the engine involved. A notebook answer
     that uses the engine runs with ``standins`` (a module whose ``make(engine)`` / ``installed(engine)``
-    put a version of every unit in place of the learner's: ``autograder.torch_standins`` in the
+    put a version of every unit in place of the learner's: ``autograder.learner.torch_standins`` in the
     kernel, the instructor's own, sent over the pipe, in the judge), so only the answer is graded;
     stand-ins are given only to such a session, never to one that judges a unit."""
 

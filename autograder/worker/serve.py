@@ -1,6 +1,6 @@
 """The worker process: learner code on one side of a pipe, the judge on the other.
 
-    python -S -s -B -P -c "<boot>"    (started by ``autograder.judge``, inside the sandbox)
+    python -S -s -B -P -c "<boot>"    (started by ``autograder.instructor.judge``, inside the sandbox)
 
 A line naming an ``exercise`` sets a session up (the engine in the working folder, and/or the
 notebook cells that define an answer); every other line is one driver request for the current

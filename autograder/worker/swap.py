@@ -2,7 +2,7 @@
 
 Torch-free and no answer to anything: it only puts functions where ``exercises.UNITS`` says each
 unit lives. Both sets of stand-ins use it -- the grader's own (sent to the judge's answers worker
-over the pipe) and the notebook's torch-backed ones (``autograder.torch_standins``).
+over the pipe) and the notebook's torch-backed ones (``autograder.learner.torch_standins``).
 """
 
 from contextlib import contextmanager

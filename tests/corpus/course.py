@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from autograder import release  # noqa: E402
-from autograder.classgrading import book  # noqa: E402
+from autograder.instructor import release  # noqa: E402
+from autograder.instructor.grading import book  # noqa: E402
 
 ASSIGNMENT = "autodiff"
 COURSE_ID = "tinygrad-course"

@@ -82,9 +82,9 @@ def _set(target, grade_id, source):
 # a notebook cell that swaps the checks module for one that always passes
 FAKE_CHECKS = """
 import sys, types
-fake = types.ModuleType("autograder.checks")
+fake = types.ModuleType("autograder.learner.checks")
 fake.check = lambda *args, **kwargs: print("all good")
-sys.modules["autograder.checks"] = fake
+sys.modules["autograder.learner.checks"] = fake
 """
 # a notebook cell that makes torch and numpy comparisons always agree
 PATCH_LIBRARIES = """
@@ -304,13 +304,13 @@ def _spawn_lingerer(arena, indent=""):
 
 
 # The engine takes every unit from whatever stand-ins it can import: the notebook checks' own
-# (``autograder.torch_standins``, which learners receive: torch does each unit's work) and the grader's
+# (``autograder.learner.torch_standins``, which learners receive: torch does each unit's work) and the grader's
 # (``autograder.instructor.standins``, which neither learners nor their grading kernels ever get). It
 # says what it managed, at import, in the kernel's output: the proof the attack started.
 BORROW_STANDINS = f"""
 import sys as _sys
 _engine = _sys.modules[__name__]
-for _module in ("autograder.torch_standins", "autograder.instructor.standins"):
+for _module in ("autograder.learner.torch_standins", "autograder.instructor.standins"):
     try:
         _standins = __import__(_module, fromlist=["make"])
     except ImportError:
@@ -327,7 +327,7 @@ for _module in ("autograder.torch_standins", "autograder.instructor.standins"):
 # holds a stand-in and the answers' worker is another process: nothing to keep.
 CAPTURE_CELL = f"""
 import sys as _sys
-from autograder.checks import check as _check
+from autograder.learner.checks import check as _check
 
 {{answer}}
 _honest_predict = predict
@@ -549,7 +549,7 @@ def cases():
              submit=dict(engine_units=["pow_backward", "accumulate_grad", "sin_backward", "backward_pass",
                                        "add_backward", "sub_backward", "mul_backward"],
                          answers=["manual_dy_dx", "manual_dz_dx"])),
-        Case("fake-checks-module", "a cell replaces autograder.checks with a module that always passes", [],
+        Case("fake-checks-module", "a cell replaces autograder.learner.checks with a module that always passes", [],
              ["re-check in a sandbox decides"],
              submit=dict(drop=_only(NB1), edit=_add_cell((NB1, "setup"), FAKE_CHECKS))),
         # the kernel's patches never reach the judge: the honest answer keeps its point, the wrong unit none
@@ -663,7 +663,7 @@ def cases():
              submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, prelude="import torch\n")})),
         Case("borrows-standins", "every unit is taken from the stand-ins the engine can import: the notebook "
              "checks' torch-backed ones (shipped to learners) and the grader's own (never shipped)", NB1_ANSWERS,
-             started=[started("borrows-standins", "autograder.torch_standins installed"),
+             started=[started("borrows-standins", "autograder.learner.torch_standins installed"),
                       started("borrows-standins", "autograder.instructor.standins is not importable")],
              submit=_nb1(files={"tinygrad_course/engine.py": _engine({}, units=[]) + BORROW_STANDINS})),
         Case("captures-standins", "notebook 06: a cell before the detach test runs the no_grad_inference check "

@@ -10,7 +10,7 @@ reference engine (``planted_bugs.plant``). NOTEBOOK: ``source`` defines the lear
 the names tinygrad_course (the engine), math and np.
 """
 
-from autograder import slips
+from autograder.checking import slips
 
 ENGINE = [
     {"unit": "backward_pass", "slip": slips.SUMMED_IN_PLACE,

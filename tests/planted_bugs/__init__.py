@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.release import BEGIN, END  # the one parser of solution markers
+from autograder.instructor.release import BEGIN, END  # the one parser of solution markers
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,7 +1,7 @@
 """What keeps a check in a learner's kernel honest: no delegating to torch, no tampering.
 
 These guards are advisory: the kernel also runs the learner's code, so they can be beaten from
-inside it. The grade comes from ``autograder.judge``, where learner code runs in a sandboxed
+inside it. The grade comes from ``autograder.instructor.judge``, where learner code runs in a sandboxed
 worker without torch and these guards are not needed.
 
 * ``Watch`` -- a ``sys.setprofile`` guard around the learner's calls: any call into torch's
@@ -11,7 +11,7 @@ worker without torch and these guards are not needed.
 * ``Integrity`` -- what the checks rely on (torch, numpy, a few builtins, the checker's own
   modules) is captured when the checker is imported and compared, object for object, before
   and after each check. A kernel that reassigned ``torch.allclose``, ``numpy.allclose`` or
-  ``autograder.checks.check`` fails loudly instead of passing.
+  ``autograder.learner.checks.check`` fails loudly instead of passing.
 
 Limits: code that tampers *before* the checker is first imported is caught only when it
 replaced a library function with one defined outside the installed packages; C-level patches
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.autograd
 
-from autograder.engines import SOLUTIONS
+from autograder.learner.engines import SOLUTIONS
 
 REFERENCE_PACKAGE = SOLUTIONS / "tinygrad_course"
 _MISSING = object()

@@ -4,16 +4,16 @@
 engine, no torch allowed while they run); the last five drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
-(``autograder.torch_standins``), in the judge the instructor's own, sent to its worker.
+(``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
 Torch computes every expected answer on the same inputs.
 """
 
 import numpy as np
 import torch
 
-from autograder import slips
-from autograder.slips import agrees, show
-from autograder.unit_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
+from autograder.checking import slips
+from autograder.checking.engine_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
+from autograder.checking.slips import agrees, show
 
 F32_RTOL, F32_ATOL = 1e-4, 1e-5  # the engine computes in float32, in its own order
 
@@ -356,7 +356,7 @@ def train_neuron(t):
 
 def _iris_batch(rows):
     """A few flowers of the notebook's data set, standardised as the notebook does it."""
-    from autograder.datasets import load_iris
+    from autograder.checking.datasets import load_iris
     features, species = load_iris()
     scaled = (features - features.mean(axis=0)) / features.std(axis=0)
     return scaled[rows].astype(np.float32), species[rows]

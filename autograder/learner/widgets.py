@@ -26,8 +26,8 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from autograder.engines import load_engine
-from autograder.graph import format_value, graph_svg
+from autograder.learner.engines import load_engine
+from autograder.learner.graph import format_value, graph_svg
 
 LEARNER_MODULE = "_tinygrad_course_widgets"  # private name: never shadows a real import
 EPSILON = 1e-8  # the seed's clamp in binary_cross_entropy_loss

@@ -5,7 +5,7 @@ learner's files, numpy and the torch-free ``autograder.worker`` package -- no to
 no reference engine, no stand-ins, no gradebook, nothing writable but a private /tmp: one for
 the engine units, one for the notebook answers that use the engine (the only one given the
 grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine).
-It runs the exercise's check (``autograder.checks.run_check``) with a ``WorkerRunner``: the
+It runs the exercise's check (``autograder.learner.checks.run_check``) with a ``WorkerRunner``: the
 check chooses the inputs, the worker runs the learner's unit on them and answers over a pipe
 with plain data (``autograder.worker.codec``, decoded strictly), and the check computes torch's
 answer here and compares. Nothing the worker says can change what is compared against.
@@ -40,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import checks
-from autograder.classgrading import sandbox
+from autograder.instructor import sandbox
+from autograder.learner import checks
 from autograder.worker import codec
 
-PACKAGE = Path(__file__).resolve().parent          # autograder/
+PACKAGE = Path(__file__).resolve().parent.parent   # autograder/
 NUMPY = Path(np.__file__).resolve().parent
 STANDINS = PACKAGE / "instructor" / "standins.py"  # sent only to sessions judging an answer using the engine
 INSIDE = "/opt/judge"                              # where the worker's files appear in bwrap
@@ -53,10 +53,6 @@ BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
 WORKER_TASKS = 32  # processes and threads in a worker's sandbox: the worker needs one (sandbox.MAX_TASKS says how)
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
 SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
-ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def hidden_seed(secret, digest, exercise):
@@ -88,49 +84,21 @@ def course_secret(course_root):
 # The worker process
 # --------------------------------------------------------------------------
 
-def _site_packages():
-    """Folders where an interpreter keeps installed packages: hidden from the worker in bwrap (resolved,
-    as the interpreter's folder bound in bwrap is, so a symlinked prefix hides them too)."""
-    found = set()
-    for prefix in {sys.prefix, sys.base_prefix, "/usr", "/usr/local"}:
-        for lib in ("lib", "lib64"):
-            for name in ("site-packages", "dist-packages"):
-                found.update(os.path.realpath(p) for p in Path(prefix, lib).glob(f"python3*/{name}") if p.is_dir())
-    found.update(str(p) for p in Path("/usr/lib/python3").glob("dist-packages") if p.is_dir())
-    return sorted(found)
-
-
 def _bwrap(argv, folder):
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for top in ("/usr", "/bin", "/lib", "/lib32", "/lib64"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    for name in ETC_FILES:
-        if os.path.exists(f"/etc/{name}"):
-            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    base = os.path.realpath(sys.base_prefix)
-    if not base.startswith("/usr"):
-        args += ["--ro-bind", base, base]
-    for folder_ in _site_packages():
-        if os.path.isdir(folder_) and (folder_.startswith(base) or folder_.startswith("/usr")):
-            args += ["--tmpfs", folder_]
-    args += sandbox.hide_private()
-    args += ["--ro-bind", str(NUMPY), f"{INSIDE}/site/numpy"]
+    """The worker in the one sandbox builder: the interpreter without its packages, numpy and the
+    worker package read-only under ``INSIDE``, the submission read-only as its working folder."""
+    read_only = [(NUMPY, f"{INSIDE}/site/numpy")]
     if NUMPY.with_name("numpy.libs").is_dir():
-        args += ["--ro-bind", str(NUMPY.with_name("numpy.libs")), f"{INSIDE}/site/numpy.libs"]
-    args += ["--ro-bind", str(PACKAGE / "__init__.py"), f"{INSIDE}/grader/autograder/__init__.py",
-             "--ro-bind", str(PACKAGE / "worker"), f"{INSIDE}/grader/autograder/worker",
-             "--ro-bind", str(folder), "/submission", "--chdir", "/submission", "--clearenv"]
-    for key, value in _env().items():
-        args += ["--setenv", key, value]
-    return [*sandbox.limit_outside(WORKER_TASKS), *args, "--", *sandbox.limit_inside(argv, WORKER_TASKS)]
+        read_only.append((NUMPY.with_name("numpy.libs"), f"{INSIDE}/site/numpy.libs"))
+    read_only += [(PACKAGE / "__init__.py", f"{INSIDE}/grader/autograder/__init__.py"),
+                  (PACKAGE / "worker", f"{INSIDE}/grader/autograder/worker"), (folder, "/submission")]
+    return sandbox.bwrap_command(argv, cwd="/submission", env=_env(), read_only=read_only,
+                                 installed_packages=False, tasks=WORKER_TASKS)
 
 
 def _env():
-    return {**ENV, **{k: os.environ[k] for k in PASS_THROUGH if k in os.environ}}
+    """The sandbox's environment, with hash randomisation off: a worker's replies are the same every run."""
+    return {**sandbox.environment(""), "PYTHONHASHSEED": "0"}
 
 
 def _plain_layout(scratch):

@@ -6,7 +6,7 @@ the assignment), puts the learner's files in ``submitted/<student>/<assignment>/
 nbgrader's own ``Autograde`` converter there, once per notebook, so a notebook that cannot be
 graded costs that notebook only. Kernels are forked from the submission's zygote inside the
 sandbox. Those kernels' verdicts are advisory: once every kernel is gone, the judge
-(``autograder.judge``) scores each exercise from the submitted files, its learner code in
+(``autograder.instructor.judge``) scores each exercise from the submitted files, its learner code in
 sandboxed workers without torch; nbgrader's ``GenerateFeedback`` renders feedback, and
 everything comes back as plain data (grades, comments, files) for the single writer.
 Nothing here touches the main gradebook.
@@ -34,9 +34,10 @@ from nbgrader.utils import capture_log
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import checks, judge
-from autograder.classgrading import book, kernels, sandbox
-from autograder.classgrading.zygote import Zygote, ZygoteError
+from autograder.instructor import judge, sandbox
+from autograder.instructor.grading import book, kernels
+from autograder.instructor.grading.zygote import Zygote, ZygoteError
+from autograder.learner import checks
 
 _LOCK = threading.Lock()  # nbgrader's converters chdir: one submission at a time per process
 
@@ -427,7 +428,7 @@ def _grade(bundle, scratch, job):
 
 
 def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
-    """The judge's verdict on every exercise of the graded notebooks (``autograder.judge``), from a
+    """The judge's verdict on every exercise of the graded notebooks (``autograder.instructor.judge``), from a
     fresh copy of the files nbgrader prepared (nothing a kernel wrote) and the submitted notebooks."""
     engine_folder = scratch / "judged"
     engine_folder.mkdir()

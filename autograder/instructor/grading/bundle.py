@@ -7,7 +7,7 @@
   gradebook through nbgrader's API;
 - ``package``: the grading code (``autograder/*.py``), importable inside the kernels' sandbox
   where the repository is not visible (no reference engine);
-- ``secret``: the course secret the hidden checks' seeds derive from (``autograder.judge``);
+- ``secret``: the course secret the hidden checks' seeds derive from (``autograder.instructor.judge``);
 - ``layout``: notebooks, their cell ids and maximum scores; ``settings``: limits and options.
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import judge
-from autograder.classgrading import book
+from autograder.instructor import judge
+from autograder.instructor.grading import book
 
-PACKAGE = Path(__file__).resolve().parent.parent  # autograder/
+PACKAGE = Path(__file__).resolve().parents[2]  # autograder/
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -31,13 +31,23 @@ def _files(folder, keep=lambda path: True):
             if p.is_file() and not SKIP & set(p.parts) and keep(p.relative_to(folder))}
 
 
+# What runs inside the kernels' sandbox: the learner's side (what the visible checks import) and the
+# kernel factory that forks the kernels there, with the package files its imports need.
+KERNEL_SIDE_PACKAGES = ("learner", "checking", "worker")
+KERNEL_FACTORY = ("__init__.py", "instructor/__init__.py", "instructor/sandbox.py", "instructor/grading/__init__.py",
+                  "instructor/grading/zygote.py")
+
+
+def _kernel_side(rel):
+    return rel.suffix == ".py" and (rel.parts[0] in KERNEL_SIDE_PACKAGES or rel.as_posix() in KERNEL_FACTORY)
+
+
 def package_files():
-    """``autograder/**/*.py`` (not the course folders): what the kernels' visible checks import. No
-    reference engine: the checks' stand-ins (``autograder.torch_standins``) need none; and nothing of
-    ``autograder/instructor/`` (the grader's own stand-ins): learner code in a kernel could print it
-    into the feedback."""
-    return {f"autograder/{name}": data for name, data in
-            _files(PACKAGE, lambda rel: rel.suffix == ".py" and rel.parts[0] != "instructor").items()}
+    """What the kernels' sandbox gets of ``autograder/``: the learner's side and the kernel factory. No
+    reference engine: the checks' stand-ins (``autograder.learner.torch_standins``) need none; and
+    nothing else of ``autograder/instructor/`` (the grader's own stand-ins above all): learner code in
+    a kernel could print it into the feedback."""
+    return {f"autograder/{name}": data for name, data in _files(PACKAGE, _kernel_side).items()}
 
 
 def _layout(course_root, assignment, db_url, course_id):
@@ -61,7 +71,7 @@ def build(course_root, assignment, db_url, course_id, settings):
     source = course_root / "source" / assignment
     if not source.is_dir():
         raise FileNotFoundError(f"no source folder {source}: build the assignment first "
-                                f"(python -m autograder.release, or nbgrader generate_assignment)")
+                                f"(python -m autograder.instructor.release, or nbgrader generate_assignment)")
     if not book.has_assignment(db_url, assignment, course_id):
         raise LookupError(f"assignment {assignment!r} is not in the gradebook {db_url}: "
                           f"run nbgrader generate_assignment {assignment} first")

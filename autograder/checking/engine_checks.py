@@ -1,6 +1,6 @@
 """The checks for the 17 engine units, one function per exercise id.
 
-Each check gets a ``Trial`` (see ``autograder.checks``): ``t.rng`` is the case generator (a
+Each check gets a ``Trial`` (see ``autograder.learner.checks``): ``t.rng`` is the case generator (a
 fixed seed for the visible check; for the hidden one a fresh seed in a notebook, a seed derived
 from the submission when a class is graded), ``t.run(driver, ...)`` hands inputs to a driver
 (``autograder.worker.drivers``) that runs the learner's code and reports plain data,
@@ -10,14 +10,14 @@ answer here, on the same inputs; no learner object ever reaches this module.
 A unit is exercised on its own: an op's ``forward``/``backward`` are called directly with a
 ``ctx`` built as ``Function.apply`` builds it; the backward pass runs on graphs of checker-made
 Functions; no other unit of the learner's engine is involved (stand-ins are for the notebook
-answers that use the engine: ``exercise_checks``).
+answers that use the engine: ``answer_checks``).
 """
 
 import numpy as np
 import torch
 
-from autograder import slips
-from autograder.slips import agrees, show
+from autograder.checking import slips
+from autograder.checking.slips import agrees, show
 
 F64 = torch.float64
 EPS = 1e-8  # the seed's clamp in binary_cross_entropy_loss

@@ -25,7 +25,7 @@ is refused (``fork`` fails with EAGAIN) instead of loading the machine. It is en
 bubblewrap works as root in this container and unprivileged where user namespaces are
 allowed. Fail closed: where it is missing or refused (``probe``), ``resolve`` raises
 ``SandboxUnavailable`` saying why and what to do, and no learner code runs. Only the explicit
-mode ``unconfined`` (``python -m autograder.grade --unsandboxed-learner-code``) runs learner code
+mode ``unconfined`` (``python -m autograder.instructor.grade --unsandboxed-learner-code``) runs learner code
 as a plain subprocess with the same limits and a scrubbed environment: it can then read and
 write whatever the grading user can and reach the network, and every summary and report says so.
 """
@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 # "unconfined" runs learner code with the grader's rights: asked for by name only, never a fallback.
 MODES = ("bwrap", "unconfined")
@@ -108,7 +109,19 @@ def hide_private():
     return [arg for folder in PRIVATE if os.path.isdir(folder) for arg in ("--tmpfs", folder)]
 
 
-def _system_binds():
+def _site_packages():
+    """Folders where an interpreter keeps installed packages (resolved, as the interpreter's folder
+    bound in the sandbox is, so a symlinked prefix hides them too)."""
+    found = set()
+    for prefix in {sys.prefix, sys.base_prefix, "/usr", "/usr/local"}:
+        for lib in ("lib", "lib64"):
+            for name in ("site-packages", "dist-packages"):
+                found.update(os.path.realpath(p) for p in Path(prefix, lib).glob(f"python3*/{name}") if p.is_dir())
+    found.update(str(p) for p in Path("/usr/lib/python3").glob("dist-packages") if p.is_dir())
+    return sorted(found)
+
+
+def _system_binds(installed_packages):
     args = []
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/sys"):
         if os.path.islink(top):
@@ -119,22 +132,33 @@ def _system_binds():
         path = os.path.join("/etc", name)
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    # the Python environment: the venv and the interpreter it points to
-    for folder in sorted({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-                          os.path.normpath(sys.prefix)}):
+    # the Python environment: the interpreter, and (for kernels) the venv with its packages
+    base = os.path.realpath(sys.base_prefix)
+    folders = {base} | ({os.path.realpath(sys.prefix), os.path.normpath(sys.prefix)} if installed_packages else set())
+    for folder in sorted(folders):
         if not folder.startswith(("/usr/", "/bin", "/lib")) and folder != "/usr":
             args += ["--ro-bind", folder, folder]
+    if not installed_packages:  # the interpreter alone: every installed package out of sight
+        args += [arg for folder in _site_packages() if folder.startswith((base, "/usr"))
+                 for arg in ("--tmpfs", folder)]
     return args + hide_private()
 
 
-def bwrap_command(argv, *, cwd, writable=(), env, tasks=None):
-    """``argv`` wrapped in bubblewrap: see the module docstring for what it can see and do.
-    ``tasks``: the most processes and threads the sandbox may hold (``MAX_TASKS`` by default)."""
+def bwrap_command(argv, *, cwd, env, writable=(), read_only=(), installed_packages=True, tasks=None):
+    """``argv`` wrapped in bubblewrap: see the module docstring for what it can see and do. The one
+    builder for every sandbox: the grading kernels and the judge's torch-free workers.
+
+    ``writable``: folders bound read-write at their own path; ``read_only``: ``(source, inside)``
+    pairs; ``installed_packages=False`` shows the interpreter without any installed package (the
+    judge's worker gets numpy through ``read_only``); ``tasks``: the most processes and threads the
+    sandbox may hold (``MAX_TASKS`` by default)."""
     tasks = MAX_TASKS if tasks is None else tasks
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_system_binds()]
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_system_binds(installed_packages)]
     for folder in writable:
         args += ["--bind", folder, folder]
+    for source, inside in read_only:
+        args += ["--ro-bind", str(source), inside]
     args += ["--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]

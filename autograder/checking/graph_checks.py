@@ -18,9 +18,9 @@ every ``see(k)``.
 import numpy as np
 import torch
 
-from autograder import slips
-from autograder.slips import agrees, show
-from autograder.unit_checks import random_shape, uniform
+from autograder.checking import slips
+from autograder.checking.engine_checks import random_shape, uniform
+from autograder.checking.slips import agrees, show
 from autograder.worker import drivers
 
 F64 = torch.float64

@@ -3,10 +3,10 @@
 Run it where nbgrader's own commands run, in the course root (the folder that holds
 ``nbgrader_config.py``), between ``nbgrader collect`` and ``nbgrader release_feedback``:
 
-    python -m autograder.grade autodiff                       # every core of this machine
-    python -m autograder.grade autodiff --zip lms-download.zip  # an LMS zip, via nbgrader zip_collect
-    python -m autograder.grade autodiff --workers 4 --regrade --csv grades.csv
-    python -m autograder.grade autodiff --dask tcp://scheduler:8786 --db-url postgresql://...
+    python -m autograder.instructor.grade autodiff                       # every core of this machine
+    python -m autograder.instructor.grade autodiff --zip lms-download.zip  # an LMS zip, via nbgrader zip_collect
+    python -m autograder.instructor.grade autodiff --workers 4 --regrade --csv grades.csv
+    python -m autograder.instructor.grade autodiff --dask tcp://scheduler:8786 --db-url postgresql://...
 
 Options (all optional): ``--course-root DIR`` (default: the current folder, which must then
 hold ``nbgrader_config.py``, as for nbgrader), ``--workers N`` (default: one per core),
@@ -19,7 +19,7 @@ graded), ``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``-
 ``--cell-timeout S``, ``--notebook-timeout S``, ``--memory-mb MB``, ``--cpu-seconds S``,
 ``--scratch DIR``, ``--no-progress``, ``--unsandboxed-learner-code`` (see below).
 
-Fail closed: learner code runs only in bubblewrap (``autograder.classgrading.sandbox``). Where
+Fail closed: learner code runs only in bubblewrap (``autograder.instructor.sandbox``). Where
 bubblewrap is missing or refused, the command refuses to grade, says why and what to do
 (``apt-get install -y bubblewrap``; on macOS or Windows, grade inside a Linux container or VM),
 and runs nothing. ``--unsandboxed-learner-code`` runs every learner's code with your rights
@@ -30,7 +30,7 @@ What it does, using nbgrader's own machinery throughout:
   1. (``--zip``) ``nbgrader zip_collect`` files the download into ``submitted/``.
   2. Each learner's submission is one unit of work: on a worker, nbgrader's ``Autograde``
      converter grades it in a scratch course root, one notebook at a time, with kernels forked
-     from a warm, sandboxed factory (see ``autograder.classgrading``). The same function runs
+     from a warm, sandboxed factory (see ``autograder.instructor.grading``). The same function runs
      on every Dask worker; locally a ``distributed.LocalCluster`` (one single-threaded worker
      process per core) runs it, so a worker that dies is replaced and its work retried.
   3. One writer (this process) merges every result into nbgrader's gradebook (sqlite or
@@ -45,7 +45,7 @@ What it does, using nbgrader's own machinery throughout:
      submission that hit a grader error, or whose worker died, is retried. Ctrl-C stops the run
      and keeps what was graded: rerun the same command to resume. The CSV, the instructor's
      class insight next to it (``insight-<assignment>.html``: pass rate, score distribution and
-     common slips per exercise, ``autograder.insight``) and a summary end it; the summary says
+     common slips per exercise, ``autograder.instructor.insight``) and a summary end it; the summary says
      what to run next. Neither the CSV nor the insight page ever replaces one that listed a
      learner the gradebook in use does not hold: the old file is kept and the summary says so.
 
@@ -67,35 +67,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.coursedir import CourseDirectory
-from traitlets.config.loader import PyFileConfigLoader
+from autograder.instructor import insight, sandbox
+from autograder.instructor.grading import book, bundle, collect
+from autograder.instructor.grading.submission import grade_submission
+from autograder.instructor.settings import (  # noqa: F401 - CourseRootError: raised through here
+    CONFIG_FILE,
+    CourseRootError,
+    course_settings,
+    database_url,
+    find_course_root,
+)
 
-from autograder import insight
-from autograder.classgrading import book, bundle, collect, sandbox
-from autograder.classgrading.unit import grade_submission
-
-CONFIG_FILE = "nbgrader_config.py"
 INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl-C (128 + SIGINT)
-
-
-class CourseRootError(ValueError):
-    """The course root cannot be found: no ``nbgrader_config.py`` where it should be."""
-
-
-def find_course_root(course_root=None):
-    """``course_root``, else the current folder: the course root nbgrader itself would use."""
-    if course_root is None:
-        here = Path.cwd()
-        if not (here / CONFIG_FILE).is_file():
-            raise CourseRootError(
-                f"{here} is not an nbgrader course root (it has no {CONFIG_FILE}): run this where you run "
-                f"nbgrader's commands (in this repository: cd autograder), or pass --course-root DIR")
-        return here.resolve()
-    root = Path(course_root).resolve()
-    if not (root / CONFIG_FILE).is_file():
-        raise CourseRootError(f"--course-root {course_root}: {root} has no {CONFIG_FILE}, so it is not an "
-                              f"nbgrader course root")
-    return root
 
 
 @dataclass
@@ -183,23 +166,6 @@ def _tools_on_path():
     tools = os.path.dirname(sys.executable)
     if tools not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = os.pathsep.join([tools, os.environ.get("PATH", "")])
-
-
-def database_url(url):
-    """``postgresql://`` means psycopg 3 to SQLAlchemy 2; use psycopg2 when only it is installed."""
-    if url and url.startswith("postgresql://"):
-        import importlib.util
-        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
-            return "postgresql+psycopg2://" + url[len("postgresql://"):]
-    return url
-
-
-def course_settings(course_root):
-    """``(course_id, default db_url)`` from the course's own nbgrader_config.py."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    config.CourseDirectory.root = str(Path(course_root).resolve())
-    coursedir = CourseDirectory(config=config)
-    return coursedir.course_id, coursedir.db_url
 
 
 def _local(dask):
@@ -420,7 +386,7 @@ def _record(result, writer, summary, bookkeeping=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder.grade", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.grade", description=__doc__.split("\n")[0])
     parser.add_argument("assignment")
     parser.add_argument("--course-root", help=f"the nbgrader course root (default: the current folder, "
                                               f"if it holds {CONFIG_FILE})")
@@ -458,7 +424,7 @@ def main(argv=None):
     try:
         sandbox.resolve(mode)  # refused here: a message, not a traceback
     except sandbox.SandboxUnavailable as error:
-        print(f"python -m autograder.grade: {error}", file=sys.stderr)
+        print(f"python -m autograder.instructor.grade: {error}", file=sys.stderr)
         return 2
     try:
         summary = grade_class(

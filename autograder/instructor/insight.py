@@ -1,6 +1,6 @@
 """Class insight for the instructor: per exercise, who passed, the scores, and the usual slips.
 
-After ``python -m autograder.grade`` has graded a class, ``write_insight`` writes
+After ``python -m autograder.instructor.grade`` has graded a class, ``write_insight`` writes
 ``insight-<assignment>.html`` next to the CSV (instructor only: it is not in ``feedback/``, so
 nothing sends it to learners). One self-contained page:
 
@@ -15,7 +15,7 @@ nothing sends it to learners). One self-contained page:
 Scores come from nbgrader's gradebook (so a manual grade counts); slips come from the
 grader's verdicts, which ``book.Writer`` keeps per learner in ``.grading/<assignment>/<student>.json``
 under ``"exercises"`` (``exercise_verdicts`` below, parsed from the judge's failure notes).
-A slip is named by the family words of ``autograder.slips`` when the check's message has them
+A slip is named by the family words of ``autograder.checking.slips`` when the check's message has them
 (``sign flipped``, ``off by a constant factor``, ``not written yet``, ...), else by the check's
 own words (the text after ``Likely slip --`` up to its first ``:``), else ``raised an error``
 or ``other``.
@@ -24,7 +24,7 @@ The page never replaces one that covered a learner the gradebook in use does not
 (``Shrinking``: the old page is kept and the caller says so); the learners a page covers are in
 its ``<meta name="autograder-learners">``.
 
-    python -m autograder.insight autodiff            # in the course root, after grading
+    python -m autograder.instructor.insight autodiff            # in the course root, after grading
 """
 
 import argparse
@@ -39,109 +39,21 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import slips
+from autograder.checking import slips
+from autograder.instructor.grading.book import Shrinking
+from autograder.instructor.grading.verdicts import OTHER, TOLERANCE, exercise_verdicts
 
-# Family words, as the checks write them (autograder/slips.py); the earliest one in a message names it.
-FAMILIES = (slips.NOT_WRITTEN, slips.DELEGATED, slips.SIGN, slips.FACTOR, slips.PASSED_THROUGH,
-            slips.NO_INCOMING, slips.NOT_ACCUMULATED, slips.NOT_REDUCED, slips.WRONG_SHAPE, slips.WRONG_SAVED,
-            slips.SWAPPED)
-RAISED = "raised an error"
-OTHER = "other"
 NOT_SUBMITTED = "notebook not submitted"
 NOT_GRADED = "notebook could not be graded"
-_SLIP_LINE = re.compile(r"Likely slip -- *(?P<text>[^\n]*)")
-_RAISED = re.compile(r"\braised\b|the grading worker stopped")
-_PARENTHESES = re.compile(r"\s*\([^()]*\)")
-TOLERANCE = 1e-9
 LABELS = {slips.DELEGATED: "handed the work to torch (delegated)"}  # slip names shown as words
 LEARNERS_META = "autograder-learners"
 _LEARNERS_META = re.compile(rf'<meta name="{LEARNERS_META}" content="(?P<names>[^"]*)">')
 _OLD_SUMMARY = re.compile(r'<p id="class-summary">(?P<count>\d+) learners? with a submission')
 
 
-class Shrinking(RuntimeError):
-    """Writing this file would drop learners an earlier one listed: the old file is kept."""
-
-
 def label(slip):
     """A slip as the page shows it."""
     return LABELS.get(slip, slip)
-
-
-# ---------------------------------------------------------------- verdicts (the ledger's "exercises")
-
-def family(text):
-    """The ``autograder.slips`` family named first in ``text``, or None."""
-    found = [(text.find(words), words) for words in FAMILIES if words in text]
-    return min(found)[1] if found else None
-
-
-def slip_of(message):
-    """``(slip, detail)`` for a failure message from a check.
-
-    ``slip``: a family of ``autograder.slips`` when the slip line (else the first line) names one,
-    else the check's own words for the slip up to the first ``:``, else ``raised an error`` or
-    ``other``; ``detail``: the check's own words (numbers in parentheses dropped), or None.
-    """
-    if not message:
-        return OTHER, None
-    found = _SLIP_LINE.search(message)
-    if found:
-        text = found["text"].strip()
-        head = text.split(":", 1)[0].strip()
-        detail = _PARENTHESES.sub("", head).strip() or head or None
-        return family(text) or detail or OTHER, detail
-    first = message.splitlines()[0]
-    named = family(first)
-    if named:
-        return named, named
-    if _RAISED.search(first):
-        return RAISED, None
-    return OTHER, None
-
-
-def failure_messages(notes, exercises):
-    """``{exercise: message}`` from a notebook's notes (``"<exercise> failed: <message>"``, as
-    ``autograder.classgrading.unit.apply_judgement`` writes them)."""
-    found = {}
-    for note in notes or ():
-        for exercise in exercises:
-            prefix = f"{exercise} failed: "
-            if isinstance(note, str) and note.startswith(prefix) and exercise not in found:
-                found[exercise] = note[len(prefix):]
-    return found
-
-
-def exercise_verdicts(result, cells):
-    """``{exercise: verdict}`` for one graded submission (``result``: what ``grade_submission``
-    returns; ``cells``: ``{exercise: (notebook, max_score)}``).
-
-    A verdict: ``notebook``, ``score``, ``max_score``, ``passed`` (full points), ``slip`` and
-    ``detail`` (``slip_of``; None when passed or not graded), ``message_first_line`` (the
-    failure's first line, or None) and ``not_graded`` (why the notebook has no verdict, or None).
-    """
-    by_notebook = defaultdict(list)
-    for exercise, (notebook, _) in cells.items():
-        by_notebook[notebook].append(exercise)
-    verdicts = {}
-    for notebook, exercises in by_notebook.items():
-        outcome = result.get("notebooks", {}).get(notebook) or {}
-        graded = outcome.get("status") == "graded"
-        failures = failure_messages(outcome.get("notes"), exercises) if graded else {}
-        for exercise in exercises:
-            max_score = float(cells[exercise][1])
-            grade = (outcome.get("grades") or {}).get(exercise) or {}
-            score = float(grade.get("auto_score") or 0.0) if graded else 0.0
-            message = failures.get(exercise)
-            passed = graded and message is None and score >= max_score - TOLERANCE
-            slip, detail = (None, None) if passed or not graded else slip_of(message)
-            verdicts[exercise] = {
-                "notebook": notebook, "score": score, "max_score": max_score, "passed": passed,
-                "slip": slip, "detail": detail,
-                "message_first_line": message.splitlines()[0] if message else None,
-                "not_graded": None if graded else (outcome.get("message") or "not graded"),
-            }
-    return verdicts
 
 
 # ---------------------------------------------------------------- the class, from the gradebook
@@ -537,9 +449,9 @@ def write_insight(db_url, assignment, course_id, csv_path, ledger_dir=None):
 
 
 def main(argv=None):
-    from autograder.classgrading import book
-    from autograder.grade import CourseRootError, course_settings, database_url, find_course_root
-    parser = argparse.ArgumentParser(prog="python -m autograder.insight", description=__doc__.split("\n")[0])
+    from autograder.instructor.grading import book
+    from autograder.instructor.settings import CourseRootError, course_settings, database_url, find_course_root
+    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.insight", description=__doc__.split("\n")[0])
     parser.add_argument("assignment")
     parser.add_argument("--course-root")
     parser.add_argument("--db-url")

@@ -1,6 +1,6 @@
 """Find the first place where your engine's graph parts ways with torch's.
 
-    from autograder.diagnose import diagnose
+    from autograder.learner.diagnose import diagnose
 
     def build(lib):                       # lib is torch, then your tinygrad_course
         x = lib.tensor(4.0, requires_grad=True)
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from autograder import torch_standins
-from autograder.engines import load_engine
-from autograder.slips import agrees, show
+from autograder.checking.slips import agrees, show
+from autograder.learner import torch_standins
+from autograder.learner.engines import load_engine
 
 RTOL, ATOL = 1e-4, 1e-6  # engines compute in float32, in their own order
 

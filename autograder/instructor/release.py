@@ -1,9 +1,9 @@
 """Build the learner release in ``course/`` from ``solutions/``, the single source of truth.
 
-    python -m autograder.release            # rebuild course/ (and classroom/'s source/ and release/)
-    python -m autograder.release --check    # build in a temporary folder; fail if course/ is stale
-    python -m autograder.release --refresh  # first re-run the solution notebooks, saving their outputs
-    python -m autograder.release --publish ../tinygrad-course-learner   # a learner-only repository
+    python -m autograder.instructor.release            # rebuild course/ (and classroom/'s source/ and release/)
+    python -m autograder.instructor.release --check    # build in a temporary folder; fail if course/ is stale
+    python -m autograder.instructor.release --refresh  # first re-run the solution notebooks, saving their outputs
+    python -m autograder.instructor.release --publish ../tinygrad-course-learner   # a learner-only repository
 
 Steps:
   1. ``classroom/source/autodiff/``: the solution notebooks, and the engine with each
@@ -33,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.engines import COURSE, REPO, SOLUTIONS
+from autograder.learner.engines import COURSE, REPO, SOLUTIONS
 
 ASSIGNMENT = "autodiff"
 COURSE_ROOT = REPO / "classroom"  # the nbgrader course root: a data folder
@@ -173,14 +173,14 @@ def refresh_outputs(notebooks=None, timeout=120):
 # --publish: a learner-only repository
 # --------------------------------------------------------------------------
 
-# Never published, nor anything under them: the instructor's side (the grader's stand-ins, an answer
-# key), the class grader, this builder, nbgrader's course config.
-INSTRUCTOR_ONLY = ("autograder.instructor", "autograder.judge", "autograder.grade", "autograder.release",
-                   "autograder.classgrading", "autograder.nbgrader_config")
-# Published whole once anything in them is imported: the torch-free worker package the checks drive.
-WHOLE_PACKAGES = ("autograder.worker",)
+# The learner's side, published whole: what notebooks import, the checks they share with the judge,
+# and the torch-free worker those checks drive (autograder/__init__.py says who imports what).
+LEARNER_PACKAGES = ("autograder.learner", "autograder.checking", "autograder.worker")
+# Never published, nor anything under them: the instructor's side (the grader's stand-ins, the judge,
+# the class grader, this builder) and nbgrader's course config.
+INSTRUCTOR_ONLY = ("autograder.instructor", "autograder.nbgrader_config")
 # Paths a learner repository must not hold (any part of the path, compared lower-case).
-FORBIDDEN_PARTS = {"solutions", ".grading", "instructor", "classgrading", "judge.py", "grade.py", "release.py",
+FORBIDDEN_PARTS = {"solutions", "instructor", "grading", "classgrading", "judge.py", "grade.py", "release.py",
                    "gradebook.db", "nbgrader_config.py", "source", "submitted", "autograded", "feedback"}
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 BADGE_PLACEHOLDER = "OWNER/REPOSITORY"
@@ -236,29 +236,23 @@ def _instructor_only(name):
 
 
 def learner_modules(notebooks):
-    """``{module name: file}``: the ``autograder`` modules the notebooks import, everything those import
-    in turn (read from their source, so an import inside a function counts), their packages, and the
-    whole of ``WHOLE_PACKAGES``. Never an instructor-only module: raises, naming the importer, if any
-    of it imports one."""
-    todo, found, reached = [(name, "a notebook") for name in sorted(notebook_imports(notebooks))], {}, []
-    while todo:
-        name, importer = todo.pop()
-        if _instructor_only(name):
-            reached.append(f"{importer} imports {name}")
-            continue
-        path = _module_file(name)
-        if name in found or path is None:
-            continue
-        found[name] = path
-        parts = name.split(".")
-        todo += [(".".join(parts[:i]), name) for i in range(1, len(parts))]
-        if name in WHOLE_PACKAGES:
-            todo += [(f"{name}.{p.stem}", name) for p in sorted(path.parent.glob("*.py")) if p.stem != "__init__"]
+    """``{module name: file}``: every module of ``LEARNER_PACKAGES`` and the ``autograder`` package
+    itself. Raises, naming the importer, if a notebook imports anything else of ``autograder``, or if
+    any of these modules imports an instructor-only one (read from their source, so an import inside a
+    function counts)."""
+    found = {"autograder": _module_file("autograder")}
+    for package in LEARNER_PACKAGES:
+        folder = _module_file(package).parent
+        for path in sorted(folder.rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    reached = [f"a notebook imports {name}" for name in sorted(notebook_imports(notebooks)) if _instructor_only(name)
+               or name not in found and name.rpartition(".")[0] not in found]  # (found.attribute: a name in it)
+    for name, path in found.items():
         imported = _imported(ast.parse(path.read_text(), str(path)), name, path.name == "__init__.py")
-        todo += [(other, name) for other in sorted(imported)]
+        reached += [f"{name} imports {other}" for other in sorted(imported) if _instructor_only(other)]
     if reached:
-        raise RuntimeError("the learner modules' imports reach instructor-only modules: "
-                           + "; ".join(sorted(set(reached))))
+        raise RuntimeError("the learner side must stand alone, but: " + "; ".join(reached))
     return dict(sorted(found.items()))
 
 
@@ -495,7 +489,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as scratch:
             stale = differences(build_in(scratch), COURSE)
         if stale:
-            print("course/ is stale; run `python -m autograder.release`. Differs:", *stale, sep="\n  ")
+            print("course/ is stale; run `python -m autograder.instructor.release`. Differs:", *stale, sep="\n  ")
             return 1
         print("course/ matches a fresh build from solutions/")
         return 0

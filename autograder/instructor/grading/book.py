@@ -7,7 +7,7 @@
   exactly as nbgrader's ``SaveAutoGrades`` would (a manual score keeps its precedence and
   flags the cell for review), then writes ``autograded/`` and ``feedback/`` and a ledger
   entry that lets a rerun skip what is already graded and keeps, per exercise, whether it
-  passed and the slip that failed it (``"exercises"``, read by ``autograder.insight``).
+  passed and the slip that failed it (``"exercises"``, read by ``autograder.instructor.insight``).
 
   Both folders carry nbgrader's own ``timestamp.txt`` and ``submission_secret.txt``, as
   ``nbgrader autograde`` and ``generate_feedback`` leave them: ``generate_feedback`` compares
@@ -39,7 +39,12 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning
 
-from autograder.insight import Shrinking, exercise_verdicts
+from autograder.instructor.grading.verdicts import exercise_verdicts
+
+
+class Shrinking(RuntimeError):
+    """Writing this file would drop learners an earlier one listed: the old file is kept."""
+
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
 REPORT = "grading_report.md"
@@ -236,7 +241,7 @@ class Writer:
         entry["notebooks"] = {name: {k: v for k, v in outcome.items() if k in ("status", "message", "score",
                                                                                 "max_score", "notes")}
                               for name, outcome in result["notebooks"].items()}
-        # per exercise: passed, and the slip that failed it (autograder.insight reads these)
+        # per exercise: passed, and the slip that failed it (autograder.instructor.insight reads these)
         entry["exercises"] = exercise_verdicts(result, self.cells())
         # the gradebooks that hold these bytes' grades: another gradebook still has them to grade
         before = self._entry(student)

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import torch
 
-from autograder import guards
+from autograder.learner import guards
 from autograder.worker import swap
 
 SITES = swap.SITES

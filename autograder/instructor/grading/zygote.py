@@ -10,7 +10,7 @@ imports modules; numpy's global random state is reseeded in each child).
 The grading code reaches the zygote through its stdin, not through the filesystem: the
 first line carries the files (``autograder/*.py``, for the notebooks' visible checks; no
 reference engine), which the zygote writes to a private folder inside the sandbox. What the
-kernels' checks say is advisory: the score comes from ``autograder.judge`` afterwards.
+kernels' checks say is advisory: the score comes from ``autograder.instructor.judge`` afterwards.
 
 The zygote runs no learner code itself. It speaks JSON lines on stdin/stdout:
     {"op": "spawn", "kind": "kernel"|"main", "argv": [...], "cwd": ..., "env": {...},
@@ -34,12 +34,12 @@ import threading
 import time
 import traceback
 
-from autograder.classgrading import sandbox
+from autograder.instructor import sandbox
 
 # torch.fx...symbolic_shapes: torch imports it (with sympy, ~0.35 s) on the first backward() or
 # autograd.grad; every notebook does one, so the zygote pays it once instead of every kernel
 PRELOAD = ("numpy", "torch", "torch.fx.experimental.symbolic_shapes", "IPython", "ipykernel.kernelapp",
-           "ipykernel.ipkernel", "ipywidgets", "autograder.checks")
+           "ipykernel.ipkernel", "ipywidgets", "autograder.learner.checks")
 
 
 class ZygoteError(RuntimeError):
@@ -104,7 +104,7 @@ for name, data in init["files"].items():
         out.write(base64.b64decode(data))
 sys.path.insert(0, init["home"])
 importlib.invalidate_caches()
-from autograder.classgrading.zygote import serve
+from autograder.instructor.grading.zygote import serve
 serve(init)
 """
 

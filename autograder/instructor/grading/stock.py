@@ -3,7 +3,7 @@
 ``classroom/nbgrader_config.py`` changes the autograde chain of ``nbgrader autograde``
 (``AutogradeApp``) and of the formgrader's autograde button (``NbGraderAPI``): nbgrader's
 ``Execute`` becomes ``SandboxedExecute`` followed by ``JudgeVerdicts``. ``python -m
-autograder.grade`` is not affected: it builds its ``Autograde`` without those parents and runs
+autograder.instructor.grade`` is not affected: it builds its ``Autograde`` without those parents and runs
 its own kernels (``kernels``, ``zygote``) and the same judge (``unit.apply_judgement``).
 
 ``SandboxedExecute`` runs each notebook's kernel (nbgrader's usual ``ipykernel`` command) in
@@ -22,12 +22,12 @@ waited for), and anything in the working folder that is not a plain file or fold
 to the gradebook, a fifo) is removed before nbgrader writes the graded notebook there. A kernel
 that dies costs nothing but its outputs: the notebook goes on to the judge.
 
-``JudgeVerdicts`` then runs ``autograder.judge`` on that notebook's exercises, in this process
+``JudgeVerdicts`` then runs ``autograder.instructor.judge`` on that notebook's exercises, in this process
 (torch, the comparison) with the learner's code in torch-free sandboxed workers, on the
 learner's files as nbgrader staged them, rebuilt from ``submitted/`` and ``source/`` (not from
 the folder the kernel could write): the submitted notebook, and the submitted engine over the
 source's other files. The hidden seeds come from the course secret (``.grading/secret``) and the
-submission's files (``collect.read_submission``), as in ``python -m autograder.grade``: the same
+submission's files (``collect.read_submission``), as in ``python -m autograder.instructor.grade``: the same
 bytes get the same score from either command. Every graded test cell's outputs are replaced by
 the judge's verdict (a failing exercise: an error output carrying the judge's message, so
 nbgrader's ``SaveAutoGrades`` scores it 0 and the feedback says why; a passing one: the
@@ -58,13 +58,15 @@ from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool
 
-from autograder.classgrading import collect, sandbox
+from autograder.instructor import sandbox
+from autograder.instructor.grading import collect
 
 # A fresh kernel maps this much before learner code runs (Python, ipykernel, numpy and torch:
 # about 640 MB of address space here); ``Limits.memory_mb`` comes on top, as for the zygote.
 KERNEL_BASE_MB = 1024
-PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # autograder/
-# ``autograder.judge.judge``'s sandbox modes: its workers in bubblewrap, or unconfined (opt-in only).
+PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # autograder/
+LEARNER_SIDE = ("__init__.py", "learner", "checking", "worker")
+# ``autograder.instructor.judge.judge``'s sandbox modes: its workers in bubblewrap, or unconfined (opt-in only).
 JUDGE_SANDBOXED = "bwrap"
 JUDGE_UNCONFINED = "unconfined"
 # What ``SandboxedExecute`` tells ``JudgeVerdicts`` about the notebook in ``resources``.
@@ -81,14 +83,15 @@ def autograde_preprocessors():
 
 
 def copy_grading_code(target):
-    """``autograder/**/*.py`` into ``target``: what the test cells import (no reference engine, and
-    not ``autograder/instructor/``, the grader's own stand-ins).
+    """The learner's side of ``autograder/`` (``__init__.py``, ``learner/``, ``checking/``, ``worker/``) into
+    ``target``: what the test cells import (no reference engine, and nothing of ``autograder/instructor/``,
+    the grader's own stand-ins above all).
 
     (``bundle.package_files`` picks the same code, but importing it would import torch here.)
     """
     def skip(folder, names):
         return [name for name in names if name.startswith(".") or name == "__pycache__"
-                or (folder == PACKAGE and name == "instructor")
+                or (folder == PACKAGE and name not in LEARNER_SIDE)
                 or (not name.endswith(".py") and not os.path.isdir(os.path.join(folder, name)))]
 
     shutil.copytree(PACKAGE, target, ignore=skip)
@@ -292,7 +295,7 @@ def staged_files(coursedir, exclude, student, assignment):
     ``source/`` and ``submitted/`` (not from the folder a kernel could write): each source file
     that is not a notebook, the learner's copy where ``exclude`` (``exclude_overwriting``) keeps
     it. ``submission`` is ``collect.read_submission`` of the submitted folder (links not followed),
-    whose files give the work digest as in ``python -m autograder.grade``."""
+    whose files give the work digest as in ``python -m autograder.instructor.grade``."""
     submitted = coursedir.format_path(coursedir.submitted_directory, student, assignment)
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     submission = collect.read_submission(submitted, student)
@@ -320,7 +323,8 @@ class JudgeVerdicts(NbGraderPreprocessor):
     """Every graded test cell's outcome becomes the judge's verdict on that exercise (see the module)."""
 
     def preprocess(self, nb, resources):
-        from autograder import checks, judge  # torch: only when a notebook is graded, not for every nbgrader command
+        from autograder.instructor import judge  # torch: only when a notebook is graded, not for every nbgrader command
+        from autograder.learner import checks
 
         info = resources.get(RESOURCE)
         if info is None:
@@ -340,7 +344,7 @@ class JudgeVerdicts(NbGraderPreprocessor):
             for name, data in files.items():
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (folder / name).write_bytes(data)
-            limits = sandbox.Limits()  # the limits `python -m autograder.grade` gives the judge by default
+            limits = sandbox.Limits()  # the limits `python -m autograder.instructor.grade` gives the judge by default
             verdicts = judge.judge(exercises, folder, notebooks, secret=judge.course_secret(converter.coursedir.root),
                                    digest=judge.work_digest(submission.files), sandbox=info["judge_sandbox"],
                                    memory_mb=limits.memory_mb, cpu_seconds=min(limits.cpu_seconds, 300),
