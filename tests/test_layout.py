@@ -1,0 +1,93 @@
+"""The house drawn from its imports: four folders by audience, imports in one direction, no circle."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
+# folder -> the folders its modules may import from (besides itself and the package root)
+MAY_IMPORT = {
+    "worker": set(),
+    "checking": {"worker"},
+    "learner": {"checking", "worker"},
+    "instructor": {"learner", "checking", "worker"},
+}
+
+
+def _name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name):
+    """The autograder modules ``name`` imports, anywhere in its source (function bodies included)."""
+    path = MODULES[name]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {m for m in found if m in MODULES and m != name and m != "autograder"}
+
+
+def folder_of(name):
+    return name.split(".")[1] if name.count(".") >= 1 else None
+
+
+def test_every_module_lives_in_one_of_the_four_folders():
+    assert {folder_of(m) for m in MODULES if m != "autograder"} == set(MAY_IMPORT)
+
+
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if m != "autograder"))
+def test_imports_go_one_way(name):
+    allowed = MAY_IMPORT[folder_of(name)] | {folder_of(name)}
+    wrong = sorted(m for m in imports_of(name) if folder_of(m) not in allowed)
+    assert wrong == [], f"{name} ({folder_of(name)}/) may import only from {sorted(allowed)}"
+
+
+def test_no_import_circle():
+    graph = {name: {m for m in imports_of(name) if not MODULES[m].name == "__init__.py"} for name in MODULES}
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+
+
+@pytest.mark.parametrize("folder", sorted(MAY_IMPORT) + ["instructor/grading"])
+def test_each_folder_says_who_uses_it(folder):
+    doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text()))
+    assert doc and len(doc.split()) >= 30, f"autograder/{folder}/__init__.py needs a paragraph on who uses it"
+
+
+def test_the_checks_circle_and_a_learner_import_of_the_instructor_side_are_caught(monkeypatch, tmp_path):
+    """The two tests above can fail: a worker module importing the checks, and a circle, are found."""
+    bad = tmp_path / "autograder"
+    for name, text in {"__init__.py": "", "worker/__init__.py": "", "worker/a.py": "import autograder.checking.b\n",
+                       "checking/__init__.py": "", "checking/b.py": "from autograder.worker import a\n"}.items():
+        (bad / name).parent.mkdir(parents=True, exist_ok=True)
+        (bad / name).write_text(text)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", bad)
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", {_name(p): p for p in sorted(bad.rglob("*.py"))})
+    with pytest.raises(AssertionError, match="may import only from"):
+        test_imports_go_one_way("autograder.worker.a")
+    with pytest.raises(AssertionError, match="import circle"):
+        test_no_import_circle()
