@@ -28,7 +28,7 @@ only, and the summary and every learner's report say so.
 
 What it does, using nbgrader's own machinery throughout:
   1. (``--zip``) ``nbgrader zip_collect`` files the download into ``submitted/``.
-  2. Each learner's submission is one unit of work: on a worker, nbgrader's ``Autograde``
+  2. Each learner's submission is one job: on a worker, nbgrader's ``Autograde``
      converter grades it in a scratch course root, one notebook at a time, with kernels forked
      from a warm, sandboxed factory (see ``autograder.instructor.grading``). The same function runs
      on every Dask worker; locally a ``distributed.LocalCluster`` (one single-threaded worker
@@ -96,7 +96,7 @@ class Summary:
     csv_error: str = ""                                # why the CSV was not (re)written
     lost: dict = field(default_factory=dict)           # student -> what happened to the worker that died
     interrupted: bool = False                          # stopped by Ctrl-C; the graded part is kept
-    unit_seconds: list = field(default_factory=list)
+    submission_seconds: list = field(default_factory=list)
     assignment: str = ""
     course_root: str = ""
 
@@ -114,9 +114,9 @@ class Summary:
     def text(self):
         lines = [f"graded {len(self.graded)} submission(s), skipped {len(self.skipped)} already graded, "
                  f"{len(self.failed)} not graded because of grader errors, in {self.seconds:.1f} s"]
-        if self.unit_seconds:
+        if self.submission_seconds:
             lines.append(f"mean time per submission on a worker: "
-                         f"{sum(self.unit_seconds) / len(self.unit_seconds):.1f} s")
+                         f"{sum(self.submission_seconds) / len(self.submission_seconds):.1f} s")
         lines.append(f"sandbox: {self.sandbox}")
         if self.problems:
             lines.append(f"notebooks graded with problems ({sum(map(len, self.problems.values()))}):")
@@ -378,7 +378,7 @@ def _record(result, writer, summary, bookkeeping=None):
         summary.failed[student] = f"could not be written to the gradebook: {error!r}"
         return
     summary.graded.append(student)
-    summary.unit_seconds.append(result.get("seconds", 0.0))
+    summary.submission_seconds.append(result.get("seconds", 0.0))
     found = [f"{name}: {outcome['message']}" for name, outcome in sorted(result["notebooks"].items())
              if outcome.get("message")]
     if found:

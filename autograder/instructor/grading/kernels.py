@@ -41,7 +41,7 @@ SIGNAL_WORDS = {
 
 
 class GradingContext:
-    """What the kernels of the submission being graded share (set by ``unit`` for one submission)."""
+    """What the kernels of the submission being graded share (set by ``submission`` for one submission)."""
 
     def __init__(self, zygote, run_dir, ipc_dir):
         self.zygote, self.run_dir, self.ipc_dir = zygote, run_dir, ipc_dir

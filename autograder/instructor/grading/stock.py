@@ -4,7 +4,7 @@
 (``AutogradeApp``) and of the formgrader's autograde button (``NbGraderAPI``): nbgrader's
 ``Execute`` becomes ``SandboxedExecute`` followed by ``JudgeVerdicts``. ``python -m
 autograder.instructor.grade`` is not affected: it builds its ``Autograde`` without those parents and runs
-its own kernels (``kernels``, ``zygote``) and the same judge (``unit.apply_judgement``).
+its own kernels (``kernels``, ``zygote``) and the same judge (``submission.apply_judgement``).
 
 ``SandboxedExecute`` runs each notebook's kernel (nbgrader's usual ``ipykernel`` command) in
 ``bwrap`` via ``sandbox.bwrap_command`` (no network, own pid/ipc/uts namespaces, no
@@ -285,7 +285,7 @@ class SandboxedExecute(Execute):
 def graded_test_cells(nb):
     """``{grade_id: cell}``: the code cells nbgrader scores from their outputs (graded, not answers).
 
-    Their grade id is the judge's exercise id, as in ``unit.apply_judgement``."""
+    Their grade id is the judge's exercise id, as in ``submission.apply_judgement``."""
     return {cell.metadata["nbgrader"]["grade_id"]: cell for cell in nb.cells
             if cell.cell_type == "code" and nbgrader_utils.is_grade(cell) and not nbgrader_utils.is_solution(cell)}
 

@@ -481,7 +481,7 @@ def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
 def _autograde_notebook(config, root, notebook, autograded, notes):
     coursedir = CourseDirectory(config=config)
     coursedir.notebook_id = notebook
-    logger = logging.getLogger(f"autograder.unit.{os.getpid()}")
+    logger = logging.getLogger(f"autograder.submission.{os.getpid()}")
     logger.setLevel(logging.WARNING)
     outcome = capture_log(Autograde(coursedir=coursedir, config=config, log=logger))
     if outcome["success"] and (autograded / f"{notebook}.ipynb").is_file():
