@@ -349,8 +349,8 @@ def test_the_worker_package_holds_no_line_of_a_reference_answer():
     regions = solution_regions((SOLUTIONS / "tinygrad_course" / "engine.py").read_text())
     assert set(regions) == set(checks.UNITS)
     answers = {normal(line) for lines in regions.values() for line in lines if len(normal(line)) >= 16}
-    readable = [*(Path(judge.__file__).parent / "worker").glob("*.py"), judge.STANDINS,  # what a worker can read,
-                Path(judge.__file__).parent / "torch_standins.py"]  # and the kernel's stand-ins
+    readable = [*(judge.PACKAGE / "worker").glob("*.py"), judge.STANDINS,  # what a worker can read,
+                judge.PACKAGE / "learner" / "torch_standins.py"]  # and the kernel's stand-ins
     found = {(path.name, normal(line)) for path in readable for line in path.read_text().splitlines()
              if normal(line) in answers}
     assert found == set()
@@ -389,7 +389,8 @@ def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference)
     from autograder.instructor import standins
     from autograder.learner import torch_standins
     from autograder.worker import exercises
-    assert reference.EXERCISES == {}  # filled from the registry in the engine learners receive only
+    assert {e: notebook for e, (notebook, _) in reference.EXERCISES.items()} == {
+        e: notebook for e, (notebook, _, _) in exercises.UNITS.items()}
     assert set(solution_regions((SOLUTIONS / "tinygrad_course" / "engine.py").read_text())) == set(exercises.UNITS)
     for _, _, sites in exercises.UNITS.values():
         for owner, name in sites:  # every site exists in the reference, and the stand-ins fill it

@@ -14,8 +14,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.instructor import release
-from autograder.learner.engines import SOLUTIONS
-from autograder.worker import exercises
+from autograder.learner.engines import SOLUTIONS, load_reference
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +33,8 @@ def graded_cells(notebook_name):
 
 def exercises_of(notebook_names):
     """Engine exercise ids asked for by these notebooks."""
-    return {ex for ex, (nb, _, _) in exercises.UNITS.items() if nb[:-len(".ipynb")] in notebook_names}
+    table = load_reference().EXERCISES
+    return {ex for ex, (nb, _) in table.items() if nb[:-len(".ipynb")] in notebook_names}
 
 
 def _empty_test_cells(nb, replacement):

@@ -78,4 +78,8 @@ def test_grading_kernels_get_no_instructor_file(tmp_path):
               for p in (tmp_path / "autograder").rglob("*.py")}
     for files in (sent, copied):
         assert "autograder/learner/torch_standins.py" in files and "autograder/learner/checks.py" in files
-        assert [f for f in files if f.startswith("autograder/instructor/")] == []
+        assert "autograder/instructor/standins.py" not in files
+    # of the instructor's side, the kernels' sandbox gets only the kernel factory that forks them there
+    factory = {f"autograder/{name}" for name in bundle.KERNEL_FACTORY}
+    assert {f for f in sent if f.startswith("autograder/instructor/")} == factory - {"autograder/__init__.py"}
+    assert [f for f in copied if f.startswith("autograder/instructor/")] == []

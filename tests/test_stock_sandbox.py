@@ -377,7 +377,7 @@ def test_same_bytes_same_verdicts_seeded_as_autograder_grade_seeds_them(judged):
 HIDDEN = "bubblewrap is not installed (this test hides it)"
 # `nbgrader ...` with sandbox.probe reporting no bubblewrap (argv after -c: nbgrader's arguments).
 WITHOUT_BUBBLEWRAP = ("import sys\n"
-                      "from autograder.instructor.grading import sandbox\n"
+                      "from autograder.instructor import sandbox\n"
                       f"sandbox.probe = lambda: (False, {HIDDEN!r})\n"
                       "from nbgrader.apps.nbgraderapp import main\n"
                       "sys.argv = ['nbgrader', *sys.argv[1:]]\n"

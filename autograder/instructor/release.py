@@ -34,7 +34,6 @@ import tempfile
 from pathlib import Path
 
 from autograder.learner.engines import COURSE, REPO, SOLUTIONS
-from autograder.worker import exercises
 
 ASSIGNMENT = "autodiff"
 COURSE_ROOT = REPO / "classroom"  # the nbgrader course root: a data folder
@@ -71,27 +70,7 @@ def strip_solutions(source, filename="<engine>", keep=()):
             out.append(line)
     if exercise is not None:
         raise ValueError(f"{filename}:{start}: BEGIN SOLUTION {exercise} is never closed")
-    return with_exercise_table("".join(out), filename)
-
-
-EXERCISE_TABLE = re.compile(r"^EXERCISES = \{\}$", re.M)
-
-
-def exercise_table():
-    """The learner engine's ``EXERCISES``, written from the registry (``autograder.worker.exercises``)."""
-    rows = "".join(f"    {json.dumps(exercise)}: ({json.dumps(notebook)}, {json.dumps(what)}),\n"
-                   for exercise, (notebook, what, _) in exercises.UNITS.items())
-    return "EXERCISES = {\n" + rows + "}"
-
-
-def with_exercise_table(source, filename="<engine>"):
-    """``source`` with its empty ``EXERCISES = {}`` (engine.py's) filled from the registry."""
-    if "todo(" not in source:
-        return source
-    if len(EXERCISE_TABLE.findall(source)) != 1:
-        raise ValueError(f"{filename}: open exercises need the line `EXERCISES = {{}}` (once) for the registry "
-                         "to fill")
-    return EXERCISE_TABLE.sub(lambda _: exercise_table(), source)
+    return "".join(out)
 
 
 def solution_regions(source):

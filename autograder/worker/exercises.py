@@ -1,9 +1,8 @@
 """The course's graded exercises, in one table: the ids nbgrader's test cells and the checks use.
 
 Torch-free, like the rest of this package: the checks, the stand-ins and the judge all read it.
-Everything else derives from it: the check of an exercise is the function of the same name
-(``autograder.checking.trial``), and the release writes the learner engine's ``EXERCISES`` table
-(its "not written yet" messages) from ``UNITS`` (``autograder.instructor.release``).
+The learner's engine carries its own copy of the unit ids and notebooks (``EXERCISES`` in
+engine.py, for its "not written yet" messages); a test keeps the two in step.
 """
 
 # engine units: id -> (notebook, what the learner writes, where it lives in engine.py as
