@@ -230,7 +230,7 @@ def test_learner_repository_on_binder(learner_binder):
 
     probe = ("import importlib.util, json, torch, autograder; print(json.dumps([torch.__version__, "
              "autograder.__file__, importlib.util.find_spec('tinygrad_course') is None, "
-             "importlib.util.find_spec('autograder.instructor.judge') is None]))")
+             "importlib.util.find_spec('autograder.instructor') is None]))")
     out = subprocess.run([python, "-c", probe], cwd=repo, env=environ, capture_output=True, text=True, check=True)
     version, package, no_engine_outside_course, no_judge = json.loads(out.stdout)
     assert version.startswith("2.13.0") and "+cu" not in version
