@@ -62,7 +62,8 @@ def open_for_writing(path):  # a real attempt that writes nothing: outside the t
 attempt("gradebook", os.path.join(root, "gradebook.db"), overwrite)
 attempt("course_config", os.path.join(root, "nbgrader_config.py"), overwrite)
 attempt("repo_grading_code", {probe!r}, create)
-attempt("kernel_grading_code", os.path.join(os.path.dirname(autograder.__file__), "learner", "checks.py"), open_for_writing)
+attempt("kernel_grading_code", os.path.join(os.path.dirname(autograder.__file__), "learner", "checks.py"),
+        open_for_writing)
 alice = os.path.join(root, "{{}}", "alice", "autodiff")
 attempt("alice_submitted", os.path.join(alice.format("submitted"), "tinygrad_course", "engine.py"), overwrite)
 attempt("alice_submitted_new", os.path.join(alice.format("submitted"), "mallory.py"), create)
