@@ -1,6 +1,7 @@
 """The house drawn from its imports: four folders by audience, imports in one direction, no circle."""
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -91,3 +92,28 @@ def test_the_checks_circle_and_a_learner_import_of_the_instructor_side_are_caugh
         test_imports_go_one_way("autograder.worker.a")
     with pytest.raises(AssertionError, match="import circle"):
         test_no_import_circle()
+
+
+ROOT = PACKAGE.parent
+# every text a person copies a command from: the docs, CI, Binder, the learner repository's README
+COMMAND_TEXTS = [ROOT / "README.md", ROOT / ".ci" / "run", *sorted((ROOT / "binder").glob("*")),
+                 *sorted((ROOT / "classroom").rglob("*.md"))]
+MODULE_MENTION = re.compile(r"(?:python3? -m |from |import )(autograder(?:\.\w+)*)(?: import (\w+))?")
+
+
+def test_every_module_the_docs_and_ci_name_exists():
+    """A moved module must not leave a command behind that fails on a newcomer's machine."""
+    named = {(text_file.name, module, member)
+             for text_file in COMMAND_TEXTS if text_file.is_file()
+             for module, member in MODULE_MENTION.findall(text_file.read_text(errors="replace"))}
+    assert named, "no command names an autograder module: the pattern no longer matches the docs"
+    wrong = []
+    for where, module, member in sorted(named):
+        if member and f"{module}.{member}" in MODULES:
+            continue
+        if module not in MODULES:
+            wrong.append(f"{where}: no module {module}")
+        elif member and not re.search(rf"^(def|class) {member}\b|^{member}\s*=|import .*\b{member}\b",
+                                      MODULES[module].read_text(), re.M):
+            wrong.append(f"{where}: {module} has no {member}")
+    assert wrong == []
