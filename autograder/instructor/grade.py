@@ -8,16 +8,9 @@ Run it where nbgrader's own commands run, in the course root (the folder that ho
     python -m autograder.instructor.grade autodiff --workers 4 --regrade --csv grades.csv
     python -m autograder.instructor.grade autodiff --dask tcp://scheduler:8786 --db-url postgresql://...
 
-Options (all optional): ``--course-root DIR`` (default: the current folder, which must then
-hold ``nbgrader_config.py``, as for nbgrader), ``--workers N`` (default: one per core),
-``--dask local|ADDRESS`` (a Dask cluster; ``local`` starts a ``distributed.LocalCluster``),
-``--serial`` (grade in this process, no Dask), ``--db-url URL`` (the gradebook: default the
-course's sqlite ``gradebook.db``; for PostgreSQL the assignment is copied in from the
-course's sqlite gradebook if missing; ``postgresql://`` URLs use psycopg2 when psycopg 3 is
-not installed), ``--student ID`` (repeatable), ``--regrade`` (grade again what is already
-graded), ``--csv FILE`` (default ``<course root>/grades-<assignment>.csv``), ``--no-feedback``,
-``--cell-timeout S``, ``--notebook-timeout S``, ``--memory-mb MB``, ``--cpu-seconds S``,
-``--scratch DIR``, ``--no-progress``, ``--unsandboxed-learner-code`` (see below).
+Every option is optional and ``--help`` says what each does; the gradebook is the course's
+sqlite ``gradebook.db`` unless ``--db-url`` names another (``postgresql://`` URLs use psycopg2
+when psycopg 3 is not installed).
 
 Fail closed: learner code runs only in bubblewrap (``autograder.instructor.sandbox``). Where
 bubblewrap is missing or refused, the command refuses to grade, says why and what to do
@@ -386,32 +379,52 @@ def _record(result, writer, summary, bookkeeping=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.grade", description=__doc__.split("\n")[0])
-    parser.add_argument("assignment")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.instructor.grade", description=__doc__.split("\n")[0],
+        epilog="Run it in the course root, between `nbgrader collect` and `nbgrader release_feedback`; "
+               "the module's docstring (python -m pydoc autograder.instructor.grade) tells the whole story.")
+    parser.add_argument("assignment", help="the nbgrader assignment to grade, e.g. autodiff")
     parser.add_argument("--course-root", help=f"the nbgrader course root (default: the current folder, "
                                               f"if it holds {CONFIG_FILE})")
-    parser.add_argument("--zip", dest="zip_file")
-    parser.add_argument("--zip-regexp", default=collect.DEFAULT_ZIP_REGEXP)
+    parser.add_argument("--zip", dest="zip_file", metavar="FILE",
+                        help="an LMS download to file into submitted/ first, with `nbgrader zip_collect`")
+    parser.add_argument("--zip-regexp", default=collect.DEFAULT_ZIP_REGEXP, metavar="REGEXP",
+                        help="how zip_collect reads a student id and file name from each name in the zip (default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int)
-    where.add_argument("--dask", help="'local' or a scheduler address such as tcp://host:8786")
-    where.add_argument("--serial", action="store_true", help="grade in this process (debugging)")
-    parser.add_argument("--db-url")
-    parser.add_argument("--student", action="append", dest="students")
-    parser.add_argument("--regrade", action="store_true")
-    parser.add_argument("--csv", dest="csv_path")
-    parser.add_argument("--no-feedback", dest="feedback", action="store_false")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="submissions graded at once on this machine (default: one per core)")
+    where.add_argument("--dask", metavar="ADDRESS",
+                       help="grade on a Dask cluster: 'local' or a scheduler address such as tcp://host:8786")
+    where.add_argument("--serial", action="store_true", help="grade in this process, one submission at a time "
+                                                             "(debugging)")
+    parser.add_argument("--db-url", metavar="URL",
+                        help="the gradebook (default: the course's sqlite gradebook.db); a postgresql:// URL "
+                             "gets the assignment copied in from the sqlite gradebook if it is missing")
+    parser.add_argument("--student", action="append", dest="students", metavar="ID",
+                        help="grade only this learner (repeat the option for several)")
+    parser.add_argument("--regrade", action="store_true",
+                        help="grade again submissions already graded into this gradebook with the same bytes")
+    parser.add_argument("--csv", dest="csv_path", metavar="FILE",
+                        help="where the grades table goes (default: <course root>/grades-<assignment>.csv)")
+    parser.add_argument("--no-feedback", dest="feedback", action="store_false",
+                        help="skip the feedback HTML and reports in feedback/ (faster; grades only)")
     parser.add_argument(sandbox.UNCONFINED_OPTION, dest="unconfined", action="store_true",
                         help="run every learner's code WITHOUT a sandbox, with your rights (it can read and "
                              "change your files and reach the network); only for submissions you trust. "
                              "Without this option grading needs a working bubblewrap and refuses otherwise")
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)  # gone: said so below, not silently ignored
-    parser.add_argument("--cell-timeout", type=int)
-    parser.add_argument("--notebook-timeout", type=int, default=900)
-    parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb)
-    parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds)
-    parser.add_argument("--scratch")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.add_argument("--cell-timeout", type=int, metavar="S",
+                        help="seconds one cell may run before it is interrupted (default: nbgrader's setting)")
+    parser.add_argument("--notebook-timeout", type=int, default=900, metavar="S",
+                        help="seconds one notebook may take in all; past it the notebook scores what it had (default: %(default)s)")
+    parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, metavar="MB",
+                        help="memory each learner kernel may hold (default: %(default)s)")
+    parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds, metavar="S",
+                        help="CPU seconds each learner kernel may use (default: %(default)s)")
+    parser.add_argument("--scratch", metavar="DIR",
+                        help="where the per-submission scratch course roots go (default: a temporary folder)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar (for logs)")
     args = parser.parse_args(argv)
     if args.sandbox is not None:
         parser.error(f"--sandbox is gone: grading needs bubblewrap and refuses without it; "

@@ -452,9 +452,9 @@ def main(argv=None):
     from autograder.instructor.grading import book
     from autograder.instructor.settings import CourseRootError, course_settings, database_url, find_course_root
     parser = argparse.ArgumentParser(prog="python -m autograder.instructor.insight", description=__doc__.split("\n")[0])
-    parser.add_argument("assignment")
-    parser.add_argument("--course-root")
-    parser.add_argument("--db-url")
+    parser.add_argument("assignment", help="the nbgrader assignment, e.g. autodiff")
+    parser.add_argument("--course-root", help="the nbgrader course root (default: the current folder)")
+    parser.add_argument("--db-url", metavar="URL", help="the gradebook (default: the course's sqlite gradebook.db)")
     parser.add_argument("--csv", dest="csv_path", help="the grades CSV whose folder gets the page "
                                                        "(default <course root>/grades-<assignment>.csv)")
     args = parser.parse_args(argv)

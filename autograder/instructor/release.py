@@ -455,7 +455,8 @@ def _git_identity(folder):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.release",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if course/ differs from a fresh build")
     parser.add_argument("--refresh", action="store_true", help="re-run the solution notebooks first")
     parser.add_argument("--publish", metavar="DIR", type=Path,

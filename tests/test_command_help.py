@@ -1,0 +1,33 @@
+"""Every option of the instructor's commands says in ``--help`` what it does."""
+
+import argparse
+
+import pytest
+
+from autograder.instructor import grade, insight, release
+
+
+class _Built(Exception):
+    def __init__(self, parser):
+        self.parser = parser
+
+
+def parser_of(command, monkeypatch):
+    """The parser ``command.main`` builds, caught before it parses anything."""
+    def catch(parser, *args, **kwargs):
+        raise _Built(parser)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", catch)
+    with pytest.raises(_Built) as built:
+        command.main([])
+    return built.value.parser
+
+
+@pytest.mark.parametrize("command", [grade, insight, release], ids=lambda c: c.__name__)
+def test_every_option_has_help(command, monkeypatch):
+    parser = parser_of(command, monkeypatch)
+    shown = [a for a in parser._actions if a.help is not argparse.SUPPRESS]
+    silent = [a.option_strings or a.dest for a in shown if not (a.help or "").strip()]
+    assert silent == [], f"{command.__name__}: these say nothing in --help"
+    text = parser.format_help()
+    assert parser.prog.startswith("python -m autograder.instructor.") and "(default: None)" not in text
