@@ -14,7 +14,7 @@ stays in ``feedback/`` for the instructor).
 """
 
 import csv
-import html
+import json
 import os
 import re
 import shutil
@@ -26,6 +26,7 @@ import pytest
 from corpus import course
 
 from autograder.instructor import grade
+from autograder.instructor.grading import report as gradingreport
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 REPO = Path(__file__).resolve().parent.parent
@@ -142,7 +143,9 @@ def test_learners_fetch_the_html_with_the_grading_report(cycle):
         assert f"{NB1} (Score: {nb1_score:.1f} / {nb1['max_score']:.1f})" in page
         report = (cycle.root / "feedback" / student / course.ASSIGNMENT / "grading_report.md").read_text()
         assert f"# Grading report: {course.ASSIGNMENT}, {student}" in report
-        assert html.escape(report) in page, f"{student}: the fetched HTML should show the grading report"
+        data = json.loads((cycle.root / "feedback" / student / course.ASSIGNMENT / "grading_report.json").read_text())
+        assert gradingreport.as_html(data) in page, f"{student}: the fetched HTML should show the grading report"
+        assert f"Total: {data['total']:g} / {data['maximum']:g}" in report
 
 
 def test_nbgraders_own_files_are_not_reported_as_learner_files(cycle):

@@ -11,7 +11,7 @@ import pytest
 from conftest import require_bwrap
 
 from autograder.instructor import grade, sandbox
-from autograder.instructor.grading import submission as unit
+from autograder.instructor.grading import report
 
 MISSING = "bubblewrap is not installed (a test says so)"
 
@@ -72,10 +72,12 @@ def test_an_unconfined_run_is_said_loudly_in_the_summary_and_the_report():
     assert not set(banner) & set(quiet) and f"sandbox: {words}" in loud
     assert "WARNING: NO SANDBOX" in banner[1] and "--unsandboxed-learner-code" in banner[1]
     outcomes = {"01": {"score": 1.0, "max_score": 2.0, "message": None, "notes": []}}
-    report = unit.render_report("ada", "autodiff", outcomes, [], words).splitlines()
-    assert report[2].startswith("**Warning: graded without a sandbox (--unsandboxed-learner-code):**")
-    assert not any("Warning" in line for line in unit.render_report("ada", "autodiff", outcomes, [], "bwrap"
-                                                                    ).splitlines())
+    loud_report = report.build("ada", "autodiff", outcomes, [], words)
+    assert report.as_markdown(loud_report).splitlines()[2].startswith(
+        "**Warning: graded without a sandbox (--unsandboxed-learner-code):**")
+    assert "graded without a sandbox" in report.as_html(loud_report)
+    quiet_report = report.build("ada", "autodiff", outcomes, [], "bwrap")
+    assert "Warning" not in report.as_markdown(quiet_report) + report.as_html(quiet_report)
 
 
 def test_needs_bwrap_skips_where_bubblewrap_is_missing_and_fails_under_ci(no_bwrap, monkeypatch):

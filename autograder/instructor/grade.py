@@ -389,7 +389,8 @@ def main(argv=None):
     parser.add_argument("--zip", dest="zip_file", metavar="FILE",
                         help="an LMS download to file into submitted/ first, with `nbgrader zip_collect`")
     parser.add_argument("--zip-regexp", default=collect.DEFAULT_ZIP_REGEXP, metavar="REGEXP",
-                        help="how zip_collect reads a student id and file name from each name in the zip (default: %(default)s)")
+                        help="how zip_collect reads a student id and file name from each name in the zip "
+                             "(default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="submissions graded at once on this machine (default: one per core)")
@@ -416,7 +417,8 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=int, metavar="S",
                         help="seconds one cell may run before it is interrupted (default: nbgrader's setting)")
     parser.add_argument("--notebook-timeout", type=int, default=900, metavar="S",
-                        help="seconds one notebook may take in all; past it the notebook scores what it had (default: %(default)s)")
+                        help="seconds one notebook may take in all; past it the notebook scores what it had "
+                             "(default: %(default)s)")
     parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, metavar="MB",
                         help="memory each learner kernel may hold (default: %(default)s)")
     parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds, metavar="S",

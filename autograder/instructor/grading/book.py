@@ -14,7 +14,8 @@
   the timestamps (equal: it keeps our feedback) and ``release_feedback`` reads both (the
   secret names each learner's HTML in the exchange). ``nbgrader fetch_feedback`` hands
   learners one HTML file per submitted notebook and nothing else, so the grading report is
-  written as ``grading_report.md`` for the instructor and also shown at the top of each HTML.
+  written as ``grading_report.md`` for the instructor and also shown, rendered from
+  ``grading_report.json`` (``grading/report.py``), at the top of each HTML.
 - ``export_csv`` writes scores per learner and exercise from the gradebook, and never replaces
   a CSV that lists a learner the gradebook in use does not (``Shrinking``).
 
@@ -26,7 +27,6 @@ grades everyone again into the gradebook in use.
 
 import contextlib
 import csv
-import html
 import json
 import os
 import re
@@ -39,6 +39,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SAWarning
 
+from autograder.instructor.grading import report
 from autograder.instructor.grading.verdicts import exercise_verdicts
 
 
@@ -47,7 +48,6 @@ class Shrinking(RuntimeError):
 
 
 LEDGER = ".grading"  # <course root>/.grading/<assignment>/<student>.json
-REPORT = "grading_report.md"
 
 # nbgrader's Gradebook.add_submission builds objects in a way SQLAlchemy 2 warns about on every
 # new submission (SAWarning "... not in session, add operation along ... will not proceed"):
@@ -295,21 +295,18 @@ def with_report(feedback):
     """The feedback files with the grading report shown at the top of each notebook's HTML.
 
     ``nbgrader fetch_feedback`` delivers only ``<notebook>.html`` files, so this is how the
-    report reaches learners; it is plain text, escaped (file names in it are the learner's).
+    report reaches learners: rendered from the report's data (``grading/report.py``).
     """
-    report = feedback.get(REPORT)
-    if not report:
+    data = report.read(feedback)
+    if data is None:
         return dict(feedback)
-    block = ('\n<div class="panel panel-info" id="grading-report">\n'
-             '<div class="panel-heading"><h4>Grading report (the whole assignment)</h4></div>\n'
-             '<div class="panel-body"><pre style="white-space: pre-wrap">'
-             f'{html.escape(report.decode("utf-8", errors="replace"))}</pre></div>\n</div>\n').encode()
+    block = ("\n" + report.as_html(data)).encode()
     out = dict(feedback)
-    for name, data in feedback.items():
+    for name, page in feedback.items():
         if name.endswith(".html") and "/" not in name:
-            found = _BODY_START.search(data)
+            found = _BODY_START.search(page)
             if found:
-                out[name] = data[:found.end()] + block + data[found.end():]
+                out[name] = page[:found.end()] + block + page[found.end():]
     return out
 
 

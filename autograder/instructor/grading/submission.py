@@ -35,7 +35,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.instructor import judge, sandbox
-from autograder.instructor.grading import book, kernels
+from autograder.instructor.grading import book, kernels, report
 from autograder.instructor.grading.zygote import Zygote, ZygoteError
 from autograder.learner import checks
 
@@ -415,10 +415,11 @@ def _grade(bundle, scratch, job):
     else:
         feedback = {} if settings.get("feedback") else None
     files = {"autograded": _tree(autograded), "feedback": feedback}
-    report = render_report(student, assignment, outcomes, notes + job.get("notes", []), sandbox_words)
-    files["autograded"]["grading_report.md"] = report.encode()
+    report_files = report.files(report.build(student, assignment, outcomes, notes + job.get("notes", []),
+                                             sandbox_words))
+    files["autograded"].update(report_files)
     if files["feedback"] is not None:
-        files["feedback"]["grading_report.md"] = report.encode()
+        files["feedback"].update(report_files)
     errors = [o["message"] for o in outcomes.values() if o["status"] == "error"]
     return {"student": student, "digest": job["digest"], "timestamp": job.get("timestamp"),
             "timings": {k: round(v, 2) for k, v in timings.items()},
@@ -471,11 +472,6 @@ def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
                     notes.append(f"{grade.name} failed: " + "\n  ".join(verdict["message"].splitlines()[:12]))
                 grade.auto_score = score
         gradebook.db.commit()
-    seeds = ", ".join(f"{e} {v['seed']}" for e, v in sorted(judged.items()))
-    if seeds and outcomes:
-        first = sorted(n for n in outcomes if outcomes[n]["status"] == "graded")[:1]
-        for notebook in first:
-            outcomes[notebook]["notes"].append(f"hidden-check seeds (from this submission's bytes): {seeds}")
 
 
 def _autograde_notebook(config, root, notebook, autograded, notes):
@@ -508,25 +504,3 @@ def _tree(folder):
         return {}
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
-
-
-def render_report(student, assignment, outcomes, notes, sandbox_words):
-    """The learner's and the instructor's plain-words account of this grading."""
-    lines = [f"# Grading report: {assignment}, {student}", "",
-             "| notebook | score | status |", "|---|---|---|"]
-    if sandbox_words == sandbox.UNCONFINED:  # first, where no reader can miss it
-        lines[1:1] = ["", f"**Warning: graded without a sandbox ({sandbox.UNCONFINED_OPTION}):** "
-                          f"learner code ran with the grader's rights."]
-    total = maximum = 0.0
-    for notebook in sorted(outcomes):
-        outcome = outcomes[notebook]
-        total += outcome["score"]
-        maximum += outcome["max_score"]
-        status = outcome["message"] or "graded"
-        lines.append(f"| {notebook} | {outcome['score']:g} / {outcome['max_score']:g} | {status} |")
-    lines += ["", f"Total: {total:g} / {maximum:g}", ""]
-    extra = notes + [note for notebook in sorted(outcomes) for note in outcomes[notebook].get("notes", [])]
-    if extra:
-        lines += ["Notes:", *[f"- {note}" for note in extra], ""]
-    lines += [f"Sandbox: {sandbox_words}.", ""]
-    return "\n".join(lines)
