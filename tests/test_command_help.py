@@ -1,6 +1,7 @@
 """Every option of the instructor's commands says in ``--help`` what it does."""
 
 import argparse
+import importlib.util
 
 import pytest
 
@@ -31,3 +32,13 @@ def test_every_option_has_help(command, monkeypatch):
     assert silent == [], f"{command.__name__}: these say nothing in --help"
     text = parser.format_help()
     assert parser.prog.startswith("python -m autograder.instructor.") and "(default: None)" not in text
+
+
+def test_grading_without_the_instructor_extra_says_what_to_install(monkeypatch, capsys, tmp_path):
+    (tmp_path / "nbgrader_config.py").write_text("")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    assert grade.main(["autodiff", "--course-root", str(tmp_path)]) == 2
+    said = capsys.readouterr().err
+    assert "dask[distributed]" in said and "pip install -e '.[instructor]'" in said
+    assert grade.missing_packages(serial=True) == [], "--serial grades without Dask"

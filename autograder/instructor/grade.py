@@ -48,6 +48,7 @@ course's Python environment, and bubblewrap; start each with one thread, e.g.
 """
 
 import argparse
+import importlib.util
 import os
 import shutil
 import signal
@@ -378,6 +379,14 @@ def _record(result, writer, summary, bookkeeping=None):
         summary.problems[student] = found
 
 
+def missing_packages(serial=False, db_url=None):
+    """What this run would import from the ``[instructor]`` extra and cannot: said before any work."""
+    needed = [("tqdm", "tqdm")] + ([] if serial else [("distributed", "dask[distributed]")])
+    if db_url and db_url.startswith("postgresql") and not importlib.util.find_spec("psycopg"):
+        needed.append(("psycopg2", "psycopg2-binary"))
+    return [package for module, package in needed if importlib.util.find_spec(module) is None]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m autograder.instructor.grade", description=__doc__.split("\n")[0],
@@ -435,6 +444,11 @@ def main(argv=None):
         course_root = find_course_root(args.course_root)
     except CourseRootError as error:
         parser.error(str(error))
+    missing = missing_packages(serial=args.serial, db_url=args.db_url)
+    if missing:
+        print(f"python -m autograder.instructor.grade needs the instructor's packages, and this environment "
+              f"lacks {', '.join(missing)}: pip install -e '.[instructor]'", file=sys.stderr)
+        return 2
     mode = "unconfined" if args.unconfined else "bwrap"
     try:
         sandbox.resolve(mode)  # refused here: a message, not a traceback
