@@ -11,8 +11,6 @@
 - ``layout``: notebooks, their cell ids and maximum scores; ``settings``: limits and options.
 """
 
-import hashlib
-import json
 import tempfile
 from pathlib import Path
 
@@ -87,12 +85,4 @@ def build(course_root, assignment, db_url, course_id, settings):
         "layout": _layout(course_root, assignment, db_url, course_id), "settings": dict(settings),
         "secret": judge.course_secret(course_root),
     }
-    digest = hashlib.sha256(json.dumps(
-        {k: v for k, v in bundle.items() if k not in ("source", "package", "gradebook")},
-        sort_keys=True, default=str).encode())
-    for group in ("source", "package"):
-        for name in sorted(bundle[group]):
-            digest.update(name.encode() + hashlib.sha256(bundle[group][name]).digest())
-    digest.update(hashlib.sha256(gradebook).digest())
-    bundle["key"] = digest.hexdigest()
     return bundle
