@@ -137,8 +137,7 @@ def manual_bce_grads(t):
                 p = 1 / (1 + np.exp(-(w * x + b)))
                 if not EPS <= p <= 1 - EPS:
                     known.insert(0, (slips.WRONG_MASK, f"mind the clamp: here p = {p:.10g} lies outside [1e-8, 1 - "
-                     "1e-8], where "
-                                     "clamp's output stays put whatever p does, so no gradient reaches w or b: "
+                     "1e-8], where clamp's output stays put whatever p does, so no gradient reaches w or b: "
                                      "both are 0", ((p - y) * x, p - y)[i]))
                 known.append((slips.ONE_EXAMPLE, "those are the seed's numbers; they must hold for any x, y, w, b",
                               (6.691762447357178, 0.998770534992218)[i]))
@@ -341,8 +340,7 @@ def train_neuron(t):
             continue
         variants = [
             (slips.NOT_CLEARED, "the gradients were not cleared between epochs: backward() adds to .grad, so each "
-             "step used "
-             "the sum of all gradients so far; zero w.grad and b.grad after each update",
+             "step used the sum of all gradients so far; zero w.grad and b.grad after each update",
              torch_training(xs, ys, epochs, lr, zero=False)),
             (slips.WRONG_LOSS, "the loss is the mean of the per-example losses, not their sum",
              torch_training(xs, ys, epochs, lr, mean=False)),
@@ -414,16 +412,14 @@ def mlp_forward(t):
             t.fail("the logits tensor", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
                        (slips.MISSING_TERM, "the ReLU between the layers is missing: relu(x @ W1 + b1) @ W2 + b2; "
-                        "without it two "
-                        "layers are one linear map", hidden_in @ w2 + b2),
+                        "without it two layers are one linear map", hidden_in @ w2 + b2),
                        (slips.WRONG_RULE, "ReLU on the output too: the logits are the second layer's output as it "
-                        "is (they may "
-                        "be negative); only the hidden layer goes through relu", _relu(_relu(hidden_in) @ w2 + b2)),
+                        "is (they may be negative); only the hidden layer goes through "
+                        "relu", _relu(_relu(hidden_in) @ w2 + b2)),
                        (slips.MISSING_TERM, "the first layer's bias b1 is missing", _relu(x @ w1) @ w2 + b2),
                        (slips.MISSING_TERM, "the second layer's bias b2 is missing", _relu(hidden_in) @ w2),
                        (slips.WRONG_RULE, "you returned probabilities (softmax of the logits); return the logits, "
-                        "cross_entropy "
-                        "applies log_softmax itself", logits.softmax(-1).detach().numpy()),
+                        "cross_entropy applies log_softmax itself", logits.softmax(-1).detach().numpy()),
                        (slips.WRONG_RULE, "sigmoid in place of relu between the layers",
                         1 / (1 + np.exp(-hidden_in)) @ w2 + b2)]))
         if not result["requires_grad"] or "grads" not in seen:
@@ -503,16 +499,14 @@ def train_step(t):
             if not agrees(mine, expected[k], F32_RTOL, F32_ATOL):
                 variants = [
                     (slips.NOT_CLEARED, "the gradients were not cleared after the step: backward() adds to .grad, "
-                     "so each step "
-                     "used the sum of all gradients so far; zero every parameter's .grad after updating",
+                     "so each step used the sum of all gradients so far; zero every parameter's .grad after updating",
                      torch_train_steps(weights, batches, lr, zero=False)[0]),
                     (slips.SIGN, f"{slips.words(slips.SIGN)}: the steps went uphill; subtract lr * p.grad",
                      torch_train_steps(weights, batches, lr, sign=-1.0)[0]),
                     (slips.WRONG_LOSS, "the loss is the mean over the batch (cross_entropy's default), not the sum",
                      torch_train_steps(weights, batches, lr, reduction="sum")[0]),
                     (slips.WRONG_LOSS, "softmax before cross_entropy: cross_entropy takes the logits and applies "
-                     "log_softmax "
-                     "itself, so the model's output goes in as it is",
+                     "log_softmax itself, so the model's output goes in as it is",
                      torch_train_steps(weights, batches, lr, softmax_first=True)[0])]
                 slip = next((slips.Slip(slip_id, said) for slip_id, said, wrong in variants
                              if agrees(mine, wrong[k], F32_RTOL, F32_ATOL)), None)

@@ -591,16 +591,15 @@ def accumulate_grad(t):
                     t.fail(f"{after}: g = leaf {k}.grad, kept from when it was first set,", torch_value=held,
                            mine=kept["tensor"], slip=slips.Slip(slips.NEW_GRAD,
                                f"{slips.words(slips.NEW_GRAD)}: torch adds into the existing .grad in place, so a "
-                               "reference kept "
-                               "before a second backward sees the sum; yours made a new tensor "
+                               "reference kept before a second backward sees the sum; yours made a new tensor "
                                "(`leaf.grad = leaf.grad + grad` or `Tensor(...)`). Add into it: "
                                "`leaf.grad.data += grad`"))
                 if not agrees(kept["array"], held):
                     t.fail(f"{after}: the array of leaf {k}.grad, kept from when it was first set,", torch_value=held,
                            mine=kept["array"], slip=slips.Slip(slips.NEW_GRAD,
                                f"{slips.words(slips.NEW_GRAD)}: `leaf.grad.data = leaf.grad.data + grad` puts a "
-                               "new array in "
-                               ".grad; add in place, as torch does, so everything holding it sees the sum: "
+                               "new array in .grad; add in place, as torch does, so everything holding it sees the "
+                               "sum: "
                                "`leaf.grad.data += grad`"))
     if not t.hidden:
         four = np.array(4.0, np.float32)
@@ -747,28 +746,23 @@ def log_softmax_backward(t):
             (slips.SIGN, f"{slips.words(slips.SIGN)} on the sum term: d out_i/dx_j = [i == j] - softmax_j, so "
              "the gradient is grad - softmax * grad.sum(dim), with a minus", grad + s * total),
             (slips.MISSING_TERM, "the term softmax * grad.sum(dim) is missing: every log-probability depends on "
-             "every logit "
-             "through log(sum(exp(x))), so the gradient is grad - softmax * grad.sum(dim, keepdims=True)", grad),
+             "every logit through log(sum(exp(x))), so the gradient is grad - softmax * grad.sum(dim, "
+             "keepdims=True)", grad),
             (slips.WRONG_SAVED, f"{slips.words(slips.WRONG_SAVED)}: ctx.saved_tensors holds out = log_softmax(x), "
              "the log-probabilities; the rule needs softmax = exp(out)", grad - out * total),
             (slips.MISSING_TERM, "only the diagonal of the Jacobian (grad * (1 - softmax)): every other logit j "
-             "also gets "
-             "-softmax_j * grad_i, and those add up to grad - softmax * grad.sum(dim)", grad * (1 - s)),
+             "also gets -softmax_j * grad_i, and those add up to grad - softmax * grad.sum(dim)", grad * (1 - s)),
             (slips.WRONG_RULE, "that is softmax's backward rule, softmax * (grad - (grad * softmax).sum(dim)); "
-             "log_softmax's "
-             "is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
+             "log_softmax's is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
             (slips.WRONG_AXES, "the sum must run along dim only (the classes of each sample), not over every element: "
              "grad.sum(axis=ctx.dim, keepdims=True)", grad - s * grad.sum()),
             (slips.MISSING_TERM, "the sum term is softmax * grad.sum(dim), not softmax alone: grad - softmax is "
-             "right only where "
-             "the incoming gradients along dim sum to 1", grad - s),
+             "right only where the incoming gradients along dim sum to 1", grad - s),
             (slips.WRONG_RULE, "grad + softmax is right only where the incoming gradients along dim sum to -1 (as "
-             "cross_entropy's "
-             "do); the rule is grad - softmax * grad.sum(dim, keepdims=True)", grad + s)]
+             "cross_entropy's do); the rule is grad - softmax * grad.sum(dim, keepdims=True)", grad + s)]
         try:
             found.append((slips.WRONG_AXES, "keep the summed axis (keepdims=True): without it the sums broadcast "
-             "against the "
-                          "wrong axis", grad - s * grad.sum(axis=dim)))
+             "against the wrong axis", grad - s * grad.sum(axis=dim)))
         except ValueError:
             pass
         return lambda i: found
