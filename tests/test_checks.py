@@ -88,7 +88,7 @@ def test_stripped_engine_fails_every_unit_as_not_written(engine_from):
         passed, text = run(exercise, engine=stripped)
         notebook, what, _ = checks.UNITS[exercise]
         assert not passed
-        assert text.startswith(f"{exercise}: {slips.NOT_WRITTEN}: {what}"), text
+        assert text.startswith(f"{exercise}: {slips.words(slips.NOT_WRITTEN)}: {what}"), text
         assert notebook in text
 
 
@@ -100,7 +100,7 @@ def test_default_engine_is_loaded_fresh_from_the_working_folder(tmp_path, monkey
     engine = package / "engine.py"
     engine.write_text(plant(engine.read_text(), "neg_backward", "return grad  # edited after the first check"))
     passed, text = run("neg_backward")
-    assert not passed and slips.SIGN in text  # the edit is picked up without restarting anything
+    assert not passed and slips.words(slips.SIGN) in text  # the edit is picked up without restarting anything
 
 
 def test_missing_engine_folder_is_named(tmp_path, monkeypatch):
@@ -124,7 +124,7 @@ def test_notebook_stub_fails_as_not_written(exercise, reference):
     namespace = {}
     exec("def stub(*args):\n" + textwrap.indent(stub_lines, "    "), namespace)
     passed, text = run(exercise, namespace["stub"], engine=reference)
-    assert not passed and slips.NOT_WRITTEN in text and checks.NOTEBOOK_EXERCISES[exercise][0] in text
+    assert not passed and slips.words(slips.NOT_WRITTEN) in text and checks.NOTEBOOK_EXERCISES[exercise][0] in text
     for line in stub_lines.splitlines():  # the message quotes what the cell holds, as it holds it
         assert f"`{line}`" in text, text
 
@@ -221,7 +221,7 @@ return load_reference().engine.Sin.backward(ctx, grad)
 def test_engine_units_that_delegate_fail(unit, body, who, engine_from):
     engine = engine_from(plant(reference_source(), unit, body))
     passed, text = run(unit, engine=engine)
-    assert not passed and slips.DELEGATED in text and who in text
+    assert not passed and slips.words(slips.DELEGATED) in text and who in text
 
 
 def test_reference_functions_reached_directly_are_caught(reference, engine_from):
@@ -243,7 +243,7 @@ def test_manual_answers_that_use_torch_or_an_engine_fail(engine_from):
         return t.grad.item()
     for answer, who in ((with_torch, "torch ("), (with_engine, "tinygrad_course engine")):
         passed, text = run("manual_dy_dx", answer)
-        assert not passed and slips.DELEGATED in text and who in text
+        assert not passed and slips.words(slips.DELEGATED) in text and who in text
 
 
 def test_engine_exercises_may_use_the_engine_but_not_torch(reference):
@@ -254,7 +254,7 @@ def test_engine_exercises_may_use_the_engine_but_not_torch(reference):
         return out.tolist()
     assert run("no_grad_inference", correct.answers(reference)["no_grad_inference"], engine=reference)[0]
     passed, text = run("no_grad_inference", predict, engine=reference)
-    assert not passed and slips.DELEGATED in text
+    assert not passed and slips.words(slips.DELEGATED) in text
 
 
 # ---------------------------------------------------------------- tampering

@@ -1,10 +1,11 @@
 """The instructor's class insight (``autograder.instructor.insight``): exact counts on classes with planted slips.
 
-- Fast: a generated class of 12 learners (and one without a submission) on a 3-exercise
-  assignment in a real nbgrader gradebook. Each failure message is made by the checks' own
-  ``Trial`` and turned into notes by ``unit.apply_judgement``; ``book.Writer`` merges each
-  result and keeps the verdicts in the ledger; the insight must count every planted slip,
-  pass and missing notebook exactly, and draw its charts.
+- Fast: a generated class of 13 learners (one of them handed in untouched work, and one more
+  without a submission) on a 3-exercise assignment in a real nbgrader gradebook. Each failure is
+  raised by the checks' own ``Trial`` and turned into a verdict by the judge's ``failed_verdict``,
+  then into notes and plain data by ``submission.apply_judgement``; ``book.Writer`` merges each
+  result and keeps the verdicts in the ledger; the insight must count every planted slip, pass,
+  exercise not attempted and missing notebook exactly, and draw its charts.
 - Slow: a small class of the real course graded by ``grade_class``: planted engine slips in
   ``Pow.backward`` and ``Sub.backward`` (one learner has both) come back as exact counts in
   ``insight-autodiff.html``.
@@ -22,8 +23,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.checking import slips
-from autograder.instructor import insight
-from autograder.instructor.grading import book, verdicts
+from autograder.instructor import insight, judge
+from autograder.instructor.grading import book
 from autograder.instructor.grading.submission import apply_judgement
 from autograder.learner import checks
 
@@ -41,16 +42,16 @@ class _Delegating:
         return {"offence": "torch.autograd.grad"}
 
 
-def _message(exercise, kind, seed=11):
-    """A failure message exactly as the judge's check writes it, for one planted slip ``kind``."""
+def _failure(exercise, kind, seed=11):
+    """A check's failure (``CheckFailed``) exactly as the judge's check raises it, for one planted slip ``kind``."""
     t = checks.Trial(exercise, True, seed, _Delegating())
     t.case("x of shape (2, 3)")
     e = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
     failures = {
         "sign": lambda: t.fail("your gradient for x", torch_value=e, mine=-e, slip=slips.explain(-e, e)),
         "factor n": lambda: t.fail("your gradient for x", torch_value=e, mine=e / 3, slip=slips.explain(
-            e / 3, e, known=[(f"the factor n is missing ({slips.FACTOR} 3): d/dx x ** n = n * x ** (n - 1)",
-                              e / 3)])),
+            e / 3, e, known=[(slips.FACTOR, f"the factor n is missing ({slips.words(slips.FACTOR)} 3): "
+                              "d/dx x ** n = n * x ** (n - 1)", e / 3)])),
         "factor": lambda: t.fail("your gradient for x", torch_value=e, mine=2 * e, slip=slips.explain(2 * e, e)),
         "not written": lambda: t.report_raised({"not_written": True, "message": "NotImplementedError"},
                                                what="the function"),
@@ -59,34 +60,47 @@ def _message(exercise, kind, seed=11):
                                           what="AccumulateGrad.apply"),
         "not accumulated": lambda: t.fail("after 2 calls: leaf 0.grad", torch_value=2 * e, mine=e,
                                           slip=slips.explain(e, 2 * e, known=[(
-                                              f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest "
-                                              "gradient; add to it", e)])),
-        "not reduced": lambda: t.fail("the reduced gradient", torch_value=e.sum(0), mine=e, slip=(
-            f"{slips.NOT_REDUCED}: your result still has the broadcast shape (2, 3), but the input had (3,)")),
-        "wrong shape": lambda: t.fail(f"x's shape (3,) ({slips.WRONG_SHAPE}): a gradient has its input's shape"),
+                                              slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: "
+                                              "leaf.grad holds only the latest gradient; add to it", e)])),
+        "not reduced": lambda: t.fail("the reduced gradient", torch_value=e.sum(0), mine=e, slip=slips.Slip(
+            slips.NOT_REDUCED, f"{slips.words(slips.NOT_REDUCED)}: your result still has the broadcast shape "
+            "(2, 3), but the input had (3,)")),
+        "wrong shape": lambda: t.fail(f"x's shape (3,) ({slips.words(slips.WRONG_SHAPE)}): a gradient has its "
+                                      "input's shape", slip=slips.Slip(slips.WRONG_SHAPE)),
         "other": lambda: t.fail("the reduced gradient", torch_value=e, mine=e + [[0.1, 0, 0], [0, 0, 7]]),
     }
     with pytest.raises(checks.CheckFailed) as failed:
         failures[kind]()
-    return str(failed.value)
+    return failed.value
+
+
+def _stub_folder(tmp_path):
+    """A submitted engine folder that still holds the released stubs of the units the plan leaves unwritten."""
+    folder = tmp_path / "submitted"
+    (folder / "tinygrad_course").mkdir(parents=True)
+    (folder / "tinygrad_course" / "engine.py").write_text(
+        "".join(f"raise NotImplementedError(todo({unit!r}))\n" for unit in (POW, ACC, SUM)))
+    return folder
 
 
 # The class: what each learner did on each exercise ("pass", a slip kind, or the notebook missing).
-STUDENTS = [f"s{i:02d}" for i in range(1, 13)]
+# s13 handed in the notebooks untouched; s14 is in the gradebook without a submission.
+STUDENTS = [f"s{i:02d}" for i in range(1, 14)]
 PLAN = {
-    POW: ["pass"] * 6 + ["sign"] * 3 + ["factor n", "not written", MISSING],
-    ACC: ["pass"] * 4 + ["not accumulated"] * 4 + ["delegated", "raised", "sign", MISSING],
-    SUM: ["sign"] * 2 + ["not reduced"] * 5 + ["wrong shape", "other", MISSING, MISSING, "factor"],
+    POW: ["pass"] * 6 + ["sign"] * 3 + ["factor n", "not written", MISSING, "not written"],
+    ACC: ["pass"] * 4 + ["not accumulated"] * 4 + ["delegated", "raised", "sign", MISSING, "not written"],
+    SUM: ["sign"] * 2 + ["not reduced"] * 5 + ["wrong shape", "other", MISSING, MISSING, "factor", "not written"],
 }
-ABSENT = "s13"  # in the gradebook, no submission
+ABSENT = "s14"  # in the gradebook, no submission
 
 
 def _notebook_of(exercise):
     return next(nb for nb, cells in LAYOUT.items() if exercise in dict(cells))
 
 
-def _result(db_url, student):
-    """What ``grade_submission`` returns for one learner of the plan (notes by apply_judgement)."""
+def _result(db_url, student, stubs):
+    """What ``grade_submission`` returns for one learner of the plan (verdicts by the judge's
+    ``failed_verdict``, notes by apply_judgement)."""
     plan = {exercise: PLAN[exercise][STUDENTS.index(student)] for exercise in PLAN}
     outcomes, judged = {}, {}
     for notebook, cells in LAYOUT.items():
@@ -96,9 +110,11 @@ def _result(db_url, student):
             continue
         outcomes[notebook] = {"status": "graded", "message": None, "grades": {}, "comments": {}, "notes": []}
         for exercise, _ in cells:
-            passed = plan[exercise] == "pass"
-            judged[exercise] = {"passed": passed, "seed": 11,
-                                "message": None if passed else _message(exercise, plan[exercise])}
+            if plan[exercise] == "pass":
+                judged[exercise] = judge.Verdict(exercise, True, f"{exercise}: agrees", seed=11)
+            else:
+                judged[exercise] = judge.failed_verdict(exercise, _failure(exercise, plan[exercise]), 11,
+                                                        engine_folder=stubs, notebooks={})
     with book.quiet_gradebook(), Gradebook(db_url, COURSE_ID) as gradebook:
         gradebook.update_or_create_student(student)
         gradebook.add_submission(ASSIGNMENT, student)
@@ -139,9 +155,10 @@ def generated(tmp_path_factory):
                                                           cell_type="code")
             gradebook.update_or_create_student(ABSENT)
     writer = book.Writer(root, db_url, ASSIGNMENT, COURSE_ID)
+    stubs = _stub_folder(root)
     try:
         for student in STUDENTS:
-            writer.merge(_result(db_url, student))
+            writer.merge(_result(db_url, student, stubs))
     finally:
         writer.close()
     ledger = root / book.LEDGER / ASSIGNMENT
@@ -156,38 +173,44 @@ def test_the_writer_keeps_each_verdict_and_its_slip_in_the_ledger(generated):
     s07 = json.loads((ledger / "s07.json").read_text())["exercises"]
     assert s07[POW]["passed"] is False and s07[POW]["slip"] == slips.SIGN and s07[POW]["score"] == 0.0
     assert s07[POW]["message_first_line"] == f"{POW} (hidden check): your gradient for x disagrees with torch.autograd"
+    assert s07[POW]["case"] == [1, "x of shape (2, 3)"]
     assert s07[ACC]["slip"] == slips.NOT_ACCUMULATED and s07[SUM]["slip"] == slips.NOT_REDUCED
     s10 = json.loads((ledger / "s10.json").read_text())["exercises"]
-    assert (s10[POW]["slip"], s10[POW]["detail"]) == (slips.FACTOR, "the factor n is missing")
-    assert s10[ACC]["slip"] == verdicts.RAISED
+    assert s10[POW]["slip"] == slips.FACTOR and s10[ACC]["slip"] == slips.RAISED
     assert s10[SUM] == {"notebook": NB4, "score": 0.0, "max_score": 2.0, "passed": False, "slip": None,
-                        "detail": None, "message_first_line": None,
+                        "case": None, "message_first_line": None,
                         "not_graded": f"{NB4}.ipynb is missing from the submission"}
     s01 = json.loads((ledger / "s01.json").read_text())["exercises"]
     assert s01[POW] == {"notebook": NB1, "score": 2.0, "max_score": 2.0, "passed": True, "slip": None,
-                        "detail": None, "message_first_line": None, "not_graded": None}
+                        "case": None, "message_first_line": None, "not_graded": None}
+    s09 = json.loads((ledger / "s09.json").read_text())["exercises"]
+    assert s09[SUM]["slip"] is None and s09[SUM]["passed"] is False  # no usual slip recognised
+    s13 = json.loads((ledger / "s13.json").read_text())["exercises"]
+    assert {exercise: v["slip"] for exercise, v in s13.items()} == dict.fromkeys(PLAN, slips.NOT_WRITTEN)
 
 
 def test_pass_rates_and_scores_per_exercise_are_exact(generated):
     *_, result, _ = generated
-    got = {s.exercise.name: (s.learners, s.passed, s.failed, s.not_graded) for s in result.exercises}
-    assert got == {POW: (12, 6, 5, 1), ACC: (12, 4, 7, 1), SUM: (12, 0, 10, 2)}
-    assert [s.pass_rate for s in result.exercises] == [0.5, 4 / 12, 0.0]
-    assert result.exercise(POW).scores == Counter({2.0: 6, 0.0: 6})
+    got = {s.exercise.name: (s.learners, s.passed, s.failed, s.not_attempted, s.not_graded)
+           for s in result.exercises}
+    assert got == {POW: (13, 6, 4, 2, 1), ACC: (13, 4, 7, 1, 1), SUM: (13, 0, 10, 1, 2)}
+    assert [s.pass_rate for s in result.exercises] == [6 / 13, 4 / 13, 0.0]
+    assert [s.attempt_pass_rate for s in result.exercises] == [0.6, 4 / 11, 0.0]
+    assert result.exercise(POW).scores == Counter({2.0: 6, 0.0: 7})
     assert result.exercise(SUM).not_graded_reasons == Counter({insight.NOT_SUBMITTED: 2})
     assert result.nobody_passed == [SUM]
-    assert Counter(result.totals) == Counter({3.0: 4, 2.0: 2, 0.0: 6})
+    assert Counter(result.totals) == Counter({3.0: 4, 2.0: 2, 0.0: 7})
     assert result.max_total == 5.0 and result.absent == [ABSENT]
+    assert result.untouched == ["s13"]  # not a failure of every exercise: no slip counts it
 
 
 def test_slips_per_exercise_are_exact(generated):
     *_, result, _ = generated
-    assert result.exercise(POW).slips == Counter({slips.SIGN: 3, slips.FACTOR: 1, slips.NOT_WRITTEN: 1})
+    assert result.exercise(POW).slips == Counter({slips.SIGN: 3, slips.FACTOR: 1})
     assert result.exercise(ACC).slips == Counter({slips.NOT_ACCUMULATED: 4, slips.DELEGATED: 1,
-                                                  verdicts.RAISED: 1, slips.SIGN: 1})
+                                                  slips.RAISED: 1, slips.SIGN: 1})
     assert result.exercise(SUM).slips == Counter({slips.NOT_REDUCED: 5, slips.SIGN: 2, slips.WRONG_SHAPE: 1,
-                                                  verdicts.OTHER: 1, slips.FACTOR: 1})
-    assert result.exercise(POW).details[slips.FACTOR] == Counter({"the factor n is missing": 1})
+                                                  insight.OTHER: 1, slips.FACTOR: 1})
 
 
 def test_slips_across_the_class_are_exact(generated):
@@ -198,12 +221,12 @@ def test_slips_across_the_class_are_exact(generated):
         slips.NOT_REDUCED: (5, ["s03", "s04", "s05", "s06", "s07"], {SUM: 5}),
         slips.NOT_ACCUMULATED: (4, ["s05", "s06", "s07", "s08"], {ACC: 4}),
         slips.FACTOR: (2, ["s10", "s12"], {POW: 1, SUM: 1}),
-        slips.NOT_WRITTEN: (1, ["s11"], {POW: 1}),
         slips.DELEGATED: (1, ["s09"], {ACC: 1}),
-        verdicts.RAISED: (1, ["s10"], {ACC: 1}),
+        slips.RAISED: (1, ["s10"], {ACC: 1}),
         slips.WRONG_SHAPE: (1, ["s08"], {SUM: 1}),
-        verdicts.OTHER: (1, ["s09"], {SUM: 1}),
+        insight.OTHER: (1, ["s09"], {SUM: 1}),
     }
+    assert result.slip(slips.NOT_WRITTEN) is None  # not attempted is not a slip
     assert [s.slip for s in result.slips[:4]] == [slips.SIGN, slips.NOT_REDUCED, slips.NOT_ACCUMULATED,
                                                   slips.FACTOR]
 
@@ -217,27 +240,33 @@ def test_the_page_sits_next_to_the_csv_with_charts_and_numbers(generated):
     for _, data in images:
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
     row = re.search(rf'<tr id="exercise-{POW}">(.*?)</tr>', text, re.S)[1]
-    assert "6 / 12" in row and "50%" in row and f"{slips.SIGN} &times;3" in row
+    cells = re.findall(r'<td class="n">([^<]*)</td>', row)
+    assert cells[:6] == ["2", "6 / 13", "46%", "60%", "4", "2"], cells  # points, passed, rates, failed, untried
+    assert f"{slips.words(slips.SIGN)} &times;3" in row and slips.words(slips.NOT_WRITTEN) not in row
     row = re.search(rf'<tr id="exercise-{SUM}">(.*?)</tr>', text, re.S)[1]
-    assert 'class="none"' in row and "0 / 12" in row and f"{insight.NOT_SUBMITTED} &times;2" in row
+    assert 'class="none"' in row and "0 / 13" in row and f"{insight.NOT_SUBMITTED} &times;2" in row
     nobody = re.search(r'<ul id="nobody-passed">(.*?)</ul>', text, re.S)[1]
     assert SUM in nobody and POW not in nobody and ACC not in nobody
-    assert re.search(rf"<tr><td>{slips.SIGN}</td><td class=\"n\">6</td><td class=\"n\">6</td>", text)
-    assert "12 learners with a submission, 1 learner in the gradebook without one" in text
+    sign = re.search(rf'<tr id="slip-{slips.SIGN}">(.*?)</tr>', text, re.S)[1]
+    assert re.match(rf'<td>{slips.words(slips.SIGN)}</td><td class="n">6</td><td class="n">6</td>', sign)
+    assert f'id="slip-{slips.NOT_WRITTEN}"' not in text
+    assert "13 learners with a submission, 1 learner in the gradebook without one" in text
+    assert "1 learner attempted no exercise" in text and "s13" in re.search(
+        r'<div id="did-not-attempt">(.*?)</div>', text, re.S)[1]
     with open(csv_path) as table:
         rows = {row["student_id"]: row for row in csv.DictReader(table)}
     assert sum(float(rows[s][POW]) == 2.0 for s in STUDENTS) == 6  # the CSV and the page agree
 
 
-def test_slip_names():
-    assert verdicts.slip_of(_message(POW, "sign")) == (slips.SIGN, slips.SIGN)
-    assert verdicts.slip_of(_message(POW, "factor n")) == (slips.FACTOR, "the factor n is missing")
-    assert verdicts.slip_of(_message(POW, "not written"))[0] == slips.NOT_WRITTEN
-    assert verdicts.slip_of(_message(POW, "delegated"))[0] == slips.DELEGATED
-    assert verdicts.slip_of("x: no idea\n  Likely slip -- the chain rule's inner factor is missing") == (
-        "the chain rule's inner factor is missing", "the chain rule's inner factor is missing")
-    assert verdicts.slip_of("x (hidden check): returned 3 where torch has 4") == (verdicts.OTHER, None)
-    assert verdicts.slip_of(None) == (verdicts.OTHER, None)
+def test_an_empty_class_shows_no_rate_for_0_of_0(tmp_path):
+    exercises = [insight.Exercise(POW, NB1, 2.0), insight.Exercise(SUM, NB4, 2.0)]
+    empty = insight.summarize(insight.ClassData(ASSIGNMENT, exercises, [], 4.0, absent=["s01"]))
+    assert [(s.pass_rate, s.attempt_pass_rate) for s in empty.exercises] == [(None, None)] * 2
+    text = insight.write_html(empty, tmp_path / "insight.html", names=[]).read_text()
+    assert "%" not in re.sub(r"<style>.*?</style>", "", text, flags=re.S)  # no "0%" for 0 of 0
+    row = re.search(rf'<tr id="exercise-{POW}">(.*?)</tr>', text, re.S)[1]
+    assert re.findall(r'<td class="n">([^<]*)</td>', row)[:4] == ["2", "0 / 0", "\u2014", "\u2014"]
+    assert "No submissions" in text and "<img" not in text
 
 
 # ---------------------------------------------------------------- a real class, graded by grade_class
@@ -276,7 +305,6 @@ def test_grade_class_writes_the_insight_with_exact_counts(tmp_path):
     by_name = {s.exercise.name: s for s in result.exercises}
     assert (by_name["pow_backward"].passed, by_name["pow_backward"].failed) == (1, 3)
     assert by_name["pow_backward"].slips == Counter({slips.FACTOR: 3})
-    assert by_name["pow_backward"].details[slips.FACTOR] == Counter({"the factor n is missing": 3})
     assert (by_name["sub_backward"].passed, by_name["sub_backward"].failed) == (2, 2)
     assert by_name["sub_backward"].slips == Counter({slips.SIGN: 2})
     graded = {name for nb, name in _cells(root) if nb in (course_cases.NB1, course_cases.NB3)}

@@ -48,7 +48,7 @@ def engine_folder(tmp_path, pow_body=None, prelude=""):
 def scores(folder, exercises=FAST, notebooks=None, mode="bwrap", **options):
     found = judge.judge(exercises, folder, notebooks or {}, secret="course", digest="submission", sandbox=mode,
                         **options)
-    return {e: r["passed"] for e, r in found.items()}, found
+    return {e: r.passed for e, r in found.items()}, found
 
 
 HOSTILE_POW = {
@@ -172,7 +172,7 @@ def test_replacing_a_driver_in_the_worker_changes_nothing(tmp_path):
                     + "        " + source[end:])
     passed, found = scores(folder)
     assert passed == {"pow_backward": True, "sin_backward": True, "zero_": False}, found
-    assert "zero_ is broken" in found["zero_"]["message"], found["zero_"]
+    assert "zero_ is broken" in found["zero_"].message, found["zero_"]
 
 
 @pytest.mark.needs_bwrap
@@ -201,8 +201,8 @@ def test_in_place_slips_cost_their_units_whatever_numpy_says_in_the_worker(tmp_p
     path.write_text(source)
     passed, found = scores(folder, exercises=["sin_backward", "accumulate_grad", "zero_"])
     assert passed == {"sin_backward": False, "accumulate_grad": False, "zero_": True}, found
-    assert "changed the incoming gradient array in place" in found["sin_backward"]["message"]
-    assert "shares memory with a gradient array" in found["accumulate_grad"]["message"]
+    assert "changed the incoming gradient array in place" in found["sin_backward"].message
+    assert "shares memory with a gradient array" in found["accumulate_grad"].message
 
 
 @pytest.mark.needs_bwrap
@@ -232,7 +232,7 @@ def test_an_engine_that_does_not_import_costs_only_its_units(tmp_path):
     passed, found = scores(folder, ["pow_backward", "manual_dy_dx"], {"01_x_squared": json.loads(
         nbformat.writes(notebook))})
     assert passed == {"pow_backward": False, "manual_dy_dx": True}
-    assert "does not import: ImportError: broken on purpose" in found["pow_backward"]["message"]
+    assert "does not import: ImportError: broken on purpose" in found["pow_backward"].message
 
 
 def test_the_judge_runs_learner_code_unconfined_only_when_asked_for_by_name(monkeypatch):
@@ -286,9 +286,9 @@ def test_notebook_answers_are_judged_from_their_cells(tmp_path):
                                             "06_disabling_tracking": other})
     assert passed == {"pow_backward": True, "sin_backward": False, "manual_dy_dx": True, "manual_dz_dx": False,
                       "no_grad_inference": True, "sgd_step": False}
-    assert "the derivative of sin is cos" in found["sin_backward"]["message"]
-    assert "inner factor is missing" in found["manual_dz_dx"]["message"]
-    assert "could not be read" in found["sgd_step"]["message"]
+    assert "the derivative of sin is cos" in found["sin_backward"].message
+    assert "inner factor is missing" in found["manual_dz_dx"].message
+    assert "could not be read" in found["sgd_step"].message
 
 
 @pytest.mark.needs_bwrap
@@ -308,8 +308,8 @@ def test_the_solution_notebooks_answer_every_notebook_exercise(tmp_path):
     asked = {checks.NOTEBOOK_EXERCISES[e][0].removesuffix(".ipynb") for e in checks.NOTEBOOK_EXERCISES}
     assert asked <= set(notebooks), "a notebook exercise names a notebook solutions/ does not have"
     passed, found = scores(SOLUTIONS, list(checks.ALL_EXERCISES), notebooks)
-    assert passed == dict.fromkeys(checks.ALL_EXERCISES, True), {e: r["message"] for e, r in found.items()
-                                                                 if not r["passed"]}
+    assert passed == dict.fromkeys(checks.ALL_EXERCISES, True), {e: r.message for e, r in found.items()
+                                                                 if not r.passed}
 
 
 def test_hidden_seeds_come_from_the_submission_and_the_secret():
@@ -329,7 +329,7 @@ def test_judging_twice_gives_the_same_verdicts_word_for_word(tmp_path):
     first = scores(folder, ["mean_backward", "backward_pass", "grad_mode"])[1]
     second = scores(folder, ["mean_backward", "backward_pass", "grad_mode"])[1]
     assert first == second
-    assert not first["mean_backward"]["passed"]
+    assert not first["mean_backward"].passed
 
 
 def test_unreadable_notebooks_cost_only_their_answers():
@@ -379,8 +379,8 @@ def test_a_submission_that_hangs_everywhere_costs_its_budget_not_more(tmp_path):
     (folder / "tinygrad_course" / "engine.py").write_text(source[:start] + loop + source[end:])
     passed, found = scores(folder, ["pow_backward", "sin_backward", "zero_"], timeout=3, budget=4)
     assert passed == {"pow_backward": False, "sin_backward": False, "zero_": False}
-    assert "did not finish within 3 s" in found["pow_backward"]["message"]
-    assert "time for this submission ran out" in found["zero_"]["message"]
+    assert "did not finish within 3 s" in found["pow_backward"].message
+    assert "time for this submission ran out" in found["zero_"].message
 
 
 def test_one_registry_the_engine_table_and_the_solution_regions_agree(reference):
@@ -850,7 +850,7 @@ def test_nb08_engine_edits_cost_what_they_break(name, tmp_path):
     folder = _engine_edited(tmp_path, **edit)
     notebooks = {NB08: judge.load_notebook(SOLUTIONS / f"{NB08}.ipynb")}
     passed, found = scores(folder, sorted(expected), notebooks)
-    assert passed == expected, {e: r["message"] for e, r in found.items()}
+    assert passed == expected, {e: r.message for e, r in found.items()}
 
 
 @pytest.mark.needs_bwrap
@@ -864,5 +864,5 @@ def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points
     source = "print(f'{len(SPECIES)} species, {len(x_all)} flowers')\n" + textwrap.dedent(TRAIN_STEP[
         "p.data -= ..., no no_grad"][1])
     passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
-    assert "NameError" not in found["train_step"]["message"], found
+    assert "NameError" not in found["train_step"].message, found
     assert passed == {"train_step": True}, found

@@ -283,10 +283,10 @@ def test_no_function_a_learner_receives_earns_an_engine_point(tmp_path):
     assert len(given) == 1
     assert {s[1].split(":")[0] for s in rest} == {"autograder/learner/torch_standins.py"}, rest  # torch does it, here
     verdicts = judged(tmp_path, rest)
-    assert [(label, exercise) for label, exercise, found in verdicts if found["passed"]] == []
+    assert [(label, exercise) for label, exercise, found in verdicts if found.passed] == []
     for _, _, found in verdicts:  # each lost on its own (the engine imported, the graft is there)
-        assert "does not import" not in found["message"] and "not written yet" not in found["message"], found
-    assert [found["passed"] for _, _, found in judged(tmp_path / "given", given)] == [True]
+        assert "does not import" not in found.message and "not written yet" not in found.message, found
+    assert [found.passed for _, _, found in judged(tmp_path / "given", given)] == [True]
 
 
 def test_the_instructors_standins_would_earn_every_unit(tmp_path):
@@ -297,4 +297,4 @@ def test_the_instructors_standins_would_earn_every_unit(tmp_path):
     assert {s[3] for s in survivors} == set(checks.UNITS)
     one_each = list({s[3]: s for s in survivors}.values())
     verdicts = judged(tmp_path, one_each)
-    assert {exercise for _, exercise, found in verdicts if found["passed"]} == set(checks.UNITS)
+    assert {exercise for _, exercise, found in verdicts if found.passed} == set(checks.UNITS)

@@ -75,9 +75,9 @@ def manual_dy_dx(t):
         expected, = derivative(lambda v: v ** 2, x)
         if not agrees(mine, expected):
             t.fail(f"dy_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
-                ("you returned x ** 2, the function itself; its derivative is 2 * x", x ** 2),
-                ("that is the seed's answer for x = 3; it must hold for any x", 6.0),
-                ("the derivative of x ** 2 depends on x: 2 * x", 2.0)]))
+                (slips.WRONG_RULE, "you returned x ** 2, the function itself; its derivative is 2 * x", x ** 2),
+                (slips.ONE_EXAMPLE, "that is the seed's answer for x = 3; it must hold for any x", 6.0),
+                (slips.WRONG_RULE, "the derivative of x ** 2 depends on x: 2 * x", 2.0)]))
 
 
 def manual_dz_dx(t):
@@ -89,12 +89,13 @@ def manual_dz_dx(t):
         expected, = derivative(lambda v: torch.sin(v ** 2), x)
         if not agrees(mine, expected):
             t.fail(f"dz_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
-                ("the chain rule's inner factor is missing: d/dx sin(x ** 2) = cos(x ** 2) * 2 * x",
+                (slips.MISSING_TERM, "the chain rule's inner factor is missing: d/dx sin(x ** 2) = cos(x ** 2) * 2 * x",
                  math.cos(x ** 2)),
-                ("cos must be taken of the inner value x ** 2, not of x: cos(x ** 2) * 2 * x",
+                (slips.WRONG_RULE, "cos must be taken of the inner value x ** 2, not of x: cos(x ** 2) * 2 * x",
                  2 * x * math.cos(x)),
-                ("the derivative of sin is cos, not sin", 2 * x * math.sin(x ** 2)),
-                ("that is the seed's answer for x = 4; it must hold for any x", -7.661275842587077)]))
+                (slips.WRONG_RULE, "the derivative of sin is cos, not sin", 2 * x * math.sin(x ** 2)),
+                (slips.ONE_EXAMPLE, "that is the seed's answer for x = 4; it must hold for any x",
+                 -7.661275842587077)]))
 
 
 def _bce(x, y, w, b):
@@ -131,14 +132,14 @@ def manual_bce_grads(t):
         pair = slips.explain_pair(mine, expected)
         for i, name in enumerate(("dL_dw", "dL_db")):
             if not agrees(mine[i], expected[i]):
-                known = [("dL_dw is missing the factor x: dz/dw = x", db)] if i == 0 else [
-                    ("dL_db has no factor x: dz/db = 1", dw)]
+                known = [(slips.MISSING_TERM, "dL_dw is missing the factor x: dz/dw = x", db)] if i == 0 else [
+                    (slips.WRONG_RULE, "dL_db has no factor x: dz/db = 1", dw)]
                 p = 1 / (1 + np.exp(-(w * x + b)))
                 if not EPS <= p <= 1 - EPS:
-                    known.insert(0, (f"mind the clamp: here p = {p:.10g} lies outside [1e-8, 1 - 1e-8], where "
-                                     "clamp's output stays put whatever p does, so no gradient reaches w or b: "
+                    known.insert(0, (slips.WRONG_MASK, f"mind the clamp: here p = {p:.10g} lies outside [1e-8, 1 - "
+                     "1e-8], where clamp's output stays put whatever p does, so no gradient reaches w or b: "
                                      "both are 0", ((p - y) * x, p - y)[i]))
-                known.append(("those are the seed's numbers; they must hold for any x, y, w, b",
+                known.append((slips.ONE_EXAMPLE, "those are the seed's numbers; they must hold for any x, y, w, b",
                               (6.691762447357178, 0.998770534992218)[i]))
                 t.fail(f"{name} from {call}", torch_value=expected[i], mine=mine[i],
                        slip=pair or slips.explain(mine[i], expected[i], known=known))
@@ -157,12 +158,12 @@ def manual_mean_square_grad(t):
         if not agrees(mine, expected):
             t.fail(f"mean_square_grad({values!r})", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, known=[
-                       (f"you did not divide by the number of values ({n}): the mean is the sum / {n}",
-                        2 * array),
-                       ("you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n is "
-                        "2 * x_i / n", array ** 2 / n)] if n > 1 else [
-                       ("you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n is "
-                        "2 * x_i / n", array ** 2 / n)]))
+                       (slips.FACTOR, f"you did not divide by the number of values ({n}): the mean is the "
+                        f"sum / {n}", 2 * array),
+                       (slips.WRONG_RULE, "you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n "
+                        "is 2 * x_i / n", array ** 2 / n)] if n > 1 else [
+                       (slips.WRONG_RULE, "you returned x ** 2 / n, the terms of Y; the derivative of x_i ** 2 / n "
+                        "is 2 * x_i / n", array ** 2 / n)]))
 
 
 def predict_accumulated_grad(t):
@@ -182,11 +183,12 @@ def predict_accumulated_grad(t):
         expected = float(x.grad)
         if not agrees(mine, expected):
             t.fail(call, torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
-                (f"{slips.NOT_ACCUMULATED}: each backward() adds 2 * x0 to x.grad, so after {calls} calls "
+                (slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: each backward() adds 2 * x0 to "
+                 f"x.grad, so after {calls} calls "
                  f"without zeroing it is {calls} * 2 * x0", 2 * x0),
-                ("zeroing between calls clears x.grad, so only the last call's 2 * x0 is left",
+                (slips.NOT_ACCUMULATED, "zeroing between calls clears x.grad, so only the last call's 2 * x0 is left",
                  calls * 2 * x0),
-                ("x.grad is zeroed between rounds, not after the last one", 0.0)]))
+                (slips.NOT_ACCUMULATED, "x.grad is zeroed between rounds, not after the last one", 0.0)]))
 
 
 # --------------------------------------------------------------------------
@@ -225,7 +227,7 @@ def no_grad_inference(t):
         if not agrees(mine, expected, F32_RTOL, F32_ATOL):
             t.fail("the probabilities", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
-                       ("you returned w * x + b; the probability is sigmoid(w * x + b)",
+                       (slips.WRONG_RULE, "you returned w * x + b; the probability is sigmoid(w * x + b)",
                         w0 * np.array(xs) + b0)]))
 
 
@@ -265,15 +267,17 @@ def sgd_step(t):
             if not agrees(data, reference.detach().numpy(), F32_RTOL, F32_ATOL):
                 t.fail(f"parameter {k} after the step", torch_value=reference.detach().numpy(), mine=data,
                        slip=slips.explain(data, reference.detach().numpy(), rtol=F32_RTOL, atol=F32_ATOL, known=[
-                           ("the parameters did not change: `p = p - lr * p.grad` makes a new tensor and "
-                            "leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
-                           (f"{slips.SIGN}: the step went uphill; gradient descent subtracts lr * p.grad",
+                           (slips.NOT_IN_PLACE, "the parameters did not change: `p = p - lr * p.grad` makes a new "
+                            "tensor and leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
+                           (slips.SIGN, f"{slips.words(slips.SIGN)}: the step went uphill; gradient descent subtracts "
+                            "lr * p.grad",
                             value + lr * grad)]))
             if not agrees(p["kept"], reference.detach().numpy(), F32_RTOL, F32_ATOL):
                 t.fail(f"parameter {k}'s array from before the step, read after it,",
                        torch_value=reference.detach().numpy(), mine=p["kept"],
-                       slip="the step put a new array in the parameter; update it in place (`p -= lr * p.grad`) "
-                            "so everything holding the parameter's data sees the step")
+                       slip=slips.Slip(slips.NOT_IN_PLACE, "the step put a new array in the parameter; update it "
+                                       "in place (`p -= lr * p.grad`) so everything holding the parameter's data "
+                                       "sees the step"))
             # cleared: zeros, or None (what torch's zero_grad() leaves); either way the next backward starts from 0
             if p["grad"] is not None and (isinstance(p["grad"], dict) or not agrees(p["grad"], np.zeros_like(grad))):
                 shown = None if isinstance(p["grad"], dict) else p["grad"]
@@ -335,16 +339,18 @@ def train_neuron(t):
         if agrees(mine, expected, F32_RTOL, F32_ATOL):
             continue
         variants = [
-            ("the gradients were not cleared between epochs: backward() adds to .grad, so each step used "
-             "the sum of all gradients so far; zero w.grad and b.grad after each update",
+            (slips.NOT_CLEARED, "the gradients were not cleared between epochs: backward() adds to .grad, so each "
+             "step used the sum of all gradients so far; zero w.grad and b.grad after each update",
              torch_training(xs, ys, epochs, lr, zero=False)),
-            ("the loss is the mean of the per-example losses, not their sum", torch_training(xs, ys, epochs, lr,
-                                                                                            mean=False)),
-            (f"{slips.SIGN}: the steps went uphill; subtract lr * grad", torch_training(xs, ys, epochs, lr,
-                                                                                        sign=-1.0))]
-        slip = next((words for words, wrong in variants if agrees(mine, wrong, F32_RTOL, F32_ATOL)), None)
+            (slips.WRONG_LOSS, "the loss is the mean of the per-example losses, not their sum",
+             torch_training(xs, ys, epochs, lr, mean=False)),
+            (slips.SIGN, f"{slips.words(slips.SIGN)}: the steps went uphill; subtract lr * grad",
+             torch_training(xs, ys, epochs, lr, sign=-1.0))]
+        slip = next((slips.Slip(slip_id, said) for slip_id, said, wrong in variants
+                     if agrees(mine, wrong, F32_RTOL, F32_ATOL)), None)
         if slip is None and epochs > 1 and agrees(mine[2:-1], expected[3:], F32_RTOL, F32_ATOL):
-            slip = "each loss was recorded after the update; record the loss of each epoch before stepping"
+            slip = slips.Slip(slips.WRONG_ORDER, "each loss was recorded after the update; record the loss of each "
+                              "epoch before stepping")
         names = ["w", "b"] + [f"losses[{k}]" for k in range(epochs)]
         first = next(k for k in range(len(names)) if not agrees(mine[k], expected[k], F32_RTOL, F32_ATOL))
         t.fail(f"{names[first]} after training", torch_value=expected[first], mine=mine[first], slip=slip)
@@ -405,15 +411,17 @@ def mlp_forward(t):
         if not agrees(mine, expected, F32_RTOL, F32_ATOL):
             t.fail("the logits tensor", torch_value=expected, mine=mine,
                    slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=[
-                       ("the ReLU between the layers is missing: relu(x @ W1 + b1) @ W2 + b2; without it two "
-                        "layers are one linear map", hidden_in @ w2 + b2),
-                       ("ReLU on the output too: the logits are the second layer's output as it is (they may "
-                        "be negative); only the hidden layer goes through relu", _relu(_relu(hidden_in) @ w2 + b2)),
-                       ("the first layer's bias b1 is missing", _relu(x @ w1) @ w2 + b2),
-                       ("the second layer's bias b2 is missing", _relu(hidden_in) @ w2),
-                       ("you returned probabilities (softmax of the logits); return the logits, cross_entropy "
-                        "applies log_softmax itself", logits.softmax(-1).detach().numpy()),
-                       ("sigmoid in place of relu between the layers", 1 / (1 + np.exp(-hidden_in)) @ w2 + b2)]))
+                       (slips.MISSING_TERM, "the ReLU between the layers is missing: relu(x @ W1 + b1) @ W2 + b2; "
+                        "without it two layers are one linear map", hidden_in @ w2 + b2),
+                       (slips.WRONG_RULE, "ReLU on the output too: the logits are the second layer's output as it "
+                        "is (they may be negative); only the hidden layer goes through "
+                        "relu", _relu(_relu(hidden_in) @ w2 + b2)),
+                       (slips.MISSING_TERM, "the first layer's bias b1 is missing", _relu(x @ w1) @ w2 + b2),
+                       (slips.MISSING_TERM, "the second layer's bias b2 is missing", _relu(hidden_in) @ w2),
+                       (slips.WRONG_RULE, "you returned probabilities (softmax of the logits); return the logits, "
+                        "cross_entropy applies log_softmax itself", logits.softmax(-1).detach().numpy()),
+                       (slips.WRONG_RULE, "sigmoid in place of relu between the layers",
+                        1 / (1 + np.exp(-hidden_in)) @ w2 + b2)]))
         if not result["requires_grad"] or "grads" not in seen:
             t.fail("the logits are not part of a graph (requires_grad is False): build them from the "
                    "parameters with tensor operations, not from their .data or numpy arrays")
@@ -423,8 +431,8 @@ def mlp_forward(t):
             if mine_grad is None or isinstance(mine_grad, dict) or not agrees(mine_grad, want, F32_RTOL, F32_ATOL):
                 t.fail(f"after logits.backward(grad), {name}.grad", torch_value=want,
                        mine=None if isinstance(mine_grad, dict) else mine_grad,
-                       slip="no gradient reached it: the logits must be computed from this parameter with "
-                            "tensor operations" if mine_grad is None else None)
+                       slip=slips.Slip(slips.GRAPH_CUT, "no gradient reached it: the logits must be computed from "
+                                       "this parameter with tensor operations") if mine_grad is None else None)
 
 
 def torch_train_steps(weights, batches, lr, *, zero=True, sign=1.0, reduction="mean", softmax_first=False):
@@ -485,21 +493,23 @@ def train_step(t):
             mine = _numbers(t, step["loss"], 1, "train_step (the batch's loss, a number)")[0]
             if not np.isfinite(mine) and np.isfinite(expected[k]):
                 t.fail(f"the loss of step {k}", torch_value=expected[k], mine=mine,
-                       slip="the loss overflowed: exp of large logits is inf in float32 (exp(89) already is). "
-                            "Use cross_entropy (or log_softmax), which subtracts the largest logit first")
+                       slip=slips.Slip(slips.OVERFLOW, "the loss overflowed: exp of large logits is inf in float32 "
+                                       "(exp(89) already is). Use cross_entropy (or log_softmax), which subtracts "
+                                       "the largest logit first"))
             if not agrees(mine, expected[k], F32_RTOL, F32_ATOL):
                 variants = [
-                    ("the gradients were not cleared after the step: backward() adds to .grad, so each step "
-                     "used the sum of all gradients so far; zero every parameter's .grad after updating",
+                    (slips.NOT_CLEARED, "the gradients were not cleared after the step: backward() adds to .grad, "
+                     "so each step used the sum of all gradients so far; zero every parameter's .grad after updating",
                      torch_train_steps(weights, batches, lr, zero=False)[0]),
-                    (f"{slips.SIGN}: the steps went uphill; subtract lr * p.grad",
+                    (slips.SIGN, f"{slips.words(slips.SIGN)}: the steps went uphill; subtract lr * p.grad",
                      torch_train_steps(weights, batches, lr, sign=-1.0)[0]),
-                    ("the loss is the mean over the batch (cross_entropy's default), not the sum",
+                    (slips.WRONG_LOSS, "the loss is the mean over the batch (cross_entropy's default), not the sum",
                      torch_train_steps(weights, batches, lr, reduction="sum")[0]),
-                    ("softmax before cross_entropy: cross_entropy takes the logits and applies log_softmax "
-                     "itself, so the model's output goes in as it is",
+                    (slips.WRONG_LOSS, "softmax before cross_entropy: cross_entropy takes the logits and applies "
+                     "log_softmax itself, so the model's output goes in as it is",
                      torch_train_steps(weights, batches, lr, softmax_first=True)[0])]
-                slip = next((words for words, wrong in variants if agrees(mine, wrong[k], F32_RTOL, F32_ATOL)), None)
+                slip = next((slips.Slip(slip_id, said) for slip_id, said, wrong in variants
+                             if agrees(mine, wrong[k], F32_RTOL, F32_ATOL)), None)
                 t.fail(f"the loss train_step returned at step {k}", torch_value=expected[k], mine=mine, slip=slip)
             # cleared: zeros, or None (torch's zero_grad() sets .grad to None); or, cleared at the start of
             # each step instead (zero_grad(); backward(); step()), this step's own gradient. Checked before
@@ -516,14 +526,15 @@ def train_step(t):
                     t.fail(f"{name}'s data is {p['repr']} after step {k}; it must stay a numpy array")
                 if not agrees(p, want, F32_RTOL, F32_ATOL):
                     unchanged = k == 0 and agrees(p, before)
-                    t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=(
+                    t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=slips.Slip(slips.NOT_IN_PLACE,
                         "the parameters did not change: `p = p - lr * p.grad` makes a new tensor and leaves "
                         "the model's alone; update in place: `p -= lr * p.grad`") if unchanged else None)
             for name, kept, want in zip(["W", "b"], step["kept"], states[k]):
                 if not agrees(kept, want, F32_RTOL, F32_ATOL):
                     t.fail(f"{name}'s array from before the first step, read after step {k},", torch_value=want,
-                           mine=kept, slip="a parameter's data is a new array after the step; update in place "
-                                           "(`p -= lr * p.grad`) so everything holding its data sees the step")
+                           mine=kept, slip=slips.Slip(slips.NOT_IN_PLACE, "a parameter's data is a new array after "
+                                                      "the step; update in place (`p -= lr * p.grad`) so everything "
+                                                      "holding its data sees the step"))
             if any(g is not None for g in step["grad_fn"]) or any(r is not True for r in step["requires_grad"]):
                 t.fail("a parameter is no longer a leaf that requires grad after the step; do the update inside "
                        "`with no_grad():`")

@@ -126,7 +126,7 @@ PROBE = ("the same inputs again, with an incoming gradient that cannot hide the 
 def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=None, where="", hint=None,
              again=None, sums_along=None):
     """One case: the learner's ``<op>.backward`` against torch, each gradient reduced to its input's
-    shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (words, wrong value);
+    shape as Node.apply reduces it. ``known(i)`` lists slips for input i as (slip id, words, wrong value);
     ``hint(message)`` gives words for an error the learner's backward raised, or None; ``again(grad)``
     runs this case with another incoming gradient: when this one could hide which slip it is (its entries,
     or its sums along ``sums_along``), the slip is named from a run with one that cannot (``clear_grad``)."""
@@ -166,8 +166,8 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
         g = fitted(g, np.shape(array))
         if g is None:
             t.fail(f"the gradient for {name} has shape {np.shape(returned[len(mine)])}, which does not fit "
-                   f"{name}'s shape {np.shape(array)} ({slips.WRONG_SHAPE}): a gradient has its input's "
-                   "shape (or the output's broadcast shape)")
+                   f"{name}'s shape {np.shape(array)} ({slips.words(slips.WRONG_SHAPE)}): a gradient has its "
+                   "input's shape (or the output's broadcast shape)", slip=slips.Slip(slips.WRONG_SHAPE))
         mine.append(g)
     if all(agrees(m, e) for m, e in zip(mine, expected)):
         return
@@ -182,8 +182,8 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
         if agrees(mine[i], expected[i]):
             continue
         shape = np.shape(array)
-        candidates = [(words, fitted(value, shape)) for words, value in (known(i) if known else [])]
-        known_here = [(w, v) for w, v in candidates if v is not None]
+        candidates = [(slip, words, fitted(value, shape)) for slip, words, value in (known(i) if known else [])]
+        known_here = [entry for entry in candidates if entry[2] is not None]
         # exact slips first (this op's own, a dropped or unused incoming gradient, swapped inputs),
         # then the guesses (sign, factor): with grad = -1, `1 / x` is a dropped grad, not a sign slip
         slip = (slips.explain(mine[i], expected[i], known=known_here, incoming=fitted(grad, shape),
@@ -243,11 +243,12 @@ def random_grad(t, shape):
 
 def pow_backward(t):
     def known(x, n, grad):
-        return lambda i: ([("you used the derivative of x ** 2 (2 * x) for every exponent; "
+        return lambda i: ([(slips.WRONG_RULE, "you used the derivative of x ** 2 (2 * x) for every exponent; "
                             "use ctx.exponent: d/dx x ** n = n * x ** (n - 1)", grad * 2 * x)] if n != 2 else []) + [
-            ("the power must drop by one: d/dx x ** n = n * x ** (n - 1), not n * x ** n", grad * n * x ** n),
-            (f"the factor n is missing ({slips.FACTOR} {n:g}): d/dx x ** n = n * x ** (n - 1)",
-             grad * x ** (n - 1))]
+            (slips.WRONG_RULE, "the power must drop by one: d/dx x ** n = n * x ** (n - 1), not n * x ** n",
+             grad * n * x ** n),
+            (slips.FACTOR, f"the factor n is missing ({slips.words(slips.FACTOR)} {n:g}): "
+             "d/dx x ** n = n * x ** (n - 1)", grad * x ** (n - 1))]
 
     def case(x, n, grad, where=""):
         check_op(t, "Pow", [x], grad, lambda a, exponent: a ** exponent, names=["x"],
@@ -266,8 +267,8 @@ def pow_backward(t):
 
 def sin_backward(t):
     def known(x, grad):
-        return lambda i: [("you used sin(x): the derivative of sin is cos", grad * np.sin(x)),
-                          ("-sin(x) is the derivative of cos, not of sin", -grad * np.sin(x))]
+        return lambda i: [(slips.WRONG_RULE, "you used sin(x): the derivative of sin is cos", grad * np.sin(x)),
+                          (slips.WRONG_RULE, "-sin(x) is the derivative of cos, not of sin", -grad * np.sin(x))]
 
     def case(x, grad, where=""):
         check_op(t, "Sin", [x], grad, torch.sin, names=["x"], known=known(x, grad), where=where,
@@ -301,24 +302,25 @@ def binary_op_check(op_name, torch_fn, known):
 
 add_backward = binary_op_check(
     "Add", lambda a, b: a + b,
-    lambda a, b, grad: lambda i: [("-grad is subtraction's rule for b; for a + b both gradients are grad",
-                                   -grad)] if i == 1 else [])
+    lambda a, b, grad: lambda i: [(slips.WRONG_RULE, "-grad is subtraction's rule for b; for a + b both "
+                                   "gradients are grad", -grad)] if i == 1 else [])
 sub_backward = binary_op_check(
     "Sub", lambda a, b: a - b,
-    lambda a, b, grad: lambda i: [(f"{slips.SIGN} for b: d(a - b)/db = -1, so b's gradient is -grad",
-                                   grad)] if i == 1 else [(f"{slips.SIGN} for a: d(a - b)/da = +1", -grad)])
+    lambda a, b, grad: lambda i: [(slips.SIGN, f"{slips.words(slips.SIGN)} for b: d(a - b)/db = -1, so b's "
+                                   "gradient is -grad", grad)] if i == 1 else [
+        (slips.SIGN, f"{slips.words(slips.SIGN)} for a: d(a - b)/da = +1", -grad)])
 mul_backward = binary_op_check(
     "Mul", lambda a, b: a * b,
     lambda a, b, grad: lambda i: [(
-        f"{slips.WRONG_SAVED}: the gradient for {'ab'[i]} uses {'ab'[i]} itself; "
+        slips.WRONG_SAVED, f"{slips.words(slips.WRONG_SAVED)}: the gradient for {'ab'[i]} uses {'ab'[i]} itself; "
         f"d(a * b)/d{'ab'[i]} is the *other* input, {'ba'[i]}", grad * (a, b)[i])])
 
 
 def neg_backward(t):
     def case(x, grad, where=""):
         check_op(t, "Neg", [x], grad, torch.neg, names=["x"], where=where, again=lambda g: case(x, g, PROBE),
-                 known=lambda i: [(
-            f"{slips.SIGN}: you returned grad; the local derivative of -x is -1, so return -grad", grad)])
+                 known=lambda i: [(slips.SIGN, f"{slips.words(slips.SIGN)}: you returned grad; the local "
+                                   "derivative of -x is -1, so return -grad", grad)])
     for (x,), _, grad, where in neuron_cases(t, "Neg"):
         case(x, grad, where)
     for _ in range(3 if not t.hidden else 10):
@@ -331,11 +333,14 @@ def sigmoid_backward(t):
         s = 1 / (1 + np.exp(-z))
         again = 1 / (1 + np.exp(-s))
         return lambda i: [
-            ("the factor (1 - s) is missing: d sigmoid(z)/dz = s * (1 - s), with s = sigmoid(z)", grad * s),
-            ("the factor s is missing: d sigmoid(z)/dz = s * (1 - s), with s = sigmoid(z)", grad * (1 - s)),
-            (f"{slips.WRONG_SAVED}: ctx.saved_tensors already holds s = sigmoid(z) (forward saved its "
-             "output); applying sigmoid to it again is one time too many", grad * again * (1 - again)),
-            ("1 - s ** 2 is tanh's derivative; sigmoid's is s * (1 - s)", grad * (1 - s * s))]
+            (slips.MISSING_TERM, "the factor (1 - s) is missing: d sigmoid(z)/dz = s * (1 - s), with "
+             "s = sigmoid(z)", grad * s),
+            (slips.MISSING_TERM, "the factor s is missing: d sigmoid(z)/dz = s * (1 - s), with s = sigmoid(z)",
+             grad * (1 - s)),
+            (slips.WRONG_SAVED, f"{slips.words(slips.WRONG_SAVED)}: ctx.saved_tensors already holds s = sigmoid(z) "
+             "(forward saved its output); applying sigmoid to it again is one time too many",
+             grad * again * (1 - again)),
+            (slips.WRONG_RULE, "1 - s ** 2 is tanh's derivative; sigmoid's is s * (1 - s)", grad * (1 - s * s))]
 
     def case(z, grad, where=""):
         check_op(t, "Sigmoid", [z], grad, torch.sigmoid, names=["z"], known=known(z, grad), where=where,
@@ -349,9 +354,10 @@ def sigmoid_backward(t):
 
 def log_backward(t):
     def known(x, grad):
-        return lambda i: [("you multiplied by x: d/dx log(x) = 1 / x, so divide grad by x", grad * x),
-                          ("you used log(x) itself; its derivative is 1 / x", grad * np.log(x)),
-                          ("d/dx log(x) is 1 / x, not 1 / x ** 2", grad / x ** 2)]
+        return lambda i: [(slips.WRONG_RULE, "you multiplied by x: d/dx log(x) = 1 / x, so divide grad by x",
+                           grad * x),
+                          (slips.WRONG_RULE, "you used log(x) itself; its derivative is 1 / x", grad * np.log(x)),
+                          (slips.WRONG_RULE, "d/dx log(x) is 1 / x, not 1 / x ** 2", grad / x ** 2)]
 
     def case(x, grad, where=""):
         check_op(t, "Log", [x], grad, torch.log, names=["x"], known=known(x, grad), where=where,
@@ -368,12 +374,12 @@ def clamp_backward(t):
         inside = (x >= (-np.inf if low is None else low)) & (x <= (np.inf if high is None else high))
         strictly = (x > (-np.inf if low is None else low)) & (x < (np.inf if high is None else high))
         return lambda i: [
-            ("where clamp cut x off (x below min or above max) its output does not change with x, so "
-             "the gradient there is 0; you passed grad through everywhere", grad),
-            ("the mask is the wrong way round: the gradient flows where x is inside [min, max] and is 0 "
-             "where clamp cut it off", grad * ~inside),
-            ("at x exactly equal to a bound torch lets the gradient through: test x >= min and x <= max",
-             grad * strictly)]
+            (slips.PASSED_THROUGH, "where clamp cut x off (x below min or above max) its output does not change "
+             "with x, so the gradient there is 0; you passed grad through everywhere", grad),
+            (slips.WRONG_MASK, "the mask is the wrong way round: the gradient flows where x is inside [min, max] "
+             "and is 0 where clamp cut it off", grad * ~inside),
+            (slips.WRONG_MASK, "at x exactly equal to a bound torch lets the gradient through: test x >= min and "
+             "x <= max", grad * strictly)]
 
     def case(x, low, high, grad, where=""):
         check_op(t, "Clamp", [x], grad, lambda a, min, max: torch.clamp(a, min, max), names=["x"],
@@ -399,15 +405,15 @@ def mean_backward(t):
                                else grad, x.shape)
 
         def known(i):
-            found = [(f"you did not divide by the number of elements averaged ({count}): each one "
+            found = [(slips.FACTOR, f"you did not divide by the number of elements averaged ({count}): each one "
                       f"gets grad / {count}", full)]
             if count != x.size:
-                found.append((f"divide by the number of elements averaged along dim ({count}), not by "
-                              f"all {x.size} elements of x", full / x.size))
+                found.append((slips.WRONG_AXES, f"divide by the number of elements averaged along dim ({count}), "
+                              f"not by all {x.size} elements of x", full / x.size))
             if dim is not None and not keepdim and grad.ndim:
                 try:
-                    found.append(("with keepdim=False the averaged axis is gone from grad; put it back "
-                                  "(np.expand_dims) before broadcasting, or the values land on the "
+                    found.append((slips.WRONG_AXES, "with keepdim=False the averaged axis is gone from grad; "
+                                  "put it back (np.expand_dims) before broadcasting, or the values land on the "
                                   "wrong axis", np.broadcast_to(grad, x.shape) / count))
                 except ValueError:
                     pass
@@ -470,19 +476,21 @@ def sum_to_shape(t):
         leading = grad.sum(axis=tuple(range(added)))
         stretched = tuple(i for i, n in enumerate(shape) if n == 1 and leading.shape[i] != 1)
         known = [
-            (f"{slips.NOT_REDUCED}: your result still has the broadcast shape {grad.shape}, but the input "
-             f"had shape {tuple(shape)}; sum over the axes broadcasting added or stretched", grad),
-            ("you summed the leading axes broadcasting added, but not the size-1 axes it stretched "
-             f"({slips.NOT_REDUCED})", leading),
-            (f"keep the stretched size-1 axes: sum them with keepdims=True ({slips.WRONG_SHAPE})",
-             leading.sum(axis=stretched)),
-            ("you averaged; broadcasting reused each value several times, so their gradients add up: sum",
-             expected * shape_size(shape) / max(1, grad.size)),
-            ("you summed over every axis; only the axes broadcasting added or stretched get summed",
-             np.asarray(grad.sum()))]
+            (slips.NOT_REDUCED, f"{slips.words(slips.NOT_REDUCED)}: your result still has the broadcast shape "
+             f"{grad.shape}, but the input had shape {tuple(shape)}; sum over the axes broadcasting added or "
+             "stretched", grad),
+            (slips.NOT_REDUCED, "you summed the leading axes broadcasting added, but not the size-1 axes it "
+             f"stretched ({slips.words(slips.NOT_REDUCED)})", leading),
+            (slips.WRONG_SHAPE, "keep the stretched size-1 axes: sum them with keepdims=True "
+             f"({slips.words(slips.WRONG_SHAPE)})", leading.sum(axis=stretched)),
+            (slips.FACTOR, "you averaged; broadcasting reused each value several times, so their gradients add "
+             "up: sum", expected * shape_size(shape) / max(1, grad.size)),
+            (slips.WRONG_AXES, "you summed over every axis; only the axes broadcasting added or stretched get "
+             "summed", np.asarray(grad.sum()))]
         slip = slips.explain(array, expected, known=known, rtol=rtol, atol=atol)
         if slip is None and array.shape != tuple(shape):
-            slip = f"{slips.WRONG_SHAPE}: yours has shape {array.shape}, the input had shape {tuple(shape)}"
+            slip = slips.Slip(slips.WRONG_SHAPE, f"{slips.words(slips.WRONG_SHAPE)}: yours has shape {array.shape}, "
+                              f"the input had shape {tuple(shape)}")
         t.fail("the reduced gradient", torch_value=expected, mine=array, slip=slip)
     if not t.hidden:
         case(np.array([0.5, 1.5, -2.0]), (), "w * xs with a number w and a vector xs")
@@ -564,13 +572,14 @@ def accumulate_grad(t):
                 if isinstance(data, dict):
                     t.fail(f"{after}: leaf {k}.grad.data is {data['repr']}; it must be a numpy array")
                 if not agrees(data, expected):
-                    known = [(f"leaf {k}.grad {slips.SHARED}: it holds the very array it was given, which the "
-                              "backward pass reuses (and Add sends to another node too) -- here it was overwritten "
-                              "after the call; store a copy the first time (np.array(grad))", a) for a in arrays]
+                    known = [(slips.SHARED, f"leaf {k}.grad {slips.words(slips.SHARED)}: it holds the very array "
+                              "it was given, which the backward pass reuses (and Add sends to another node too) -- "
+                              "here it was overwritten after the call; store a copy the first time (np.array(grad))",
+                              a) for a in arrays]
                     if len(sent[k]) > 1:
-                        known.append((f"{slips.NOT_ACCUMULATED}: leaf.grad holds only the latest gradient; it was "
-                                      "overwritten instead of added to (gradients add up over backward calls)",
-                                      sent[k][-1]))
+                        known.append((slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: leaf.grad holds "
+                                      "only the latest gradient; it was overwritten instead of added to (gradients "
+                                      "add up over backward calls)", sent[k][-1]))
                     t.fail(f"{after}: leaf {k}.grad", torch_value=expected, mine=data,
                            slip=slips.explain(data, expected, known=known))
                 leaf_array = reference.detach().numpy()
@@ -580,16 +589,17 @@ def accumulate_grad(t):
                 held = torch_kept[k].numpy()
                 if not agrees(kept["tensor"], held):
                     t.fail(f"{after}: g = leaf {k}.grad, kept from when it was first set,", torch_value=held,
-                           mine=kept["tensor"], slip=(
-                               f"{slips.NEW_GRAD}: torch adds into the existing .grad in place, so a reference kept "
-                               "before a second backward sees the sum; yours made a new tensor "
+                           mine=kept["tensor"], slip=slips.Slip(slips.NEW_GRAD,
+                               f"{slips.words(slips.NEW_GRAD)}: torch adds into the existing .grad in place, so a "
+                               "reference kept before a second backward sees the sum; yours made a new tensor "
                                "(`leaf.grad = leaf.grad + grad` or `Tensor(...)`). Add into it: "
                                "`leaf.grad.data += grad`"))
                 if not agrees(kept["array"], held):
                     t.fail(f"{after}: the array of leaf {k}.grad, kept from when it was first set,", torch_value=held,
-                           mine=kept["array"], slip=(
-                               f"{slips.NEW_GRAD}: `leaf.grad.data = leaf.grad.data + grad` puts a new array in "
-                               ".grad; add in place, as torch does, so everything holding it sees the sum: "
+                           mine=kept["array"], slip=slips.Slip(slips.NEW_GRAD,
+                               f"{slips.words(slips.NEW_GRAD)}: `leaf.grad.data = leaf.grad.data + grad` puts a "
+                               "new array in .grad; add in place, as torch does, so everything holding it sees the "
+                               "sum: "
                                "`leaf.grad.data += grad`"))
     if not t.hidden:
         four = np.array(4.0, np.float32)
@@ -629,16 +639,18 @@ def zero_(t):
                    "it must stay a numpy array")
         if not agrees(data, zeros):
             finite = np.isfinite(np.asarray(values, np.float64))
-            slip = ("multiplying by 0 leaves nan where the tensor held nan or inf (nan * 0 and inf * 0 are nan): "
-                    "assign the zeros, self.data[...] = 0") if not finite.all() and agrees(
+            slip = slips.Slip(slips.NAN_TIMES_ZERO, "multiplying by 0 leaves nan where the tensor held nan or inf "
+                              "(nan * 0 and inf * 0 are nan): assign the zeros, self.data[...] = 0") if not finite.all(
+            ) and agrees(
                         data, np.where(finite, 0.0, np.nan)) else None
             t.fail("the values after zero_()", torch_value=zeros, mine=data, slip=slip)
         if data.dtype != values.dtype or data.shape != values.shape:
             t.fail(f"zero_ changed dtype/shape to {data.dtype}/{data.shape}; keep {values.dtype}/{values.shape}")
         if not agrees(seen["kept"], kept) or not agrees(view, torch_view.numpy()):
             t.fail("an array (and a view of it) taken from tensor.data before zero_()", torch_value=kept,
-                   mine=seen["kept"], slip="zero_ put a new array in tensor.data; clear the one that is there, in "
-                   "place (self.data[...] = 0), so every view of it (like x.grad held elsewhere) sees the zeros")
+                   mine=seen["kept"], slip=slips.Slip(slips.NOT_IN_PLACE, "zero_ put a new array in tensor.data; "
+                   "clear the one that is there, in place (self.data[...] = 0), so every view of it (like x.grad "
+                   "held elsewhere) sees the zeros"))
         reference.data = torch.tensor(marker)  # what zero_ returned follows only if it is the tensor itself
         expected = torch_returned.numpy()
         after = seen["returned_after"]
@@ -693,12 +705,13 @@ def detach(t):
         after_rebind = reference.detach().numpy().copy()
         if not agrees(seen["source_after_write"], after_write):
             t.fail("after `d = source.detach(); d.data[...] = 7` the source's values", torch_value=after_write,
-                   mine=seen["source_after_write"], slip="your detached tensor has a copy of the data; torch's "
-                   "shares it with the original (changing one changes the other): reuse self.data, do not copy it")
+                   mine=seen["source_after_write"], slip=slips.Slip(slips.DETACH_COPIED, "your detached tensor has "
+                   "a copy of the data; torch's shares it with the original (changing one changes the other): reuse "
+                   "self.data, do not copy it"))
         if not agrees(seen.get("source_after_rebind"), after_rebind):
             t.fail("after `d = source.detach(); d.data = <a new array>` the source's values", torch_value=after_rebind,
-                   mine=seen["source_after_rebind"], slip="detach returned the tensor itself; torch returns a *new* "
-                   "tensor (sharing the data) and leaves the original in the graph")
+                   mine=seen["source_after_rebind"], slip=slips.Slip(slips.DETACH_SAME, "detach returned the tensor "
+                   "itself; torch returns a *new* tensor (sharing the data) and leaves the original in the graph"))
         for attribute, name in (("requires_grad", "source_requires_grad"), ("grad_fn", "source_grad_fn")):
             want = getattr(reference, attribute)
             if (seen[name] is None) != (want is None) or (attribute == "requires_grad" and seen[name] is not want):
@@ -730,25 +743,26 @@ def log_softmax_backward(t):
         out = torch.log_softmax(torch.tensor(x, dtype=F64), dim).numpy()
         s, total = np.exp(out), grad.sum(axis=dim, keepdims=True)
         found = [
-            (f"{slips.SIGN} on the sum term: d out_i/dx_j = [i == j] - softmax_j, so the gradient is "
-             "grad - softmax * grad.sum(dim), with a minus", grad + s * total),
-            ("the term softmax * grad.sum(dim) is missing: every log-probability depends on every logit "
-             "through log(sum(exp(x))), so the gradient is grad - softmax * grad.sum(dim, keepdims=True)", grad),
-            (f"{slips.WRONG_SAVED}: ctx.saved_tensors holds out = log_softmax(x), the log-probabilities; "
-             "the rule needs softmax = exp(out)", grad - out * total),
-            ("only the diagonal of the Jacobian (grad * (1 - softmax)): every other logit j also gets "
-             "-softmax_j * grad_i, and those add up to grad - softmax * grad.sum(dim)", grad * (1 - s)),
-            ("that is softmax's backward rule, softmax * (grad - (grad * softmax).sum(dim)); log_softmax's "
-             "is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
-            ("the sum must run along dim only (the classes of each sample), not over every element: "
+            (slips.SIGN, f"{slips.words(slips.SIGN)} on the sum term: d out_i/dx_j = [i == j] - softmax_j, so "
+             "the gradient is grad - softmax * grad.sum(dim), with a minus", grad + s * total),
+            (slips.MISSING_TERM, "the term softmax * grad.sum(dim) is missing: every log-probability depends on "
+             "every logit through log(sum(exp(x))), so the gradient is grad - softmax * grad.sum(dim, "
+             "keepdims=True)", grad),
+            (slips.WRONG_SAVED, f"{slips.words(slips.WRONG_SAVED)}: ctx.saved_tensors holds out = log_softmax(x), "
+             "the log-probabilities; the rule needs softmax = exp(out)", grad - out * total),
+            (slips.MISSING_TERM, "only the diagonal of the Jacobian (grad * (1 - softmax)): every other logit j "
+             "also gets -softmax_j * grad_i, and those add up to grad - softmax * grad.sum(dim)", grad * (1 - s)),
+            (slips.WRONG_RULE, "that is softmax's backward rule, softmax * (grad - (grad * softmax).sum(dim)); "
+             "log_softmax's is grad - softmax * grad.sum(dim)", s * (grad - (grad * s).sum(axis=dim, keepdims=True))),
+            (slips.WRONG_AXES, "the sum must run along dim only (the classes of each sample), not over every element: "
              "grad.sum(axis=ctx.dim, keepdims=True)", grad - s * grad.sum()),
-            ("the sum term is softmax * grad.sum(dim), not softmax alone: grad - softmax is right only where "
-             "the incoming gradients along dim sum to 1", grad - s),
-            ("grad + softmax is right only where the incoming gradients along dim sum to -1 (as cross_entropy's "
-             "do); the rule is grad - softmax * grad.sum(dim, keepdims=True)", grad + s)]
+            (slips.MISSING_TERM, "the sum term is softmax * grad.sum(dim), not softmax alone: grad - softmax is "
+             "right only where the incoming gradients along dim sum to 1", grad - s),
+            (slips.WRONG_RULE, "grad + softmax is right only where the incoming gradients along dim sum to -1 (as "
+             "cross_entropy's do); the rule is grad - softmax * grad.sum(dim, keepdims=True)", grad + s)]
         try:
-            found.append(("keep the summed axis (keepdims=True): without it the sums broadcast against the "
-                          "wrong axis", grad - s * grad.sum(axis=dim)))
+            found.append((slips.WRONG_AXES, "keep the summed axis (keepdims=True): without it the sums broadcast "
+             "against the wrong axis", grad - s * grad.sum(axis=dim)))
         except ValueError:
             pass
         return lambda i: found

@@ -249,25 +249,27 @@ def where_it_parts(graph, trace):
         expected, got = expected.numpy(), trace["received"][index]
         what = graph.describe(index)
         if got is None:
-            return f"your backward pass never reached {what}; torch sends it {show(expected)}"
+            return slips.Slip(slips.GRAPH_CUT, f"your backward pass never reached {what}; torch sends it "
+                              f"{show(expected)}")
         if isinstance(got, dict) or not agrees(got, expected):
             shown = got.get("repr") if isinstance(got, dict) else show(got)
             users = [graph.leaves_count + k for k, (_, inputs) in enumerate(graph.steps) if index in inputs]
             ran_at = order.index(index)
             late = [u for u in users if u in order and order.index(u) > ran_at]
             if late:
-                return (f"your backward pass ran {what} before {graph.describe(late[0])}, which uses its output, "
-                        f"had sent its gradient; so {names[index]} got {shown} instead of {show(expected)}. Visit "
-                        "the nodes in topological order: a node only after every node that uses it")
+                return slips.Slip(slips.WRONG_ORDER, f"your backward pass ran {what} before "
+                                  f"{graph.describe(late[0])}, which uses its output, had sent its gradient; so "
+                                  f"{names[index]} got {shown} instead of {show(expected)}. Visit the nodes in "
+                                  "topological order: a node only after every node that uses it")
             if order.count(index) > 1:
-                return (f"your backward pass ran {what} {order.count(index)} times; visit each node once, "
-                        "with the sum of everything sent to it")
+                return slips.Slip(slips.WRONG_ORDER, f"your backward pass ran {what} {order.count(index)} times; "
+                                  "visit each node once, with the sum of everything sent to it")
             if users:
-                return (f"the gradient arriving at {what} is {shown}, torch's is {show(expected)}. What its users "
-                        "sent was right, so the backward pass did not add up the gradients arriving along "
-                        "different paths")
-            return (f"the backward pass started at {what} with {shown}, not with the gradient given to "
-                    f"backward(), {show(expected)}")
+                return slips.Slip(slips.WRONG_PATHS, f"the gradient arriving at {what} is {shown}, torch's is "
+                                  f"{show(expected)}. What its users sent was right, so the backward pass did not "
+                                  "add up the gradients arriving along different paths")
+            return slips.Slip(slips.WRONG_START, f"the backward pass started at {what} with {shown}, not with the "
+                              f"gradient given to backward(), {show(expected)}")
     return None
 
 
@@ -327,13 +329,14 @@ def compare_leaves(t, graph, grads, theirs, calls, trace):
         slip = None
         if expected is not None and got is not None and calls > 1:
             slip = slips.explain(got, expected, known=[(
-                f"{slips.NOT_ACCUMULATED}: after {calls} backward calls {name}.grad should be the sum of "
-                "all of them", expected / calls)], general=False)
+                slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: after {calls} backward calls "
+                f"{name}.grad should be the sum of all of them", expected / calls)], general=False)
         if slip is None and expected is not None and got is not None:
             replayed = summed_in_place(graph)
             wrong = None if replayed is None or replayed[index] is None else replayed[index] * calls
             slip = slips.explain(got, expected, general=False, known=[] if wrong is None else [(
-                f"{slips.SUMMED_IN_PLACE}: the backward pass added the gradients arriving at a node with `+=` "
+                slips.SUMMED_IN_PLACE, f"{slips.words(slips.SUMMED_IN_PLACE)}: the backward pass added the "
+                 "gradients arriving at a node with `+=` "
                 "into the array already waiting there; but an add hands one array to both its inputs (Add.backward "
                 "returns grad, grad), so that sum changed the gradient another edge holds too. Add into a new "
                 "array: `pending[node] = pending[node] + g`", wrong)])

@@ -6,26 +6,104 @@ gradients are one small step away from the right one -- a flipped sign, a missin
 incoming gradient forgotten -- and ``explain`` looks for that step, so the feedback can say
 *what* to fix, not only that the numbers differ.
 
-The slip names below are stable phrases: feedback always contains one of them when it
-recognises a slip, and the tests look for them.
+Each slip has a stable id (the constants below), which travels from the judge to the gradebook,
+the ledger and the instructor's insight page, and a name in words (``LABELS``), which feedback
+quotes: a message always contains the name of the slip it recognised.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
-SIGN = "sign flipped"
-FACTOR = "off by a constant factor"
-PASSED_THROUGH = "gradient passed through unchanged"
-NO_INCOMING = "local derivative without the incoming gradient"
-NOT_ACCUMULATED = "gradient not accumulated"
-NEW_GRAD = "a new .grad instead of adding in place"
-SHARED = "shares memory with a gradient array it was given"
-SUMMED_IN_PLACE = "gradients summed in place into a shared array"
-NOT_REDUCED = "broadcast not reduced"
-WRONG_SHAPE = "wrong shape"
-WRONG_SAVED = "wrong saved tensor"
-SWAPPED = "gradients swapped"
-NOT_WRITTEN = "not written yet"
-DELEGATED = "handed the work to"
+SIGN = "sign_flipped"
+FACTOR = "constant_factor"
+PASSED_THROUGH = "passed_through"
+NO_INCOMING = "no_incoming"
+NOT_ACCUMULATED = "not_accumulated"
+NEW_GRAD = "new_grad"
+SHARED = "shared_memory"
+SUMMED_IN_PLACE = "summed_in_place"
+NOT_REDUCED = "not_reduced"
+WRONG_SHAPE = "wrong_shape"
+WRONG_SAVED = "wrong_saved"
+SWAPPED = "swapped"
+NOT_WRITTEN = "not_written"
+DELEGATED = "delegated"
+RAISED = "raised"
+STOPPED = "worker_stopped"
+NEEDS_OTHER = "needs_other_exercise"
+WRONG_RULE = "wrong_rule"
+MISSING_TERM = "missing_term"
+WRONG_AXES = "wrong_axes"
+WRONG_MASK = "wrong_mask"
+NOT_IN_PLACE = "not_in_place"
+DETACH_COPIED = "detach_copied"
+DETACH_SAME = "detach_same_tensor"
+NAN_TIMES_ZERO = "nan_times_zero"
+ONE_EXAMPLE = "one_example"
+NOT_CLEARED = "grads_not_cleared"
+WRONG_LOSS = "wrong_loss"
+OVERFLOW = "overflow"
+GRAPH_CUT = "graph_cut"
+WRONG_ORDER = "wrong_order"
+WRONG_PATHS = "paths_not_added"
+WRONG_START = "wrong_start"
+
+# id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
+# rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
+LABELS = {
+    SIGN: "sign flipped",
+    FACTOR: "off by a constant factor",
+    PASSED_THROUGH: "gradient passed through unchanged",
+    NO_INCOMING: "local derivative without the incoming gradient",
+    NOT_ACCUMULATED: "gradient not accumulated",
+    NEW_GRAD: "a new .grad instead of adding in place",
+    SHARED: "shares memory with a gradient array it was given",
+    SUMMED_IN_PLACE: "gradients summed in place into a shared array",
+    NOT_REDUCED: "broadcast not reduced",
+    WRONG_SHAPE: "wrong shape",
+    WRONG_SAVED: "wrong saved tensor",
+    SWAPPED: "gradients swapped",
+    NOT_WRITTEN: "not written yet",
+    DELEGATED: "handed the work to",
+    RAISED: "raised an error",
+    STOPPED: "the grading worker stopped (time, memory or a crash)",
+    NEEDS_OTHER: "needs another exercise written first",
+    WRONG_RULE: "another function's formula or derivative",
+    MISSING_TERM: "a factor or term of the derivative left out",
+    WRONG_AXES: "summed or averaged over the wrong axes",
+    WRONG_MASK: "the gradient let through in the wrong places",
+    NOT_IN_PLACE: "a new array where the old one must change in place",
+    DETACH_COPIED: "detach copied the data",
+    DETACH_SAME: "detach returned the tensor itself",
+    NAN_TIMES_ZERO: "zeroed by multiplying by 0 (nan stays nan)",
+    ONE_EXAMPLE: "one example's numbers typed in",
+    NOT_CLEARED: "gradients not cleared between steps",
+    WRONG_LOSS: "a different loss",
+    OVERFLOW: "float32 overflow",
+    GRAPH_CUT: "no gradient reached a parameter",
+    WRONG_ORDER: "nodes visited in the wrong order",
+    WRONG_PATHS: "gradients from different paths not added",
+    WRONG_START: "backward started with the wrong gradient",
+}
+
+
+def words(slip_id):
+    """The slip's name in words, as feedback quotes it."""
+    return LABELS[slip_id]
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A slip a check recognised: its ``id`` (a key of ``LABELS``) and the check's sentence to the
+    learner about it (None when the failure's own sentence already names it)."""
+    id: str
+    words: str | None = None
+
+    def __post_init__(self):
+        if self.id not in LABELS:
+            raise ValueError(f"unknown slip id {self.id!r}: add it to autograder.checking.slips.LABELS")
+
 
 RTOL, ATOL = 1e-6, 1e-9
 
@@ -57,9 +135,9 @@ def show(value):
 
 
 def explain(mine, expected, *, incoming=None, local=None, known=(), general=True, rtol=RTOL, atol=ATOL):
-    """Words for the step that turns torch's ``expected`` into ``mine``, or None.
+    """The ``Slip`` (id and words) for the step that turns torch's ``expected`` into ``mine``, or None.
 
-    ``known`` lists ``(words, wrong_value)`` for mistakes specific to one exercise; they are
+    ``known`` lists ``(slip id, words, wrong_value)`` for mistakes specific to one exercise; they are
     tried first because they say the most. Then the incoming gradient returned unchanged and
     the local derivative returned without it: both are exact matches, so they come before the
     guesses that only compare shapes of numbers -- with an incoming gradient of -1 (or 2), a
@@ -71,33 +149,36 @@ def explain(mine, expected, *, incoming=None, local=None, known=(), general=True
 
     mine = np.asarray(mine, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
-    for words, wrong in known:
+    for entry in known:
+        if len(entry) != 3:
+            raise TypeError(f"a known slip is (slip id, words, wrong value), not {entry!r}")
+        slip_id, said, wrong = entry
         if same(mine, wrong) and not same(expected, wrong):
-            return words
+            return Slip(slip_id, said)
     if same(mine, incoming) and not same(expected, incoming):
-        return (f"{PASSED_THROUGH}: you returned the incoming gradient `grad` as it is. "
-                "Multiply it by this operation's local derivative (chain rule).")
+        return Slip(PASSED_THROUGH, f"{words(PASSED_THROUGH)}: you returned the incoming gradient `grad` as it "
+                    "is. Multiply it by this operation's local derivative (chain rule).")
     if same(mine, local) and not same(expected, local):
-        return (f"{NO_INCOMING}: you returned d(output)/d(input) alone. The chain rule multiplies "
-                "it by the gradient arriving from above: `grad * ...`.")
+        return Slip(NO_INCOMING, f"{words(NO_INCOMING)}: you returned d(output)/d(input) alone. The chain rule "
+                    "multiplies it by the gradient arriving from above: `grad * ...`.")
     if not general or mine.shape != expected.shape:
         return None
     if same(-mine, expected) and not same(expected, 0 * expected):
-        return f"{SIGN}: your gradient is exactly minus torch's. Check the sign of the derivative."
+        return Slip(SIGN, f"{words(SIGN)}: your gradient is exactly minus torch's. Check the sign of the derivative.")
     factor = constant_factor(mine, expected, rtol)
     if factor is not None:
-        return (f"{FACTOR}: yours is {factor} everywhere. Look for a missing or extra factor "
-                "in the derivative.")
+        return Slip(FACTOR, f"{words(FACTOR)}: yours is {factor} everywhere. Look for a missing or extra factor "
+                    "in the derivative.")
     return None
 
 
 def explain_pair(mine, expected):
-    """Words for two gradients handed back in the wrong order, or None."""
+    """The ``Slip`` for two gradients handed back in the wrong order, or None."""
     if len(mine) != 2 or len(expected) != 2 or agrees(expected[0], expected[1]):
         return None
     if agrees(mine[0], expected[1]) and agrees(mine[1], expected[0]):
-        return (f"{SWAPPED}: your gradient for the first input is torch's for the second, and the "
-                "other way round. Return them in the order of forward's inputs.")
+        return Slip(SWAPPED, f"{words(SWAPPED)}: your gradient for the first input is torch's for the second, "
+                    "and the other way round. Return them in the order of forward's inputs.")
     return None
 
 

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 
 from autograder.checking import answer_checks, engine_checks, graph_checks, slips
-from autograder.checking.slips import show
+from autograder.checking.slips import Slip, show
 from autograder.worker import exercises
 
 CHECK_MODULES = (engine_checks, graph_checks, answer_checks)
@@ -35,7 +35,21 @@ ALL_EXERCISES = exercises.ALL
 
 
 class CheckFailed(AssertionError):
-    """A check's verdict: the learner's answer disagrees with torch (nbgrader counts any AssertionError)."""
+    """A check's verdict: the learner's answer disagrees with torch (nbgrader counts any AssertionError).
+
+    ``str()`` is the message the learner reads; the fields say the same as data, for the judge's
+    ``Verdict``: ``exercise``, ``case`` (``(number, description)`` of the failing case, or None),
+    ``slip`` (an id of ``autograder.checking.slips.LABELS``, or None when no usual slip was recognised)."""
+
+    passed = False
+
+    def __init__(self, message, *, exercise=None, case=None, slip=None):
+        super().__init__(message)
+        self.exercise, self.case, self.slip = exercise, case, slip
+
+    @property
+    def message(self):
+        return str(self)
 
 
 def visible_seed(exercise):
@@ -78,8 +92,9 @@ class Trial:
         or a function of the error's message giving them)."""
         reply = self.runner.run(driver, args)
         if "offence" in reply:
-            self.fail(f"your code {slips.DELEGATED} {reply['offence']}. The point is to compute it yourself "
-                      "(torch is only the referee), so this earns no points until that call is gone")
+            self.fail(f"your code {slips.words(slips.DELEGATED)} {reply['offence']}. The point is to compute it "
+                      "yourself (torch is only the referee), so this earns no points until that call is gone",
+                      slip=Slip(slips.DELEGATED))
         if "raised" in reply:
             self.report_raised(reply["raised"], what=what, hint=hint)
         return reply["value"]
@@ -88,30 +103,36 @@ class Trial:
         if raised.get("not_written"):
             raise self._not_written(raised["message"])
         if raised.get("words"):
-            self.fail(raised["words"])
+            self.fail(raised["words"], slip=Slip(slips.RAISED))
         hint = hint(raised["message"]) if callable(hint) else hint
         where = f"your {what} raised" if not raised.get("worker") else "the grading worker stopped:"
         self.fail(f"{where} {raised['type']}: {raised['message']}{raised.get('place', '')}"
-                  + (f"\n  Hint: {hint}" if hint else ""))
+                  + (f"\n  Hint: {hint}" if hint else ""),
+                  slip=Slip(slips.STOPPED if raised.get("worker") else slips.RAISED))
 
     def _not_written(self, text):
         if self.exercise in UNITS:
             notebook, what, _ = UNITS[self.exercise]
             if text and f"'{self.exercise}'" not in text and "Exercise '" in text:
-                return self._failure(f"this check needs another exercise first: {text}")
-            return self._failure(f"{slips.NOT_WRITTEN}: {what} in tinygrad_course/engine.py is still "
+                return self._failure(f"this check needs another exercise first: {text}",
+                                     slip=Slip(slips.NEEDS_OTHER))
+            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: {what} in tinygrad_course/engine.py is still "
                                  f"`raise NotImplementedError(todo({self.exercise!r}))`. Notebook {notebook} "
-                                 "walks you through it.")
+                                 "walks you through it.", slip=Slip(slips.NOT_WRITTEN))
         notebook, function_name, _, _ = NOTEBOOK_EXERCISES[self.exercise]
         raised = f"raise NotImplementedError({text!r})" if text else "raise NotImplementedError"
         if NOTEBOOK_STUB in (text or ""):  # the line the release put in the answer cell
-            return self._failure(f"{slips.NOT_WRITTEN}: your {function_name} (notebook {notebook}) still holds "
-                                 f"the lines the notebook came with, `# YOUR CODE HERE` and `{raised}`. "
-                                 "Replace them with your code and run the answer cell again.")
-        return self._failure(f"{slips.NOT_WRITTEN}: your {function_name} (notebook {notebook}) ran `{raised}`; "
-                             "finish it so that it returns its answer instead.")
+            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: your {function_name} (notebook {notebook}) "
+                                 f"still holds the lines the notebook came with, `# YOUR CODE HERE` and `{raised}`. "
+                                 "Replace them with your code and run the answer cell again.",
+                                 slip=Slip(slips.NOT_WRITTEN))
+        return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: your {function_name} (notebook {notebook}) ran "
+                             f"`{raised}`; finish it so that it returns its answer instead.",
+                             slip=Slip(slips.NOT_WRITTEN))
 
     def fail(self, problem, *, torch_value=_NOT_GIVEN, mine=_NOT_GIVEN, slip=None):
+        """Fail this check. ``slip``: the ``slips.Slip`` recognised (its words, if any, become the
+        "Likely slip" line), or None."""
         raise self._failure(problem, torch_value=torch_value, mine=mine, slip=slip)
 
     def _failure(self, problem, *, torch_value=_NOT_GIVEN, mine=_NOT_GIVEN, slip=None):
@@ -122,8 +143,12 @@ class Trial:
             lines.append(f"  case {self.cases}: {self.current}")
         if compared:
             lines += [f"  torch.autograd: {show(torch_value)}", f"  yours:          {show(mine)}"]
-        if slip:
-            lines.append(f"  Likely slip -- {slip}")
+        if slip is not None and not isinstance(slip, Slip):
+            raise TypeError(f"a failure's slip is a slips.Slip (id and words), not {slip!r}")
+        if slip is not None and slip.words:
+            lines.append(f"  Likely slip -- {slip.words}")
         if self.hidden:
             lines.append(f"  (check({self.exercise!r}, hidden=True, seed={self.seed}) repeats this check)")
-        return CheckFailed("\n".join(line.replace("\n", "\n    ") for line in lines))
+        return CheckFailed("\n".join(line.replace("\n", "\n    ") for line in lines), exercise=self.exercise,
+                           case=None if self.current is None else (self.cases, self.current),
+                           slip=None if slip is None else slip.id)

@@ -4,21 +4,21 @@ After ``python -m autograder.instructor.grade`` has graded a class, ``write_insi
 ``insight-<assignment>.html`` next to the CSV (instructor only: it is not in ``feedback/``, so
 nothing sends it to learners). One self-contained page:
 
-- per exercise: the pass rate (full points) among the learners who submitted the assignment,
-  how many failed with a verdict from the grader and how many had no verdict (the notebook
-  was missing or could not be graded), the score distribution, and the most common slips;
-- which exercises nobody passed;
+- per exercise: the pass rate (full points) among the learners who submitted the assignment
+  and among those who attempted the exercise, how many failed with a verdict from the grader, how
+  many did not attempt it (still as released: "not written yet") and how many had no verdict (the
+  notebook was missing or could not be graded), the score distribution, and the most common slips;
+- which exercises nobody passed, and the learners who handed in untouched work;
 - the slips across the class: how many failures each explains, and which learners made it;
 - charts (matplotlib, Agg, embedded as PNG): the total scores, the pass rate per exercise,
   the most common slips.
 
-Scores come from nbgrader's gradebook (so a manual grade counts); slips come from the
-grader's verdicts, which ``book.Writer`` keeps per learner in ``.grading/<assignment>/<student>.json``
-under ``"exercises"`` (``exercise_verdicts`` below, parsed from the judge's failure notes).
-A slip is named by the family words of ``autograder.checking.slips`` when the check's message has them
-(``sign flipped``, ``off by a constant factor``, ``not written yet``, ...), else by the check's
-own words (the text after ``Likely slip --`` up to its first ``:``), else ``raised an error``
-or ``other``.
+Scores come from nbgrader's gradebook (so a manual grade counts); slips come from the judge's
+verdicts, which ``book.Writer`` keeps per learner in ``.grading/<assignment>/<student>.json`` under
+``"exercises"`` (``grading.verdicts.exercise_verdicts``): each a slip id of
+``autograder.checking.slips.LABELS`` chosen by the judge, never words parsed back from a message.
+A "not written yet" verdict counts as not attempted, not as a slip; a failure with no usual slip
+recognised is ``other``. The page is the Jinja2 template ``templates/insight.html.j2``.
 
 The page never replaces one that covered a learner the gradebook in use does not hold
 (``Shrinking``: the old page is kept and the caller says so); the learners a page covers are in
@@ -35,25 +35,32 @@ import json
 import os
 import re
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+
 from autograder.checking import slips
 from autograder.instructor.grading.book import Shrinking
-from autograder.instructor.grading.verdicts import OTHER, TOLERANCE, exercise_verdicts
+from autograder.instructor.grading.verdicts import TOLERANCE
 
 NOT_SUBMITTED = "notebook not submitted"
 NOT_GRADED = "notebook could not be graded"
-LABELS = {slips.DELEGATED: "handed the work to torch (delegated)"}  # slip names shown as words
+OTHER = "other"  # a failure with no usual slip recognised
+DISPLAY = {slips.DELEGATED: "handed the work to torch (delegated)", OTHER: "other (no usual slip recognised)"}
 LEARNERS_META = "autograder-learners"
 _LEARNERS_META = re.compile(rf'<meta name="{LEARNERS_META}" content="(?P<names>[^"]*)">')
 _OLD_SUMMARY = re.compile(r'<p id="class-summary">(?P<count>\d+) learners? with a submission')
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("autograder.instructor", "templates"),
+                               autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                               lstrip_blocks=True)
 
 
 def label(slip):
-    """A slip as the page shows it."""
-    return LABELS.get(slip, slip)
+    """A slip id as the page shows it: its words from ``slips.LABELS`` (an id it does not know, from
+    an older ledger, as it stands)."""
+    return DISPLAY.get(slip) or slips.LABELS.get(slip, slip)
 
 
 # ---------------------------------------------------------------- the class, from the gradebook
@@ -92,13 +99,10 @@ def read_ledger(ledger_dir, student):
         return {}
 
 
-def ledger_verdicts(entry, cells):
-    """The verdicts of a ledger entry: its ``"exercises"``, else parsed from its notebooks' notes."""
-    if isinstance(entry.get("exercises"), dict):
-        return entry["exercises"]
-    if not entry.get("notebooks"):
-        return {}
-    return exercise_verdicts({"notebooks": entry["notebooks"]}, cells)
+def ledger_verdicts(entry):
+    """The verdicts of a ledger entry (its ``"exercises"``); none for an entry without them."""
+    found = entry.get("exercises")
+    return found if isinstance(found, dict) else {}
 
 
 def from_gradebook(db_url, assignment, course_id, ledger_dir=None):
@@ -118,7 +122,7 @@ def from_gradebook(db_url, assignment, course_id, ledger_dir=None):
                 continue
             scores = {grade.name: float(grade.score or 0.0) for notebook in submission.notebooks
                       for grade in notebook.grades if grade.name in cells}
-            verdicts = ledger_verdicts(read_ledger(ledger_dir, student.id), cells)
+            verdicts = ledger_verdicts(read_ledger(ledger_dir, student.id))
             learners.append(Learner(student.id, float(submission.score or 0.0), scores, verdicts))
         return ClassData(assignment, exercises, learners, float(master.max_score or 0.0), absent)
 
@@ -130,17 +134,24 @@ class ExerciseStats:
     exercise: Exercise
     learners: int = 0                                  # learners with a submission
     passed: int = 0                                    # full points
-    failed: int = 0                                    # less than full points, with the grader's verdict
+    failed: int = 0                                    # attempted, less than full points
+    not_attempted: int = 0                             # still as released: the judge's "not written yet"
     not_graded: int = 0                                # no verdict: notebook missing or not gradable
     not_graded_reasons: Counter = field(default_factory=Counter)
-    slips: Counter = field(default_factory=Counter)    # slip -> learners
-    details: dict = field(default_factory=lambda: defaultdict(Counter))  # slip -> Counter(detail)
+    slips: Counter = field(default_factory=Counter)    # slip id -> learners
     scores: Counter = field(default_factory=Counter)   # score -> learners
     passed_by: list = field(default_factory=list)
 
     @property
     def pass_rate(self):
-        return self.passed / self.learners if self.learners else 0.0
+        """Passed over learners with a submission; None when there are none (no rate for 0 of 0)."""
+        return self.passed / self.learners if self.learners else None
+
+    @property
+    def attempt_pass_rate(self):
+        """Passed over learners who attempted the exercise (passed or failed); None when nobody did."""
+        attempts = self.passed + self.failed
+        return self.passed / attempts if attempts else None
 
 
 @dataclass
@@ -159,6 +170,7 @@ class Insight:
     totals: list                                       # total score per learner with a submission
     max_total: float
     absent: list
+    untouched: list = field(default_factory=list)      # learners with a submission who attempted nothing
 
     @property
     def nobody_passed(self):
@@ -178,8 +190,9 @@ def _not_graded_reason(message):
 def summarize(data):
     """The ``Insight`` for a class: exact counts, per exercise and across the class."""
     stats = {e.name: ExerciseStats(e) for e in data.exercises}
-    by_slip = {}
+    by_slip, untouched = {}, []
     for learner in data.learners:
+        attempted = False
         for exercise in data.exercises:
             s = stats[exercise.name]
             s.learners += 1
@@ -189,22 +202,28 @@ def summarize(data):
             if score >= exercise.max_score - TOLERANCE and exercise.max_score > 0:
                 s.passed += 1
                 s.passed_by.append(learner.student)
+                attempted = True
                 continue
             if verdict.get("not_graded"):
                 s.not_graded += 1
                 s.not_graded_reasons[_not_graded_reason(verdict["not_graded"])] += 1
                 continue
+            if verdict.get("slip") == slips.NOT_WRITTEN:
+                s.not_attempted += 1
+                continue
+            attempted = True
             s.failed += 1
             slip = verdict.get("slip") or OTHER
             s.slips[slip] += 1
-            s.details[slip][verdict.get("detail") or slip] += 1
             found = by_slip.setdefault(slip, SlipStats(slip))
             found.failures += 1
             found.learners.add(learner.student)
             found.exercises[exercise.name] += 1
+        if not attempted:
+            untouched.append(learner.student)
     ranked = sorted(by_slip.values(), key=lambda s: (-len(s.learners), -s.failures, s.slip))
     return Insight(data.assignment, [stats[e.name] for e in data.exercises], ranked,
-                   [learner.total for learner in data.learners], data.max_total, list(data.absent))
+                   [learner.total for learner in data.learners], data.max_total, list(data.absent), untouched)
 
 
 # ---------------------------------------------------------------- charts (matplotlib, Agg)
@@ -242,26 +261,29 @@ def score_chart(totals, max_total):
 
 
 def pass_rate_chart(exercises):
-    """Per exercise, stacked: passed, failed with a verdict, not graded; the pass rate at the end."""
+    """Per exercise, stacked: passed, failed, did not attempt, not graded; the pass rate at the end."""
     names = [s.exercise.name for s in exercises]
     figure = _figure(7, 1.2 + 0.32 * max(len(names), 1))
     axes = figure.add_subplot()
     rows = list(range(len(names)))[::-1]
     passed = [s.passed for s in exercises]
     failed = [s.failed for s in exercises]
+    untried = [s.not_attempted for s in exercises]
     missing = [s.not_graded for s in exercises]
     axes.barh(rows, passed, color="#228833", label="passed (full points)")
     axes.barh(rows, failed, left=passed, color="#ee6677", label="failed")
-    axes.barh(rows, missing, left=[p + f for p, f in zip(passed, failed)], color="#bbbbbb", label="not graded")
+    axes.barh(rows, untried, left=[p + f for p, f in zip(passed, failed)], color="#88ccee", label="did not attempt")
+    axes.barh(rows, missing, left=[p + f + u for p, f, u in zip(passed, failed, untried)], color="#bbbbbb",
+              label="not graded")
     for row, s in zip(rows, exercises):
-        axes.text(s.learners, row, f" {100 * s.pass_rate:.0f}%", va="center", fontsize=8)
+        axes.text(s.learners, row, f" {percent(s.pass_rate)}", va="center", fontsize=8)
     axes.set_yticks(rows, names, fontsize=8)
     axes.set_ylim(-0.6, len(names) - 0.4)
     axes.set_xlabel("learners")
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_xlim(0, max([s.learners for s in exercises] + [1]) * 1.12)
     axes.set_title("Pass rate per exercise")
-    figure.legend(loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    figure.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     return _png(figure)
 
 
@@ -282,120 +304,64 @@ def slip_chart(slip_stats, limit=12):
 
 # ---------------------------------------------------------------- the page
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.none { color: #b00; font-weight: bold; }
-img { max-width: 100%; display: block; margin: 1em 0; }
-small { color: #666; }
-"""
-
-
-def _img(png, alt):
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+def percent(rate):
+    """A rate as the page shows it: "—" where there is nothing to divide (never "0%" for 0 of 0)."""
+    return "\u2014" if rate is None else f"{100 * rate:.0f}%"
 
 
 def _count(n, one, many=None):
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _slips_cell(s):
-    if not s.slips:
-        return ""
-    parts = []
-    for slip, n in sorted(s.slips.items(), key=lambda item: (-item[1], item[0])):
-        details = [d for d, _ in sorted(s.details[slip].items(), key=lambda item: (-item[1], item[0])) if d != slip]
-        said = f" <small>({html.escape('; '.join(details[:2]))})</small>" if details else ""
-        parts.append(f"{html.escape(label(slip))} &times;{n}{said}")
-    return "<br>".join(parts)
+def _ranked(counter):
+    """A Counter's items, most first, ties by name."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
 
 
-def render_html(insight, csv_name=None, names=()):
-    """The instructor's page for one assignment (self-contained: charts embedded as PNG); ``names``:
-    the learners it covers, kept in a ``<meta>`` so a later page never silently covers fewer."""
-    e = html.escape
+def _why_nobody(s):
+    if not s.passed + s.failed:
+        return "nobody attempted it" + (f" ({s.not_graded} not graded)" if s.not_graded else "")
+    said = [f"{s.failed} failed"]
+    if s.not_attempted:
+        said.append(f"{s.not_attempted} did not attempt it")
+    if s.not_graded:
+        said.append(f"{s.not_graded} not graded")
+    return ", ".join(said)
+
+
+def _summary(insight):
     totals = insight.totals
-    learners = len(totals)
-    lines = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f'<meta name="{LEARNERS_META}" content="{e(json.dumps(sorted(names)))}">',
-             f"<title>Class insight: {e(insight.assignment)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>Class insight: {e(insight.assignment)}</h1>",
-             "<p><small>For the instructor only (not part of any learner's feedback). Pass = full points; "
-             "rates are over the learners with a submission. Scores are the gradebook's; slips are the "
-             "grader's reasons for a failed exercise."
-             + (f" Scores per learner and exercise: <code>{e(csv_name)}</code>." if csv_name else "")
-             + "</small></p>"]
-    summary = f"{_count(learners, 'learner')} with a submission"
+    if not totals and not insight.absent:
+        return "No submissions"
+    summary = f"{_count(len(totals), 'learner')} with a submission" if totals else "No submissions"
     if insight.absent:
         summary += f", {_count(len(insight.absent), 'learner')} in the gradebook without one"
     if totals:
         summary += (f"; total scores out of {insight.max_total:g}: mean {statistics.mean(totals):.2f}, "
                     f"median {statistics.median(totals):g}, lowest {min(totals):g}, highest {max(totals):g}")
-    lines.append(f'<p id="class-summary">{e(summary)}.</p>')
+    if insight.untouched:
+        summary += f"; {_count(len(insight.untouched), 'learner')} attempted no exercise"
+    return summary
 
-    lines.append("<h2>Score distribution</h2>")
-    if totals:
-        lines.append(_img(score_chart(totals, insight.max_total), "histogram of total scores"))
-        distribution = sorted(Counter(totals).items())
-        lines.append('<table id="score-distribution"><tr><th>total score</th><th>learners</th></tr>')
-        lines += [f'<tr><td class="n">{score:g}</td><td class="n">{n}</td></tr>' for score, n in distribution]
-        lines.append("</table>")
-    else:
-        lines.append("<p>No submissions.</p>")
 
-    lines.append("<h2>Exercises</h2>")
-    if insight.exercises and learners:
-        lines.append(_img(pass_rate_chart(insight.exercises), "pass rate per exercise"))
-    lines.append('<table id="exercises"><tr><th>exercise</th><th>notebook</th><th>points</th><th>passed</th>'
-                 "<th>pass rate</th><th>failed</th><th>not graded</th><th>scores (learners)</th>"
-                 "<th>most common slips (learners)</th></tr>")
-    for s in insight.exercises:
-        scores = ", ".join(f"{score:g}: {n}" for score, n in sorted(s.scores.items(), reverse=True))
-        reasons = "; ".join(f"{r} &times;{n}" for r, n in sorted(s.not_graded_reasons.items()))
-        none = ' class="none"' if s.learners and not s.passed else ""
-        lines.append(
-            f'<tr id="exercise-{e(s.exercise.name)}"><td{none}>{e(s.exercise.name)}</td>'
-            f"<td>{e(s.exercise.notebook)}</td><td class=\"n\">{s.exercise.max_score:g}</td>"
-            f'<td class="n">{s.passed} / {s.learners}</td><td class="n">{100 * s.pass_rate:.0f}%</td>'
-            f'<td class="n">{s.failed}</td><td class="n">{s.not_graded}'
-            + (f" <small>({reasons})</small>" if reasons else "") + "</td>"
-            f"<td>{e(scores)}</td><td>{_slips_cell(s)}</td></tr>")
-    lines.append("</table>")
+def _b64(png):
+    return base64.b64encode(png).decode()
 
-    lines.append("<h2>Nobody passed</h2>")
-    nobody = [s for s in insight.exercises if s.learners and not s.passed]
-    if nobody:
-        lines.append('<ul id="nobody-passed">')
-        for s in nobody:
-            why = []
-            if s.failed:
-                why.append(f"{s.failed} failed")
-            if s.not_graded:
-                why.append(f"{s.not_graded} not graded")
-            lines.append(f"<li><b>{e(s.exercise.name)}</b> ({e(s.exercise.notebook)}): {e(', '.join(why))}</li>")
-        lines.append("</ul>")
-    else:
-        lines.append('<p id="nobody-passed">Every exercise was passed by at least one learner.</p>')
 
-    lines.append("<h2>Slips across the class</h2>")
-    if insight.slips:
-        lines.append(_img(slip_chart(insight.slips), "most common slips"))
-        lines.append('<table id="slips"><tr><th>slip</th><th>learners</th><th>failures</th><th>exercises</th>'
-                     "<th>who</th></tr>")
-        for s in insight.slips:
-            where = ", ".join(f"{name} ({n})" for name, n in sorted(s.exercises.items(), key=lambda i: (-i[1], i[0])))
-            lines.append(f"<tr><td>{e(label(s.slip))}</td><td class=\"n\">{len(s.learners)}</td>"
-                         f"<td class=\"n\">{s.failures}</td><td>{e(where)}</td>"
-                         f"<td><details><summary>{_count(len(s.learners), 'learner')}</summary>"
-                         f"{e(', '.join(sorted(s.learners)))}</details></td></tr>")
-        lines.append("</table>")
-    else:
-        lines.append("<p>No failed exercise.</p>")
-    lines.append("</body></html>")
-    return "\n".join(lines) + "\n"
+def render_html(insight, csv_name=None, names=()):
+    """The instructor's page for one assignment (self-contained: charts embedded as PNG); ``names``:
+    the learners it covers, kept in a ``<meta>`` so a later page never silently covers fewer."""
+    learners = len(insight.totals)
+    charts = {
+        "scores": _b64(score_chart(insight.totals, insight.max_total)) if learners else None,
+        "pass_rate": _b64(pass_rate_chart(insight.exercises)) if insight.exercises and learners else None,
+        "slips": _b64(slip_chart(insight.slips)) if insight.slips else None,
+    }
+    return TEMPLATES.get_template("insight.html.j2").render(
+        insight=insight, csv_name=csv_name, names_json=json.dumps(sorted(names)), learners_meta=LEARNERS_META,
+        summary=_summary(insight), charts=charts, distribution=sorted(Counter(insight.totals).items()),
+        label=label, percent=percent, count=_count, ranked=_ranked, why_nobody=_why_nobody,
+        number=lambda value: f"{value:g}")
 
 
 def insight_path(csv_path, assignment):

@@ -10,6 +10,11 @@ check chooses the inputs, the worker runs the learner's unit on them and answers
 with plain data (``autograder.worker.codec``, decoded strictly), and the check computes torch's
 answer here and compares. Nothing the worker says can change what is compared against.
 
+Each exercise's outcome is a ``Verdict`` built here from the check's own result (``CheckFailed``'s
+fields: the failing case and the slip id the check chose by comparing values in this process); the
+worker's replies are only the values compared, never a verdict, a slip or a flag taken as it is
+(a "not written yet" the worker reports counts only when the submitted source still holds the stub).
+
 The hidden check's seed is derived from the course secret and the submission's digest
 (``hidden_seed``): the same bytes get the same cases, and so the same score, on every run.
 
@@ -36,10 +41,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from autograder.checking import slips
 from autograder.instructor import sandbox
 from autograder.learner import checks
 from autograder.worker import codec
@@ -53,6 +60,25 @@ BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
 WORKER_TASKS = 32  # processes and threads in a worker's sandbox: the worker needs one (sandbox.MAX_TASKS says how)
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
 SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's verdict on one exercise of one submission.
+
+    ``case``: ``(number, description)`` of the case that failed, or None; ``slip``: an id of
+    ``autograder.checking.slips.LABELS``, or None when no usual slip was recognised; ``message``: the
+    learner's text; ``seed``: the hidden check's seed. ``as_dict`` is the plain data the grader
+    passes on (to the gradebook's notes, the ledger and the insight page)."""
+    exercise: str
+    passed: bool
+    message: str
+    case: tuple | None = None
+    slip: str | None = None
+    seed: int | None = None
+
+    def as_dict(self):
+        return asdict(self)
 
 
 def hidden_seed(secret, digest, exercise):
@@ -307,7 +333,7 @@ def _require(mode):
 
 def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap", memory_mb=2048,
           cpu_seconds=120, timeout=REQUEST_TIMEOUT, budget=SUBMISSION_BUDGET, scratch=None):
-    """``{exercise: {"passed", "message", "seed"}}`` for one submission.
+    """``{exercise: Verdict}`` for one submission.
 
     ``engine_folder`` holds the learner's ``tinygrad_course/`` (as nbgrader prepared it);
     ``notebooks`` maps a notebook name (no ``.ipynb``) to its parsed JSON (a dict) or None.
@@ -324,7 +350,8 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
                                              if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))
     try:
-        return {exercise: _judge_one(exercise, runners, notebooks, hidden_seed(secret, digest, exercise))
+        return {exercise: _judge_one(exercise, runners, engine_folder, notebooks,
+                                     hidden_seed(secret, digest, exercise))
                 for exercise in order}
     finally:
         for runner in runners.values():
@@ -332,7 +359,7 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
         shutil.rmtree(empty, ignore_errors=True)
 
 
-def _judge_one(exercise, runners, notebooks, seed):
+def _judge_one(exercise, runners, engine_folder, notebooks, seed):
     """One exercise in its worker: the units in one process (no notebook cell and no stand-in ever
     runs there), the answers that use the engine in another (with the grader's stand-ins for the
     units, sent over the pipe), the by-hand answers in a third (no engine to lean on)."""
@@ -342,7 +369,7 @@ def _judge_one(exercise, runners, notebooks, seed):
         notebook, function, _, uses_engine = checks.NOTEBOOK_EXERCISES[exercise]
         parsed = notebooks.get(notebook.removesuffix(".ipynb"))
         if parsed is None:
-            return {"passed": False, "seed": seed, "message": f"{exercise}: {notebook} could not be read"}
+            return Verdict(exercise, False, f"{exercise}: {notebook} could not be read", seed=seed)
         setup = {"engine": uses_engine, "answer": {"cells": answer_cells(parsed), "grade_id": f"{exercise}_answer",
                                                    "function": function}}
         if uses_engine:
@@ -354,13 +381,39 @@ def _judge_one(exercise, runners, notebooks, seed):
             checks.run_check(exercise, runner, hidden=hidden,
                              seed=seed if hidden else checks.visible_seed(exercise))
     except checks.CheckFailed as failure:
-        return {"passed": False, "seed": seed, "message": str(failure)}
+        return failed_verdict(exercise, failure, seed, engine_folder=engine_folder, notebooks=notebooks)
     except Exception as error:  # noqa: BLE001 - learner data the check could not digest: this exercise only
         runner.close()  # whatever state the worker is in, the next exercise gets a fresh one
-        return {"passed": False, "seed": seed,
-                "message": f"{exercise}: the check could not use what your code returned "
-                           f"({type(error).__name__}: {str(error)[:300]})"}
-    return {"passed": True, "seed": seed, "message": f"{exercise}: visible and hidden cases agree with torch"}
+        return Verdict(exercise, False, f"{exercise}: the check could not use what your code returned "
+                                        f"({type(error).__name__}: {str(error)[:300]})", seed=seed)
+    return Verdict(exercise, True, f"{exercise}: visible and hidden cases agree with torch", seed=seed)
+
+
+def failed_verdict(exercise, failure, seed, *, engine_folder, notebooks):
+    """The ``Verdict`` for a check that failed here: the case and slip id from ``CheckFailed``'s fields
+    (set by the check, in this process). "Not written yet" rests on the worker's report of a
+    ``NotImplementedError``, so it stands only where the submitted source still holds the stub."""
+    slip = failure.slip
+    if slip == slips.NOT_WRITTEN and not still_a_stub(exercise, engine_folder, notebooks):
+        slip = slips.RAISED
+    return Verdict(exercise, False, str(failure), case=failure.case, slip=slip, seed=seed)
+
+
+def still_a_stub(exercise, engine_folder, notebooks):
+    """Whether the submitted source still holds the released stub for ``exercise``: a unit's
+    ``todo('<exercise>')`` in the learner's tinygrad_course, or a ``NotImplementedError`` in the
+    answer cell. Read here, from the files, so "not written yet" never rests on the worker's word."""
+    if exercise in checks.UNITS:
+        marks = (f"todo({exercise!r})", f'todo("{exercise}")')
+        for path in sorted(Path(engine_folder).glob("tinygrad_course/**/*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if any(mark in text for mark in marks):
+                return True
+        return False
+    notebook = checks.NOTEBOOK_EXERCISES[exercise][0].removesuffix(".ipynb")
+    parsed = notebooks.get(notebook)
+    cells = dict(answer_cells(parsed)) if parsed is not None else {}
+    return "NotImplementedError" in cells.get(f"{exercise}_answer", "")
 
 
 def load_notebook(path):

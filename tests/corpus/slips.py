@@ -13,7 +13,7 @@ the names tinygrad_course (the engine), math and np.
 from autograder.checking import slips
 
 ENGINE = [
-    {"unit": "backward_pass", "slip": slips.SUMMED_IN_PLACE,
+    {"unit": "backward_pass", "slip": slips.words(slips.SUMMED_IN_PLACE),
      "idea": "sum arriving gradients in place: `pending[node] += g`, on an array Add also gave another edge",
      "body": """
         pending = {root.grad_fn: grad}
@@ -45,7 +45,7 @@ ENGINE = [
         visit(start)
         return order[::-1]
         """},
-    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+    {"unit": "accumulate_grad", "slip": slips.words(slips.NEW_GRAD),
      "idea": "`self.grad = self.grad + g`: a new tensor each time, so a kept x.grad never sees the sum",
      "body": """
         if leaf.grad is None:
@@ -54,7 +54,7 @@ ENGINE = [
             leaf.grad = leaf.grad + grad
         return ()
         """},
-    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+    {"unit": "accumulate_grad", "slip": slips.words(slips.NEW_GRAD),
      "idea": "wrap the sum in a new Tensor",
      "body": """
         old = leaf.grad
@@ -62,7 +62,7 @@ ENGINE = [
         leaf.grad = Tensor._make(total)
         return ()
         """},
-    {"unit": "accumulate_grad", "slip": slips.NEW_GRAD,
+    {"unit": "accumulate_grad", "slip": slips.words(slips.NEW_GRAD),
      "idea": "a new array in the same tensor: `leaf.grad.data = leaf.grad.data + grad`",
      "body": """
         if leaf.grad is None:
@@ -71,7 +71,7 @@ ENGINE = [
             leaf.grad.data = leaf.grad.data + grad
         return ()
         """},
-    {"unit": "accumulate_grad", "slip": slips.SHARED,
+    {"unit": "accumulate_grad", "slip": slips.words(slips.SHARED),
      "idea": "keep the array that arrived as .grad, then add into it",
      "body": """
         if leaf.grad is None:
@@ -115,7 +115,7 @@ ENGINE = [
      "body": """
         return Tensor(self.data.copy())
         """},
-    {"unit": "log_backward", "slip": slips.SIGN,
+    {"unit": "log_backward", "slip": slips.words(slips.SIGN),
      "idea": "`-grad / x`: log's derivative mixed up with 1/x's",
      "body": """
         x, = ctx.saved_tensors
@@ -133,7 +133,7 @@ ENGINE = [
         out, = ctx.saved_tensors
         return grad + np.exp(out)
         """},
-    {"unit": "sigmoid_backward", "slip": slips.WRONG_SAVED,
+    {"unit": "sigmoid_backward", "slip": slips.words(slips.WRONG_SAVED),
      "idea": "uses the saved output as if it were x (sigmoid applied again)",
      "body": """
         z, = ctx.saved_tensors
@@ -161,18 +161,18 @@ ENGINE = [
         x **= n - 1
         return grad * n * x
         """},
-    {"unit": "mul_backward", "slip": slips.WRONG_SAVED,
+    {"unit": "mul_backward", "slip": slips.words(slips.WRONG_SAVED),
      "idea": "each input's gradient uses itself instead of the other input",
      "body": """
         a, b = ctx.saved_tensors
         return grad * a, grad * b
         """},
-    {"unit": "sub_backward", "slip": slips.SIGN,
+    {"unit": "sub_backward", "slip": slips.words(slips.SIGN),
      "idea": "subtraction treated like addition",
      "body": """
         return grad, grad
         """},
-    {"unit": "sum_to_shape", "slip": slips.NOT_REDUCED,
+    {"unit": "sum_to_shape", "slip": slips.words(slips.NOT_REDUCED),
      "idea": "sums only the leading axes broadcasting added, forgets the stretched size-1 axes",
      "body": """
         while grad.ndim > len(shape):
@@ -215,7 +215,7 @@ NOTEBOOK = [
                 p.grad.zero_()
             return loss.item()
         """},
-    {"exercise": "predict_accumulated_grad", "slip": slips.NOT_ACCUMULATED,
+    {"exercise": "predict_accumulated_grad", "slip": slips.words(slips.NOT_ACCUMULATED),
      "idea": "forgets that backward() adds to .grad",
      "source": """
         def predict_grad(x0, calls, zero_between):

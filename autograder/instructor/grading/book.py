@@ -7,7 +7,8 @@
   exactly as nbgrader's ``SaveAutoGrades`` would (a manual score keeps its precedence and
   flags the cell for review), then writes ``autograded/`` and ``feedback/`` and a ledger
   entry that lets a rerun skip what is already graded and keeps, per exercise, whether it
-  passed and the slip that failed it (``"exercises"``, read by ``autograder.instructor.insight``).
+  passed and the id of the slip that failed it, from the fields of the judge's verdict
+  (``"exercises"``: ``grading.verdicts``; read by ``autograder.instructor.insight``).
 
   Both folders carry nbgrader's own ``timestamp.txt`` and ``submission_secret.txt``, as
   ``nbgrader autograde`` and ``generate_feedback`` leave them: ``generate_feedback`` compares

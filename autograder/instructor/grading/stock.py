@@ -311,9 +311,9 @@ def staged_files(coursedir, exclude, student, assignment):
 
 def verdict_output(verdict):
     """The one output a judged test cell keeps: the judge's message, as an error when it failed."""
-    seed = "" if verdict["seed"] is None else f" (hidden-check seed {verdict['seed']})"
-    lines = [f"graded by the judge{seed}:", *verdict["message"].splitlines()]
-    if verdict["passed"]:
+    seed = "" if verdict.seed is None else f" (hidden-check seed {verdict.seed})"
+    lines = [f"graded by the judge{seed}:", *verdict.message.splitlines()]
+    if verdict.passed:
         return NotebookNode(output_type="stream", name="stdout", text="\n".join(lines) + "\n")
     return NotebookNode(output_type="error", ename="CheckFailed", evalue=lines[1] if len(lines) > 1 else "failed",
                         traceback=lines)
@@ -352,11 +352,11 @@ class JudgeVerdicts(NbGraderPreprocessor):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         for grade_id, cell in cells.items():
-            verdict = verdicts.get(grade_id) or {
-                "passed": False, "seed": None,
-                "message": f"{grade_id}: the judge has no check for this cell, so it scores 0 here; grade it by hand"}
+            verdict = verdicts.get(grade_id) or judge.Verdict(
+                grade_id, False, f"{grade_id}: the judge has no check for this cell, so it scores 0 here; grade it "
+                                 "by hand")
             cell.outputs = [verdict_output(verdict)]
-        passed = sum(bool(v["passed"]) for v in verdicts.values())
+        passed = sum(v.passed for v in verdicts.values())
         self.log.info("%s: the judge passed %d of %d exercise(s)", _where(resources), passed, len(cells))
         return nb, resources
 

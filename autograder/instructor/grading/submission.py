@@ -450,7 +450,8 @@ def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
 
 def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
     """Each judged test cell scores its points if the judge passed it, else 0, whatever the kernel said;
-    the report says where the two differ, and why an exercise failed."""
+    the report says where the two differ, and why an exercise failed. ``judged``: ``{exercise: judge.Verdict}``;
+    each notebook's outcome keeps them as plain data under ``"verdicts"``."""
     with Gradebook(db_url, course_id) as gradebook:
         submission = gradebook.find_submission(assignment, student)
         for notebook in submission.notebooks:
@@ -461,15 +462,15 @@ def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
                 verdict = judged.get(grade.name)
                 if verdict is None:
                     continue
-                outcomes[notebook.name].setdefault("verdicts", {})[grade.name] = {
-                    "passed": bool(verdict["passed"]), "message": verdict["message"], "seed": verdict["seed"]}
-                score = float(grade.max_score) if verdict["passed"] else 0.0
+                # the verdict as plain data: autograder.instructor.grading.verdicts reads its fields
+                outcomes[notebook.name].setdefault("verdicts", {})[grade.name] = verdict.as_dict()
+                score = float(grade.max_score) if verdict.passed else 0.0
                 kernel = grade.auto_score or 0.0
                 if score != kernel:
                     notes.append(f"{grade.name}: the notebook's own check gave {kernel:g}, the grader gives "
                                  f"{score:g} (the grader's re-check in a sandbox decides)")
-                if not verdict["passed"]:
-                    notes.append(f"{grade.name} failed: " + "\n  ".join(verdict["message"].splitlines()[:12]))
+                if not verdict.passed:
+                    notes.append(f"{grade.name} failed: " + "\n  ".join(verdict.message.splitlines()[:12]))
                 grade.auto_score = score
         gradebook.db.commit()
 
