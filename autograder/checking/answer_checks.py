@@ -586,30 +586,45 @@ def clip_grad_norm(t):
                        ("you added up each tensor's own norm; the total norm is the norm of all the entries "
                         "together: sqrt(sum over tensors of each norm squared)",
                         sum(float(np.linalg.norm(g.astype(np.float64))) for g in grads))]))
-        for k, (after, want, given) in enumerate(zip(seen["grads_after"], expected, grads)):
+        for k, after in enumerate(seen["grads_after"]):
             if isinstance(after, dict):
                 t.fail(f"grads[{k}] after clip_grad_norm is {after['repr']}; it must stay a numpy array")
+        wrong = _clipping_slips(grads, max_norm, total, squares)
+        for k, (after, want) in enumerate(zip(seen["grads_after"], expected)):
             if agrees(after, want, F32_RTOL, F32_ATOL):
                 continue
-            wide = given.astype(np.float64)
-            own = float(np.linalg.norm(wide))
+            # the slip is named from all the tensors together: one tensor alone can fit two of them
+            mine_all = np.concatenate([np.ravel(a) for a in seen["grads_after"]]).astype(np.float64)
+            want_all = np.concatenate([np.ravel(w) for w in expected]).astype(np.float64)
             t.fail(f"grads[{k}] after clip_grad_norm", torch_value=want, mine=after,
-                   slip=slips.explain(after, want, rtol=F32_RTOL, atol=F32_ATOL, known=[
-                       ("you clipped each tensor by its own norm; clip_grad_norm_ measures one norm over all "
-                        "the gradients together and scales every tensor by the same factor",
-                        wide * min(1.0, max_norm / (own + 1e-6))),
-                       ("the gradients were not changed: scale the arrays you were given in place "
-                        "(`g *= coef`), as clip_grad_norm_ does; a new array or list leaves the caller's "
-                        "gradients as they were", wide),
-                       ("you scaled gradients whose total norm is already below max_norm; the factor is "
-                        "min(1, max_norm / total_norm): clipping only ever shrinks",
-                        wide * max_norm / (total + 1e-6)),
-                       ("you clipped each entry to [-max_norm, max_norm]; that is clip_grad_value_. "
-                        "clip_grad_norm_ scales the whole gradient, keeping its direction",
-                        np.clip(wide, -max_norm, max_norm)),
-                       ("the factor is upside down: it is max_norm / total_norm", wide * min(1.0, total / max_norm)),
-                       ("the factor used the sum of squares, not the norm: take the square root first",
-                        wide * min(1.0, max_norm / (squares + 1e-6)))]))
+                   slip=slips.explain(mine_all, want_all, rtol=F32_RTOL, atol=F32_ATOL, known=wrong))
+
+
+def _clipping_slips(grads, max_norm, total, squares):
+    """``(words, every tensor after that slip, flattened)`` for the usual wrong ways to clip."""
+    wide = [g.astype(np.float64) for g in grads]
+
+    def flat(arrays):
+        return np.concatenate([np.ravel(a) for a in arrays])
+    per_tensor = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in wide]
+    unchanged = ("the gradients were not changed: scale the arrays you were given in place (`g *= coef`), as "
+                 "clip_grad_norm_ does; a new array or list leaves the caller's gradients as they were")
+    if agrees(flat(per_tensor), flat(wide)):  # each is under max_norm alone: either slip leaves them as they were
+        unchanged = ("the gradients were not changed, though together they are over max_norm. Either the arrays "
+                     "you were given were not scaled in place (`g *= coef`; a new array leaves the caller's as "
+                     "they were), or you clipped each tensor by its own norm (each one here is under max_norm on "
+                     "its own); clip_grad_norm_ scales all of them by one factor, min(1, max_norm / total_norm)")
+    return [
+        (unchanged, flat(wide)),
+        ("you clipped each tensor by its own norm; clip_grad_norm_ measures one norm over all the gradients "
+         "together and scales every tensor by the same factor", flat(per_tensor)),
+        ("you scaled gradients whose total norm is already below max_norm; the factor is "
+         "min(1, max_norm / total_norm): clipping only ever shrinks", flat(wide) * max_norm / (total + 1e-6)),
+        ("you clipped each entry to [-max_norm, max_norm]; that is clip_grad_value_. clip_grad_norm_ scales the "
+         "whole gradient, keeping its direction", np.clip(flat(wide), -max_norm, max_norm)),
+        ("the factor is upside down: it is max_norm / total_norm", flat(wide) * min(1.0, total / max_norm)),
+        ("the factor used the sum of squares, not the norm: take the square root first",
+         flat(wide) * min(1.0, max_norm / (squares + 1e-6)))]
 
 
 def torch_layer_norms(weights, x):
@@ -654,6 +669,12 @@ def layer_grad_norms(t):
         call = f"layer_grad_norms(weights, x) with {len(weights)} weights of shape {weights[0].shape}, x {x.shape}"
         t.case(call + (f"  ({where})" if where else ""))
         seen = t.run("layer_grad_norms", weights=[w.copy() for w in weights], x=x.copy(), what="layer_grad_norms")
+        items = seen["result"].get("sequence") if isinstance(seen["result"], dict) else None
+        if items and len(weights) > 1 and any(v is None for v in items) and any(v is not None for v in items):
+            t.fail(f"layer_grad_norms returned {described(seen['result'])}: some layers got no norm. If the hooks "
+                   "are lambdas made in a loop, each one reads the loop variable when it runs, after the loop has "
+                   "ended, so they all write to the last slot; bind it as a default argument "
+                   "(`lambda g, k=k: ...`)")
         mine = _numbers(t, seen["result"], len(weights), "layer_grad_norms (one norm per layer)")
         expected, wrong = torch_layer_norms(weights, x)
         if agrees(mine, expected, F32_RTOL, F32_ATOL):
