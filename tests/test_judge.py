@@ -731,6 +731,67 @@ def test_nb08_train_step_answers(name):
     assert passed == {"train_step": right}, found
 
 
+NB12 = "12_when_gradients_go_wrong"
+NB12_ANSWERS = {
+    "clip_grad_norm": {
+        "the solution": (True, None),
+        "float32 throughout, np.linalg.norm over a concatenation": (True, """
+            def clip_grad_norm(grads, max_norm):
+                total = np.linalg.norm(np.concatenate([g.ravel() for g in grads]))
+                if total > max_norm:
+                    for g in grads:
+                        g *= max_norm / (total + 1e-6)
+                return total
+            """),
+        "torch's own clip_grad_norm_ (no torch in the worker)": (False, """
+            def clip_grad_norm(grads, max_norm):
+                import torch
+                params = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+                for p, g in zip(params, grads):
+                    p.grad = torch.from_numpy(g)
+                return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+            """),
+        "a new list, the given arrays untouched": (False, """
+            def clip_grad_norm(grads, max_norm):
+                total = float(np.sqrt(sum((g ** 2).sum() for g in grads)))
+                grads = [g * min(1.0, max_norm / (total + 1e-6)) for g in grads]
+                return total
+            """),
+    },
+    "layer_grad_norms": {
+        "the solution": (True, None),
+        "retain_grad in place of hooks": (True, """
+            def layer_grad_norms(weights, x):
+                outputs, h = [], x
+                for w in weights:
+                    h = (h @ w).tanh()
+                    h.retain_grad()
+                    outputs.append(h)
+                (h ** 2).sum().backward()
+                return [float(np.linalg.norm(o.grad.data)) for o in outputs]
+            """),
+        "hooks appending, last layer first": (False, """
+            def layer_grad_norms(weights, x):
+                norms, h = [], x
+                for w in weights:
+                    h = (h @ w).tanh()
+                    h.register_hook(lambda g: norms.append(float(np.linalg.norm(g.data))))
+                (h ** 2).sum().backward()
+                return norms
+            """),
+    },
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, variants in NB12_ANSWERS.items() for n in sorted(variants)])
+def test_nb12_answers(exercise, name):
+    right, source = NB12_ANSWERS[exercise][name]
+    notebook = _with_answers(NB12, {} if source is None else {f"{exercise}_answer": source})
+    passed, found = scores(SOLUTIONS, [exercise], {NB12: notebook})
+    assert passed == {exercise: right}, found
+
+
 def _engine_edited(tmp_path, unit=None, body=None, files=None):
     """The reference engine files with ``unit``'s solution replaced by ``body``, and whole-text edits
     ``files`` (path under tinygrad_course -> function of the text)."""

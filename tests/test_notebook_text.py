@@ -54,3 +54,19 @@ def test_points_stated_in_the_prose_are_the_graded_cells_points(name):
             for exercise, count in re.findall(r"[Ee]xercise `(\w+)`(?:\*\*)?,? \(?(\d+) points?\)", cell.source):
                 stated[exercise] = float(count)
     assert stated == {exercise: float(p) for exercise, p in points.items()}
+
+
+def test_readme_table_lists_every_notebook_with_its_points():
+    """The README's notebook table (copied into the learner README) gives each notebook's graded points."""
+    from autograder.instructor.release import _notebook_table
+
+    rows = [line.split("|")[1:-1] for line in _notebook_table().splitlines()[2:]]
+    stated = {row[0].strip().strip("`"): float(row[-1]) for row in rows}
+    points = {}
+    for path in SOLUTIONS.glob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        points[path.stem] = float(sum(cell.metadata.nbgrader["points"] for cell in notebook.cells
+                                      if cell.metadata.get("nbgrader", {}).get("grade")))
+    assert stated == points
+    total = re.search(r"^(\d+) points in all", (SOLUTIONS.parent / "README.md").read_text(), re.M)
+    assert total and float(total[1]) == sum(points.values())

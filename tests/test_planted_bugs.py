@@ -1,7 +1,7 @@
 """Every planted bug fails its own check, with the slip named, and no other check.
 
 The full matrix: each engine variant (the reference with one solution region changed) is
-loaded once and run through all 27 checks, visible and hidden; each wrong notebook answer runs
+loaded once and run through every check, visible and hidden; each wrong notebook answer runs
 beside the correct answers to the other exercises.
 """
 

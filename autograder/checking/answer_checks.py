@@ -1,7 +1,8 @@
-"""The checks for the 10 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 12 notebook exercises: a function the learner writes in a solution cell.
 
-``t.answer`` is that function. The first five are calculus on paper turned into Python (no
-engine, no torch allowed while they run); the last five drive the learner's engine -- the
+``t.answer`` is that function. Six need no engine (no engine, no torch allowed while they run):
+calculus on paper turned into Python, and notebook 12's gradient clipping on numpy arrays; the
+other six drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
@@ -541,3 +542,178 @@ def train_step(t):
             if step["enabled_after"] is not True:
                 t.fail("after train_step recording is still switched off: use `with no_grad():` around the "
                        "update only")
+
+
+# --------------------------------------------------------------------------
+# Notebook 12: clipping and measuring gradients
+# --------------------------------------------------------------------------
+
+def _norm(arrays):
+    return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)))
+
+
+def clip_grad_norm(t):
+    def draw(count=None, over=None, where=""):
+        count = int(t.rng.integers(1, 5)) if count is None else count
+        grads = [(t.rng.normal(size=random_shape(t.rng)) * float(t.rng.uniform(0.1, 3))).astype(np.float32)
+                 for _ in range(count)]
+        total = _norm(grads)
+        over = bool(t.rng.integers(2)) if over is None else over
+        # max_norm well away from the total, on the side asked for
+        max_norm = round(total * float(t.rng.uniform(0.1, 0.7) if over else t.rng.uniform(1.5, 4)), 3)
+        return (grads, max(max_norm, 0.001)), where
+    seeds = []
+    if not t.hidden:
+        seeds = [(([np.array([3.0, 4.0], np.float32)], 1.0), "one gradient of norm 5, clipped to 1"),
+                 (([np.array([0.3, -0.4], np.float32), np.array([[0.1]], np.float32)], 2.0),
+                  "two small gradients: nothing to clip"),
+                 (([np.array([0.6, 0.8], np.float32), np.array([0.0, -1.0], np.float32)], 1.2),
+                  "each gradient is under max_norm, together they are over")]
+    families = [draw(1, True, "a single tensor"), draw(4, False, "under max_norm: left alone"),
+                draw(4, True, "several tensors, over max_norm")] if t.hidden else []
+    for (grads, max_norm), where in _visible_then_random(t, seeds, draw, 1, 6) + families:
+        call = (f"clip_grad_norm(grads, max_norm={max_norm!r}) with grads of shapes "
+                f"{[g.shape for g in grads]}")
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("clip_grad_norm", grads=[g.copy() for g in grads], max_norm=max_norm, what="clip_grad_norm")
+        params = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g.copy())
+        expected_total = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        expected = [p.grad.numpy() for p in params]
+        squares = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+        total = np.sqrt(squares)
+        if seen["result"] is None:
+            t.fail("clip_grad_norm returned None; like torch.nn.utils.clip_grad_norm_ it returns the total norm "
+                   "of all the gradients together, measured before clipping")
+        mine = _numbers(t, seen["result"], 1, "clip_grad_norm (the total norm, before clipping)")[0]
+        if not agrees(mine, expected_total, F32_RTOL, F32_ATOL):
+            t.fail(f"the total norm {call} returned", torch_value=expected_total, mine=mine,
+                   slip=slips.explain(mine, expected_total, rtol=F32_RTOL, atol=F32_ATOL, known=[
+                       (slips.NO_SQRT, "you forgot the square root: the norm is sqrt(sum of every entry squared)",
+                        squares),
+                       (slips.NORM_AFTER,
+                        "you returned the norm after clipping; clip_grad_norm_ returns the norm the gradients "
+                        "had before it scaled them (that is what you log to watch for explosions)",
+                        min(total, max_norm)),
+                       (slips.NORMS_ADDED,
+                        "you added up each tensor's own norm; the total norm is the norm of all the entries "
+                        "together: sqrt(sum over tensors of each norm squared)",
+                        sum(float(np.linalg.norm(g.astype(np.float64))) for g in grads))]))
+        for k, after in enumerate(seen["grads_after"]):
+            if isinstance(after, dict):
+                t.fail(f"grads[{k}] after clip_grad_norm is {after['repr']}; it must stay a numpy array")
+        wrong = _clipping_slips(grads, max_norm, total, squares)
+        for k, (after, want) in enumerate(zip(seen["grads_after"], expected)):
+            if agrees(after, want, F32_RTOL, F32_ATOL):
+                continue
+            # the slip is named from all the tensors together: one tensor alone can fit two of them
+            mine_all = np.concatenate([np.ravel(a) for a in seen["grads_after"]]).astype(np.float64)
+            want_all = np.concatenate([np.ravel(w) for w in expected]).astype(np.float64)
+            t.fail(f"grads[{k}] after clip_grad_norm", torch_value=want, mine=after,
+                   slip=slips.explain(mine_all, want_all, rtol=F32_RTOL, atol=F32_ATOL, known=wrong))
+
+
+def _clipping_slips(grads, max_norm, total, squares):
+    """``(slip id, words, every tensor after that slip, flattened)`` for the usual wrong ways to clip."""
+    wide = [g.astype(np.float64) for g in grads]
+
+    def flat(arrays):
+        return np.concatenate([np.ravel(a) for a in arrays])
+    per_tensor = [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in wide]
+    unchanged = ("the gradients were not changed: scale the arrays you were given in place (`g *= coef`), as "
+                 "clip_grad_norm_ does; a new array or list leaves the caller's gradients as they were")
+    unchanged_alone = not agrees(flat(per_tensor), flat(wide))
+    if not unchanged_alone:  # each is under max_norm alone: either slip leaves them as they were
+        unchanged = ("the gradients were not changed, though together they are over max_norm. Either the arrays "
+                     "you were given were not scaled in place (`g *= coef`; a new array leaves the caller's as "
+                     "they were), or you clipped each tensor by its own norm (each one here is under max_norm on "
+                     "its own); clip_grad_norm_ scales all of them by one factor, min(1, max_norm / total_norm)")
+    return [
+        (slips.NOT_IN_PLACE if unchanged_alone else slips.PER_TENSOR, unchanged, flat(wide)),
+        (slips.PER_TENSOR,
+         "you clipped each tensor by its own norm; clip_grad_norm_ measures one norm over all the gradients "
+         "together and scales every tensor by the same factor", flat(per_tensor)),
+        (slips.CLIPPED_UNDER, "you scaled gradients whose total norm is already below max_norm; the factor is "
+         "min(1, max_norm / total_norm): clipping only ever shrinks", flat(wide) * max_norm / (total + 1e-6)),
+        (slips.BY_VALUE,
+         "you clipped each entry to [-max_norm, max_norm]; that is clip_grad_value_. clip_grad_norm_ scales the "
+         "whole gradient, keeping its direction", np.clip(flat(wide), -max_norm, max_norm)),
+        (slips.FACTOR_INVERTED,
+         "the factor is upside down: it is max_norm / total_norm", flat(wide) * min(1.0, total / max_norm)),
+        (slips.NO_SQRT, "the factor used the sum of squares, not the norm: take the square root first",
+         flat(wide) * min(1.0, max_norm / (squares + 1e-6)))]
+
+
+def torch_layer_norms(weights, x):
+    """Torch's answer and its usual wrong cousins, from one run of the notebook's tanh network."""
+    params = [torch.tensor(w, requires_grad=True) for w in weights]
+    h, outputs, pre = torch.tensor(x), [], []
+    for w in params:
+        z = h @ w
+        z.retain_grad()
+        h = z.tanh()
+        h.retain_grad()
+        pre.append(z)
+        outputs.append(h)
+    (h ** 2).sum().backward()
+    norms = np.array([float(o.grad.norm()) for o in outputs])
+    return norms, {
+        "reversed": norms[::-1].copy(),
+        "squared": norms ** 2,
+        "weights": np.array([float(p.grad.norm()) for p in params]),
+        "pre": np.array([float(z.grad.norm()) for z in pre]),
+        "values": np.array([float(o.detach().norm()) for o in outputs]),
+    }
+
+
+# a vanished gradient's norm is tiny but still measured in float32 to a few digits: compare relatively
+NORM_RTOL, NORM_ATOL = 1e-3, 1e-20
+
+
+def layer_grad_norms(t):
+    def draw(depth=None, width=None, scale=None, where=""):
+        depth = int(t.rng.integers(2, 7)) if depth is None else depth
+        width = int(t.rng.integers(2, 7)) if width is None else width
+        scale = float(t.rng.uniform(0.3, 2.5)) if scale is None else scale
+        weights = [(t.rng.normal(size=(width, width)) * scale / np.sqrt(width)).astype(np.float32)
+                   for _ in range(depth)]
+        x = t.rng.normal(size=(int(t.rng.integers(1, 5)), width)).astype(np.float32)
+        return (weights, x), where
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(12)
+        seeds = [(([(rng.normal(size=(4, 4)) * 0.5).astype(np.float32) for _ in range(5)],
+                   rng.normal(size=(3, 4)).astype(np.float32)), "five layers of small weights: the gradient fades")]
+    families = [draw(depth=1, where="a single layer"), draw(depth=8, scale=0.4, where="deep, small weights"),
+                draw(width=12, where="wide layers")] if t.hidden else []
+    for (weights, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
+        call = f"layer_grad_norms(weights, x) with {len(weights)} weights of shape {weights[0].shape}, x {x.shape}"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("layer_grad_norms", weights=[w.copy() for w in weights], x=x.copy(), what="layer_grad_norms")
+        items = seen["result"].get("sequence") if isinstance(seen["result"], dict) else None
+        if items and len(weights) > 1 and any(v is None for v in items) and any(v is not None for v in items):
+            t.fail(f"layer_grad_norms returned {described(seen['result'])}: some layers got no norm. If the hooks "
+                   "are lambdas made in a loop, each one reads the loop variable when it runs, after the loop has "
+                   "ended, so they all write to the last slot; bind it as a default argument "
+                   "(`lambda g, k=k: ...`)", slip=slips.Slip(slips.LATE_BINDING))
+        mine = _numbers(t, seen["result"], len(weights), "layer_grad_norms (one norm per layer)")
+        expected, wrong = torch_layer_norms(weights, x)
+        if agrees(mine, expected, NORM_RTOL, NORM_ATOL):
+            continue
+        t.fail(f"the norms {call} returned", torch_value=expected, mine=mine,
+               slip=slips.explain(mine, expected, rtol=NORM_RTOL, atol=NORM_ATOL, known=[
+                   (slips.LAYERS_REVERSED,
+                    "the norms are in backward's order, last layer first: hooks fire from the loss back "
+                    "towards the input. Return them first layer first (store each at its layer's index, or "
+                    "reverse the list)", wrong["reversed"]),
+                   (slips.NO_SQRT, "you forgot the square root: these are the sums of squares", wrong["squared"]),
+                   (slips.WRONG_TENSOR,
+                    "these are the norms of the weights' gradients (W.grad); the exercise asks for the "
+                    "gradient arriving at each layer's output h, which a hook on h sees", wrong["weights"]),
+                   (slips.WRONG_TENSOR,
+                    "the hooks sit on h @ W, before tanh; put them on each layer's output, after tanh",
+                    wrong["pre"]),
+                   (slips.VALUES_NOT_GRADS,
+                    "these are the norms of the layers' outputs themselves, not of their gradients: a hook "
+                    "receives the gradient, measure that", wrong["values"])]))

@@ -48,6 +48,17 @@ GRAPH_CUT = "graph_cut"
 WRONG_ORDER = "wrong_order"
 WRONG_PATHS = "paths_not_added"
 WRONG_START = "wrong_start"
+NO_SQRT = "no_square_root"
+NORM_AFTER = "norm_after_clipping"
+NORMS_ADDED = "norms_added"
+PER_TENSOR = "clipped_per_tensor"
+CLIPPED_UNDER = "clipped_under_max"
+BY_VALUE = "clipped_by_value"
+FACTOR_INVERTED = "factor_upside_down"
+LAYERS_REVERSED = "layers_reversed"
+WRONG_TENSOR = "hook_on_wrong_tensor"
+VALUES_NOT_GRADS = "values_not_gradients"
+LATE_BINDING = "late_binding"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -85,6 +96,17 @@ LABELS = {
     WRONG_ORDER: "nodes visited in the wrong order",
     WRONG_PATHS: "gradients from different paths not added",
     WRONG_START: "backward started with the wrong gradient",
+    NO_SQRT: "the square root left out",
+    NORM_AFTER: "the norm after clipping returned",
+    NORMS_ADDED: "the tensors' own norms added up",
+    PER_TENSOR: "each tensor clipped by its own norm",
+    CLIPPED_UNDER: "clipped though under max_norm",
+    BY_VALUE: "each entry clipped (clip_grad_value_)",
+    FACTOR_INVERTED: "the clipping factor upside down",
+    LAYERS_REVERSED: "layers in backward's order",
+    WRONG_TENSOR: "a hook on the wrong tensor",
+    VALUES_NOT_GRADS: "values measured instead of gradients",
+    LATE_BINDING: "lambdas in a loop read the loop variable late",
 }
 
 

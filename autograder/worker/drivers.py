@@ -422,6 +422,18 @@ class Session:
                           "enabled_after": exact(engine.is_grad_enabled())})
         return {"steps": steps}
 
+    def drive_clip_grad_norm(self, grads, max_norm):
+        """The learner's clipping on these arrays; what it returned, and the arrays as they are after it."""
+        arrays = [g.copy() for g in grads]
+        result = self.answer(list(arrays), max_norm)
+        return {"result": plain(result), "grads_after": [array_of(a) for a in arrays]}
+
+    def drive_layer_grad_norms(self, weights, x):
+        """The learner's measurement on a tanh network with these weights (leaves that require grad)."""
+        engine = self.engine
+        tensors = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
+        return {"result": plain(self.answer(list(tensors), engine.Tensor(x.copy())))}
+
 
 # name -> driver, made once when this module is imported, before any learner code runs
 DRIVERS = types.MappingProxyType({name.removeprefix("drive_"): function for name, function in vars(Session).items()

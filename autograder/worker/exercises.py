@@ -42,6 +42,8 @@ ANSWERS = {
     "train_neuron": ("07_training_a_neuron.ipynb", "train_neuron", True),
     "mlp_forward": ("08_mlp_real_data.ipynb", "mlp_forward", True),
     "train_step": ("08_mlp_real_data.ipynb", "train_step", True),
+    "clip_grad_norm": ("12_when_gradients_go_wrong.ipynb", "clip_grad_norm", False),
+    "layer_grad_norms": ("12_when_gradients_go_wrong.ipynb", "layer_grad_norms", True),
 }
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

@@ -1,9 +1,10 @@
 """A small reverse-mode autograd engine on numpy, with torch's surface.
 
 Read it top to bottom:
-  1. grad mode       -- the switch behind ``no_grad`` and ``detach``
-  2. graph nodes     -- what ``y.grad_fn`` is, ``AccumulateGrad`` at the leaves, and the version
-                        counts that tell backward a saved value was changed in place
+  1. grad mode       -- the switch behind ``no_grad`` and ``detach``, and ``inference_mode``
+  2. graph nodes     -- what ``y.grad_fn`` is, ``AccumulateGrad`` at the leaves, the version
+                        counts that tell backward a saved value was changed in place, and the
+                        hooks (``register_hook``) that see or change a gradient on its way
   3. Function        -- one operation: ``forward`` computes, ``backward`` applies the chain rule
   4. the operations  -- one small Function per op, named like torch's ``grad_fn`` nodes
   5. Tensor          -- data + grad + grad_fn, operators, and ``backward()``
@@ -126,6 +127,52 @@ class enable_grad(_GradModeContext):
     mode = True
 
 
+_inference_enabled = False
+_inference_made = False  # has any inference tensor been made? (until then no op looks for one)
+
+
+def is_inference_mode_enabled():
+    return _inference_enabled
+
+
+class inference_mode:
+    """Recording off, like ``no_grad``, and every tensor made inside is an *inference tensor*: it can
+    never join a graph later (an op that would save it for backward refuses), nor be changed in
+    place outside inference mode. torch skips the bookkeeping (version counts) for such tensors,
+    which is what makes it faster than ``no_grad``; here only the rules are kept."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _grad_enabled, _inference_enabled
+        self.prev = (_grad_enabled, _inference_enabled)
+        if self.mode:
+            _grad_enabled, _inference_enabled = False, True
+        else:
+            _inference_enabled = False
+
+    def __exit__(self, *exc):
+        global _grad_enabled, _inference_enabled
+        _grad_enabled, _inference_enabled = self.prev
+
+    def __call__(self, func):
+        mode = self.mode
+
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+        return _wraps(wrapper, func)
+
+
+def _made_in_inference(t):
+    """Mark ``t`` an inference tensor if it is made inside inference mode."""
+    global _inference_made
+    if _inference_enabled:
+        t._inference = _inference_made = True
+    return t
+
+
 def _wraps(wrapper, func):
     wrapper.__name__, wrapper.__doc__ = func.__name__, func.__doc__
     wrapper.__wrapped__ = func
@@ -193,6 +240,7 @@ class Node:
     _saved_from = None  # (input tensors, _changes then, the saved values' versions then, or None: all 0)
     _freed = False
     _retained = None  # the output tensor, if it called retain_grad()
+    _hooks = ()  # ((handle, hook), ...): its output tensor's register_hook calls, in order
 
     def __init__(self, function, input_shapes):
         self.function = function
@@ -265,8 +313,26 @@ class Node:
             self._saved, self._saved_from, self._freed = (), None, True
 
     # -- the graph side, used by the backward pass --
+    def run_hooks(self, grad):
+        """The gradient after each hook of the output tensor saw it (a hook returning a tensor replaces it)."""
+        for _, hook in self._hooks:
+            returned = hook(Tensor._make(grad))
+            if returned is None:
+                continue
+            new = returned.data if isinstance(returned, Tensor) else None
+            name = getattr(hook, "__name__", type(hook).__name__)
+            if new is None or new.dtype != grad.dtype:
+                raise RuntimeError(f"hook '{name}' has changed the type of value (was {dtype_name(grad.dtype)} "
+                                   f"got {type(returned).__name__ if new is None else dtype_name(new.dtype)})")
+            if new.shape != grad.shape:
+                raise RuntimeError(f"hook '{name}' has changed the size of value")
+            grad = new
+        return grad
+
     def apply(self, grad):
         """Gradients for each input, each summed back to that input's shape."""
+        if self._hooks:  # register_hook: the output's hooks see its whole gradient first
+            grad = self.run_hooks(grad)
         if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
             t = self._retained
             t.grad = Tensor._make(np.array(grad) if t._grad is None else np.asarray(t._grad.data + grad))
@@ -304,6 +370,13 @@ class AccumulateGrad(Node):
         super().__init__(None, ())
         self.variable = variable
         self.sequence_nr = -1  # it has no children, so it can always come last
+
+    def hooked(self):
+        """A leaf got a hook: from now on its gradient passes the hooks before it is added into .grad.
+        The class's ``apply`` is looked up at each call, so whichever version is in place does the adding."""
+        def apply(grad):
+            return type(self).apply(self, self.run_hooks(grad))
+        self.apply = apply
 
     def apply(self, grad):
         leaf = self.variable
@@ -359,14 +432,23 @@ class Function:
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
             data = np.asarray(data)
         if not should_record(inputs):
-            return Tensor._make(data)
+            return Tensor._make(data) if not _inference_enabled else _made_in_inference(Tensor._make(data))
         ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
+        if ctx._saved and _inference_made:
+            _refuse_inference_tensors(ctx, inputs)
         if ctx._saved:
             if data is not returned and ctx._saved[-1] is returned:  # (ops that keep their output save it last)
                 ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
             # what saved_tensors needs to tell whether a saved value changes in place later
             ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
         return Tensor._make(data, requires_grad=True, grad_fn=ctx)
+
+
+def _refuse_inference_tensors(ctx, inputs):
+    """torch never saves an inference tensor for backward: the op refuses as it records."""
+    kept = [ctx._saved[slot] for slot in ctx._kept()]
+    if any(t._inference and any(t.data is array for array in kept) for t in inputs):
+        raise RuntimeError(compat.INFERENCE_SAVED)
 
 
 # --------------------------------------------------------------------------
@@ -839,10 +921,27 @@ def _as_array(data):
     return array
 
 
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def remove(self):
+        self.node._hooks = tuple(pair for pair in self.node._hooks if pair[0] is not self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class Tensor:
     """An array, its ``grad``, and the ``grad_fn`` that made it. The methods here are the ones the
     tutorial uses; more_ops.py adds the rest of torch's everyday ones (view, max, T, ...)."""
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
+    _inference = False  # made inside inference_mode (set on the few that are)
 
     def __init__(self, data, requires_grad=False):
         self.data = _as_array(data)
@@ -850,6 +949,8 @@ class Tensor:
         self.grad_fn = None
         self._accumulator = None
         self.requires_grad = False
+        if _inference_enabled:
+            _made_in_inference(self)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -909,6 +1010,25 @@ class Tensor:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         self.grad_fn._retained = self
+
+    @property
+    def retains_grad(self):
+        return self.grad_fn is not None and self.grad_fn._retained is self
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is known, before it goes on (or into .grad, at a
+        leaf); if it returns a tensor, that is the gradient from then on."""
+        if not self.requires_grad:
+            raise RuntimeError(compat.NO_GRAD_HOOK)
+        node = self._gradient_edge()
+        if node is self._accumulator and "apply" not in vars(node):
+            node.hooked()
+        handle = RemovableHandle(node)
+        node._hooks = (*node._hooks, (handle, hook))
+        return handle
+
+    def is_inference(self):
+        return self._inference
 
     def detach(self):
         ### BEGIN SOLUTION detach
@@ -1009,6 +1129,8 @@ class Tensor:
         """Every in-place change starts here: refuse it where torch does, count it (``_version``),
         and if the graph records this tensor and ``zero_`` or ``fill_`` overwrites it, end its
         history in a node named ``filled_by``."""
+        if self._inference and not _inference_enabled:
+            raise RuntimeError(compat.INFERENCE_IN_PLACE)
         if self.requires_grad and _grad_enabled:
             if self.is_leaf:
                 raise RuntimeError(compat.LEAF_IN_PLACE)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import compat
 from .compat import numpy_dtype, shape_arguments
-from .engine import Tensor
+from .engine import Tensor, _made_in_inference
 
 # -- making tensors --
 
@@ -26,7 +26,8 @@ def _requiring_grad(t, requires_grad):
 
 
 def _new(array, dtype, requires_grad):
-    return _requiring_grad(Tensor._make(array if dtype is None else array.astype(numpy_dtype(dtype))), requires_grad)
+    made = _made_in_inference(Tensor._make(array if dtype is None else array.astype(numpy_dtype(dtype))))
+    return _requiring_grad(made, requires_grad)
 
 
 def zeros(*shape, dtype=None, requires_grad=False):

@@ -196,6 +196,56 @@ ENGINE = [
 ]
 
 NOTEBOOK = [
+    {"exercise": "clip_grad_norm", "slip": "clipped each tensor by its own norm",
+     "idea": "clips tensor by tensor, as if each had its own budget",
+     "source": """
+        def clip_grad_norm(grads, max_norm):
+            total = 0.0
+            for g in grads:
+                norm = float(np.linalg.norm(g))
+                total += norm ** 2
+                if norm > max_norm:
+                    g *= max_norm / norm
+            return total ** 0.5
+        """},
+    {"exercise": "clip_grad_norm", "slip": "the gradients were not changed",
+     "idea": "rebinds the loop variable (`g = g * scale`), so the caller's arrays never change",
+     "source": """
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads)))
+            if total > max_norm:
+                for g in grads:
+                    g = g * (max_norm / total)
+            return total
+        """},
+    {"exercise": "layer_grad_norms", "slip": "bind it as a default argument",
+     "idea": "a hook lambda in a loop that reads the loop variable late",
+     "source": """
+        def layer_grad_norms(weights, x):
+            norms = [None] * len(weights)
+            h = x
+            for k, w in enumerate(weights):
+                h = (h @ w).tanh()
+                h.register_hook(lambda g: norms.__setitem__(k, float(np.sqrt((g.data ** 2).sum()))))
+            (h ** 2).sum().backward()
+            return norms
+        """},
+    {"exercise": "layer_grad_norms", "slip": "last layer first",
+     "idea": "records with a closure that appends, as hooks fire",
+     "source": """
+        def layer_grad_norms(weights, x):
+            seen = []
+
+            def record(grad):
+                seen.append(float(np.linalg.norm(grad.data)))
+            h = x
+            for w in weights:
+                h = tinygrad_course.tanh(h @ w)
+                h.register_hook(record)
+            loss = (h ** 2).sum()
+            loss.backward()
+            return seen
+        """},
     {"exercise": "sgd_step", "slip": "put a new array in the parameter",
      "idea": "a new array bound to p.data instead of an in-place update",
      "source": """

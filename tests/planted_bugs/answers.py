@@ -1,6 +1,8 @@
-"""Correct answers to the ten notebook exercises, written as a learner would, against an engine."""
+"""Correct answers to the twelve notebook exercises, written as a learner would, against an engine."""
 
 import math
+
+import numpy as np
 
 
 def answers(tinygrad_course):
@@ -60,7 +62,24 @@ def answers(tinygrad_course):
         sgd_step(params, lr)
         return loss.item()
 
+    def clip_grad_norm(grads, max_norm):
+        total = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads))
+        scale = min(1.0, max_norm / (total + 1e-6))
+        for g in grads:
+            g *= scale
+        return total
+
+    def layer_grad_norms(weights, x):
+        norms = [None] * len(weights)
+        h = x
+        for k, w in enumerate(weights):
+            h = (h @ w).tanh()
+            h.register_hook(lambda g, k=k: norms.__setitem__(k, float(np.linalg.norm(g.data))))
+        (h ** 2).sum().backward()
+        return norms
+
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
             "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
-            "mlp_forward": mlp_forward, "train_step": train_step}
+            "mlp_forward": mlp_forward, "train_step": train_step, "clip_grad_norm": clip_grad_norm,
+            "layer_grad_norms": layer_grad_norms}
