@@ -158,7 +158,9 @@ def _installed_prefix(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
 
     pip("wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(wheels))
-    pip("install", "--no-deps", "--no-index", "--prefix", str(prefix), *map(str, wheels.glob("*.whl")))
+    # --ignore-installed: without it pip would first uninstall this environment's own (editable) install
+    pip("install", "--no-deps", "--no-index", "--ignore-installed", "--prefix", str(prefix),
+        *map(str, wheels.glob("*.whl")))
     config = prefix / "etc" / "jupyter"
     nbgrader_own = Path(sysconfig.get_paths()["data"]) / "etc/jupyter/jupyter_server_config.d/nbgrader.json"
     assert nbgrader_own.is_file(), "nbgrader's server config is where this test expects it"
