@@ -8,7 +8,10 @@ Needs the Debian package ``chromium`` (/usr/bin/chromium) and the Python package
 ``playwright`` (no ``playwright install``: the system Chromium is used).
 """
 
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,7 +41,6 @@ pytestmark = [
 
 # the notebook that shows each widget
 NOTEBOOKS = {"accumulation_widget": "05_clearing_gradients.ipynb", "graph_widget": "03_neuron_bce.ipynb"}
-ARTIFACTS = REPO / "test-artifacts"
 WIDGET = ".jp-NotebookPanel:not(.lm-mod-hidden) .agw-widget"  # in the notebook on show, not a hidden tab
 
 
@@ -48,6 +50,15 @@ def stand_in_notebook(folder, widget):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(f"from autograder.learner.widgets import {widget}\n\n{widget}()")]
     nbformat.write(nb, folder / NOTEBOOKS[widget])
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    """Screenshots to look at after a run, passed or failed: $TEST_ARTIFACTS, or a folder of the
+    system's temporary directory. Not pytest's base temp, which its next runs on the machine remove."""
+    folder = Path(os.environ.get("TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "tinygrad-course-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +84,8 @@ def browser():
 
 
 @pytest.fixture
-def open_notebook(lab, browser):
+def open_notebook(lab, browser, artifacts):
     """``open_notebook(url_path, artifact_name)``: a page with the notebook run top to bottom."""
-    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.route("**/*", loopback_only)
     page, names = context.new_page(), []
@@ -95,7 +105,7 @@ def open_notebook(lab, browser):
     yield run_all
     try:
         if names:  # how the page looked at the end, passed or failed: the first thing to look at
-            page.screenshot(path=str(ARTIFACTS / f"{names[0]}_at_end.png"))
+            page.screenshot(path=str(artifacts / f"{names[0]}_at_end.png"))
     finally:
         context.close()
         lab.end_sessions()  # the next test starts with a fresh kernel
@@ -142,7 +152,7 @@ SHOWN_GRADS = """(role) => Array.from(document.querySelectorAll('WIDGET .agw-com
 
 
 @pytest.mark.parametrize("frontend, path", [("jupyterlab", "lab/tree/"), ("notebook7", "notebooks/")])
-def test_accumulation_slider_updates_the_gradients(open_notebook, frontend, path):
+def test_accumulation_slider_updates_the_gradients(open_notebook, artifacts, frontend, path):
     name = f"accumulation_widget_{frontend}"
     page, widget = open_notebook(path + NOTEBOOKS["accumulation_widget"], name)
 
@@ -169,7 +179,7 @@ def test_accumulation_slider_updates_the_gradients(open_notebook, frontend, path
     wait_for_grads(3, True)
     move_slider(widget, "calls", frontend, 1)
     wait_for_grads(4, True)
-    widget.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    widget.screenshot(path=str(artifacts / f"{name}.png"))
 
 
 LEAF_TEXT = """(label) => Array.from(document.querySelectorAll(
@@ -177,7 +187,7 @@ LEAF_TEXT = """(label) => Array.from(document.querySelectorAll(
     .map(g => Array.from(g.querySelectorAll('text')).map(t => t.textContent))""".replace("WIDGET", WIDGET)
 
 
-def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook):
+def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook, artifacts):
     name = "graph_widget_jupyterlab"
     page, widget = open_notebook("lab/tree/" + NOTEBOOKS["graph_widget"], name)
     assert widget.locator("svg.autograd-graph").count() == 2, "torch's graph and the engine's, inline"
@@ -193,7 +203,7 @@ def test_graph_widget_draws_svg_and_redraws_on_a_slider(open_notebook):
     page.wait_for_function(f"(expected) => {{ const leaves = ({LEAF_TEXT})('w'); return leaves.length === 2 && "
                            "leaves.every(l => JSON.stringify(l) === JSON.stringify(expected)); }",
                            arg=expected, timeout=30_000)
-    widget.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    widget.screenshot(path=str(artifacts / f"{name}.png"))
 
 
 # -- light and dark theme: readable colours, named controls, a visible focus ----------------------
@@ -281,7 +291,7 @@ def unnamed_controls(page):
     return problems
 
 
-def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebook):
+def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebook, artifacts):
     page, _ = open_notebook("lab/tree/themes/widgets_in_themes.ipynb", "widgets_in_themes")
     widgets = page.locator(f"{SHOWN} .agw-widget")
     page.wait_for_function(f"() => document.querySelectorAll('{SHOWN} .agw-widget').length === 4 && "
@@ -294,9 +304,9 @@ def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebo
         for theme, name in THEMES.items():
             change_theme(page, name)
             for i in range(widgets.count()):
-                widgets.nth(i).screenshot(path=str(ARTIFACTS / f"widgets_{theme}_{i}.png"))
+                widgets.nth(i).screenshot(path=str(artifacts / f"widgets_{theme}_{i}.png"))
             page.locator(f"{SHOWN} img[src^='data:image/svg+xml']").screenshot(
-                path=str(ARTIFACTS / f"show_graph_{theme}.png"))  # to look at: pixels, not measured here
+                path=str(artifacts / f"show_graph_{theme}.png"))  # to look at: pixels, not measured here
             found, measured = low_contrast(page, TEXTS)
             assert measured > 40, f"only {measured} texts measured in the {theme} theme"
             failures += [(theme, *f) for f in found]
@@ -304,7 +314,7 @@ def test_widgets_read_well_and_name_their_controls_in_light_and_dark(open_notebo
             assert titles[0] == "torch" and titles[1].startswith("your engine"), titles
             outline_style, outline_width, outline_contrast = focus_outline(
                 page, widgets.nth(0).locator(".agw-control-x [role=slider]"),
-                str(ARTIFACTS / f"widgets_{theme}_focused_slider.png"))
+                str(artifacts / f"widgets_{theme}_focused_slider.png"))
             if outline_style == "none" or outline_width < 2 or outline_contrast < 3:
                 failures.append((theme, "focused slider handle", outline_style, outline_width,
                                  round(outline_contrast, 2)))

@@ -1,11 +1,13 @@
 """The learner release, run untouched as a learner first opens it: every cell that is not an open
 exercise runs cleanly, and open exercises fail only with the message that names them."""
 
+import re
 import shutil
 
 import nbclient
 import nbformat
 import pytest
+from nbgrader.utils import determine_grade
 from open_exercises import ENGINE_TODO, errors_of, open_exercise_error, role
 
 from autograder.instructor.release import strip_solutions
@@ -34,6 +36,23 @@ def test_release_notebook_fails_only_at_open_exercises(course_copy, name):
                    if open_exercise_error(cell, ename, evalue) is None]
     assert unexplained == []
     assert errors, f"{name}: nothing is open in the untouched release"
+    failed_checks = [(i, cell, output) for i, cell in enumerate(notebook.cells) for output in cell.get("outputs", [])
+                     if output.get("ename") == "CheckFailed"]
+    assert failed_checks, f"{name}: no check failed, so nothing shows how a failed check reads"
+    for i, cell, output in failed_checks:
+        assert_message_alone(output)
+        if role(cell) == "check":  # still an error output: nbgrader gives the cell no points
+            assert determine_grade(cell)[0] == 0, (i, cell.source)
+
+
+FRAME = re.compile(r"Traceback|^\s*File |Cell In\[|----> |\x1b\[", re.M)
+
+
+def assert_message_alone(output):
+    """A failed check's output is its message: no traceback header, frames, or arrows."""
+    shown = "\n".join(output["traceback"])
+    assert not FRAME.search(shown), shown
+    assert shown == output["evalue"], (shown, output["evalue"])
 
 
 def test_release_has_every_notebook():

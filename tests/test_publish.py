@@ -112,7 +112,7 @@ def test_no_instructor_file_or_history(published):
     assert [p for p in paths if INSTRUCTOR_ONLY.search(p)] == []
     assert not any(p.endswith(".db") or "__pycache__" in p for p in paths)
     assert {p.split("/")[0] for p in paths} == {
-        ".gitignore", "LICENSE", "README.md", "autograder", "binder", "course", "pyproject.toml"}
+        ".gitignore", "LICENSE", "README.md", "autograder", "binder", "course", "jupyter-config", "pyproject.toml"}
     assert (published / "LICENSE").read_text() == (REPO / "LICENSE").read_text()
     # its own history: one commit of this tree, no object of this repository's
     commits = subprocess.run(["git", "rev-list", "--all"], cwd=published, capture_output=True, text=True,

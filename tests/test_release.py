@@ -2,13 +2,21 @@
 and free of solution text and hidden tests."""
 
 import ast
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.instructor import release
-from autograder.learner.engines import COURSE, SOLUTIONS
+from autograder.learner.engines import COURSE, REPO, SOLUTIONS
 
 ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
 
@@ -115,10 +123,6 @@ def test_every_library_the_course_imports_is_in_the_learners_environment():
     """Binder installs binder/requirements.txt (also what --publish copies) and a learner's
     `pip install -e .` the project's dependencies (what --publish's pyproject lists): both must
     hold every third-party library a notebook imports (matplotlib for 07's loss curve)."""
-    import sys
-    import tomllib
-
-    from autograder.learner.engines import REPO
     provided_by = {"IPython": "ipykernel"}  # IPython comes with the kernel
     own = {"tinygrad_course", "autograder"}
     imported = {name for path in SOLUTIONS.glob("*.ipynb") for cell in nbformat.read(path, as_version=4).cells
@@ -131,3 +135,73 @@ def test_every_library_the_course_imports_is_in_the_learners_environment():
                 for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
     assert third_party - pinned == set()
     assert third_party - declared == set()
+
+
+# -- the learner's own machine: nbgrader's instructor screens hidden, as on Binder -----------------
+
+INSTRUCTOR_SCREENS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list"}
+
+
+def _installed_prefix(tmp_path):
+    """The project installed as the learner README installs it (a wheel, not -e) into a prefix of
+    its own; with nbgrader's own server config beside ours, as in a venv, where both land."""
+    source, wheels, prefix = tmp_path / "source", tmp_path / "wheel", tmp_path / "prefix"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "jupyter-config", source / "jupyter-config")
+    shutil.copytree(REPO / "autograder", source / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+
+    def pip(*args):
+        done = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    pip("wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(wheels))
+    # --ignore-installed: without it pip would first uninstall this environment's own (editable) install
+    pip("install", "--no-deps", "--no-index", "--ignore-installed", "--prefix", str(prefix),
+        *map(str, wheels.glob("*.whl")))
+    config = prefix / "etc" / "jupyter"
+    nbgrader_own = Path(sysconfig.get_paths()["data"]) / "etc/jupyter/jupyter_server_config.d/nbgrader.json"
+    assert nbgrader_own.is_file(), "nbgrader's server config is where this test expects it"
+    shutil.copy(nbgrader_own, config / "jupyter_server_config.d")
+    return config
+
+
+def test_the_learners_install_hides_nbgraders_instructor_screens(tmp_path):
+    """What JupyterLab loads with the installed settings: the three instructor screens disabled
+    (the page config), the Formgrader server extension off, Validate and Assignments still on."""
+    config = _installed_prefix(tmp_path)
+    (tmp_path / "user").mkdir()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "user"), JUPYTER_CONFIG_PATH=str(config))
+    listed = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "labextension", "list"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    text = listed.stdout + listed.stderr
+    assert "Disabled extensions:" in text, text
+    disabled = {line.strip() for line in text.split("Disabled extensions:")[1].splitlines() if line.strip()}
+    assert disabled == INSTRUCTOR_SCREENS, text
+    probe = ("import json; from jupyter_server.serverapp import ServerApp; app = ServerApp(); "
+             "app.find_server_extensions(); print(json.dumps(dict(app.jpserver_extensions)))")
+    found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    extensions = json.loads(found.stdout.strip().splitlines()[-1])
+    assert extensions["nbgrader.server_extensions.formgrader"] is False
+    assert extensions["nbgrader.server_extensions.validate_assignment"] is True
+    assert extensions["nbgrader.server_extensions.assignment_list"] is True
+
+
+def test_the_learners_settings_are_installed_where_binder_puts_its_own():
+    """pyproject installs every file of jupyter-config/ under etc/jupyter/ at the same place, and
+    they disable what binder/postBuild disables (two ways to one state: Binder's image, a venv)."""
+    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = {path.relative_to(REPO).as_posix() for path in (REPO / "jupyter-config").rglob("*") if path.is_file()}
+    assert sorted(f for files in data_files.values() for f in files) == sorted(shipped)
+    for target, files in data_files.items():
+        for name in files:
+            assert f"{target}/{name.rsplit('/', 1)[1]}" == name.replace("jupyter-config/", "etc/jupyter/", 1)
+    post_build = (REPO / "binder" / "postBuild").read_text()
+    binder_lab = set(re.findall(r"labextension disable --level=sys_prefix (\S+)", post_build))
+    binder_server = set(re.findall(r"server extension disable --sys-prefix (\S+)", post_build))
+    page = json.loads((REPO / "jupyter-config/labconfig/page_config.d/tinygrad-course.json").read_text())
+    server = json.loads((REPO / "jupyter-config/jupyter_server_config.d/tinygrad-course.json").read_text())
+    assert {name for name, off in page["disabledExtensions"].items() if off} == binder_lab == INSTRUCTOR_SCREENS
+    assert {name for name, on in server["ServerApp"]["jpserver_extensions"].items() if not on} == binder_server

@@ -17,7 +17,7 @@ Steps:
 ``--publish DIR`` writes a repository for learners instead: a fresh build of the release, the
 ``autograder`` modules its notebooks import (found from their imports, never ``autograder/instructor/``,
 the judge, the class grader or this builder: publishing fails if a learner module imports one),
-pyproject.toml, binder/, a README with a Binder badge, LICENSE; nothing
+pyproject.toml, binder/, jupyter-config/, a README with a Binder badge, LICENSE; nothing
 of ``solutions/``, no hidden test, no gradebook, no history of this repository (``publish``).
 """
 
@@ -264,6 +264,17 @@ def _notebook_table():
     return table.group(0)
 
 
+SETUP_SECTION = re.compile(r"^<!-- own-machine set-up:.*?-->\n(.*?)^<!-- end own-machine set-up -->", re.M | re.S)
+
+
+def _own_machine_setup():
+    """The learner's own-machine set-up from this README (one text for both repositories)."""
+    found = SETUP_SECTION.search((REPO / "README.md").read_text())
+    if found is None:
+        raise RuntimeError("README.md has no own-machine set-up section to copy into the learner README")
+    return found.group(1)
+
+
 def _learner_readme(github):
     badge = (f"https://mybinder.org/v2/gh/{github or BADGE_PLACEHOLDER}/HEAD"
              f"?urlpath=lab/tree/course/{FIRST_NOTEBOOK}")
@@ -282,13 +293,8 @@ input, what torch says, what you said, and what the slip looks like.
 
 ## Getting started
 
-On Binder, click the badge: JupyterLab opens `course/{FIRST_NOTEBOOK}`. On your own machine
-(Python 3.11+):
-
-```bash
-python3 -m venv .venv && .venv/bin/pip install -r binder/requirements.txt && .venv/bin/pip install --no-deps -e .
-.venv/bin/jupyter lab course/{FIRST_NOTEBOOK}
-```
+On Binder, click the badge: JupyterLab opens `course/{FIRST_NOTEBOOK}`. On your own machine, see
+below.
 
 Each notebook has the idea, the computation by hand, the same in torch, then the part of the
 engine you write, in `course/tinygrad_course/engine.py`: every open piece raises
@@ -300,13 +306,15 @@ inputs and shapes, so an answer that only fits the tutorial's numbers does not p
 {_notebook_table()}
 Press **Validate** (nbgrader's button) before you submit: it runs the notebook and the visible checks.
 
+{_own_machine_setup().replace("### On your own machine", "## On your own machine", 1)}
 ## What is here
 
 | path | what it is |
 |---|---|
 | `course/` | the notebooks and your engine, `course/tinygrad_course/` |
 | `autograder/` | the checks, widgets and graph drawing the notebooks import |
-| `binder/` | the Binder environment (CPU-only PyTorch) |
+| `binder/` | the Binder environment (CPU-only PyTorch), also the one to install on your own machine |
+| `jupyter-config/` | Jupyter settings the install puts in your environment (nbgrader's instructor screens hidden) |
 """
 
 
@@ -315,6 +323,7 @@ def _learner_pyproject():
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     dependencies = "".join(f"    {json.dumps(d)},\n" for d in project["dependencies"])
+    data_files = "".join(f"{json.dumps(target)} = {json.dumps(files)}\n" for target, files in _data_files().items())
     return f"""[build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -335,7 +344,17 @@ dependencies = [
 where = ["."]
 include = ["autograder*"]
 exclude = ["autograder.instructor*"]
-"""
+
+# Jupyter's settings for this environment: nbgrader's instructor screens hidden (see README.md).
+[tool.setuptools.data-files]
+{data_files}"""
+
+
+def _data_files():
+    """pyproject's data files (install folder -> files): the Jupyter settings in jupyter-config/."""
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
 
 
 def _learner_post_build():
@@ -404,9 +423,10 @@ def _git(folder, *args):
 
 def publish(destination, *, github=None, force=False, git=True):
     """Write a learner-only repository to ``destination``: a fresh build of the release
-    (``course/``), the ``autograder`` modules its notebooks import, pyproject.toml, binder/, README.md,
-    LICENSE. A new folder becomes a git repository with one commit; an existing one (``force``)
-    keeps its .git and gets the new files uncommitted, to review. Returns the modules published."""
+    (``course/``), the ``autograder`` modules its notebooks import, pyproject.toml, binder/,
+    jupyter-config/, README.md, LICENSE. A new folder becomes a git repository with one commit; an
+    existing one (``force``) keeps its .git and gets the new files uncommitted, to review. Returns the
+    modules published."""
     destination = Path(destination).resolve()
     if destination == REPO or REPO in destination.parents:
         raise ValueError(f"publish outside this repository (not into {destination})")
@@ -432,6 +452,7 @@ def publish(destination, *, github=None, force=False, git=True):
     (destination / "binder" / "postBuild").write_text(_learner_post_build())
     (destination / "binder" / "postBuild").chmod(0o755)
     shutil.copy(REPO / "LICENSE", destination / "LICENSE")
+    shutil.copytree(REPO / "jupyter-config", destination / "jupyter-config")
     (destination / "README.md").write_text(_learner_readme(github))
     (destination / "pyproject.toml").write_text(_learner_pyproject())
     (destination / ".gitignore").write_text(LEARNER_GITIGNORE)
@@ -480,8 +501,8 @@ def main(argv=None):
         except (ValueError, RuntimeError) as error:
             print(f"not published: {error}", file=sys.stderr)
             return 1
-        print(f"published the learner repository in {args.publish}: course/, binder/, README.md, LICENSE, "
-              f"pyproject.toml and {len(modules)} modules of autograder/:", *modules, sep="\n  ")
+        print(f"published the learner repository in {args.publish}: course/, binder/, jupyter-config/, "
+              f"README.md, LICENSE, pyproject.toml and {len(modules)} modules of autograder/:", *modules, sep="\n  ")
         if not args.github:
             print(f"Edit the Binder badge in {args.publish / 'README.md'}: replace {BADGE_PLACEHOLDER} with the "
                   "repository's GitHub path (or publish again with --force --github owner/name).")

@@ -180,6 +180,23 @@ def _engine_of(answer):
 diagnose = diagnose_module.diagnose
 
 
+def _show_verdict(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for CheckFailed: the message alone, without the frames of the checker that
+    raised it. It is still shown as an error (ename CheckFailed), so the cell fails and nbgrader
+    (Validate, autograde) counts it as failed."""
+    shown = [str(value)]
+    shell._showtraceback(etype, value, shown)  # what IPython's own showtraceback ends with
+    return shown
+
+
+def _show_failures_plainly():
+    """In a notebook, a failed check reads as a verdict, not as a crash of the checker. Left alone
+    where something else already handles exceptions its own way (a custom handler is one per shell)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None and shell.custom_exceptions in ((), (CheckFailed,)):
+        shell.set_custom_exc((CheckFailed,), _show_verdict)
+
+
 def _capture_and_seal():
     """The checker's own modules join the snapshot (last, so every name is in it), then are sealed
     against ``autograder.learner.checks.check = ...`` from a notebook."""
@@ -195,4 +212,5 @@ def _capture_and_seal():
 
 
 _capture_and_seal()
+_show_failures_plainly()
 
