@@ -369,3 +369,18 @@ def notebook_neuron(lib):
 def test_diagnose_shortens_long_expressions_with_their_brackets_paired(unit, body, engine_from):
     found = diagnose(notebook_neuron, engine=engine_from(plant(reference_source(), unit, body)))
     assert not found.ok and balanced(found.message), found.message
+
+
+def test_numpy_warnings_from_the_learners_code_stay_out_of_the_check(reference):
+    """torch says nothing where a learner's numpy overflows or divides by 0 (it gives inf, as numpy does);
+    so the checks run the learner's code with numpy's floating-point warnings off."""
+    import warnings
+
+    def dy_dx(x):
+        overflowed = np.float64(1e308) * 10  # inf, with a RuntimeWarning where numpy warns
+        return 2 * x if overflowed > 0 else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        passed, text = run("manual_dy_dx", dy_dx, engine=reference)
+    assert passed, text

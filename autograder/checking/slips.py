@@ -26,6 +26,9 @@ WRONG_SAVED = "wrong saved tensor"
 SWAPPED = "gradients swapped"
 NOT_WRITTEN = "not written yet"
 DELEGATED = "handed the work to"
+CLEARED_FIRST = "gradient cleared before the update"
+COUNTED = "counted one backward too"  # ... many / ... few
+TRANSPOSED = "transposed weights"
 
 RTOL, ATOL = 1e-6, 1e-9
 

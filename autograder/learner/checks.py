@@ -1,7 +1,7 @@
 """The checks nbgrader test cells call: the learner's work against torch.autograd.
 
     from autograder.learner.checks import check
-    check("pow_backward")                 # visible: a fixed seed, the seed tutorial's numbers + a few more
+    check("pow_backward")                 # visible: a fixed seed, the notebook's own numbers + a few more
     check("pow_backward", hidden=True)    # hidden: a fresh random seed, random values and shapes
     check("manual_dy_dx", dy_dx)          # a notebook exercise: pass the function you wrote
     check("pow_backward", engine=module)  # tests: check this engine module, not ./tinygrad_course
