@@ -144,3 +144,17 @@ def test_the_checks_never_say_the_seed(module):
     path = Path(autograder.__file__).parent / module
     said = [s for s in _message_strings(path) if re.search(r"\bthe seed\b|\bseed's\b", s, re.I)]
     assert said == []
+
+
+def test_notebook_08_shows_flowers_whose_petals_differ():
+    """Two flowers with the same petals get the same logits, which reads as a bug in a printed batch."""
+    from autograder.checking.datasets import load_iris
+    features, _ = load_iris()
+    notebook = nbformat.read(SOLUTIONS / "08_mlp_real_data.ipynb", as_version=4)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    shown = [[int(r) for r in "".join(groups).split(",")]
+             for groups in re.findall(r"(?:x_all|petals)\[\[([\d, ]+)\]\]|rows = \[([\d, ]+)\]", code)]
+    assert shown
+    for rows in shown:
+        petals = {tuple(features[r, 2:]) for r in rows}
+        assert len(petals) == len(rows), rows
