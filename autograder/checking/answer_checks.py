@@ -321,16 +321,17 @@ def _cleared(grad):
 
 
 def _unmoved(cleared):
-    """Words for parameters the step left where they were. Their gradients, as they are after the step,
-    tell the two usual reasons apart: cleared, the step most likely used them after clearing them (a
-    zero gradient moves nothing); still there, the update went to a new tensor."""
+    """Words for parameters the step left where they were. Their gradients as they are after the step
+    tell the usual reasons apart as far as values can: still there, the update went to a new tensor;
+    cleared, either the step used them after clearing them (a zero gradient moves nothing), or the
+    update went to a new tensor and the clearing came after it -- the same values, so both are named."""
+    rebound = ("`p = p - lr * p.grad` makes a new tensor and leaves the one in the list alone; update in place: "
+               "`p -= lr * p.grad`")
     if cleared:
-        return (f"{slips.CLEARED_FIRST}: the parameters did not move, as if their gradient were zero, and "
-                "their .grad is cleared. Clear it after `p -= lr * p.grad`, not before: the step needs it. "
-                "(Or, if you cleared it after the step: `p = p - lr * p.grad` makes a new tensor and leaves "
-                "the parameter alone.)")
-    return ("the parameters did not change: `p = p - lr * p.grad` makes a new tensor and leaves the one in the "
-            "list alone; update in place: `p -= lr * p.grad`")
+        return (f"the parameters did not change, and their .grad is cleared. Two slips do this: the "
+                f"{slips.CLEARED_FIRST} (a zero gradient moves nothing; clear .grad after the step, not before), "
+                f"or {rebound}")
+    return f"the parameters did not change: {rebound}"
 
 
 def torch_training(xs, ys, epochs, lr, *, zero=True, mean=True, sign=1.0):
