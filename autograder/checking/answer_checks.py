@@ -425,18 +425,21 @@ def _relu(a):
 
 
 def mlp_forward(t):
-    def draw(batch=None, classes=None, where=""):
+    def draw(batch=None, classes=None, square=None, where=""):
         batch = int(t.rng.integers(2, 9)) if batch is None else batch
         inputs, hidden = int(t.rng.integers(1, 6)), int(t.rng.integers(2, 9))
         classes = int(t.rng.integers(2, 6)) if classes is None else classes
+        if square is not None:
+            inputs = hidden = classes = square
         x = t.rng.normal(size=(batch, inputs)).astype(np.float32)
         return (_mlp_params(t.rng, inputs, hidden, classes), x), where
     seeds = []
     if not t.hidden:
         x, _ = _iris_batch([0, 50, 100])
         seeds = [((_mlp_params(np.random.default_rng(8), 4, 5, 3), x), "three flowers, one of each species")]
-    families = [draw(1, where="a batch of one"), draw(classes=int(t.rng.integers(20, 41)), where="many classes")] \
-        if t.hidden else []
+    # square weights: the one shape where a transposed weight (x @ W1.T) still multiplies, and the values tell
+    families = [draw(1, where="a batch of one"), draw(classes=int(t.rng.integers(20, 41)), where="many classes"),
+                draw(square=int(t.rng.integers(2, 6)), where="square weights")] if t.hidden else []
     for (params, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
         w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
         t.case(f"mlp_forward(params, x) with x of shape {x.shape}, W1 {w1.shape}, W2 {w2.shape}"

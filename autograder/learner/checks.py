@@ -28,6 +28,8 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
+
 from autograder.checking import answer_checks, datasets, engine_checks, graph_checks, slips, trial
 from autograder.checking.trial import (  # noqa: F401 - re-exported: the notebook's names for the registry
     ALL_EXERCISES,
@@ -60,7 +62,10 @@ def check(exercise, answer=None, *, hidden=False, engine=None, seed=None):
         seed = _hidden_seed(exercise) if hidden else visible_seed(exercise)
     outcome = None
     try:
-        trial = run_check(exercise, _local_runner(exercise, answer, engine), hidden=hidden, seed=seed)
+        # the checker's own numpy (the wrong answers it computes to name a slip) may overflow, harmlessly;
+        # a warning under a check reads as the learner's doing
+        with np.errstate(all="ignore"):
+            trial = run_check(exercise, _local_runner(exercise, answer, engine), hidden=hidden, seed=seed)
     except CheckFailed as failure:
         outcome = failure
     _refuse_if_tampered(exercise)
