@@ -371,3 +371,37 @@ def notebook_neuron(lib):
 def test_diagnose_shortens_long_expressions_with_their_brackets_paired(unit, body, engine_from):
     found = diagnose(notebook_neuron, engine=engine_from(plant(reference_source(), unit, body)))
     assert not found.ok and balanced(found.message), found.message
+
+
+def test_numpy_warnings_from_the_learners_code_stay_out_of_the_check(reference):
+    """torch says nothing where a learner's numpy overflows or divides by 0 (it gives inf, as numpy does);
+    so the checks run the learner's code with numpy's floating-point warnings off."""
+    import warnings
+
+    def dy_dx(x):
+        overflowed = np.float64(1e308) * 10  # inf, with a RuntimeWarning where numpy warns
+        return 2 * x if overflowed > 0 else None
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        passed, text = run("manual_dy_dx", dy_dx, engine=reference)
+    assert passed, text
+
+
+def test_transposed_weights_are_named_whether_the_product_fails_or_runs(reference, rng):
+    """Non-square weights: `x @ W1.T` fails, and the hint names the transposition; square ones (a hidden
+    family): it runs, and the values name it."""
+    def transposed(params, x):
+        w1, b1, w2, b2 = params
+        return (x @ w1.T + b1).relu() @ w2.T + b2
+
+    def transposed_if_square(params, x):
+        w1, b1, w2, b2 = params
+        square = w1.shape[0] == w1.shape[1] and w2.shape[0] == w2.shape[1]
+        return (x @ (w1.T if square else w1) + b1).relu() @ (w2.T if square else w2) + b2
+
+    passed, text = run("mlp_forward", transposed, engine=reference)
+    assert not passed and "Hint: " + slips.words(slips.TRANSPOSED) in text, text
+    for seed in rng.integers(0, 2**63, size=3):
+        passed, text = run("mlp_forward", transposed_if_square, engine=reference, hidden=True, seed=int(seed))
+        assert not passed and "Likely slip -- " + slips.words(slips.TRANSPOSED) in text, text

@@ -914,16 +914,26 @@ def test_nb08_engine_edits_cost_what_they_break(name, tmp_path):
     assert passed == expected, {e: r.message for e, r in found.items()}
 
 
+# the answers worker has no torch, so the setup cell's `import torch` fails there; the statements after it
+# still run, and the notebooks' data module is in the sandbox (judge.NOTEBOOK_DATA): names the notebook's
+# data cell defines are defined in the judge the way they are in the notebook
 @pytest.mark.needs_bwrap
-@pytest.mark.xfail(strict=True, reason=(
-    "the judge's answers worker runs notebook 08's cells without torch and without autograder.checking.datasets: the "
-    "setup cell stops at `import torch`, so SPECIES, load_iris and the data cell's x_all, species... are never "
-    "defined there, and an answer cell that uses one of them at the top (before its def) loses a right answer "
-    "that passes in the notebook. Fixing it means giving the worker the data module and running a cell's "
-    "statements past a failed import -- not a small change"))
 def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points():
-    source = "print(f'{len(SPECIES)} species, {len(x_all)} flowers')\n" + textwrap.dedent(TRAIN_STEP[
-        "p.data -= ..., no no_grad"][1])
+    # the names are used where a failure would leave train_step undefined: at the top of the cell and in a
+    # default argument, evaluated when the def runs
+    source = textwrap.dedent("""
+        print(f"{len(SPECIES)} species, {len(x_all)} flowers")
+        TRAINING_FLOWERS = len(x_all[train_rows])
+
+
+        def train_step(model, params, x, y, lr, flowers=TRAINING_FLOWERS, species_names=SPECIES):
+            loss = tg.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad.data
+                p.grad.data[...] = 0
+            return float(loss)
+        """)
     passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
     assert "NameError" not in found["train_step"].message, found
     assert passed == {"train_step": True}, found

@@ -9,6 +9,8 @@ meanwhile, so only the function itself is graded: in the kernel torch-backed one
 Torch computes every expected answer on the same inputs.
 """
 
+import re
+
 import numpy as np
 import torch
 
@@ -69,7 +71,7 @@ def _visible_then_random(t, seed_inputs, draw, visible_random, hidden_random):
 
 def manual_dy_dx(t):
     for x, where in _visible_then_random(
-            t, [(3, "the seed's x"), (2, "the Clearing Gradients section's x")],
+            t, [(3, "the notebook's x"), (2, "the Clearing Gradients section's x")],
             lambda: (round(float(t.rng.uniform(-5, 5)), 3), ""), 3, 10):
         t.case(f"dy_dx({x!r})" + (f"  ({where})" if where else ""))
         mine = _numbers(t, t.run("call", args=[x], what="dy_dx")["result"], 1, f"dy_dx({x!r})")[0]
@@ -77,13 +79,13 @@ def manual_dy_dx(t):
         if not agrees(mine, expected):
             t.fail(f"dy_dx({x!r})", torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
                 (slips.WRONG_RULE, "you returned x ** 2, the function itself; its derivative is 2 * x", x ** 2),
-                (slips.ONE_EXAMPLE, "that is the seed's answer for x = 3; it must hold for any x", 6.0),
+                (slips.ONE_EXAMPLE, "that is the answer at the notebook's x = 3; it must hold for any x", 6.0),
                 (slips.WRONG_RULE, "the derivative of x ** 2 depends on x: 2 * x", 2.0)]))
 
 
 def manual_dz_dx(t):
     import math
-    for x, where in _visible_then_random(t, [(4, "the seed's x")],
+    for x, where in _visible_then_random(t, [(4, "the notebook's x")],
                                          lambda: (round(float(t.rng.uniform(-3, 3)), 3), ""), 3, 10):
         t.case(f"dz_dx({x!r})" + (f"  ({where})" if where else ""))
         mine = _numbers(t, t.run("call", args=[x], what="dz_dx")["result"], 1, f"dz_dx({x!r})")[0]
@@ -95,7 +97,7 @@ def manual_dz_dx(t):
                 (slips.WRONG_RULE, "cos must be taken of the inner value x ** 2, not of x: cos(x ** 2) * 2 * x",
                  2 * x * math.cos(x)),
                 (slips.WRONG_RULE, "the derivative of sin is cos, not sin", 2 * x * math.sin(x ** 2)),
-                (slips.ONE_EXAMPLE, "that is the seed's answer for x = 4; it must hold for any x",
+                (slips.ONE_EXAMPLE, "that is the answer at the notebook's x = 4; it must hold for any x",
                  -7.661275842587077)]))
 
 
@@ -115,7 +117,7 @@ def manual_bce_grads(t):
         sign = float(t.rng.choice([-1.0, 1.0]))
         return {"x": round(sign * float(t.rng.uniform(6, 10)), 3), "y": float(t.rng.integers(0, 2)),
                 "w": round(float(t.rng.uniform(3.5, 5)), 3), "b": round(float(t.rng.uniform(-1, 1)), 3)}
-    seeds = [(SEED_NEURON, "the seed's numbers"),
+    seeds = [(SEED_NEURON, "the notebook's numbers"),
              ({"x": 20.0, "y": 0.0, "w": 1.0, "b": 0.0}, "so sure of itself that the clamp is flat")]
     cases = _visible_then_random(t, seeds, draw, 3, 10)
     if t.hidden:  # the clamp's flat region on every run, not only when the draw happens to land there
@@ -140,7 +142,8 @@ def manual_bce_grads(t):
                     known.insert(0, (slips.WRONG_MASK, f"mind the clamp: here p = {p:.10g} lies outside [1e-8, 1 - "
                      "1e-8], where clamp's output stays put whatever p does, so no gradient reaches w or b: "
                                      "both are 0", ((p - y) * x, p - y)[i]))
-                known.append((slips.ONE_EXAMPLE, "those are the seed's numbers; they must hold for any x, y, w, b",
+                known.append((slips.ONE_EXAMPLE, "those are the gradients at the notebook's numbers (x = 6.7, y = 0, "
+                              "w = 1, b = 0); they must hold for any x, y, w, b",
                               (6.691762447357178, 0.998770534992218)[i]))
                 t.fail(f"{name} from {call}", torch_value=expected[i], mine=mine[i],
                        slip=pair or slips.explain(mine[i], expected[i], known=known))
@@ -149,7 +152,7 @@ def manual_bce_grads(t):
 def manual_mean_square_grad(t):
     def draw():
         return [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 9)))], ""
-    for values, where in _visible_then_random(t, [([1.0, 2.0, 3.0], "the seed's vector")], draw, 2, 10):
+    for values, where in _visible_then_random(t, [([1.0, 2.0, 3.0], "the notebook's vector")], draw, 2, 10):
         t.case(f"mean_square_grad({values!r})" + (f"  ({where})" if where else ""))
         mine = _numbers(t, t.run("call", args=[list(values)], what="mean_square_grad")["result"], len(values),
                         f"mean_square_grad({values!r})")
@@ -170,9 +173,15 @@ def manual_mean_square_grad(t):
 def predict_accumulated_grad(t):
     def draw():
         return (round(float(t.rng.uniform(-3, 3)), 2), int(t.rng.integers(1, 7)), bool(t.rng.integers(2))), ""
-    seeds = [((2.0, 1, False), "the seed: one backward"), ((2.0, 2, False), "two backward calls"),
+    seeds = [((2.0, 1, False), "the notebook's example: one backward"), ((2.0, 2, False), "two backward calls"),
              ((2.0, 2, True), "zeroing between them")]
-    for (x0, calls, zero_between), where in _visible_then_random(t, seeds, draw, 2, 10):
+    cases = _visible_then_random(t, seeds, draw, 2, 10)
+    if t.hidden:  # on every run, several calls without zeroing, and with: where accumulation shows
+        accumulating = (round(float(t.rng.uniform(0.5, 3)), 2), int(t.rng.integers(2, 7)), False), ""
+        zeroing = (round(float(t.rng.uniform(-3, -0.5)), 2), int(t.rng.integers(2, 7)), True), ""
+        for family in (accumulating, zeroing):
+            cases.insert(int(t.rng.integers(len(cases) + 1)), family)
+    for (x0, calls, zero_between), where in cases:
         call = f"predict_grad({x0!r}, {calls}, {zero_between})"
         t.case(call + (f"  ({where})" if where else ""))
         mine = _numbers(t, t.run("call", args=[x0, calls, zero_between], what="predict_grad")["result"], 1, call)[0]
@@ -183,13 +192,35 @@ def predict_accumulated_grad(t):
             (x ** 2).backward()
         expected = float(x.grad)
         if not agrees(mine, expected):
-            t.fail(call, torch_value=expected, mine=mine, slip=slips.explain(mine, expected, known=[
-                (slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: each backward() adds 2 * x0 to "
-                 f"x.grad, so after {calls} calls "
-                 f"without zeroing it is {calls} * 2 * x0", 2 * x0),
-                (slips.NOT_ACCUMULATED, "zeroing between calls clears x.grad, so only the last call's 2 * x0 is left",
-                 calls * 2 * x0),
-                (slips.NOT_ACCUMULATED, "x.grad is zeroed between rounds, not after the last one", 0.0)]))
+            if zero_between:
+                known = [(slips.NOT_ACCUMULATED, "zeroing between calls clears x.grad, so only the last call's "
+                          "2 * x0 is left", calls * 2 * x0),
+                         (slips.NOT_ACCUMULATED, "x.grad is zeroed between rounds, not after the last one", 0.0)]
+            else:
+                known = [(slips.NOT_ACCUMULATED, f"{slips.words(slips.NOT_ACCUMULATED)}: each backward() adds 2 * x0 "
+                          f"to x.grad, so after {calls} calls without zeroing it is {calls} * 2 * x0", 2 * x0)
+                         ] if calls > 1 else []
+            slip = None if zero_between else _miscounted(t, x0)
+            t.fail(call, torch_value=expected, mine=mine, slip=slip or slips.explain(mine, expected, known=known))
+
+
+def _miscounted(t, x0):
+    """The slip of a prediction that counts the backward calls one off, or None. One case cannot tell
+    ``(calls - 1) * 2 * x0`` at two calls from a gradient not accumulated (both are 2 * x0), so the
+    learner's function is asked for 1 to 4 calls without zeroing and the pattern decides."""
+    if x0 == 0:
+        return None
+    counts = range(1, 5)
+    said = [_numbers(t, t.run("call", args=[x0, k, False], what="predict_grad")["result"], 1,
+                     f"predict_grad({x0!r}, {k}, False)")[0] for k in counts]
+    for off in (1, -1):
+        if all(agrees(value, (k + off) * 2 * x0) for value, k in zip(said, counts)):
+            return slips.Slip(slips.COUNTED, (
+                f"{slips.words(slips.COUNTED)}: for 1, 2, 3, 4 calls without zeroing you predict "
+                f"{', '.join(show(v) for v in said)}, which is {'one more' if off > 0 else 'one less'} "
+                "than the number of calls times 2 * x0. The first backward() sets x.grad to 2 * x0 "
+                "and each further call adds 2 * x0, so after n calls it holds n * 2 * x0"))
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -201,7 +232,7 @@ def no_grad_inference(t):
         xs = [round(float(v), 3) for v in t.rng.uniform(-4, 4, size=int(t.rng.integers(1, 7)))]
         return (round(float(t.rng.uniform(-2, 2)), 3), round(float(t.rng.uniform(-1, 1)), 3), xs,
                 bool(t.rng.integers(2))), ""
-    seeds = [((1.0, 0.0, [6.7], False), "the seed's neuron"), ((0.5, -1.0, [-2.0, 0.0, 1.5, 3.0], True), "")]
+    seeds = [((1.0, 0.0, [6.7], False), "the notebook's neuron"), ((0.5, -1.0, [-2.0, 0.0, 1.5, 3.0], True), "")]
     for (w0, b0, xs, as_tensor), where in _visible_then_random(t, seeds, draw, 1, 8):
         given = f"tensor({xs})" if as_tensor else repr(xs)
         call = f"predict(w, b, {given}) with w = tensor({w0}, requires_grad=True), b = tensor({b0}, requires_grad=True)"
@@ -244,7 +275,7 @@ def sgd_step(t):
     grads = {"w": float(steps[0][3] * SEED_NEURON["x"]), "b": float(steps[1][3])}
     seed = [([(np.array(1.0, np.float32), np.array(grads["w"], np.float32)),
               (np.array(0.0, np.float32), np.array(grads["b"], np.float32))], 0.1)]
-    for (params, lr), where in _visible_then_random(t, [(seed[0], "the seed's w and b after loss.backward()")],
+    for (params, lr), where in _visible_then_random(t, [(seed[0], "the notebook's w and b after loss.backward()")],
                                                     draw, 2, 6):
         t.case(f"sgd_step(params, lr={lr}) with params " + ", ".join(
             f"tensor({show(v)}, requires_grad=True) whose .grad is {show(g)}" for v, g in params)
@@ -268,8 +299,7 @@ def sgd_step(t):
             if not agrees(data, reference.detach().numpy(), F32_RTOL, F32_ATOL):
                 t.fail(f"parameter {k} after the step", torch_value=reference.detach().numpy(), mine=data,
                        slip=slips.explain(data, reference.detach().numpy(), rtol=F32_RTOL, atol=F32_ATOL, known=[
-                           (slips.NOT_IN_PLACE, "the parameters did not change: `p = p - lr * p.grad` makes a new "
-                            "tensor and leaves the one in the list alone; update in place: `p -= lr * p.grad`", value),
+                           (*_unmoved(_cleared(p["grad"])), value),
                            (slips.SIGN, f"{slips.words(slips.SIGN)}: the step went uphill; gradient descent subtracts "
                             "lr * p.grad",
                             value + lr * grad)]))
@@ -291,8 +321,28 @@ def sgd_step(t):
             t.fail("after sgd_step recording is still switched off: use `with no_grad():`")
 
 
+def _cleared(grad):
+    """Is a gradient as the driver reported it cleared (None, or zeros)?"""
+    return grad is None or (not isinstance(grad, dict) and agrees(grad, np.zeros_like(grad)))
+
+
+def _unmoved(cleared):
+    """``(slip id, words)`` for parameters the step left where they were. Their gradients as they are
+    after the step tell the usual reasons apart as far as values can: still there, the update went to a new tensor;
+    cleared, either the step used them after clearing them (a zero gradient moves nothing), or the
+    update went to a new tensor and the clearing came after it -- the same values, so both are named."""
+    rebound = ("`p = p - lr * p.grad` makes a new tensor and leaves the one in the list alone; update in place: "
+               "`p -= lr * p.grad`")
+    if cleared:
+        return slips.CLEARED_FIRST, (
+            f"the parameters did not change, and their .grad is cleared. Two slips do this: the "
+            f"{slips.words(slips.CLEARED_FIRST)} (a zero gradient moves nothing; clear .grad after the step, not "
+            f"before), or {rebound}")
+    return slips.NOT_IN_PLACE, f"the parameters did not change: {rebound}"
+
+
 def torch_training(xs, ys, epochs, lr, *, zero=True, mean=True, sign=1.0):
-    """Full-batch gradient descent on the seed's neuron and loss, in torch (float32, as the engine)."""
+    """Full-batch gradient descent on the notebook's neuron and loss, in torch (float32, as the engine)."""
     x, y = torch.tensor(xs), torch.tensor(ys)
     w, b = torch.tensor(0.0, requires_grad=True), torch.tensor(0.0, requires_grad=True)
     losses = []
@@ -321,7 +371,7 @@ def train_neuron(t):
             w, b, *_ = trained = torch_training(*case)
             if np.all(np.isfinite(trained)) and abs(w) * 3 + abs(b) < 12:
                 return case, ""
-    seeds = [(([6.7], [0.0], 3, 0.1), "the seed's single example")]
+    seeds = [(([6.7], [0.0], 3, 0.1), "the notebook's single example")]
     for (xs, ys, epochs, lr), where in _visible_then_random(t, seeds, draw, 1, 3):
         call = f"train_neuron(xs={xs}, ys={ys}, epochs={epochs}, lr={lr})"
         t.case(call + (f"  ({where})" if where else ""))
@@ -340,6 +390,9 @@ def train_neuron(t):
         if agrees(mine, expected, F32_RTOL, F32_ATOL):
             continue
         variants = [
+            (slips.CLEARED_FIRST, f"{slips.words(slips.CLEARED_FIRST)}: w and b never moved, as if every step "
+             "used a zero gradient; clear the gradients after the update, not before it",
+             torch_training(xs, ys, epochs, 0.0)),
             (slips.NOT_CLEARED, "the gradients were not cleared between epochs: backward() adds to .grad, so each "
              "step used the sum of all gradients so far; zero w.grad and b.grad after each update",
              torch_training(xs, ys, epochs, lr, zero=False)),
@@ -362,10 +415,12 @@ def train_neuron(t):
 # --------------------------------------------------------------------------
 
 def _iris_batch(rows):
-    """A few flowers of the notebook's data set, standardised as the notebook does it."""
+    """A few flowers of the notebook's data set (all four measurements), standardised as the notebook does
+    it: with the mean and standard deviation of its 120 training flowers, chosen by the same shuffle."""
     from autograder.checking.datasets import load_iris
     features, species = load_iris()
-    scaled = (features - features.mean(axis=0)) / features.std(axis=0)
+    training = np.random.default_rng(0).permutation(len(features))[:120]
+    scaled = (features - features[training].mean(axis=0)) / features[training].std(axis=0)
     return scaled[rows].astype(np.float32), species[rows]
 
 
@@ -380,25 +435,29 @@ def _relu(a):
 
 
 def mlp_forward(t):
-    def draw(batch=None, classes=None, where=""):
+    def draw(batch=None, classes=None, square=None, where=""):
         batch = int(t.rng.integers(2, 9)) if batch is None else batch
         inputs, hidden = int(t.rng.integers(1, 6)), int(t.rng.integers(2, 9))
         classes = int(t.rng.integers(2, 6)) if classes is None else classes
+        if square is not None:
+            inputs = hidden = classes = square
         x = t.rng.normal(size=(batch, inputs)).astype(np.float32)
         return (_mlp_params(t.rng, inputs, hidden, classes), x), where
     seeds = []
     if not t.hidden:
         x, _ = _iris_batch([0, 50, 100])
         seeds = [((_mlp_params(np.random.default_rng(8), 4, 5, 3), x), "three flowers, one of each species")]
-    families = [draw(1, where="a batch of one"), draw(classes=int(t.rng.integers(20, 41)), where="many classes")] \
-        if t.hidden else []
+    # square weights: the one shape where a transposed weight (x @ W1.T) still multiplies, and the values tell
+    families = [draw(1, where="a batch of one"), draw(classes=int(t.rng.integers(20, 41)), where="many classes"),
+                draw(square=int(t.rng.integers(2, 6)), where="square weights")] if t.hidden else []
     for (params, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
         w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
         t.case(f"mlp_forward(params, x) with x of shape {x.shape}, W1 {w1.shape}, W2 {w2.shape}"
                + (f"  ({where})" if where else ""))
         hidden_in = x @ w1 + b1
         grad = t.rng.normal(size=(x.shape[0], w2.shape[1]))
-        seen = t.run("mlp_forward", params=params, x=x, grad=grad, what="mlp_forward")
+        seen = t.run("mlp_forward", params=params, x=x, grad=grad, what="mlp_forward",
+                     hint=lambda message, shapes=(w1.shape, w2.shape): _transposed_hint(message, shapes))
         tensors = [torch.tensor(p, dtype=F64, requires_grad=True) for p in params]
         logits = torch.relu(torch.tensor(x, dtype=F64) @ tensors[0] + tensors[1]) @ tensors[2] + tensors[3]
         expected = logits.detach().numpy()
@@ -422,7 +481,8 @@ def mlp_forward(t):
                        (slips.WRONG_RULE, "you returned probabilities (softmax of the logits); return the logits, "
                         "cross_entropy applies log_softmax itself", logits.softmax(-1).detach().numpy()),
                        (slips.WRONG_RULE, "sigmoid in place of relu between the layers",
-                        1 / (1 + np.exp(-hidden_in)) @ w2 + b2)]))
+                        1 / (1 + np.exp(-hidden_in)) @ w2 + b2),
+                       *_transposed_values(x, w1, b1, w2, b2)]))
         if not result["requires_grad"] or "grads" not in seen:
             t.fail("the logits are not part of a graph (requires_grad is False): build them from the "
                    "parameters with tensor operations, not from their .data or numpy arrays")
@@ -434,6 +494,28 @@ def mlp_forward(t):
                        mine=None if isinstance(mine_grad, dict) else mine_grad,
                        slip=slips.Slip(slips.GRAPH_CUT, "no gradient reached it: the logits must be computed from "
                                        "this parameter with tensor operations") if mine_grad is None else None)
+
+
+TRANSPOSED_WORDS = (f"{slips.words(slips.TRANSPOSED)}: W1 has shape (inputs, hidden) and W2 (hidden, classes), "
+                    "so the layers are x @ W1 and h @ W2 as they are. `.T` is for torch's nn.Linear, which stores "
+                    "its weight the other way round, (outputs, inputs)")
+
+
+def _transposed_hint(message, weight_shapes):
+    """The transposed-weights slip when a matrix product failed on the transpose of a weight's shape."""
+    if "cannot be multiplied" not in message:
+        return None
+    named = {(int(a), int(b)) for a, b in re.findall(r"(\d+)x(\d+)", message)}
+    if any(shape[::-1] in named and shape[::-1] != shape for shape in weight_shapes):
+        return TRANSPOSED_WORDS
+    return None
+
+
+def _transposed_values(x, w1, b1, w2, b2):
+    """The logits with both weights transposed, where the shapes let that run (square weights)."""
+    if w1.shape[0] != w1.shape[1] or w2.shape[0] != w2.shape[1]:
+        return []
+    return [(slips.TRANSPOSED, TRANSPOSED_WORDS, _relu(x @ w1.T + b1) @ w2.T + b2)]
 
 
 def torch_train_steps(weights, batches, lr, *, zero=True, sign=1.0, reduction="mean", softmax_first=False):
@@ -527,9 +609,8 @@ def train_step(t):
                     t.fail(f"{name}'s data is {p['repr']} after step {k}; it must stay a numpy array")
                 if not agrees(p, want, F32_RTOL, F32_ATOL):
                     unchanged = k == 0 and agrees(p, before)
-                    t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=slips.Slip(slips.NOT_IN_PLACE,
-                        "the parameters did not change: `p = p - lr * p.grad` makes a new tensor and leaves "
-                        "the model's alone; update in place: `p -= lr * p.grad`") if unchanged else None)
+                    t.fail(f"{name} after step {k}", torch_value=want, mine=p, slip=slips.Slip(*_unmoved(
+                        all(_cleared(g) for g in step["grads"]))) if unchanged else None)
             for name, kept, want in zip(["W", "b"], step["kept"], states[k]):
                 if not agrees(kept, want, F32_RTOL, F32_ATOL):
                     t.fail(f"{name}'s array from before the first step, read after step {k},", torch_value=want,

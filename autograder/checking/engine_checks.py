@@ -20,7 +20,7 @@ from autograder.checking import slips
 from autograder.checking.slips import agrees, show
 
 F64 = torch.float64
-EPS = 1e-8  # the seed's clamp in binary_cross_entropy_loss
+EPS = 1e-8  # the notebook's clamp in binary_cross_entropy_loss
 SEED_NEURON = {"x": 6.7, "y": 0.0, "w": 1.0, "b": 0.0}
 
 
@@ -70,10 +70,10 @@ def reduce_to(array, shape):
 
 
 def neuron_steps(x, y, w, b):
-    """The seed's neuron and loss in torch, one entry per op: (op, inputs, options, grad arriving).
+    """The tutorial's neuron and loss in torch, one entry per op: (op, inputs, options, grad arriving).
 
     z = w*x + b, p = sigmoid(z), L = -(y log(clamp p) + (1 - y) log(1 - clamp p)): the numbers
-    each op's backward meets when the seed calls ``loss.backward()``.
+    each op's backward meets when the notebook calls ``loss.backward()``.
     """
     steps = []
 
@@ -107,7 +107,7 @@ def random_neuron(rng, soft_label=False):
 
 
 def neuron_cases(t, op):
-    """This op's steps in the seed's neuron: at the seed's numbers (visible) or random ones (hidden).
+    """This op's steps in the notebook's neuron: at the notebook's numbers (visible) or random ones (hidden).
     Steps that receive no gradient (the log term y = 0 switches off) test nothing and are left out."""
     numbers = random_neuron(t.rng, soft_label=True) if t.hidden else SEED_NEURON
     label = ", ".join(f"{k}={v:g}" for k, v in numbers.items())
@@ -254,10 +254,10 @@ def pow_backward(t):
         check_op(t, "Pow", [x], grad, lambda a, exponent: a ** exponent, names=["x"],
                  options={"exponent": n}, known=known(x, n, grad), where=where, again=lambda g: case(x, n, g, PROBE))
     if not t.hidden:
-        case(np.array(3.0), 2, np.array(1.0), "the seed: y = x ** 2 at x = 3")
+        case(np.array(3.0), 2, np.array(1.0), "the notebook's example: y = x ** 2 at x = 3")
         x = torch.tensor(16.0, dtype=F64)  # sin(x ** 2) at x = 4 sends cos(16) back to x ** 2
-        case(np.array(4.0), 2, np.array(float(torch.cos(x))), "the seed: z = sin(x ** 2) at x = 4")
-        case(np.array([1.0, 2.0, 3.0]), 2, np.full(3, 1 / 3), "the seed: y = (x ** 2).mean()")
+        case(np.array(4.0), 2, np.array(float(torch.cos(x))), "the notebook's example: z = sin(x ** 2) at x = 4")
+        case(np.array([1.0, 2.0, 3.0]), 2, np.full(3, 1 / 3), "the notebook's example: y = (x ** 2).mean()")
     for _ in range(4 if not t.hidden else 12):
         n = float(t.rng.choice([3, -1, 0.5, 1.5, 1, 0, -2, 2.5, 2, 4]))
         shape = shape_for(t) if t.hidden else (3,)
@@ -274,7 +274,7 @@ def sin_backward(t):
         check_op(t, "Sin", [x], grad, torch.sin, names=["x"], known=known(x, grad), where=where,
                  again=lambda g: case(x, g, PROBE))
     if not t.hidden:
-        case(np.array(16.0), np.array(1.0), "the seed: z = sin(y) with y = x ** 2 = 16")
+        case(np.array(16.0), np.array(1.0), "the notebook's example: z = sin(y) with y = x ** 2 = 16")
     for _ in range(4 if not t.hidden else 12):
         shape = shape_for(t) if t.hidden else (4,)
         case(uniform(t.rng, shape, -4, 4), random_grad(t, shape))
@@ -423,7 +423,8 @@ def mean_backward(t):
                  again=lambda g: case(x, dim, keepdim, g, PROBE), hint=lambda message: (
                      MEAN_DIMS_GONE if "broadcast" in message and dim is not None and not keepdim else None))
     if not t.hidden:
-        case(np.array([1.0, 4.0, 9.0]), None, False, np.array(1.0), "the seed: (x ** 2).mean(), x = [1, 2, 3]")
+        case(np.array([1.0, 4.0, 9.0]), None, False, np.array(1.0),
+             "the notebook's example: (x ** 2).mean(), x = [1, 2, 3]")
         case(uniform(t.rng, (2, 3)), 1, False)
         case(uniform(t.rng, (2, 3)), 0, True)
         case(uniform(t.rng, (3, 2, 2)), (0, 2), False)
@@ -603,8 +604,8 @@ def accumulate_grad(t):
                                "`leaf.grad.data += grad`"))
     if not t.hidden:
         four = np.array(4.0, np.float32)
-        sequence([2.0], [(0, four), (0, four.copy())], "the seed: x = 2, y = x ** 2, backward twice")
-        sequence([3.0], [(0, np.array(6.0, np.float32))], "the seed: x = 3, one backward")
+        sequence([2.0], [(0, four), (0, four.copy())], "the notebook's example: x = 2, y = x ** 2, backward twice")
+        sequence([3.0], [(0, np.array(6.0, np.float32))], "the notebook's example: x = 3, one backward")
     for _ in range(2 if not t.hidden else 8):
         shape = random_shape(t.rng, 0, 2)
         dtype = np.float64 if t.rng.random() < 0.5 else np.float32
@@ -658,8 +659,8 @@ def zero_(t):
             t.fail(f"zero_ returned {_described(seen['returned'])}, not the tensor itself; like torch's, it "
                    "returns the tensor (that is why `x.grad.zero_()` shows tensor(0.)): `return self`")
     if not t.hidden:
-        case(np.array(4.0, np.float32), "the seed: x.grad = tensor(4.), then x.grad.zero_()")
-        case(np.array([0.6667, 1.3333, 2.0], np.float32), "the seed's vector x.grad")
+        case(np.array(4.0, np.float32), "the notebook's example: x.grad = tensor(4.), then x.grad.zero_()")
+        case(np.array([0.6667, 1.3333, 2.0], np.float32), "the notebook's vector x.grad")
     if t.hidden:  # on every run: a gradient that overflowed or went undefined is cleared too
         dtype = t.rng.choice([np.float32, np.float64])
         values = (uniform(t.rng, shape_for(t, 1)) * 10).astype(dtype)
@@ -727,7 +728,7 @@ def detach(t):
             t.fail(f"(detached ** 2).backward() should fail as torch's does, with {theirs!r}; "
                    f"yours gave {seen['backward_error']!r}")
     if not t.hidden:
-        case(2.0, "x", "the seed: z = x.detach(), then (z ** 2).backward() fails")
+        case(2.0, "x", "the notebook's example: z = x.detach(), then (z ** 2).backward() fails")
         case([1.0, 2.0, 3.0], "x * 3")
     for number in range(1 if not t.hidden else 6):
         kind = ["x", "x * 3", "a tensor without grad"][number % 3]

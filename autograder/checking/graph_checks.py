@@ -139,12 +139,12 @@ def random_graph(rng, shape):
 
 
 def seed_graphs():
-    """The seed's three computations: x ** 2 at 3, sin(x ** 2) at 4, and sigmoid(w * x + b)."""
+    """The notebooks' three example computations: x ** 2 at 3, sin(x ** 2) at 4, and sigmoid(w * x + b)."""
     return [
-        ("the seed: y = x ** 2 at x = 3", Graph([(np.array(3.0), True, "x")], [("square", [0])])),
-        ("the seed: z = sin(x ** 2) at x = 4",
+        ("the notebook's example: y = x ** 2 at x = 3", Graph([(np.array(3.0), True, "x")], [("square", [0])])),
+        ("the notebook's example: z = sin(x ** 2) at x = 4",
          Graph([(np.array(4.0), True, "x")], [("square", [0]), ("sin", [1])])),
-        ("the seed's neuron: sigmoid(w * x + b) at x = 6.7, w = 1, b = 0",
+        ("the notebook's neuron: sigmoid(w * x + b) at x = 6.7, w = 1, b = 0",
          Graph([(np.array(1.0), True, "w"), (np.array(0.0), True, "b"), (np.array(6.7), False, "x")],
                [("mul", [0, 2]), ("add", [3, 1]), ("sigmoid", [4])])),
         ("x and v1 reach the root along paths of different lengths",
@@ -466,7 +466,7 @@ def run_program(source):
 
 
 def grad_mode(t):
-    programs = [("the seed: y = x ** 2 inside `with no_grad():`", SEED_PROGRAM)] if not t.hidden else []
+    programs = [("the notebook's example: y = x ** 2 inside `with no_grad():`", SEED_PROGRAM)] if not t.hidden else []
     programs += [("nested blocks, a decorator, an exception", NESTED_PROGRAM),
                  ("one no_grad() object entered twice, nested", REENTERED_PROGRAM)]
     programs += [("", random_program(t.rng)) for _ in range(1 if not t.hidden else 6)]

@@ -59,6 +59,9 @@ LAYERS_REVERSED = "layers_reversed"
 WRONG_TENSOR = "hook_on_wrong_tensor"
 VALUES_NOT_GRADS = "values_not_gradients"
 LATE_BINDING = "late_binding"
+CLEARED_FIRST = "cleared_before_update"
+COUNTED = "off_by_one_count"
+TRANSPOSED = "transposed_weights"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -107,6 +110,9 @@ LABELS = {
     WRONG_TENSOR: "a hook on the wrong tensor",
     VALUES_NOT_GRADS: "values measured instead of gradients",
     LATE_BINDING: "lambdas in a loop read the loop variable late",
+    CLEARED_FIRST: "gradient cleared before the update",
+    COUNTED: "counted one backward too many or too few",
+    TRANSPOSED: "transposed weights",
 }
 
 

@@ -1,7 +1,8 @@
 """The judge: a submission's score, computed with torch in a process that never runs learner code.
 
 The judge starts workers (``autograder.worker.serve``'s loop) in a sandbox that holds the
-learner's files, numpy and the torch-free ``autograder.worker`` package -- no torch, no checks,
+learner's files, numpy and the torch-free ``autograder.worker`` package (and the notebooks' data,
+``NOTEBOOK_DATA``) -- no torch, no checks,
 no reference engine, no stand-ins, no gradebook, nothing writable but a private /tmp: one for
 the engine units, one for the notebook answers that use the engine (the only one given the
 grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine).
@@ -58,6 +59,9 @@ INSIDE = "/opt/judge"                              # where the worker's files ap
 BOOT = ("import sys; sys.path[:0] = {paths!r}; sys.path.append('.'); "
         "from autograder.worker.serve import main; main()")
 WORKER_TASKS = 32  # processes and threads in a worker's sandbox: the worker needs one (sandbox.MAX_TASKS says how)
+# the data modules the notebooks import, in every worker at the path a notebook imports them from: an
+# answer cell may use the names a notebook's data cell defines (08's x_all, species, SPECIES). numpy only.
+NOTEBOOK_DATA = ("checking/__init__.py", "checking/datasets.py")
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
 SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
 
@@ -118,6 +122,7 @@ def _bwrap(argv, folder):
         read_only.append((NUMPY.with_name("numpy.libs"), f"{INSIDE}/site/numpy.libs"))
     read_only += [(PACKAGE / "__init__.py", f"{INSIDE}/grader/autograder/__init__.py"),
                   (PACKAGE / "worker", f"{INSIDE}/grader/autograder/worker"), (folder, "/submission")]
+    read_only += [(PACKAGE / name, f"{INSIDE}/grader/autograder/{name}") for name in NOTEBOOK_DATA]
     return sandbox.bwrap_command(argv, cwd="/submission", env=_env(), read_only=read_only,
                                  installed_packages=False, tasks=WORKER_TASKS)
 
@@ -136,6 +141,9 @@ def _plain_layout(scratch):
     (scratch / "grader" / "autograder").mkdir(parents=True)
     shutil.copyfile(PACKAGE / "__init__.py", scratch / "grader" / "autograder" / "__init__.py")
     (scratch / "grader" / "autograder" / "worker").symlink_to(PACKAGE / "worker")
+    for name in NOTEBOOK_DATA:
+        (scratch / "grader" / "autograder" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PACKAGE / name, scratch / "grader" / "autograder" / name)
     return [str(scratch / "grader"), str(scratch / "site")]
 
 

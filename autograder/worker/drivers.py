@@ -11,6 +11,7 @@ anything this process looks up), and the checks compare those values with torch'
 composition. An in-place or aliasing slip is caught by a step whose result it corrupts.
 """
 
+import ast
 import contextlib
 import io
 import os
@@ -179,7 +180,9 @@ class Session:
             raise ValueError(f"no driver {driver!r}")
         isolate = self.standins.installed(self.engine) if self.standins else contextlib.nullcontext()
         try:
-            with isolate, contextlib.redirect_stdout(io.StringIO()):
+            # numpy's floating-point warnings off: a learner's rule dividing by 0 where torch is silent
+            # (torch never warns there) would print RuntimeWarnings under the check; the values tell
+            with isolate, contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
                 value = function(self, **args)
         except Exception as error:  # noqa: BLE001 - the learner's exception is the finding
             return {"raised": describe_error(error)}
@@ -447,7 +450,11 @@ DRIVERS = types.MappingProxyType({name.removeprefix("drive_"): function for name
 def answer_from_cells(cells, grade_id, function_name):
     """Run a notebook's code cells in order (test cells already left out by the caller) up to the
     *last* cell ``grade_id`` (nbgrader grades the last of duplicated ids too) and return
-    ``(function, problem)``: the function that cell left defined, or why there is none."""
+    ``(function, problem)``: the function that cell left defined, or why there is none.
+
+    A cell runs statement by statement, past one that fails: this process has no torch (nor
+    matplotlib), so a setup cell's ``import torch`` fails here though it works in the notebook, and
+    the names defined after it (the data a notebook loads) must still be defined."""
     last = max((k for k, (cell_id, _) in enumerate(cells) if cell_id == grade_id), default=None)
     if last is None:
         return None, f"no cell with grade_id {grade_id} in the notebook"
@@ -456,10 +463,17 @@ def answer_from_cells(cells, grade_id, function_name):
     for cell_id, source in cells[:last + 1]:
         source = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, f"<cell {cell_id}>", "exec"), namespace)
-        except Exception as error:  # noqa: BLE001 - recorded: the answer may still be usable
+            statements = ast.parse(source, f"<cell {cell_id}>").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             errors.append(f"{type(error).__name__}: {short_repr(error, 300)}")
+            continue
+        for statement in statements:
+            try:
+                code = compile(ast.Module([statement], type_ignores=[]), f"<cell {cell_id}>", "exec")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(code, namespace)
+            except Exception as error:  # noqa: BLE001 - recorded: the answer may still be usable
+                errors.append(f"{type(error).__name__}: {short_repr(error, 300)}")
     value = namespace.get(function_name)
     if callable(value):
         return value, None

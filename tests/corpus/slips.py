@@ -271,6 +271,68 @@ NOTEBOOK = [
         def predict_grad(x0, calls, zero_between):
             return 2 * x0
         """},
+    {"exercise": "sgd_step", "slip": slips.words(slips.CLEARED_FIRST),
+     "idea": "clears each gradient first, then steps with the zero it just made",
+     "source": """
+        def sgd_step(params, lr):
+            with tinygrad_course.no_grad():
+                for p in params:
+                    p.grad.zero_()
+                    p -= lr * p.grad
+        """},
+    {"exercise": "train_neuron", "slip": slips.words(slips.CLEARED_FIRST),
+     "idea": "the training loop zeroes the gradients between backward() and the update",
+     "source": """
+        def train_neuron(xs, ys, epochs, lr):
+            x, y = tinygrad_course.tensor(xs), tinygrad_course.tensor(ys)
+            w = tinygrad_course.tensor(0.0, requires_grad=True)
+            b = tinygrad_course.tensor(0.0, requires_grad=True)
+            losses = []
+            for _ in range(epochs):
+                p = tinygrad_course.clamp(tinygrad_course.sigmoid(w * x + b), 1e-8, 1 - 1e-8)
+                loss = (-(y * tinygrad_course.log(p) + (1 - y) * tinygrad_course.log(1 - p))).mean()
+                losses.append(loss.item())
+                loss.backward()
+                w.grad.zero_()
+                b.grad.zero_()
+                with tinygrad_course.no_grad():
+                    w -= lr * w.grad
+                    b -= lr * b.grad
+            return w, b, losses
+        """},
+    {"exercise": "train_step", "slip": slips.words(slips.CLEARED_FIRST),
+     "idea": "zero_grad in the wrong place: after backward(), before the update",
+     "source": """
+        def train_step(model, params, x, y, lr):
+            loss = tinygrad_course.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            with tinygrad_course.no_grad():
+                for p in params:
+                    p.grad = None if p.grad is None else p.grad.zero_()
+                    p -= lr * p.grad
+            return loss.item()
+        """},
+    {"exercise": "predict_accumulated_grad", "slip": slips.words(slips.COUNTED),
+     "idea": "counts the backward calls after the first, as if the first did not count",
+     "source": """
+        def predict_grad(x0, calls, zero_between):
+            if zero_between:
+                return 2 * x0
+            return (calls - 1) * 2 * x0
+        """},
+    {"exercise": "predict_accumulated_grad", "slip": slips.words(slips.COUNTED),
+     "idea": "counts the forward pass as one more contribution to x.grad",
+     "source": """
+        def predict_grad(x0, calls, zero_between):
+            return 2 * x0 if zero_between else (calls + 1) * 2 * x0
+        """},
+    {"exercise": "mlp_forward", "slip": slips.words(slips.TRANSPOSED),
+     "idea": "x @ W.T, as with torch's nn.Linear weights",
+     "source": """
+        def mlp_forward(params, x):
+            w1, b1, w2, b2 = params
+            return (x @ w1.T + b1).relu() @ w2.T + b2
+        """},
     {"exercise": "no_grad_inference", "slip": "part of a graph",
      "idea": "predicts without no_grad",
      "source": """
