@@ -8,7 +8,7 @@ autograd.py (``torch.autograd.grad``).
 
 import numpy as _np
 
-from . import autograd, more_ops, nn  # noqa: F401  (more_ops adds its methods to Tensor)
+from . import autograd, more_ops, nn, optim  # noqa: F401  (more_ops adds its methods to Tensor)
 from .compat import dtype_name as _dtype_name
 from .engine import (  # noqa: F401
     EXERCISES,
