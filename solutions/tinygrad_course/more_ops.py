@@ -561,7 +561,7 @@ _node_types["ToCopyBackward0"] = ToCopyBackward0
 
 
 def _to_dtype(x, dtype, copy=False):
-    dtype = compat.numpy_dtype(dtype)
+    dtype = compat.numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
     if dtype == x.data.dtype and not copy:
         return x  # torch returns the tensor itself
     if dtype.kind not in "fc":  # not differentiable: off the graph
@@ -622,6 +622,8 @@ def expand(x, *sizes):
             target.append(n)
             continue
         have = shape[d - lead]
+        if have == 1 and n < -1:  # (torch finds out only when it counts the elements)
+            raise RuntimeError("numel: integer multiplication overflow")
         if n != -1 and n != have and (have != 1 or n < 0):
             raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({have}) at "
                                f"non-singleton dimension {d}.  Target sizes: [{', '.join(map(str, sizes))}].  "
@@ -675,7 +677,7 @@ class Var(Function):
         ctx.centered = wide - wide.mean(axis=dim, keepdims=True)
         ctx.dim, ctx.keepdim, ctx.std = dim, keepdim, std
         count = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))  # values per result
-        ctx.divisor = max(0, count - correction)
+        ctx.divisor, ctx.dof = max(0, count - correction), count - correction
         if count - correction <= 0:
             warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the "
                           "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=5)
@@ -690,9 +692,12 @@ class Var(Function):
         grad = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim if ctx.dim is not None else
                                                        tuple(range(ctx.centered.ndim)))
         with np.errstate(divide="ignore", invalid="ignore"):
-            local = 2 * ctx.centered / ctx.divisor
-            if ctx.std:  # d sqrt(v) = dv / (2 sqrt(v)); torch gives 0 where the std is 0
-                local = np.where(ctx.result == 0, 0, local / (2 * ctx.result))
+            if ctx.std:  # d sqrt(v) = dv / (2 sqrt(v)); torch sends 0 on where the std is 0
+                grad = np.where(ctx.result == 0, 0, grad / (2 * ctx.result))
+            if ctx.dim is None and ctx.dof <= 0:  # torch's rule: 2 / 0 is inf, and inf * 0 is nan
+                local = np.where(ctx.centered == 0, np.nan, np.inf)
+            else:
+                local = np.float64(2) / ctx.dof * ctx.centered
         return (grad * local).astype(grad.dtype)
 
 
@@ -841,8 +846,8 @@ class Norm(Function):
                                                        tuple(range(x.ndim)))
         wide, norm, p = x.astype(np.float64), ctx.result, ctx.p
         with np.errstate(divide="ignore", invalid="ignore"):
-            if p == 0:
-                local = np.zeros_like(wide)
+            if p == 0:  # a count of nonzeros: flat (torch sends no gradient at all; the backward pass here
+                local = np.zeros_like(wide)  # expects one from every edge, so it sends zeros)
             elif p == np.inf or p == -np.inf:  # shared among the entries that reach the extreme
                 hits = np.abs(wide) == norm
                 local = np.sign(wide) * hits / hits.sum(axis=ctx.dim, keepdims=True)
@@ -881,20 +886,39 @@ class MaskedFill(Function):
         return _sum_back(np.where(ctx.mask, np.zeros((), grad.dtype), grad), ctx.shape)
 
 
+class MaskedFillTensor(Function):
+    """``masked_fill`` with a 0-d tensor as the value: the value gets the gradient of every place it filled."""
+    node_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def forward(ctx, x, value, mask):
+        ctx.mask, ctx.shape = mask, x.shape
+        return np.where(mask, value, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        zero = np.zeros((), grad.dtype)
+        return _sum_back(np.where(ctx.mask, zero, grad), ctx.shape), np.where(ctx.mask, grad, zero).sum()
+
+
 def masked_fill(self, mask, value):
     if mask.data.dtype != np.bool_:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{_C_TYPE_NAMES[mask.data.dtype.name]}")
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value.ndim} dimension(s).")
-        value = value.item()
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
     check_broadcast(self.data.shape, mask.data.shape)
+    if isinstance(value, Tensor):
+        return MaskedFillTensor.apply(self, _as_dtype(value, self.data.dtype), mask=mask.data)
     return MaskedFill.apply(self, mask=mask.data, value=value)
 
 
 def masked_fill_(self, mask, value):
+    shape = np.broadcast_shapes(self.data.shape, mask.data.shape)
+    if shape != self.data.shape:
+        raise RuntimeError(f"output with shape [{', '.join(map(str, self.data.shape))}] doesn't match the broadcast "
+                           f"shape [{', '.join(map(str, shape))}]")
     return self._in_place(masked_fill(self, mask, value))
 
 
@@ -936,8 +960,9 @@ def _broadcasts_to(shape, target):
 
 
 class CopySlices(Function):
-    """``t[index] = value`` on a tensor the graph records: ``t``'s old values at ``index`` no longer
-    matter (gradient 0 there), and ``value`` gets the gradient of the places it went to."""
+    """``t[index] = value`` on a tensor the graph records (``IndexPutBackward0`` for an index of tensors,
+    lists or a mask): ``t``'s old values at ``index`` no longer matter (gradient 0 there), and ``value``
+    gets the gradient of the places it went to."""
     node_name = "CopySlices"
 
     @staticmethod
@@ -966,11 +991,15 @@ def setitem(self, index, value):
     value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self.data.dtype))
     value = _as_dtype(value, self.data.dtype)
     target = self.data[index].shape
-    if not _broadcasts_to(value.data.shape, target):
+    advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
+    if not advanced:
+        expand(Tensor._make(value.data), *target)  # torch copies the value in by expanding it: its errors
+    elif not _broadcasts_to(value.data.shape, target):
         raise RuntimeError(f"shape mismatch: value tensor of shape [{', '.join(map(str, value.data.shape))}] cannot "
                            f"be broadcast to indexing result of shape [{', '.join(map(str, target))}]")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
-        self._in_place(CopySlices.apply(self, value, index=index))
+        self._in_place(CopySlices.apply(self, value, index=index,
+                                        node_name="IndexPutBackward0" if advanced else "CopySlices"))
         return
     self._check_in_place(filled_by=None)
     self.data[index] = value.data
