@@ -614,7 +614,8 @@ def expand(x, *sizes):
                            f"the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     target = []
-    for d, n in enumerate(sizes):
+    for d in reversed(range(len(sizes))):  # from the last dim, as torch checks them
+        n = sizes[d]
         if d < lead:
             if n < 0:
                 raise RuntimeError(f"The expanded size of the tensor ({n}) isn't allowed in a leading, "
@@ -629,7 +630,7 @@ def expand(x, *sizes):
                                f"non-singleton dimension {d}.  Target sizes: [{', '.join(map(str, sizes))}].  "
                                f"Tensor sizes: [{', '.join(map(str, shape))}]")
         target.append(have if n == -1 else n)
-    return Expand.apply(x, shape=tuple(target))
+    return Expand.apply(x, shape=tuple(reversed(target)))
 
 
 class Repeat(Function):
@@ -698,7 +699,7 @@ class Var(Function):
                 local = np.where(ctx.centered == 0, np.nan, np.inf)
             else:
                 local = np.float64(2) / ctx.dof * ctx.centered
-        return (grad * local).astype(grad.dtype)
+            return (grad * local).astype(grad.dtype)
 
 
 def _var_arguments(dim, unbiased, correction):
@@ -855,7 +856,7 @@ class Norm(Function):
                 local = np.sign(wide)
             else:  # x |x|^(p-2) / norm^(p-1); torch gives 0 where the norm is 0
                 local = np.where(norm == 0, 0, wide * np.abs(wide) ** (p - 2) / norm ** (p - 1))
-        return (grad * local).astype(grad.dtype)
+            return (grad * local).astype(grad.dtype)
 
 
 def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
