@@ -528,11 +528,10 @@ def _tensor_type(array):
     return f"torch.{compat.TORCH_TYPE_NAMES[array.dtype.name]}Tensor{{[{', '.join(map(str, array.shape))}]}}"
 
 
-def _sum_back(grad, shape):
-    """``grad`` summed over the axes that broadcasting to it added or stretched from ``shape``."""
-    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape)))) if grad.ndim > len(shape) else grad
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=stretched, keepdims=True) if stretched else grad
+def _broadcast_axes(shape, target):
+    """The axes of ``target`` that broadcasting ``shape`` to it added or stretched: where a gradient is summed back."""
+    lead = len(target) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and target[lead + i] != 1)
 
 
 # -- conversions: to, double, float, long, int, ... --
@@ -598,12 +597,12 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.shape = x.shape
+        ctx.shape, ctx.axes = x.shape, _broadcast_axes(x.shape, shape)
         return np.broadcast_to(x, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return _sum_back(grad, ctx.shape)
+        return grad.sum(axis=ctx.axes).reshape(ctx.shape)
 
 
 def expand(x, *sizes):
@@ -879,12 +878,13 @@ class MaskedFill(Function):
 
     @staticmethod
     def forward(ctx, x, mask, value):
-        ctx.mask, ctx.shape = mask, x.shape
-        return np.where(mask, x.dtype.type(value), x)
+        out = np.where(mask, x.dtype.type(value), x)
+        ctx.mask, ctx.shape, ctx.axes = mask, x.shape, _broadcast_axes(x.shape, out.shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        return _sum_back(np.where(ctx.mask, np.zeros((), grad.dtype), grad), ctx.shape)
+        return np.where(ctx.mask, np.zeros((), grad.dtype), grad).sum(axis=ctx.axes).reshape(ctx.shape)
 
 
 class MaskedFillTensor(Function):
@@ -893,13 +893,15 @@ class MaskedFillTensor(Function):
 
     @staticmethod
     def forward(ctx, x, value, mask):
-        ctx.mask, ctx.shape = mask, x.shape
-        return np.where(mask, value, x)
+        out = np.where(mask, value, x)
+        ctx.mask, ctx.shape, ctx.axes = mask, x.shape, _broadcast_axes(x.shape, out.shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         zero = np.zeros((), grad.dtype)
-        return _sum_back(np.where(ctx.mask, zero, grad), ctx.shape), np.where(ctx.mask, grad, zero).sum()
+        into_x = np.where(ctx.mask, zero, grad).sum(axis=ctx.axes).reshape(ctx.shape)
+        return into_x, np.where(ctx.mask, grad, zero).sum()
 
 
 def masked_fill(self, mask, value):
@@ -969,6 +971,7 @@ class CopySlices(Function):
     @staticmethod
     def forward(ctx, x, value, index):
         ctx.index, ctx.value_shape = index, value.shape
+        ctx.axes = _broadcast_axes(value.shape, x[index].shape)
         out = x.copy()
         out[index] = value
         return out
@@ -977,7 +980,7 @@ class CopySlices(Function):
     def backward(ctx, grad):
         into = grad.copy()
         into[ctx.index] = 0
-        return into, _sum_back(grad[ctx.index], ctx.value_shape)
+        return into, grad[ctx.index].sum(axis=ctx.axes).reshape(ctx.value_shape)
 
 
 _LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
