@@ -125,6 +125,9 @@ def test_parameters_names_and_printing(reference):
         torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9))
     assert repr(reference.optim.Adam(ours.parameters())) == repr(torch.optim.Adam(theirs.parameters()))
     assert ours.training and not ours.eval().body[0].training
+    for net in (ours, theirs):  # a parameter replaced by another, or removed
+        net.head.weight, net.body[0].bias = type(net.scale)(net.head.weight.detach() * 2), None
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
 
 
 def test_zero_grad_sets_none_or_zeros_and_steps_count_as_versions(reference):
@@ -151,7 +154,7 @@ def test_zero_grad_sets_none_or_zeros_and_steps_count_as_versions(reference):
     "lib.optim.Adam(layer.parameters(), lr=-1)", "lib.optim.Adam(layer.parameters(), betas=(1.0, 0.9))",
     "lib.optim.Adam(layer.parameters(), betas=(0.9, -0.1))", "lib.optim.Adam(layer.parameters(), eps=-1)",
     "lib.nn.Linear(2, 3)(lib.ones(3))", "lib.nn.Linear(2, 3)(lib.ones(4, 3))", "lib.nn.Module()(lib.ones(1))",
-    "layer.missing",
+    "layer.missing", "setattr(layer, 'weight', lib.ones(3, 2))", "setattr(layer, 'bias', 1.5)",
 ])
 def test_misuses_raise_torchs_errors(reference, misuse):
     found = []

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import functions
-from ..compat import check_matmul
+from ..compat import TORCH_TYPE_NAMES, check_matmul
 from ..engine import Function, Tensor
 
 
@@ -40,8 +40,11 @@ class Module:
         if isinstance(value, Parameter | Module) and "_parameters" not in vars(self):
             kind = "parameters" if isinstance(value, Parameter) else "module"
             raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
-        if isinstance(value, Parameter):
+        if isinstance(value, Parameter) or (value is None and name in vars(self).get("_parameters", {})):
             self._parameters[name] = value
+        elif name in vars(self).get("_parameters", {}):
+            raise TypeError(f"cannot assign '{_type_name(value)}' as parameter '{name}' (torch.nn.Parameter or None "
+                            "expected)")
         elif isinstance(value, Module):
             self._modules[name] = value
         else:
@@ -129,6 +132,12 @@ class Module:
         return f"{type(self).__name__}(\n" + "".join(f"  {line}\n" for line in lines) + ")"
 
 
+def _type_name(value):
+    if isinstance(value, Tensor):
+        return f"torch.{TORCH_TYPE_NAMES[value.data.dtype.name]}Tensor"
+    return type(value).__name__
+
+
 class Addmm(Function):
     """``bias + x @ w`` in one node, as torch computes ``nn.Linear`` on a batch (``w`` is the weight, transposed)."""
     node_name = "AddmmBackward0"
@@ -168,7 +177,7 @@ class Linear(Module):
         self.bias = Parameter(_uniform((out_features,), bound, dtype)) if bias else None
 
     def __setattr__(self, name, value):
-        if name == "bias" and value is None:
+        if name == "bias" and value is None and "bias" not in self._parameters:  # bias=False: registered as None
             self._parameters["bias"] = None
             return
         super().__setattr__(name, value)
