@@ -205,3 +205,6 @@ def test_the_learners_settings_are_installed_where_binder_puts_its_own():
     server = json.loads((REPO / "jupyter-config/jupyter_server_config.d/tinygrad-course.json").read_text())
     assert {name for name, off in page["disabledExtensions"].items() if off} == binder_lab == INSTRUCTOR_SCREENS
     assert {name for name, on in server["ServerApp"]["jpserver_extensions"].items() if not on} == binder_server
+    assert 'cp -r jupyter-config/. "$(python -c' in post_build, "Binder's editable install gets the settings too"
+    culling = server["MappingKernelManager"]
+    assert culling["cull_connected"] and 0 < culling["cull_idle_timeout"] <= 3600, "idle kernels are shut down"
