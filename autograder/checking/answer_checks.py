@@ -1,8 +1,8 @@
-"""The checks for the 12 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 14 notebook exercises: a function the learner writes in a solution cell.
 
-``t.answer`` is that function. Six need no engine (no engine, no torch allowed while they run):
-calculus on paper turned into Python, and notebook 12's gradient clipping on numpy arrays; the
-other six drive the learner's engine -- the
+``t.answer`` is that function. Seven need no engine (no engine, no torch allowed while they run):
+calculus on paper turned into Python, notebook 10's dual numbers and notebook 12's gradient
+clipping on numpy arrays; the other seven drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
