@@ -149,6 +149,8 @@ def test_bad_calls_say_what_is_wrong(reference):
 # ---------------------------------------------------------------- memorised answers
 
 def _key(value):
+    if callable(value) and not hasattr(value, "data"):  # a function the check built (notebook 10's f): fresh each call
+        return "a function"
     if hasattr(value, "data") and not isinstance(value, np.ndarray):
         return ("tensor", _key(np.asarray(value.data)))
     if isinstance(value, np.ndarray):

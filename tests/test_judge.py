@@ -792,6 +792,86 @@ def test_nb12_answers(exercise, name):
     assert passed == {exercise: right}, found
 
 
+NB10 = "10_vjp_jvp"
+NB10_DUAL_HEAD = """
+            class Dual:
+                def __init__(self, value, tangent):
+                    self.value, self.tangent = value, tangent
+
+                def __add__(self, other):
+                    other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                    return Dual(self.value + other.value, self.tangent + other.tangent)
+                __radd__ = __add__
+
+                def sin(self):
+                    return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+                def exp(self):
+                    return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+"""
+NB10_ANSWERS = {
+    "jacobian_rows": {
+        "the solution": (True, None),
+        "autograd.grad with one-hot rows of an identity": (True, """
+            def jacobian_rows(f, x):
+                y = f(x)
+                eye = np.eye(y.shape[0], dtype=np.float32)
+                return np.stack([tg.autograd.grad(y, x, grad_outputs=tg.tensor(e), retain_graph=True)[0].numpy()
+                                 for e in eye])
+            """),
+        "rows stacked as columns": (False, """
+            def jacobian_rows(f, x):
+                y = f(x)
+                eye = np.eye(y.shape[0], dtype=np.float32)
+                return np.stack([tg.autograd.grad(y, x, grad_outputs=tg.tensor(e), retain_graph=True)[0].numpy()
+                                 for e in eye], axis=1)
+            """),
+    },
+    "dual_jvp": {
+        "the solution": (True, None),
+        "a Dual with its own __rmul__": (True, NB10_DUAL_HEAD + """
+                def __mul__(self, other):
+                    if isinstance(other, Dual):
+                        return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+                    return Dual(self.value * other, self.tangent * other)
+
+                def __rmul__(self, other):
+                    return self * other
+
+            def jvp(f, x, v):
+                out = f(Dual(x, v))
+                return out.value, out.tangent
+            """),
+        "torch.func.jvp itself (no torch in the worker)": (False, """
+            def jvp(f, x, v):
+                import torch
+                value, tangent = torch.func.jvp(f, (torch.tensor(x),), (torch.tensor(v),))
+                return value.numpy(), tangent.numpy()
+            """),
+        "the tangent of sin uses sin": (False, NB10_DUAL_HEAD.replace("np.cos(self.value) * self.tangent",
+                                                                     "np.sin(self.value) * self.tangent") + """
+                def __mul__(self, other):
+                    other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                    return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+                __rmul__ = __mul__
+
+            def jvp(f, x, v):
+                out = f(Dual(x, v))
+                return out.value, out.tangent
+            """),
+    },
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, variants in NB10_ANSWERS.items() for n in sorted(variants)])
+def test_nb10_answers(exercise, name):
+    right, source = NB10_ANSWERS[exercise][name]
+    notebook = _with_answers(NB10, {} if source is None else {f"{exercise}_answer": source})
+    passed, found = scores(SOLUTIONS, [exercise], {NB10: notebook})
+    assert passed == {exercise: right}, found
+
+
 def _engine_edited(tmp_path, unit=None, body=None, files=None):
     """The reference engine files with ``unit``'s solution replaced by ``body``, and whole-text edits
     ``files`` (path under tinygrad_course -> function of the text)."""

@@ -1,8 +1,8 @@
-"""The checks for the 12 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 14 notebook exercises: a function the learner writes in a solution cell.
 
-``t.answer`` is that function. Six need no engine (no engine, no torch allowed while they run):
-calculus on paper turned into Python, and notebook 12's gradient clipping on numpy arrays; the
-other six drive the learner's engine -- the
+``t.answer`` is that function. Seven need no engine (no engine, no torch allowed while they run):
+calculus on paper turned into Python, notebook 10's dual numbers and notebook 12's gradient
+clipping on numpy arrays; the other seven drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
@@ -798,3 +798,212 @@ def layer_grad_norms(t):
                    (slips.VALUES_NOT_GRADS,
                     "these are the norms of the layers' outputs themselves, not of their gradients: a hook "
                     "receives the gradient, measure that", wrong["values"])]))
+
+
+# --------------------------------------------------------------------------
+# Notebook 10: Jacobians row by row, and forward mode with dual numbers
+# --------------------------------------------------------------------------
+
+JACOBIAN_KINDS = ("tanh_affine", "sin_times_linear", "exp_of_squares")
+
+
+def _jacobian_inputs(rng, kind, m, n):
+    a = (rng.normal(size=(m, n)) / np.sqrt(n)).astype(np.float32)
+    b = (rng.normal(size=(m,) if kind != "sin_times_linear" else (m, n)) * 0.7).astype(np.float32)
+    x = rng.uniform(-1.5, 1.5, size=n).astype(np.float32)
+    return kind, a, b, x
+
+
+def _matrix(t, value, what):
+    """The learner's Jacobian as a 2-D float array (rows may come as a list of tensors or arrays)."""
+    def unwrap(v):
+        if isinstance(v, dict) and "sequence" in v:
+            return [unwrap(item) for item in v["sequence"]]
+        if isinstance(v, dict) and "tensor" in v:
+            return unwrap(v["tensor"])
+        if isinstance(v, dict):
+            raise TypeError("not a number")
+        return v
+    try:
+        array = np.asarray(unwrap(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 2:
+        t.fail(f"{what} should return the Jacobian, a 2-D array or tensor (or a list of rows); it returned "
+               f"{described(value)}")
+    return array
+
+
+def jacobian_rows(t):
+    from autograder.worker.drivers import jacobian_function
+
+    def draw(kind=None, m=None, n=None, where=""):
+        kind = JACOBIAN_KINDS[int(t.rng.integers(len(JACOBIAN_KINDS)))] if kind is None else kind
+        m = int(t.rng.integers(2, 6)) if m is None else m
+        n = int(t.rng.integers(2, 6)) if n is None else n
+        return _jacobian_inputs(t.rng, kind, m, n), where
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(10)
+        seeds = [(_jacobian_inputs(rng, "tanh_affine", 2, 3), "the notebook's tanh(A @ x + b), 2 outputs, 3 inputs"),
+                 (_jacobian_inputs(rng, "sin_times_linear", 3, 2), "3 outputs, 2 inputs")]
+    families = [draw(kind, where=f"{kind}, judge-drawn") for kind in JACOBIAN_KINDS] + [
+        draw(m=1, where="one output: the Jacobian is the gradient as a row"),
+        draw(m=4, n=4, where="square")] if t.hidden else []
+    for (kind, a, b, x), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
+        m, n = a.shape
+        call = f"jacobian_rows(f, x) for f = {kind} with {m} outputs and {n} inputs"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("jacobian_rows", kind=kind, a=a.copy(), b=b.copy(), x=x.copy(), what="jacobian_rows")
+        mine = _matrix(t, seen["result"], "jacobian_rows")
+        f = jacobian_function(kind, torch.tensor(a), torch.tensor(b))
+        expected = torch.autograd.functional.jacobian(f, torch.tensor(x)).numpy().astype(np.float64)
+        if agrees(mine, expected, F32_RTOL, F32_ATOL):
+            continue
+        total = np.repeat(expected.sum(0, keepdims=True), m, axis=0)
+        known = [
+            (slips.JACOBIAN_TRANSPOSED,
+             f"{slips.words(slips.JACOBIAN_TRANSPOSED)}: row i of the Jacobian is the gradient of output y[i], "
+             f"so it has one entry per input; yours has shape {mine.shape}, torch's {expected.shape}", expected.T),
+            (slips.ROWS_ACCUMULATED,
+             f"{slips.words(slips.ROWS_ACCUMULATED)}: each of your rows is the sum of that row and every row "
+             "before it. backward adds into x.grad; set x.grad = None (or use autograd.grad) before each row, "
+             "and v must be zero everywhere except at i", np.cumsum(expected, axis=0)),
+            (slips.NOT_ONE_HOT,
+             f"{slips.words(slips.NOT_ONE_HOT)}: every row is the sum of all the rows, the gradient of y.sum(). "
+             "Either v was all ones, or every row is the same x.grad array, still accumulating: v = e_i (a 1 at "
+             "i, zeros elsewhere) and a fresh gradient for each row", total),
+            (slips.ROW_REPEATED,
+             f"{slips.words(slips.ROW_REPEATED)}: every row is the last one. If you stored x.grad and then "
+             "zeroed it in place, all your rows are one array; keep a copy, or set x.grad = None instead",
+             np.repeat(expected[-1:], m, axis=0)),
+            (slips.ROW_REPEATED,
+             f"{slips.words(slips.ROW_REPEATED)}: every row is the first one; the one-hot v must move to the "
+             "next output for each row", np.repeat(expected[:1], m, axis=0))]
+        if mine.shape != expected.shape and mine.shape != expected.T.shape:
+            t.fail(f"the Jacobian {call} has shape {mine.shape}; torch's has shape {expected.shape}: one row per "
+                   "output, one column per input", slip=slips.Slip(slips.WRONG_SHAPE))
+        t.fail(f"the Jacobian {call}", torch_value=expected, mine=mine,
+               slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=known))
+
+
+def _has_x(expression):
+    return expression[0] == "x" or any(isinstance(e, list) and _has_x(e) for e in expression[1:])
+
+
+def random_expression(rng, depth, top=True):
+    """A random tree of +, *, sin and exp on x and constants (``drivers.evaluate`` reads it); x is in
+    every sin and exp (a plain number has no .sin()) and in the whole."""
+    if depth == 0 or rng.random() < 0.2:
+        return ["x"] if top or rng.random() < 0.75 else ["const", round(float(rng.uniform(-2, 2)), 2)]
+    kind = ["add", "mul", "sin", "exp"][int(rng.integers(4))]
+    if kind in ("sin", "exp"):
+        inner = random_expression(rng, depth - 1, False)
+        inner = inner if _has_x(inner) else ["x"]
+        return [kind, ["mul", ["const", 0.5], inner] if kind == "exp" else inner]  # keeps exp's values small
+    tree = [kind, random_expression(rng, depth - 1, False), random_expression(rng, depth - 1, False)]
+    return tree if _has_x(tree) or not top else [kind, tree[1], ["x"]]
+
+
+def expression_text(expression):
+    kind = expression[0]
+    if kind == "x":
+        return "x"
+    if kind == "const":
+        return repr(expression[1])
+    if kind in ("sin", "exp"):
+        return f"{kind}({expression_text(expression[1])})"
+    return f"({expression_text(expression[1])} {'+' if kind == 'add' else '*'} {expression_text(expression[2])})"
+
+
+def _sided(value, derivative):
+    """``value`` forward, with ``derivative`` (a detached tensor) as its local derivative backward."""
+    return lambda a: value(a).detach() + derivative(a).detach() * (a - a.detach())
+
+
+def _jvp_slips(expression, x, v):
+    """The tangents the usual wrong dual numbers give. The functions are elementwise in x, so the
+    Jacobian is diagonal: J v is the gradient of the sum, times v."""
+    from autograder.worker.drivers import evaluate
+
+    def tangent(ops=None, seed=v):
+        xt = torch.tensor(x, dtype=F64, requires_grad=True)
+        out = evaluate(expression, xt, ops)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return np.zeros_like(x)
+        grad, = torch.autograd.grad(out.sum(), xt, allow_unused=True)
+        return (np.zeros_like(x) if grad is None else grad.numpy()) * seed
+
+    def tensor(a):
+        return isinstance(a, torch.Tensor)
+
+    # as the notebook's Dual sees a * b: self is the left operand, or the right one when the left is a
+    # plain number (__rmul__); a plain number's tangent is 0
+    def first_only(a, b):  # self.tangent * other.value
+        return a * b.detach() if tensor(a) and tensor(b) else a * b
+
+    def second_only(a, b):  # self.value * other.tangent, a plain number scaling as it should
+        return a.detach() * b if tensor(a) and tensor(b) else a * b
+
+    def second_only_everywhere(a, b):  # ... and a plain number made a Dual with tangent 0 first
+        if tensor(a) and tensor(b):
+            return a.detach() * b
+        return (a.detach() if tensor(a) else a) * (b.detach() if tensor(b) else b)
+    second_words = (f"{slips.words(slips.PRODUCT_RULE)}: the tangent of a * b is a.tangent * b.value + "
+                    "a.value * b.tangent; yours keeps only the second term")
+    return [
+        (slips.PRODUCT_RULE, f"{slips.words(slips.PRODUCT_RULE)}: the tangent of a * b is "
+         "a.tangent * b.value + a.value * b.tangent; yours keeps only the first term", tangent({"mul": first_only})),
+        (slips.PRODUCT_RULE, second_words, tangent({"mul": second_only})),
+        (slips.PRODUCT_RULE, second_words, tangent({"mul": second_only_everywhere})),
+        (slips.SIN_TANGENT, f"{slips.words(slips.SIN_TANGENT)}: the derivative of sin is cos, so sin(d) has "
+         "tangent cos(d.value) * d.tangent", tangent({"sin": _sided(torch.sin, torch.sin)})),
+        (slips.TANGENT_IGNORED, f"{slips.words(slips.TANGENT_IGNORED)}: your tangent is J @ ones, not J @ v. "
+         "Seed the input with v: Dual(x, v)", tangent(seed=np.ones_like(x))),
+        (slips.TANGENT_IGNORED, f"{slips.words(slips.TANGENT_IGNORED)}: you returned v unchanged; the "
+         "tangent of f's output is what the dual numbers carried through f", v)]
+
+
+def dual_jvp(t):
+    from autograder.worker.drivers import evaluate
+
+    def draw(depth=3, n=None, where=""):
+        n = int(t.rng.integers(1, 6)) if n is None else n
+        x = t.rng.uniform(-1.5, 1.5, size=n)
+        v = t.rng.normal(size=n)
+        return (random_expression(t.rng, depth), x, v), where
+    seeds = []
+    if not t.hidden:
+        seeds = [((["add", ["sin", ["mul", ["x"], ["x"]]], ["mul", ["const", 3.0], ["x"]]],
+                   np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.0, 0.0])), "the notebook's f, v = e_0"),
+                 ((["mul", ["exp", ["x"]], ["sin", ["x"]]], np.array([0.3, 1.2]), np.array([0.5, -2.0])),
+                  "a product of exp and sin")]
+    families = [((["mul", ["x"], ["x"]], t.rng.uniform(-2, 2, 4), t.rng.normal(size=4)), "x * x"),
+                ((["sin", ["add", ["x"], ["const", 1.0]]], t.rng.uniform(-2, 2, 3), t.rng.normal(size=3)),
+                 "sin(x + 1.0)"),
+                draw(depth=4, where="deeper")] if t.hidden else []
+    for (expression, x, v), where in _visible_then_random(t, seeds, draw, 1, 6) + families:
+        text = expression_text(expression)
+        call = f"jvp(f, x, v) for f(x) = {text}, x = {show(x)}, v = {show(v)}"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("dual_jvp", expression=expression, x=x.copy(), v=v.copy(), what="jvp")
+        items = seen["result"].get("sequence") if isinstance(seen["result"], dict) else None
+        if items is None or len(items) != 2:
+            t.fail(f"jvp should return two arrays, (f(x), J @ v), as torch.func.jvp does; it returned "
+                   f"{described(seen['result'])}")
+        value = _numbers(t, items[0], None, "jvp's first result, f(x)")
+        mine = _numbers(t, items[1], None, "jvp's second result, the tangent J @ v")
+
+        def f(xt, expression=expression):
+            out = evaluate(expression, xt)
+            return out if isinstance(out, torch.Tensor) else torch.full_like(xt, out)
+        want_value, want_tangent = (r.numpy() for r in torch.func.jvp(f, (torch.tensor(x),), (torch.tensor(v),)))
+        want_value = np.broadcast_to(want_value, x.shape)
+        # a constant f: a number stands for the whole array, as numpy broadcasts it
+        if not agrees(np.broadcast_to(value, x.shape) if value.size == 1 else value, want_value):
+            t.fail(f"the value f(x) {call}", torch_value=want_value, mine=value)
+        shown = np.broadcast_to(mine, x.shape) if mine.size == 1 else mine
+        if agrees(shown, want_tangent):
+            continue
+        t.fail(f"the tangent J @ v {call}", torch_value=want_tangent, mine=mine,
+               slip=slips.explain(shown, want_tangent, known=_jvp_slips(expression, x, v)))

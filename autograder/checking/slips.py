@@ -62,6 +62,13 @@ LATE_BINDING = "late_binding"
 CLEARED_FIRST = "cleared_before_update"
 COUNTED = "off_by_one_count"
 TRANSPOSED = "transposed_weights"
+JACOBIAN_TRANSPOSED = "jacobian_transposed"
+ROWS_ACCUMULATED = "jacobian_rows_accumulated"
+ROW_REPEATED = "jacobian_row_repeated"
+NOT_ONE_HOT = "v_not_one_hot"
+PRODUCT_RULE = "product_rule_term_missing"
+SIN_TANGENT = "sin_tangent_uses_sin"
+TANGENT_IGNORED = "tangent_ignored"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -113,6 +120,13 @@ LABELS = {
     CLEARED_FIRST: "gradient cleared before the update",
     COUNTED: "counted one backward too many or too few",
     TRANSPOSED: "transposed weights",
+    JACOBIAN_TRANSPOSED: "the Jacobian transposed (columns instead of rows)",
+    ROWS_ACCUMULATED: ".grad not cleared between rows",
+    ROW_REPEATED: "one row repeated",
+    NOT_ONE_HOT: "v not one-hot",
+    PRODUCT_RULE: "a term of the product rule missing",
+    SIN_TANGENT: "the tangent of sin uses sin",
+    TANGENT_IGNORED: "the input's tangent ignored",
 }
 
 

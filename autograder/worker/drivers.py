@@ -437,6 +437,56 @@ class Session:
         tensors = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
         return {"result": plain(self.answer(list(tensors), engine.Tensor(x.copy())))}
 
+    def drive_jacobian_rows(self, kind, a, b, x):
+        """The learner's Jacobian of one of the judge's functions (``jacobian_function``) at ``x``."""
+        engine = self.engine
+        f = jacobian_function(kind, engine.Tensor(a.copy()), engine.Tensor(b.copy()))
+        return {"result": plain(self.answer(f, engine.Tensor(x.copy(), requires_grad=True)))}
+
+    def drive_dual_jvp(self, expression, x, v):
+        """The learner's forward-mode product on the judge's expression (``evaluate``), numpy in and out."""
+        result = self.answer(lambda value: evaluate(expression, value), x.copy(), v.copy())
+        return {"result": plain(result)}
+
+
+# --------------------------------------------------------------------------
+# Notebook 10's functions: built the same way on torch tensors (the checks) and on the learner's
+# values (here), from operators and methods both have
+# --------------------------------------------------------------------------
+
+def jacobian_function(kind, a, b):
+    """``x -> y``, a vector of ``a.shape[0]`` outputs from a vector ``x``; ``a`` and ``b`` are tensors."""
+    if kind == "tanh_affine":
+        return lambda x: (a @ x + b).tanh()
+    if kind == "sin_times_linear":
+        return lambda x: (a @ x).sin() * (b @ x)
+    if kind == "exp_of_squares":
+        return lambda x: (a @ (x * x)).exp() * b
+    raise ValueError(f"no function {kind!r}")
+
+
+def evaluate(expression, x, ops=None):
+    """The expression tree (nested lists: ``["x"]``, ``["const", c]``, ``["add"|"mul", left, right]``,
+    ``["sin"|"exp", inner]``) at ``x``, with ``+``, ``*`` and the methods ``.sin()``/``.exp()`` of
+    whatever ``x`` is. ``ops`` replaces some of them (the checks' wrong rules)."""
+    ops = ops or {}
+    kind = expression[0]
+    if kind == "x":
+        return x
+    if kind == "const":
+        return float(expression[1])
+    if kind in ("sin", "exp"):
+        inner = evaluate(expression[1], x, ops)
+        return ops[kind](inner) if kind in ops else getattr(inner, kind)()
+    left, right = evaluate(expression[1], x, ops), evaluate(expression[2], x, ops)
+    if kind in ops:
+        return ops[kind](left, right)
+    if kind == "add":
+        return left + right
+    if kind == "mul":
+        return left * right
+    raise ValueError(f"no operation {kind!r}")
+
 
 # name -> driver, made once when this module is imported, before any learner code runs
 DRIVERS = types.MappingProxyType({name.removeprefix("drive_"): function for name, function in vars(Session).items()

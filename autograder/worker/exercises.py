@@ -44,6 +44,8 @@ ANSWERS = {
     "train_step": ("08_mlp_real_data.ipynb", "train_step", True),
     "clip_grad_norm": ("12_when_gradients_go_wrong.ipynb", "clip_grad_norm", False),
     "layer_grad_norms": ("12_when_gradients_go_wrong.ipynb", "layer_grad_norms", True),
+    "jacobian_rows": ("10_vjp_jvp.ipynb", "jacobian_rows", True),
+    "dual_jvp": ("10_vjp_jvp.ipynb", "jvp", False),
 }
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

@@ -340,4 +340,102 @@ NOTEBOOK = [
             x = xs if isinstance(xs, tinygrad_course.Tensor) else tinygrad_course.tensor(xs)
             return tinygrad_course.sigmoid(w * x + b)
         """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.JACOBIAN_TRANSPOSED),
+     "idea": "stacks the gradients of the outputs as columns",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            grads = []
+            for i in range(y.shape[0]):
+                onehot = np.eye(y.shape[0], dtype=np.float32)[i]
+                (g,) = tinygrad_course.autograd.grad(y, x, grad_outputs=tinygrad_course.tensor(onehot),
+                                                     retain_graph=True)
+                grads.append(g.numpy())
+            return np.array(grads).T
+        """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.ROWS_ACCUMULATED),
+     "idea": "keeps copies of x.grad but never resets it",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            m = y.shape[0]
+            J = np.zeros((m, x.shape[0]), dtype=np.float32)
+            for i in range(m):
+                v = np.zeros(m, dtype=np.float32)
+                v[i] = 1
+                y.backward(tinygrad_course.tensor(v), retain_graph=True)
+                J[i] = x.grad.numpy()
+            return J
+        """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.ROW_REPEATED),
+     "idea": "builds the one-hot v once, outside the loop",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            m = y.shape[0]
+            v = np.zeros(m, dtype=np.float32)
+            v[0] = 1
+            rows = []
+            for i in range(m):
+                x.grad = None
+                y.backward(tinygrad_course.tensor(v), retain_graph=True)
+                rows.append(x.grad.numpy().copy())
+            return np.stack(rows)
+        """},
+    {"exercise": "dual_jvp", "slip": slips.words(slips.PRODUCT_RULE),
+     "idea": "keeps only the value-times-tangent term of the product rule",
+     "source": """
+        class Dual:
+            def __init__(self, value, tangent):
+                self.value, self.tangent = value, tangent
+
+            def __add__(self, other):
+                if not isinstance(other, Dual):
+                    other = Dual(other, 0.0)
+                return Dual(self.value + other.value, self.tangent + other.tangent)
+            __radd__ = __add__
+
+            def __mul__(self, other):
+                if not isinstance(other, Dual):
+                    return Dual(self.value * other, self.tangent * other)
+                return Dual(self.value * other.value, self.value * other.tangent)
+            __rmul__ = __mul__
+
+            def sin(self):
+                return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+            def exp(self):
+                return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+        def jvp(f, x, v):
+            result = f(Dual(x, v))
+            return result.value, result.tangent
+        """},
+    {"exercise": "dual_jvp", "slip": slips.words(slips.TANGENT_IGNORED),
+     "idea": "starts the input's tangent at ones, as for a gradient",
+     "source": """
+        class Dual:
+            def __init__(self, value, tangent):
+                self.value, self.tangent = value, tangent
+
+            def __add__(self, other):
+                other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                return Dual(self.value + other.value, self.tangent + other.tangent)
+            __radd__ = __add__
+
+            def __mul__(self, other):
+                other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+            __rmul__ = __mul__
+
+            def sin(self):
+                return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+            def exp(self):
+                return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+        def jvp(f, x, v):
+            result = f(Dual(x, np.ones(x.shape)))
+            return result.value, result.tangent
+        """},
 ]
