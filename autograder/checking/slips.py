@@ -62,6 +62,12 @@ LATE_BINDING = "late_binding"
 CLEARED_FIRST = "cleared_before_update"
 COUNTED = "off_by_one_count"
 TRANSPOSED = "transposed_weights"
+NO_CREATE_GRAPH = "no_create_graph"
+FINITE_DIFFERENCE = "finite_difference"
+GRADIENT_NOT_HVP = "gradient_not_hvp"
+PENALTY_NOT_SQUARED = "penalty_not_squared"
+PENALTY_WITHOUT_ONE = "penalty_without_one"
+NORM_OVER_BATCH = "norm_over_batch"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -113,6 +119,12 @@ LABELS = {
     CLEARED_FIRST: "gradient cleared before the update",
     COUNTED: "counted one backward too many or too few",
     TRANSPOSED: "transposed weights",
+    NO_CREATE_GRAPH: "the first gradient taken without create_graph=True",
+    FINITE_DIFFERENCE: "a finite difference instead of the exact product",
+    GRADIENT_NOT_HVP: "the gradient returned instead of H v",
+    PENALTY_NOT_SQUARED: "the penalty's square left out",
+    PENALTY_WITHOUT_ONE: "the penalty's - 1 left out",
+    NORM_OVER_BATCH: "one norm over the whole batch, not one per example",
 }
 
 
