@@ -6,7 +6,9 @@ other six drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
-Torch computes every expected answer on the same inputs.
+Torch computes every expected answer on the same inputs. Notebook 11's two (``hvp``,
+``gradient_penalty``) are torch code themselves: ``exercises.NEEDS_TORCH``, run by the judge in its
+torch worker on functions ``autograder.worker.torch_cases`` builds from the inputs drawn here.
 """
 
 import re
@@ -925,7 +927,8 @@ def torch_penalty(weights, x):
                  "features": float(((g.norm(2, dim=0) - 1) ** 2).mean()),
                  "mean_output": float(((norms / len(x) - 1) ** 2).mean())}
     # the output bias b2 moves no input gradient: torch leaves its .grad None
-    return float(penalty.detach()), [None if p.grad is None else p.grad.numpy().copy() for p in critic.parameters()], wrong
+    grads = [None if p.grad is None else p.grad.numpy().copy() for p in critic.parameters()]
+    return float(penalty.detach()), grads, wrong
 
 
 def gradient_penalty(t):
@@ -940,7 +943,8 @@ def gradient_penalty(t):
         return (weights, t.rng.normal(size=(n, weights[0].shape[1])) * float(t.rng.uniform(0.5, 2))), where
     families = [draw(1, where="a batch of one"), draw(9, 6, "nine points in 6-D")] if t.hidden else []
     for (weights, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
-        call = f"gradient_penalty(critic, x) with x of shape {x.shape}, a critic with {weights[0].shape[0]} hidden units"
+        call = (f"gradient_penalty(critic, x) with x of shape {x.shape}, a critic with {weights[0].shape[0]} "
+                "hidden units")
         t.case(call + (f"  ({where})" if where else ""))
         seen = t.run("gradient_penalty", weights=[w.copy() for w in weights], x=x.copy(), what="gradient_penalty")
         if seen["error"] is not None:

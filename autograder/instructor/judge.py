@@ -5,7 +5,10 @@ learner's files, numpy and the torch-free ``autograder.worker`` package (and the
 ``NOTEBOOK_DATA``) -- no torch, no checks,
 no reference engine, no stand-ins, no gradebook, nothing writable but a private /tmp: one for
 the engine units, one for the notebook answers that use the engine (the only one given the
-grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine).
+grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine), and,
+only for the answers written in torch (``exercises.NEEDS_TORCH``, notebook 11), a torch worker: the
+same loop and sandbox with the interpreter's installed packages visible (torch among them), an empty
+folder and no engine. It too gets only the inputs; torch's answer is computed here.
 It runs the exercise's check (``autograder.learner.checks.run_check``) with a ``WorkerRunner``: the
 check chooses the inputs, the worker runs the learner's unit on them and answers over a pipe
 with plain data (``autograder.worker.codec``, decoded strictly), and the check computes torch's
