@@ -66,7 +66,6 @@ WORKER_TASKS = 32  # processes and threads in a worker's sandbox: the worker nee
 # answer cell may use the names a notebook's data cell defines (08's x_all, species, SPECIES). numpy only.
 NOTEBOOK_DATA = ("checking/__init__.py", "checking/datasets.py")
 REQUEST_TIMEOUT = 20.0  # the slowest honest request (train_neuron, hidden) takes well under 1 s
-TORCH_MEMORY_MB = 4096  # address space for the torch worker: importing torch alone maps over a gigabyte
 SUBMISSION_BUDGET = 150.0  # all exercises of one submission: a learner whose every unit hangs costs minutes, not hours
 
 
@@ -370,8 +369,7 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
     runners = {"units": WorkerRunner(engine_folder, **options), "answers": WorkerRunner(engine_folder, **options),
                "by_hand": WorkerRunner(empty, **options),
                # started only for an exercise in NEEDS_TORCH (a process starts at its first begin)
-               "torch": WorkerRunner(empty, **{**options, "memory_mb": max(memory_mb, TORCH_MEMORY_MB)},
-                                     torch=True)}
+               "torch": WorkerRunner(empty, **options, torch=True)}
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
                                              if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))
     try:
