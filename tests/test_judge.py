@@ -1120,3 +1120,12 @@ def test_nb11_the_torch_worker_never_receives_torchs_answer():
                 assert set(args) <= {"params", "x", "v", "weights"}
                 for want in answers:
                     assert not any(s.shape == want.shape and np.allclose(s, want) for s in sent), (driver, want)
+
+
+@pytest.mark.needs_bwrap
+def test_nb11_the_released_stubs_are_not_written_yet():
+    """The learner's copy, untouched: both answers are "not written yet", read from the stub in the source."""
+    notebook = judge.load_notebook(SOLUTIONS.parent / "course" / f"{NB11}.ipynb")
+    passed, found = scores(SOLUTIONS, ["hvp", "gradient_penalty"], {NB11: notebook})
+    assert passed == {"hvp": False, "gradient_penalty": False}
+    assert {found[e].slip for e in found} == {"not_written"}, found
