@@ -162,9 +162,11 @@ def _key(value):
 
 # Left out: answers that change the tensors or arrays they are given or return a graph on them (sgd_step,
 # mlp_forward, train_step, clip_grad_norm): a replayed result cannot be the right one for fresh tensors, so not
-# even the visible check passes.
+# even the visible check passes; and notebook 11's (hvp, gradient_penalty), whose inputs are a fresh function or
+# module each call, nothing a replay can key on (their hidden cases are random inputs all the same).
 @pytest.mark.parametrize("exercise", [e for e in NOTEBOOK
-                                      if e not in ("sgd_step", "mlp_forward", "train_step", "clip_grad_norm")])
+                                      if e not in ("sgd_step", "mlp_forward", "train_step", "clip_grad_norm",
+                                                   "hvp", "gradient_penalty")])
 def test_answers_memorised_from_the_visible_check_fail_the_hidden_one(exercise, reference):
     right, seen = correct.answers(reference)[exercise], {}
 

@@ -1017,3 +1017,195 @@ def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points
     passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
     assert "NameError" not in found["train_step"].message, found
     assert passed == {"train_step": True}, found
+
+
+# ---------------------------------------------------------------- notebook 11: answers written in torch
+# They run in the judge's torch worker: a bubblewrap sandbox with the interpreter's installed packages
+# (torch among them), the worker package and nothing of the judge's. Right answers in other words pass;
+# slips, and answers that look for the judge's files or patch torch and numpy to fake an agreement, fail:
+# the verdict comes only from the values compared in the judge.
+
+NB11 = "11_higher_order"
+PEER_FILE = Path("/tmp/nb11-peer-submission/engine.py")  # a stand-in for another learner's files
+JUDGE_FILES = [str(judge.PACKAGE / "checking" / "answer_checks.py"), str(judge.STANDINS),
+               str(SOLUTIONS / "11_higher_order.ipynb"), str(PEER_FILE)]
+NB11_ANSWERS = {
+    "hvp": {
+        "the solution": (True, None),
+        "torch.autograd.functional.hvp": (True, """
+            def hvp(f, x, v):
+                return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+            """),
+        "forward over reverse (torch.func)": (True, """
+            def hvp(f, x, v):
+                return torch.func.jvp(torch.func.grad(f), (x.detach(),), (v,))[1]
+            """),
+        "grad_outputs=v in place of the dot product": (True, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x, create_graph=True)
+                return torch.autograd.grad(g, x, grad_outputs=v)[0]
+            """),
+        "a central difference of gradients": (False, """
+            def hvp(f, x, v, eps=1e-5):
+                def gradient(point):
+                    point = point.detach().requires_grad_(True)
+                    return torch.autograd.grad(f(point), point)[0]
+                return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)
+            """),
+        "no create_graph": (False, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x)
+                return torch.autograd.grad((g * v).sum(), x)[0]
+            """),
+        "no create_graph, the error hidden by allow_unused and materialize_grads": (False, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x)
+                g.requires_grad_(True)
+                return torch.autograd.grad((g * v).sum(), x, allow_unused=True, materialize_grads=True)[0]
+            """),
+        "the judge's files, if it could read them": (False, f"""
+            import os
+            def hvp(f, x, v):
+                if any(os.path.exists(path) for path in {JUDGE_FILES!r}):
+                    return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+                return torch.zeros_like(x)
+            """),
+        "torch and numpy patched to say every comparison agrees": (False, """
+            import numpy
+            def hvp(f, x, v):
+                for module in (torch, numpy):
+                    module.allclose = lambda *args, **kwargs: True
+                    module.isclose = lambda a, b, *args, **kwargs: numpy.ones(numpy.shape(a), bool)
+                numpy.testing.assert_allclose = lambda *args, **kwargs: None
+                torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+                torch.autograd.functional.hvp = lambda f, x, v: (f(x), torch.zeros_like(x))
+                return torch.zeros_like(x)
+            """),
+    },
+    "gradient_penalty": {
+        "the solution": (True, None),
+        "one example at a time": (True, """
+            def gradient_penalty(critic, x):
+                terms = []
+                for row in x:
+                    row = row.clone().requires_grad_(True)
+                    g, = torch.autograd.grad(critic(row[None]).sum(), row, create_graph=True)
+                    terms.append((torch.sqrt((g ** 2).sum()) - 1) ** 2)
+                return torch.stack(terms).mean()
+            """),
+        "no create_graph": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x)
+                return ((g.norm(2, dim=1) - 1) ** 2).mean()
+            """),
+        "one norm over the whole batch": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                return (g.norm() - 1) ** 2
+            """),
+        "the square left out": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                return (g.norm(2, dim=1) - 1).abs().mean()
+            """),
+        "the judge's files, if it could read them": (False, f"""
+            import os
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                right = ((g.norm(2, dim=1) - 1) ** 2).mean()
+                if any(os.path.exists(path) for path in {JUDGE_FILES!r}):
+                    return right
+                return right * 0.5
+            """),
+    },
+}
+
+
+NB11_SLIPS = {("hvp", "a central difference of gradients"): "finite_difference",
+              ("hvp", "no create_graph"): "no_create_graph",
+              ("hvp", "no create_graph, the error hidden by allow_unused and materialize_grads"): "no_create_graph",
+              ("gradient_penalty", "no create_graph"): "no_create_graph",
+              ("gradient_penalty", "one norm over the whole batch"): "norm_over_batch",
+              ("gradient_penalty", "the square left out"): "penalty_not_squared"}
+
+
+@pytest.fixture
+def peer_file():
+    PEER_FILE.parent.mkdir(exist_ok=True)
+    PEER_FILE.write_text("a peer's engine")
+    yield PEER_FILE
+    shutil.rmtree(PEER_FILE.parent, ignore_errors=True)
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, variants in NB11_ANSWERS.items() for n in sorted(variants)])
+def test_nb11_answers_in_the_torch_worker(exercise, name, peer_file):
+    right, source = NB11_ANSWERS[exercise][name]
+    assert all(os.path.exists(path) for path in JUDGE_FILES)  # so the hostile answers could only fail in the sandbox
+    notebook = _with_answers(NB11, {} if source is None else {f"{exercise}_answer": source})
+    passed, found = scores(SOLUTIONS, [exercise], {NB11: notebook})
+    assert passed == {exercise: right}, found
+    if (exercise, name) in NB11_SLIPS:  # named by the check, in the judge, from the values compared there
+        assert found[exercise].slip == NB11_SLIPS[exercise, name], found
+
+
+def test_nb11_the_sandbox_is_what_keeps_the_judges_files_out_of_reach(peer_file):
+    """Unconfined (the grader's rights), the answer that looks for the judge's files finds them and
+    passes: the hostile answers above fail in bwrap because the torch worker cannot see those files."""
+    source = NB11_ANSWERS["hvp"]["the judge's files, if it could read them"][1]
+    passed, found = scores(SOLUTIONS, ["hvp"], {NB11: _with_answers(NB11, {"hvp_answer": source})}, mode="unconfined")
+    assert passed == {"hvp": True}, found
+
+
+def test_nb11_the_torch_worker_never_receives_torchs_answer():
+    """Everything the checks send the worker for notebook 11 holds no array equal to torch's answer:
+    a recording runner sees each request (the learner's answer is the solution, run here)."""
+    import numpy as np
+    import torch
+
+    from autograder.checking import answer_checks
+
+    class Recording(checks.LocalRunner):
+        sent = []
+
+        def run(self, driver, args):
+            self.sent.append((driver, args))
+            return super().run(driver, args)
+
+    def hvp(f, x, v):
+        return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+
+    def gradient_penalty(critic, x):
+        x = x.clone().requires_grad_(True)
+        g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((g.norm(2, dim=1) - 1) ** 2).mean()
+
+    for exercise, answer in (("hvp", hvp), ("gradient_penalty", gradient_penalty)):
+        for hidden in (False, True):
+            Recording.sent = []
+            checks.run_check(exercise, Recording(exercise, answer=answer, watched=False), hidden=hidden, seed=5)
+            assert Recording.sent
+            for driver, args in Recording.sent:
+                if driver == "hvp":
+                    answers = [answer_checks.torch_hvp(args["params"], args["x"], args["v"])[0]]
+                else:
+                    value, grads, _ = answer_checks.torch_penalty(args["weights"], args["x"])
+                    answers = [np.array(value)] + [g for g in grads if g is not None]
+                sent = [np.asarray(a) for a in args.values() if not isinstance(a, list)]
+                sent += [np.asarray(a) for a in args.values() if isinstance(a, list) for a in a]
+                assert set(args) <= {"params", "x", "v", "weights"}
+                for want in answers:
+                    assert not any(s.shape == want.shape and np.allclose(s, want) for s in sent), (driver, want)
+
+
+@pytest.mark.needs_bwrap
+def test_nb11_the_released_stubs_are_not_written_yet():
+    """The learner's copy, untouched: both answers are "not written yet", read from the stub in the source."""
+    notebook = judge.load_notebook(SOLUTIONS.parent / "course" / f"{NB11}.ipynb")
+    passed, found = scores(SOLUTIONS, ["hvp", "gradient_penalty"], {NB11: notebook})
+    assert passed == {"hvp": False, "gradient_penalty": False}
+    assert {found[e].slip for e in found} == {"not_written"}, found

@@ -6,7 +6,9 @@ clipping on numpy arrays; the other seven drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
-Torch computes every expected answer on the same inputs.
+Torch computes every expected answer on the same inputs. Notebook 11's two (``hvp``,
+``gradient_penalty``) are torch code themselves: ``exercises.NEEDS_TORCH``, run by the judge in its
+torch worker on functions ``autograder.worker.torch_cases`` builds from the inputs drawn here.
 """
 
 import re
@@ -17,6 +19,7 @@ import torch
 from autograder.checking import slips
 from autograder.checking.engine_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
 from autograder.checking.slips import agrees, show
+from autograder.worker import torch_cases
 
 F32_RTOL, F32_ATOL = 1e-4, 1e-5  # the engine computes in float32, in its own order
 
@@ -1007,3 +1010,196 @@ def dual_jvp(t):
             continue
         t.fail(f"the tangent J @ v {call}", torch_value=want_tangent, mine=mine,
                slip=slips.explain(shown, want_tangent, known=_jvp_slips(expression, x, v)))
+# Notebook 11: gradients of gradients (answers written in torch, run in the judge's torch worker)
+# --------------------------------------------------------------------------
+
+# In float64 two exact routes to H v (double backward, torch's hvp, forward-over-reverse) differ by
+# rounding only, ~1e-15 of the largest entry; the best difference of gradients is ~1e-10 off. One in
+# 1e12 of the largest entry tells the two apart with a margin of a thousand either way.
+HVP_RTOL = 1e-12
+NEAR_RTOL = 1e-4  # a finite difference lands this close
+GRAPHLESS = ("does not require grad", "does not have a grad_fn", "appears to not have been used in the graph")
+
+
+def _close(mine, expected, rtol):
+    """Same shape, and every entry within ``rtol`` of its own size plus the largest entry's size."""
+    mine, expected = np.asarray(mine, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if mine.shape != expected.shape:
+        return False
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return bool(np.all(np.abs(mine - expected) <= rtol * (np.abs(expected) + scale)))
+
+
+def _hvp_function(rng, n=None, m=None):
+    n = int(rng.integers(2, 6)) if n is None else n
+    m = int(rng.integers(1, 5)) if m is None else m
+    params = (rng.normal(size=(m, n)), rng.uniform(-1, 1, size=n), rng.normal(size=m))
+    return params, rng.uniform(-1.5, 1.5, size=n)
+
+
+def torch_hvp(params, x, v):
+    """Torch's H v (``torch.autograd.functional.hvp``) and the gradient itself, at ``x``."""
+    f = torch_cases.scalar_function(params)
+    x_t = torch.tensor(x, dtype=F64, requires_grad=True)
+    gradient, = torch.autograd.grad(f(x_t), x_t)
+    _, product = torch.autograd.functional.hvp(f, x_t.detach(), torch.tensor(v, dtype=F64))
+    return product.numpy(), gradient.numpy()
+
+
+def _learner_error(t, error, what, hint):
+    """An exception the learner's function raised (reported as a value by the torch drivers): the
+    stub's NotImplementedError as "not written yet", a missing graph by its slip, anything else as raised."""
+    if error.get("not_written"):
+        t.report_raised(error, what=what)
+    said = f"your {what} raised {error['type']}: {error['message']}{error.get('place', '')}"
+    if hint is not None and any(text in error["message"] for text in GRAPHLESS):
+        t.fail(f"{said}\n  Hint: {hint[1]}", slip=slips.Slip(hint[0]))
+    t.report_raised(error, what=what)
+
+
+NO_GRAPH_WORDS = (f"{slips.words(slips.NO_CREATE_GRAPH)}: torch.autograd.grad without create_graph=True returns "
+                  "a gradient with no graph behind it (no grad_fn), so differentiating it again finds nothing to "
+                  "follow. Take the first gradient with create_graph=True")
+
+
+def hvp(t):
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(11)
+        params, x = _hvp_function(rng, 3, 2)
+        seeds = [((params, x, np.array([1.0, 0.0, 0.0])), "v = e0: the first column of the Hessian"),
+                 ((params, x, rng.normal(size=3)), "a random direction v")]
+
+    def draw(n=None, where=""):
+        params, x = _hvp_function(t.rng, n)
+        return (params, x, t.rng.normal(size=x.size) * float(t.rng.uniform(0.2, 3))), where
+    families = [draw(1, "x has one entry: H v is f''(x) v"), draw(7, "seven entries")] if t.hidden else []
+    for (params, x, v), where in _visible_then_random(t, seeds, draw, 1, 6) + families:
+        call = f"hvp(f, x, v) with x of shape {x.shape}, f(x) = c . tanh(W x) + sum(a * exp(x)) / 3"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("hvp", params=[np.array(p) for p in params], x=x.copy(), v=v.copy(), what="hvp")
+        if seen["error"] is not None:
+            _learner_error(t, seen["error"], "hvp", (slips.NO_CREATE_GRAPH, NO_GRAPH_WORDS))
+        expected, gradient = torch_hvp(params, x, v)
+        result = seen["result"]
+        if result is None:
+            t.fail("hvp returned None. torch.autograd.grad(..., allow_unused=True) gives None for an input the "
+                   "graph never reached: " + NO_GRAPH_WORDS, slip=slips.Slip(slips.NO_CREATE_GRAPH))
+        mine = _numbers(t, result, None, "hvp (H v: one number per entry of x)")
+        if mine.size == x.size ** 2 and x.size > 1:
+            t.fail(f"hvp returned {x.size * x.size} numbers: that is the whole Hessian H. Return the product H v, "
+                   "a vector shaped like x, without ever building H")
+        if mine.size != x.size:
+            t.fail(f"hvp should return one number per entry of x ({x.size}); it returned {described(result)}")
+        if _close(mine, expected, HVP_RTOL):
+            continue
+        slip = None
+        if not np.any(mine) and np.any(expected):
+            slip = slips.Slip(slips.NO_CREATE_GRAPH, "every entry is 0: " + NO_GRAPH_WORDS
+                              + " (allow_unused or materialize_grads only hide that nothing was found)")
+        elif _close(mine, gradient, 1e-9) and not _close(expected, gradient, 1e-9):
+            slip = slips.Slip(slips.GRADIENT_NOT_HVP, f"{slips.words(slips.GRADIENT_NOT_HVP)}: this is the "
+                              "gradient g of f at x. H v is the gradient of g . v, a second differentiation")
+        elif _close(mine, expected, NEAR_RTOL):
+            slip = slips.Slip(slips.FINITE_DIFFERENCE, f"{slips.words(slips.FINITE_DIFFERENCE)}: yours is close "
+                              "to torch's, not equal, as a difference of gradients at x + eps v is. Differentiate "
+                              "the gradient itself (first gradient with create_graph=True, then the gradient "
+                              "of g . v): that is exact")
+        t.fail(f"H v for {call}", torch_value=expected, mine=mine, slip=slip)
+
+
+PENALTY_RTOL, PENALTY_ATOL = 1e-9, 1e-12
+
+
+def _critic_weights(rng, d=None, h=None):
+    d = int(rng.integers(2, 6)) if d is None else d
+    h = int(rng.integers(2, 7)) if h is None else h
+    return [rng.normal(size=(h, d)) / np.sqrt(d), rng.normal(size=h) * 0.1, rng.normal(size=(1, h)),
+            rng.normal(size=1) * 0.1]
+
+
+def torch_penalty(weights, x):
+    """Torch's penalty on this critic and batch, the critic's weight gradients from it, and the
+    penalty as the usual slips compute it."""
+    critic = torch_cases.critic(weights)
+    x_t = torch.tensor(x, dtype=F64, requires_grad=True)
+    g, = torch.autograd.grad(critic(x_t).sum(), x_t, create_graph=True)
+    norms = g.norm(2, dim=1)
+    penalty = ((norms - 1) ** 2).mean()
+    penalty.backward()
+    with torch.no_grad():
+        wrong = {"no_square": float((norms - 1).mean()), "abs": float((norms - 1).abs().mean()),
+                 "no_one": float((norms ** 2).mean()), "batch": float((g.norm() - 1) ** 2),
+                 "features": float(((g.norm(2, dim=0) - 1) ** 2).mean()),
+                 "mean_output": float(((norms / len(x) - 1) ** 2).mean())}
+    # the output bias b2 moves no input gradient: torch leaves its .grad None
+    grads = [None if p.grad is None else p.grad.numpy().copy() for p in critic.parameters()]
+    return float(penalty.detach()), grads, wrong
+
+
+def gradient_penalty(t):
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(111)
+        seeds = [((_critic_weights(rng, 2, 3), rng.normal(size=(4, 2))), "a batch of 4 points in 2-D")]
+
+    def draw(n=None, d=None, where=""):
+        weights = _critic_weights(t.rng, d)
+        n = int(t.rng.integers(2, 7)) if n is None else n
+        return (weights, t.rng.normal(size=(n, weights[0].shape[1])) * float(t.rng.uniform(0.5, 2))), where
+    families = [draw(1, where="a batch of one"), draw(9, 6, "nine points in 6-D")] if t.hidden else []
+    for (weights, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
+        call = (f"gradient_penalty(critic, x) with x of shape {x.shape}, a critic with {weights[0].shape[0]} "
+                "hidden units")
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("gradient_penalty", weights=[w.copy() for w in weights], x=x.copy(), what="gradient_penalty")
+        if seen["error"] is not None:
+            _learner_error(t, seen["error"], "gradient_penalty", (slips.RAISED, (
+                "the batch x you are given does not require grad (data never does); make a copy that does, "
+                "x = x.clone().requires_grad_(True), before the critic sees it, and differentiate with respect "
+                "to that")))
+        expected, expected_grads, wrong = torch_penalty(weights, x)
+        mine = _numbers(t, seen["result"], 1, "gradient_penalty (one number: the penalty averaged over the batch)")[0]
+        if not agrees(mine, expected, PENALTY_RTOL, PENALTY_ATOL):
+            t.fail(f"the penalty {call} returned", torch_value=expected, mine=mine,
+                   slip=slips.explain(mine, expected, rtol=PENALTY_RTOL, atol=PENALTY_ATOL, general=False, known=[
+                       (slips.PENALTY_NOT_SQUARED, f"{slips.words(slips.PENALTY_NOT_SQUARED)}: this is the mean of "
+                        "(norm - 1) itself; the penalty is the mean of (norm - 1) ** 2, zero only at norm 1 and "
+                        "growing on both sides", wrong["no_square"]),
+                       (slips.PENALTY_NOT_SQUARED, f"{slips.words(slips.PENALTY_NOT_SQUARED)}: this is the mean of "
+                        "|norm - 1|; the penalty squares it: (norm - 1) ** 2", wrong["abs"]),
+                       (slips.PENALTY_WITHOUT_ONE, f"{slips.words(slips.PENALTY_WITHOUT_ONE)}: this is the mean of "
+                        "norm ** 2, which pushes every gradient to 0; the penalty pulls each norm to 1: "
+                        "(norm - 1) ** 2", wrong["no_one"]),
+                       (slips.NORM_OVER_BATCH, f"{slips.words(slips.NORM_OVER_BATCH)}: you took one norm of the "
+                        "whole (N, d) gradient. Each example gets its own: g.norm(2, dim=1), then the mean of "
+                        "(norm - 1) ** 2 over the batch", wrong["batch"]),
+                       (slips.WRONG_AXES, f"{slips.words(slips.WRONG_AXES)}: these norms run down the batch, one "
+                        "per input feature (dim=0); each example's gradient is a row: g.norm(2, dim=1)",
+                        wrong["features"]),
+                       (slips.FACTOR, "you differentiated critic(x).mean(), which divides each example's gradient "
+                        "by the batch size; differentiate critic(x).sum(): each example's output depends on its "
+                        "own input only", wrong["mean_output"])]))
+        if seen["grads"] is None:
+            error = seen["backward_error"]
+            if error is None:
+                t.fail(f"gradient_penalty returned {described(seen['result'])}, a plain number: the penalty is a "
+                       "loss the critic is trained on, so return the tensor (its graph reaches the critic's weights)",
+                       slip=slips.Slip(slips.GRAPH_CUT))
+            said = f"backward from your penalty raised {error['type']}: {error['message']}"
+            if any(text in error["message"] for text in GRAPHLESS):
+                t.fail(f"the penalty's value is right, but {said}\n  Hint: " + NO_GRAPH_WORDS
+                       + ", or the penalty cannot train the critic", slip=slips.Slip(slips.NO_CREATE_GRAPH))
+            t.fail(said, slip=slips.Slip(slips.RAISED))
+        names = ("W1 (first layer's weight)", "b1", "W2 (second layer's weight)", "b2")
+        for name, mine_grad, want in zip(names, seen["grads"], expected_grads):
+            if want is None:
+                if mine_grad is not None and np.any(mine_grad):
+                    t.fail(f"the critic's {name} gradient from your penalty", torch_value=None, mine=mine_grad)
+                continue
+            if mine_grad is None:
+                t.fail(f"after backward from your penalty the critic's {name} has no gradient: "
+                       + NO_GRAPH_WORDS, slip=slips.Slip(slips.GRAPH_CUT))
+            if not agrees(mine_grad, want, PENALTY_RTOL, PENALTY_ATOL):
+                t.fail(f"the critic's {name} gradient from your penalty", torch_value=want, mine=mine_grad,
+                       slip=slips.explain(mine_grad, want, rtol=PENALTY_RTOL, atol=PENALTY_ATOL))

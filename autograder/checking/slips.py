@@ -69,6 +69,12 @@ NOT_ONE_HOT = "v_not_one_hot"
 PRODUCT_RULE = "product_rule_term_missing"
 SIN_TANGENT = "sin_tangent_uses_sin"
 TANGENT_IGNORED = "tangent_ignored"
+NO_CREATE_GRAPH = "no_create_graph"
+FINITE_DIFFERENCE = "finite_difference"
+GRADIENT_NOT_HVP = "gradient_not_hvp"
+PENALTY_NOT_SQUARED = "penalty_not_squared"
+PENALTY_WITHOUT_ONE = "penalty_without_one"
+NORM_OVER_BATCH = "norm_over_batch"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -127,6 +133,12 @@ LABELS = {
     PRODUCT_RULE: "a term of the product rule missing",
     SIN_TANGENT: "the tangent of sin uses sin",
     TANGENT_IGNORED: "the input's tangent ignored",
+    NO_CREATE_GRAPH: "the first gradient taken without create_graph=True",
+    FINITE_DIFFERENCE: "a finite difference instead of the exact product",
+    GRADIENT_NOT_HVP: "the gradient returned instead of H v",
+    PENALTY_NOT_SQUARED: "the penalty's square left out",
+    PENALTY_WITHOUT_ONE: "the penalty's - 1 left out",
+    NORM_OVER_BATCH: "one norm over the whole batch, not one per example",
 }
 
 

@@ -91,7 +91,9 @@ def place(error):
         frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(HERE)]
     except Exception:  # noqa: BLE001
         return ""
-    frames = [f for f in frames if "/autograder/" not in f.filename.replace(os.sep, "/")]
+    # the learner's own lines: not the grader's, nor a library's (torch's frames, when an answer calls torch)
+    frames = [f for f in frames if not any(part in f.filename.replace(os.sep, "/")
+                                           for part in ("/autograder/", "/site-packages/", "/dist-packages/"))]
     if not frames:
         return ""
     frame = frames[-1]
@@ -447,6 +449,45 @@ class Session:
         """The learner's forward-mode product on the judge's expression (``evaluate``), numpy in and out."""
         result = self.answer(lambda value: evaluate(expression, value), x.copy(), v.copy())
         return {"result": plain(result)}
+
+    # -- notebook 11: answers written in torch, run only in the judge's torch worker (or the kernel) --
+    def drive_hvp(self, params, x, v):
+        """The learner's ``hvp(f, x, v)`` on ``torch_cases.scalar_function(params)``, x requiring grad.
+        An exception is reported as a value (``error``): the check names the slip from its text."""
+        import torch
+
+        from autograder.worker import torch_cases
+        f = torch_cases.scalar_function(params)
+        x_t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        try:
+            result = self.answer(f, x_t, torch.tensor(v, dtype=torch.float64))
+        except Exception as error:  # noqa: BLE001 - the learner's exception is the finding
+            return {"error": describe_error(error)}
+        return {"error": None, "result": plain(torch_cases.untorch(result))}
+
+    def drive_gradient_penalty(self, weights, x):
+        """The learner's ``gradient_penalty(critic, x)`` on the critic with these weights and a batch that
+        does not require grad; then backward from what it returned into the critic's weights (cleared
+        first: a backward inside the answer must not count), and the weights' gradients as they are."""
+        import torch
+
+        from autograder.worker import torch_cases
+        critic = torch_cases.critic(weights)
+        try:
+            penalty = self.answer(critic, torch.tensor(x, dtype=torch.float64))
+        except Exception as error:  # noqa: BLE001
+            return {"error": describe_error(error)}
+        seen = {"error": None, "result": plain(torch_cases.untorch(penalty)), "grads": None, "backward_error": None}
+        if isinstance(penalty, torch.Tensor):
+            for parameter in critic.parameters():
+                parameter.grad = None
+            try:
+                penalty.backward()
+                seen["grads"] = [None if p.grad is None else array_of(torch_cases.untorch(p.grad))
+                                 for p in critic.parameters()]
+            except Exception as error:  # noqa: BLE001 - compared with what torch's penalty allows
+                seen["backward_error"] = describe_error(error)
+        return seen
 
 
 # --------------------------------------------------------------------------

@@ -46,6 +46,14 @@ ANSWERS = {
     "layer_grad_norms": ("12_when_gradients_go_wrong.ipynb", "layer_grad_norms", True),
     "jacobian_rows": ("10_vjp_jvp.ipynb", "jacobian_rows", True),
     "dual_jvp": ("10_vjp_jvp.ipynb", "jvp", False),
+    "hvp": ("11_higher_order.ipynb", "hvp", False),
+    "gradient_penalty": ("11_higher_order.ipynb", "gradient_penalty", False),
 }
+
+# notebook answers written in torch itself (notebook 11: the engine's backward returns numpy arrays, so
+# nothing records it and a gradient of a gradient needs torch). The judge runs them in its torch worker
+# (``autograder.instructor.judge``): a sandbox that has torch, gets the inputs and returns values, and
+# never holds torch's answer, which the judge computes in its own process.
+NEEDS_TORCH = frozenset({"hvp", "gradient_penalty"})
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

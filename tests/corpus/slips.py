@@ -7,7 +7,7 @@ feedback) naming what went wrong.
 
 ENGINE: ``unit`` (and ``region``, for units with two solution regions) is replaced by ``body`` in the
 reference engine (``planted_bugs.plant``). NOTEBOOK: ``source`` defines the learner's function, with
-the names tinygrad_course (the engine), math and np.
+the names tinygrad_course (the engine), math, np and torch.
 """
 
 from autograder.checking import slips
@@ -437,5 +437,60 @@ NOTEBOOK = [
         def jvp(f, x, v):
             result = f(Dual(x, np.ones(x.shape)))
             return result.value, result.tangent
+        """},
+    # notebook 11: answers written in torch (the names torch, np and math are given)
+    {"exercise": "hvp", "slip": slips.words(slips.NO_CREATE_GRAPH),
+     "idea": "takes the first gradient as usual, then differentiates it",
+     "source": """
+        def hvp(f, x, v):
+            y = f(x)
+            grads = torch.autograd.grad(y, x, retain_graph=True)
+            g = grads[0]
+            return torch.autograd.grad(g @ v, x)[0]
+        """},
+    {"exercise": "hvp", "slip": slips.words(slips.FINITE_DIFFERENCE),
+     "idea": "a central difference of backward's gradients, eps = 1e-4",
+     "source": """
+        def hvp(f, x, v):
+            eps = 1e-4
+            plus = (x + eps * v).detach().requires_grad_()
+            minus = (x - eps * v).detach().requires_grad_()
+            f(plus).backward()
+            f(minus).backward()
+            return (plus.grad - minus.grad) / (2 * eps)
+        """},
+    {"exercise": "hvp", "slip": slips.words(slips.GRADIENT_NOT_HVP),
+     "idea": "stops after the first backward with create_graph",
+     "source": """
+        def hvp(f, x, v):
+            y = f(x)
+            y.backward(create_graph=True)
+            return x.grad
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.NORM_OVER_BATCH),
+     "idea": "torch.norm of the whole gradient, as in a one-example sketch",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            out = critic(x)
+            grad = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), create_graph=True)[0]
+            return (torch.norm(grad) - 1) ** 2
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.NO_CREATE_GRAPH),
+     "idea": "grad_outputs of ones, right norm, but no create_graph",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            out = critic(x)
+            grad = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), retain_graph=True)[0]
+            return ((grad.norm(2, dim=1) - 1) ** 2).mean()
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.PENALTY_NOT_SQUARED),
+     "idea": "a hinge on the distance to 1, |norm - 1|",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+            return torch.abs(grad.norm(dim=1) - 1).mean()
         """},
 ]

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import torch
 
 
 def answers(tinygrad_course):
@@ -111,9 +112,18 @@ def answers(tinygrad_course):
     def jvp(f, x, v):
         out = f(Dual(x, v))
         return out.value, out.tangent
+    def hvp(f, x, v):
+        g, = torch.autograd.grad(f(x), x, create_graph=True)
+        return torch.autograd.grad(g, x, grad_outputs=v)[0]
+
+    def gradient_penalty(critic, x):
+        x = x.detach().requires_grad_(True)
+        g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((torch.sqrt((g * g).sum(dim=1)) - 1) ** 2).mean()
 
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
             "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
             "mlp_forward": mlp_forward, "train_step": train_step, "clip_grad_norm": clip_grad_norm,
-            "layer_grad_norms": layer_grad_norms, "jacobian_rows": jacobian_rows, "dual_jvp": jvp}
+            "layer_grad_norms": layer_grad_norms, "jacobian_rows": jacobian_rows, "dual_jvp": jvp,
+            "hvp": hvp, "gradient_penalty": gradient_penalty}
