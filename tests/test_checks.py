@@ -25,7 +25,7 @@ NOTEBOOK = list(checks.NOTEBOOK_EXERCISES)
 OP_UNITS = {"pow_backward": "Pow", "sin_backward": "Sin", "add_backward": "Add", "sub_backward": "Sub",
             "mul_backward": "Mul", "neg_backward": "Neg", "sigmoid_backward": "Sigmoid",
             "log_backward": "Log", "clamp_backward": "Clamp", "mean_backward": "Mean",
-            "log_softmax_backward": "LogSoftmax"}
+            "log_softmax_backward": "LogSoftmax", "softplus_backward": "Softplus"}
 
 
 

@@ -62,6 +62,12 @@ LATE_BINDING = "late_binding"
 CLEARED_FIRST = "cleared_before_update"
 COUNTED = "off_by_one_count"
 TRANSPOSED = "transposed_weights"
+EXP_OVERFLOW = "exp_overflow"
+FORWARD_DIFFERENCE = "forward_difference"
+STEP_NOT_HALVED = "central_step_not_halved"
+LOW_PRECISION = "float32_differences"
+ALL_AT_ONCE = "all_coordinates_at_once"
+NOT_RESTORED = "input_not_restored"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -113,6 +119,12 @@ LABELS = {
     CLEARED_FIRST: "gradient cleared before the update",
     COUNTED: "counted one backward too many or too few",
     TRANSPOSED: "transposed weights",
+    EXP_OVERFLOW: "exp overflowed (inf / inf is nan)",
+    FORWARD_DIFFERENCE: "a one-sided difference instead of a central one",
+    STEP_NOT_HALVED: "the central difference divided by eps, not 2 * eps",
+    LOW_PRECISION: "differences taken in float32",
+    ALL_AT_ONCE: "every coordinate moved at once",
+    NOT_RESTORED: "the input left changed",
 }
 
 

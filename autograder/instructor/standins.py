@@ -81,6 +81,11 @@ def make(engine):
         probabilities = np.exp(_first_saved(ctx))
         return np.subtract(grad, np.multiply(probabilities, np.sum(grad, axis=ctx.dim, keepdims=True)))
 
+    def softplus_backward(ctx, grad):
+        z = np.multiply(_first_saved(ctx), ctx.beta)
+        e = np.exp(-np.abs(z))
+        return np.multiply(grad, np.where(z >= 0, 1 / (1 + e), e / (1 + e)))
+
     def zero_(self):
         self._check_in_place()
         np.copyto(self.data, 0)
@@ -136,6 +141,7 @@ def make(engine):
         ("Clamp", "backward"): staticmethod(clamp_backward),
         ("Mean", "backward"): staticmethod(mean_backward),
         ("LogSoftmax", "backward"): staticmethod(log_softmax_backward),
+        ("Softplus", "backward"): staticmethod(softplus_backward),
         ("Tensor", "zero_"): zero_,
         ("Tensor", "detach"): detach,
         (None, "run_backward"): run_backward,

@@ -20,7 +20,7 @@ import types
 
 import numpy as np
 
-from autograder.worker import codec
+from autograder.worker import codec, smooth
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -436,6 +436,18 @@ class Session:
         engine = self.engine
         tensors = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
         return {"result": plain(self.answer(list(tensors), engine.Tensor(x.copy())))}
+
+    def drive_numerical_gradient(self, function, coefficients, x, eps):
+        """The learner's numerical gradient of the named smooth function (numpy, float64) at ``x``; what it
+        returned, ``x`` as it is after the call, and how many times the function was evaluated."""
+        rule, calls = smooth.FUNCTIONS[function], [0]
+
+        def f(values):
+            calls[0] += 1
+            return float(rule(np, np.asarray(values), coefficients))
+        given = x.copy()
+        result = self.answer(f, given, eps)
+        return {"result": plain(result), "x_after": array_of(given), "calls": calls[0]}
 
 
 # name -> driver, made once when this module is imported, before any learner code runs

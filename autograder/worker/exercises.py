@@ -27,6 +27,7 @@ UNITS = {
                   [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")]),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", [("Tensor", "detach")]),
     "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward", [("LogSoftmax", "backward")]),
+    "softplus_backward": ("09_custom_function.ipynb", "Softplus.backward", [("Softplus", "backward")]),
 }
 
 # notebook exercises: id -> (notebook, the function the learner writes in the cell with grade_id
@@ -44,6 +45,7 @@ ANSWERS = {
     "train_step": ("08_mlp_real_data.ipynb", "train_step", True),
     "clip_grad_norm": ("12_when_gradients_go_wrong.ipynb", "clip_grad_norm", False),
     "layer_grad_norms": ("12_when_gradients_go_wrong.ipynb", "layer_grad_norms", True),
+    "numerical_gradient": ("09_custom_function.ipynb", "numerical_gradient", False),
 }
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

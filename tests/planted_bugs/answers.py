@@ -1,4 +1,4 @@
-"""Correct answers to the twelve notebook exercises, written as a learner would, against an engine."""
+"""Correct answers to the thirteen notebook exercises, written as a learner would, against an engine."""
 
 import math
 
@@ -78,8 +78,21 @@ def answers(tinygrad_course):
         (h ** 2).sum().backward()
         return norms
 
+    def numerical_gradient(f, x, eps):
+        x = np.array(x, dtype=np.float64)
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            kept = x[i]
+            x[i] = kept + eps
+            high = f(x)
+            x[i] = kept - eps
+            low = f(x)
+            x[i] = kept
+            grad[i] = (high - low) / (2 * eps)
+        return grad
+
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
             "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
             "mlp_forward": mlp_forward, "train_step": train_step, "clip_grad_norm": clip_grad_norm,
-            "layer_grad_norms": layer_grad_norms}
+            "layer_grad_norms": layer_grad_norms, "numerical_gradient": numerical_gradient}
