@@ -81,10 +81,9 @@ def make(engine):
         probabilities = np.exp(_first_saved(ctx))
         return np.subtract(grad, np.multiply(probabilities, np.sum(grad, axis=ctx.dim, keepdims=True)))
 
-    def softplus_backward(ctx, grad):
+    def softplus_backward(ctx, grad):  # sigmoid(z) = exp(-log(1 + exp(-z))), with nothing to overflow
         z = np.multiply(_first_saved(ctx), ctx.beta)
-        e = np.exp(-np.abs(z))
-        return np.multiply(grad, np.where(z >= 0, 1 / (1 + e), e / (1 + e)))
+        return np.multiply(grad, np.exp(-np.logaddexp(0, -z)))
 
     def zero_(self):
         self._check_in_place()
