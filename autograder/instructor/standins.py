@@ -83,7 +83,7 @@ def make(engine):
 
     def softplus_backward(ctx, grad):  # sigmoid(z) = exp(-log(1 + exp(-z))), with nothing to overflow
         z = np.multiply(_first_saved(ctx), ctx.beta)
-        return np.multiply(grad, np.exp(-np.logaddexp(0, -z)))
+        return np.where(z > ctx.threshold, grad, np.multiply(grad, np.exp(-np.logaddexp(0, -z))))
 
     def zero_(self):
         self._check_in_place()
