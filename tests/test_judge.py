@@ -1209,3 +1209,73 @@ def test_nb11_the_released_stubs_are_not_written_yet():
     passed, found = scores(SOLUTIONS, ["hvp", "gradient_penalty"], {NB11: notebook})
     assert passed == {"hvp": False, "gradient_penalty": False}
     assert {found[e].slip for e in found} == {"not_written"}, found
+NB09 = "09_custom_function"
+NB09_NUMERICAL_GRADIENT = {
+    "the solution": (True, None),
+    "a copy per coordinate, flat indices": (True, """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros(x.size)
+            for i in range(x.size):
+                up, down = x.astype(np.float64).ravel(), x.astype(np.float64).ravel()
+                up[i] += eps
+                down[i] -= eps
+                grad[i] = (f(up.reshape(x.shape)) - f(down.reshape(x.shape))) / (2 * eps)
+            return grad.reshape(x.shape)
+        """),
+    "a one-sided difference": (False, """
+        def numerical_gradient(f, x, eps):
+            grad, base = np.zeros(x.shape), f(x)
+            for i in np.ndindex(x.shape):
+                moved = x.copy()
+                moved[i] += eps
+                grad[i] = (f(moved) - base) / eps
+            return grad
+        """),
+    "float32": (False, """
+        def numerical_gradient(f, x, eps):
+            x = x.astype(np.float32)
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                up, down = x.copy(), x.copy()
+                up[i] += eps
+                down[i] -= eps
+                grad[i] = (f(up) - f(down)) / (2 * eps)
+            return grad
+        """),
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("name", sorted(NB09_NUMERICAL_GRADIENT))
+def test_nb09_numerical_gradient_answers(name):
+    right, source = NB09_NUMERICAL_GRADIENT[name]
+    notebook = _with_answers(NB09, {} if source is None else {"numerical_gradient_answer": source})
+    passed, found = scores(SOLUTIONS, ["numerical_gradient"], {NB09: notebook})
+    assert passed == {"numerical_gradient": right}, found
+
+
+SOFTPLUS_BACKWARD = {
+    "the solution": (True, None),
+    "1 / (1 + exp(-z)): right, exp(-z) only overflows to a harmless inf": (True, """
+        x, = ctx.saved_tensors
+        return grad / (1 + np.exp(-ctx.beta * x))
+        """),
+    "exp(z) / (1 + exp(z)): nan for large x": (False, """
+        x, = ctx.saved_tensors
+        e = np.exp(ctx.beta * x)
+        return grad * e / (1 + e)
+        """),
+    "beta left out": (False, """
+        x, = ctx.saved_tensors
+        return grad / (1 + np.exp(-x))
+        """),
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("name", sorted(SOFTPLUS_BACKWARD))
+def test_nb09_softplus_backward_answers(name, tmp_path):
+    right, body = SOFTPLUS_BACKWARD[name]
+    folder = _engine_edited(tmp_path, "softplus_backward", body) if body else SOLUTIONS
+    passed, found = scores(folder, ["softplus_backward"])
+    assert passed == {"softplus_backward": right}, found

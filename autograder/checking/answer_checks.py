@@ -1,8 +1,8 @@
-"""The checks for the 14 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 17 notebook exercises: a function the learner writes in a solution cell.
 
-``t.answer`` is that function. Seven need no engine (no engine, no torch allowed while they run):
-calculus on paper turned into Python, notebook 10's dual numbers and notebook 12's gradient
-clipping on numpy arrays; the other seven drive the learner's engine -- the
+``t.answer`` is that function. Eight need no engine (no engine, no torch allowed while they run):
+calculus on paper turned into Python, notebook 09's numerical gradient, notebook 10's dual numbers
+and notebook 12's gradient clipping on numpy arrays; seven drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
@@ -19,7 +19,7 @@ import torch
 from autograder.checking import slips
 from autograder.checking.engine_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
 from autograder.checking.slips import agrees, show
-from autograder.worker import torch_cases
+from autograder.worker import smooth, torch_cases
 
 F32_RTOL, F32_ATOL = 1e-4, 1e-5  # the engine computes in float32, in its own order
 
@@ -1203,3 +1203,94 @@ def gradient_penalty(t):
             if not agrees(mine_grad, want, PENALTY_RTOL, PENALTY_ATOL):
                 t.fail(f"the critic's {name} gradient from your penalty", torch_value=want, mine=mine_grad,
                        slip=slips.explain(mine_grad, want, rtol=PENALTY_RTOL, atol=PENALTY_ATOL))
+# Notebook 09: a numerical gradient, against autograd
+# --------------------------------------------------------------------------
+
+# the central difference's own error with eps <= 1e-4 is ~eps**2 * f''' / 6 <= 1e-8 here; a one-sided one is
+# off by ~eps * f'' / 2, and float32's rounding of x + eps by ~1e-7 / eps: both far outside
+NUMERIC_RTOL, NUMERIC_ATOL = 1e-6, 1e-7
+
+
+def _differences(rule, x, a, eps, *, dtype=np.float64, forward=False, divide=2.0, together=False):
+    """A finite-difference gradient of ``rule`` at ``x``, computed here as the usual slips compute it."""
+    def f(v):
+        return float(rule(np, np.asarray(v), a))
+    x = np.asarray(x, dtype)
+    step = dtype(eps)
+    grad = np.zeros(x.shape)
+    for i in ([None] if together else list(np.ndindex(x.shape))):
+        shift = np.full(x.shape, step, dtype) if together else np.zeros(x.shape, dtype)
+        if not together:
+            shift[i] = step
+        high = f(x + shift)
+        low = f(x) if forward else f(x - shift)
+        value = (high - low) / (eps if forward else divide * eps)
+        if together:
+            grad[...] = value
+        else:
+            grad[i] = value
+    return grad
+
+
+def numerical_gradient(t):
+    names = list(smooth.FUNCTIONS)
+
+    def draw(name=None, shape=None, eps=None, where=""):
+        name = names[int(t.rng.integers(len(names)))] if name is None else name
+        shape = random_shape(t.rng, 1, 2, 4) if shape is None else shape
+        x = np.round(t.rng.uniform(-1.5, 1.5, size=shape), 3)
+        a = np.round(t.rng.uniform(0.5, 1.5, size=shape) * t.rng.choice([-1.0, 1.0], size=shape), 2)
+        eps = float(10 ** t.rng.uniform(-5, -4)) if eps is None else eps
+        return (name, x, a, eps), where
+    seeds = []
+    if not t.hidden:
+        seeds = [(("sum(a * sin(x))", np.array([0.5, -1.0, 2.0]), np.array([1.0, 1.0, 1.0]), 1e-5),
+                  "f(x) = sum(sin(x)), whose gradient is cos(x)"),
+                 draw("sum(a * x ** 3) / 3 + sum(x) ** 2", (2, 2), 1e-4, "coordinates that interact"),
+                 draw("log(1 + sum(exp(a * x)))", (4,), 1e-5)]
+    families = [draw(name) for name in names] if t.hidden else []
+    for (name, x, a, eps), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
+        call = f"numerical_gradient(f, x, eps={eps:.3g}) with f(x) = {name}, a = {show(a)}, x = {show(x)}"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("numerical_gradient", function=name, coefficients=a, x=x.copy(), eps=eps,
+                     what="numerical_gradient")
+        rule = smooth.FUNCTIONS[name]
+        tensor = torch.tensor(x, dtype=F64, requires_grad=True)
+        rule(torch, tensor, torch.tensor(a, dtype=F64)).backward()
+        expected = tensor.grad.numpy()
+        after = seen["x_after"]
+        if isinstance(after, dict) or not agrees(after, x, 1e-12, 1e-15):
+            t.fail("x after numerical_gradient returned", torch_value=x, mine=after, slip=slips.Slip(
+                slips.NOT_RESTORED, f"{slips.words(slips.NOT_RESTORED)}: your function changed the array it was "
+                "given and did not put every entry back. Perturb a copy (`x.copy()`), or restore x[i] right after "
+                "the two evaluations"))
+        result = seen["result"]
+        if isinstance(result, dict) and "sequence" in result:
+            result = _numbers(t, result, x.size, "numerical_gradient").reshape(x.shape)
+        if result is None or isinstance(result, dict) or np.shape(result) != x.shape:
+            t.fail(f"numerical_gradient should return an array of x's shape {x.shape}, one partial derivative "
+                   f"per entry; it returned {described(seen['result'])}")
+        if agrees(result, expected, NUMERIC_RTOL, NUMERIC_ATOL):
+            continue
+        known = [
+            (slips.FORWARD_DIFFERENCE, f"{slips.words(slips.FORWARD_DIFFERENCE)}: (f(x + eps) - f(x)) / eps is "
+             "off by about eps * f''(x) / 2; the central difference (f(x + eps) - f(x - eps)) / (2 * eps) is off by "
+             "only eps ** 2 * f'''(x) / 6", _differences(rule, x, a, eps, forward=True)),
+            (slips.STEP_NOT_HALVED, f"{slips.words(slips.STEP_NOT_HALVED)}: f(x + eps) and f(x - eps) are 2 * eps "
+             "apart, so their difference is divided by 2 * eps (yours is twice autograd's gradient)",
+             _differences(rule, x, a, eps, divide=1.0)),
+            (slips.ALL_AT_ONCE, f"{slips.words(slips.ALL_AT_ONCE)}: x + eps moves every entry together, which "
+             "measures the sum of all the partial derivatives. Move one entry at a time: a copy of x with "
+             "eps added at index i only", _differences(rule, x, a, eps, together=True)),
+            (slips.LOW_PRECISION, f"{slips.words(slips.LOW_PRECISION)}: in float32, x + eps is rounded to a "
+             "spacing of about 1e-7, a large part of eps itself. Work in float64", _differences(
+                 rule, x, a, eps, dtype=np.float32))]
+        slip = slips.explain(result, expected, known=known, rtol=NUMERIC_RTOL, atol=NUMERIC_ATOL)
+        if slip is None and np.asarray(result).dtype == np.float32:
+            slip = slips.Slip(slips.LOW_PRECISION, f"{slips.words(slips.LOW_PRECISION)}: your function returned "
+                              "float32 numbers; differences of nearby values need float64")
+        if slip is None and agrees(result, expected, 1e-2, 1e-3):
+            slip = slips.Slip(slips.LOW_PRECISION, f"close to autograd's, but not to the 6 digits a float64 central "
+                              f"difference reaches ({slips.words(slips.LOW_PRECISION)}, or a one-sided difference "
+                              "written another way?)")
+        t.fail("your numerical gradient", torch_value=expected, mine=result, slip=slip)

@@ -75,6 +75,12 @@ GRADIENT_NOT_HVP = "gradient_not_hvp"
 PENALTY_NOT_SQUARED = "penalty_not_squared"
 PENALTY_WITHOUT_ONE = "penalty_without_one"
 NORM_OVER_BATCH = "norm_over_batch"
+EXP_OVERFLOW = "exp_overflow"
+FORWARD_DIFFERENCE = "forward_difference"
+STEP_NOT_HALVED = "central_step_not_halved"
+LOW_PRECISION = "float32_differences"
+ALL_AT_ONCE = "all_coordinates_at_once"
+NOT_RESTORED = "input_not_restored"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -139,6 +145,12 @@ LABELS = {
     PENALTY_NOT_SQUARED: "the penalty's square left out",
     PENALTY_WITHOUT_ONE: "the penalty's - 1 left out",
     NORM_OVER_BATCH: "one norm over the whole batch, not one per example",
+    EXP_OVERFLOW: "exp overflowed (inf / inf is nan)",
+    FORWARD_DIFFERENCE: "a one-sided difference instead of a central one",
+    STEP_NOT_HALVED: "the central difference divided by eps, not 2 * eps",
+    LOW_PRECISION: "differences taken in float32",
+    ALL_AT_ONCE: "every coordinate moved at once",
+    NOT_RESTORED: "the input left changed",
 }
 
 

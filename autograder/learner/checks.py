@@ -181,6 +181,15 @@ def _module_dicts(package):
     modules = [package, _core(package)]
     name = package.__name__.split(".")[0]
     modules += [m for key, m in list(sys.modules.items()) if key == name or key.startswith(name + ".")]
+    # and the submodules this package object holds (``autograd``, ``nn.functional``): a later load of an
+    # engine under the same name replaces sys.modules' entries, not the ones the package already has
+    waiting = [package]
+    while waiting:
+        for value in vars(waiting.pop()).values():
+            if (isinstance(value, types.ModuleType) and value.__name__.startswith(name + ".")
+                    and all(value is not m for m in modules)):
+                modules.append(value)
+                waiting.append(value)
     found = {id(vars(m)): vars(m) for m in modules}
     for module in modules[:2]:  # functions it imported from its other files (printing.py)
         for value in vars(module).values():

@@ -20,7 +20,7 @@ import types
 
 import numpy as np
 
-from autograder.worker import codec
+from autograder.worker import codec, smooth
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -449,6 +449,18 @@ class Session:
         """The learner's forward-mode product on the judge's expression (``evaluate``), numpy in and out."""
         result = self.answer(lambda value: evaluate(expression, value), x.copy(), v.copy())
         return {"result": plain(result)}
+
+    def drive_numerical_gradient(self, function, coefficients, x, eps):
+        """The learner's numerical gradient of the named smooth function (numpy, float64) at ``x``; what it
+        returned, ``x`` as it is after the call, and how many times the function was evaluated."""
+        rule, calls = smooth.FUNCTIONS[function], [0]
+
+        def f(values):
+            calls[0] += 1
+            return float(rule(np, np.asarray(values), coefficients))
+        given = x.copy()
+        result = self.answer(f, given, eps)
+        return {"result": plain(result), "x_after": array_of(given), "calls": calls[0]}
 
     # -- notebook 11: answers written in torch, run only in the judge's torch worker (or the kernel) --
     def drive_hvp(self, params, x, v):

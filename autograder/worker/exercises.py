@@ -27,6 +27,7 @@ UNITS = {
                   [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")]),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", [("Tensor", "detach")]),
     "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward", [("LogSoftmax", "backward")]),
+    "softplus_backward": ("09_custom_function.ipynb", "Softplus.backward", [("Softplus", "backward")]),
 }
 
 # notebook exercises: id -> (notebook, the function the learner writes in the cell with grade_id
@@ -48,6 +49,7 @@ ANSWERS = {
     "dual_jvp": ("10_vjp_jvp.ipynb", "jvp", False),
     "hvp": ("11_higher_order.ipynb", "hvp", False),
     "gradient_penalty": ("11_higher_order.ipynb", "gradient_penalty", False),
+    "numerical_gradient": ("09_custom_function.ipynb", "numerical_gradient", False),
 }
 
 # notebook answers written in torch itself (notebook 11: the engine's backward returns numpy arrays, so

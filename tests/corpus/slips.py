@@ -193,6 +193,20 @@ ENGINE = [
         high = np.inf if ctx.max is None else ctx.max
         return np.where((low < x) & (x < high), grad, 0)
         """},
+    {"unit": "softplus_backward", "slip": slips.words(slips.EXP_OVERFLOW),
+     "idea": "sigmoid written as exp(x) / (1 + exp(x)), right on paper, nan once exp overflows",
+     "body": """
+        x, = ctx.saved_tensors
+        z = ctx.beta * x
+        return grad * np.exp(z) / (1 + np.exp(z))
+        """},
+    {"unit": "softplus_backward", "slip": "softplus' derivative is sigmoid itself",
+     "idea": "differentiates sigmoid instead of softplus: the rule learnt in notebook 03, one level too deep",
+     "body": """
+        x, = ctx.saved_tensors
+        s = 1 / (1 + np.exp(-ctx.beta * x))
+        return grad * s * (1 - s)
+        """},
 ]
 
 NOTEBOOK = [
@@ -492,5 +506,23 @@ NOTEBOOK = [
             x = x.clone().requires_grad_(True)
             grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
             return torch.abs(grad.norm(dim=1) - 1).mean()
+        """},
+    {"exercise": "numerical_gradient", "slip": slips.words(slips.FORWARD_DIFFERENCE),
+     "idea": "the textbook definition of the derivative, (f(x + h) - f(x)) / h, one coordinate at a time",
+     "source": """
+        def numerical_gradient(f, x, eps):
+            fx = f(x)
+            grad = np.zeros_like(x)
+            for i in range(x.size):
+                bumped = x.copy().ravel()
+                bumped[i] += eps
+                grad.ravel()[i] = (f(bumped.reshape(x.shape)) - fx) / eps
+            return grad
+        """},
+    {"exercise": "numerical_gradient", "slip": slips.words(slips.ALL_AT_ONCE),
+     "idea": "one central difference with every entry moved by eps, spread over the array",
+     "source": """
+        def numerical_gradient(f, x, eps):
+            return np.ones_like(x) * (f(x + eps) - f(x - eps)) / (2 * eps)
         """},
 ]

@@ -120,10 +120,22 @@ def answers(tinygrad_course):
         x = x.detach().requires_grad_(True)
         g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
         return ((torch.sqrt((g * g).sum(dim=1)) - 1) ** 2).mean()
+    def numerical_gradient(f, x, eps):
+        x = np.array(x, dtype=np.float64)
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            kept = x[i]
+            x[i] = kept + eps
+            high = f(x)
+            x[i] = kept - eps
+            low = f(x)
+            x[i] = kept
+            grad[i] = (high - low) / (2 * eps)
+        return grad
 
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
             "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
             "mlp_forward": mlp_forward, "train_step": train_step, "clip_grad_norm": clip_grad_norm,
             "layer_grad_norms": layer_grad_norms, "jacobian_rows": jacobian_rows, "dual_jvp": jvp,
-            "hvp": hvp, "gradient_penalty": gradient_penalty}
+            "hvp": hvp, "gradient_penalty": gradient_penalty, "numerical_gradient": numerical_gradient}
