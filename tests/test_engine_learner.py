@@ -116,6 +116,7 @@ PUBLIC_DRIVERS = {
     "grad_mode": "exec('with lib.no_grad():\\n    pass', {'lib': lib})",
     "detach": "x.detach()",
     "log_softmax_backward": "lib.log_softmax(x * lib.tensor([1.0, 2.0]), dim=0)[0].backward()",
+    "softplus_backward": "lib.nn.functional.softplus(x, beta=2.0).backward()",
 }
 
 
@@ -174,6 +175,7 @@ GRAPH_DRIVERS = {
     "grad_mode": lambda lib: exec("with lib.no_grad():\n    pass", {"lib": lib}),
     "detach": lambda lib: lib.tensor([1.0]).detach(),
     "log_softmax_backward": reach_unary("lib.log_softmax(x, dim=0)"),
+    "softplus_backward": reach_unary("lib.nn.functional.softplus(x)"),
 }
 
 

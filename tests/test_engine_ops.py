@@ -194,6 +194,31 @@ def test_non_scalar_backward_with_gradient(reference, x, data):
     assert_agrees(results[1], results[0], f"grad of sin(x) * x for x={x!r}, gradient={gradient!r}", GRADIENT)
 
 
+@pytest.mark.parametrize("kind", ["tanh_affine", "sin_times_linear", "exp_of_squares"])
+def test_jacobian_row_by_row_on_one_graph(reference, kind, rng):
+    """Notebook 10's use: one graph, one backward per output with a one-hot gradient (retain_graph,
+    .grad reset between rows) and the same through autograd.grad, equal torch's full Jacobian."""
+    from autograder.worker.drivers import jacobian_function
+
+    m, n = 3, 4
+    a = rng.normal(size=(m, n)).astype(np.float32) / 2
+    b = rng.normal(size=(m,) if kind != "sin_times_linear" else (m, n)).astype(np.float32) / 2
+    x = rng.uniform(-1, 1, size=n).astype(np.float32)
+    expected = torch.autograd.functional.jacobian(jacobian_function(kind, torch.tensor(a), torch.tensor(b)),
+                                                  torch.tensor(x)).numpy()
+    leaf = reference.tensor(x, requires_grad=True)
+    y = jacobian_function(kind, reference.tensor(a), reference.tensor(b))(leaf)
+    by_backward, by_grad = [], []
+    for i, onehot in enumerate(np.eye(m, dtype=np.float32)):
+        leaf.grad = None
+        y.backward(gradient=reference.tensor(onehot), retain_graph=True)
+        by_backward.append(leaf.grad.numpy().copy())
+        by_grad.append(reference.autograd.grad(y, leaf, grad_outputs=reference.tensor(onehot),
+                                               retain_graph=i < m - 1)[0].numpy())
+    np.testing.assert_allclose(np.stack(by_backward), expected, **GRADIENT)
+    np.testing.assert_allclose(np.stack(by_grad), expected, **GRADIENT)
+
+
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
 def test_exact_values_where_torch_and_numpy_round_alike(reference, shape, rng):
     """Arithmetic-only graphs (no libm calls) give bit-identical gradients: the engine evaluates

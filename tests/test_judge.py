@@ -792,6 +792,86 @@ def test_nb12_answers(exercise, name):
     assert passed == {exercise: right}, found
 
 
+NB10 = "10_vjp_jvp"
+NB10_DUAL_HEAD = """
+            class Dual:
+                def __init__(self, value, tangent):
+                    self.value, self.tangent = value, tangent
+
+                def __add__(self, other):
+                    other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                    return Dual(self.value + other.value, self.tangent + other.tangent)
+                __radd__ = __add__
+
+                def sin(self):
+                    return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+                def exp(self):
+                    return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+"""
+NB10_ANSWERS = {
+    "jacobian_rows": {
+        "the solution": (True, None),
+        "autograd.grad with one-hot rows of an identity": (True, """
+            def jacobian_rows(f, x):
+                y = f(x)
+                eye = np.eye(y.shape[0], dtype=np.float32)
+                return np.stack([tg.autograd.grad(y, x, grad_outputs=tg.tensor(e), retain_graph=True)[0].numpy()
+                                 for e in eye])
+            """),
+        "rows stacked as columns": (False, """
+            def jacobian_rows(f, x):
+                y = f(x)
+                eye = np.eye(y.shape[0], dtype=np.float32)
+                return np.stack([tg.autograd.grad(y, x, grad_outputs=tg.tensor(e), retain_graph=True)[0].numpy()
+                                 for e in eye], axis=1)
+            """),
+    },
+    "dual_jvp": {
+        "the solution": (True, None),
+        "a Dual with its own __rmul__": (True, NB10_DUAL_HEAD + """
+                def __mul__(self, other):
+                    if isinstance(other, Dual):
+                        return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+                    return Dual(self.value * other, self.tangent * other)
+
+                def __rmul__(self, other):
+                    return self * other
+
+            def jvp(f, x, v):
+                out = f(Dual(x, v))
+                return out.value, out.tangent
+            """),
+        "torch.func.jvp itself (no torch in the worker)": (False, """
+            def jvp(f, x, v):
+                import torch
+                value, tangent = torch.func.jvp(f, (torch.tensor(x),), (torch.tensor(v),))
+                return value.numpy(), tangent.numpy()
+            """),
+        "the tangent of sin uses sin": (False, NB10_DUAL_HEAD.replace("np.cos(self.value) * self.tangent",
+                                                                     "np.sin(self.value) * self.tangent") + """
+                def __mul__(self, other):
+                    other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                    return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+                __rmul__ = __mul__
+
+            def jvp(f, x, v):
+                out = f(Dual(x, v))
+                return out.value, out.tangent
+            """),
+    },
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, variants in NB10_ANSWERS.items() for n in sorted(variants)])
+def test_nb10_answers(exercise, name):
+    right, source = NB10_ANSWERS[exercise][name]
+    notebook = _with_answers(NB10, {} if source is None else {f"{exercise}_answer": source})
+    passed, found = scores(SOLUTIONS, [exercise], {NB10: notebook})
+    assert passed == {exercise: right}, found
+
+
 def _engine_edited(tmp_path, unit=None, body=None, files=None):
     """The reference engine files with ``unit``'s solution replaced by ``body``, and whole-text edits
     ``files`` (path under tinygrad_course -> function of the text)."""
@@ -937,3 +1017,265 @@ def test_nb08_an_answer_cell_that_uses_the_notebooks_data_names_keeps_its_points
     passed, found = scores(SOLUTIONS, ["train_step"], {NB08: _nb08(train_step_answer=source)})
     assert "NameError" not in found["train_step"].message, found
     assert passed == {"train_step": True}, found
+
+
+# ---------------------------------------------------------------- notebook 11: answers written in torch
+# They run in the judge's torch worker: a bubblewrap sandbox with the interpreter's installed packages
+# (torch among them), the worker package and nothing of the judge's. Right answers in other words pass;
+# slips, and answers that look for the judge's files or patch torch and numpy to fake an agreement, fail:
+# the verdict comes only from the values compared in the judge.
+
+NB11 = "11_higher_order"
+PEER_FILE = Path("/tmp/nb11-peer-submission/engine.py")  # a stand-in for another learner's files
+JUDGE_FILES = [str(judge.PACKAGE / "checking" / "answer_checks.py"), str(judge.STANDINS),
+               str(SOLUTIONS / "11_higher_order.ipynb"), str(PEER_FILE)]
+NB11_ANSWERS = {
+    "hvp": {
+        "the solution": (True, None),
+        "torch.autograd.functional.hvp": (True, """
+            def hvp(f, x, v):
+                return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+            """),
+        "forward over reverse (torch.func)": (True, """
+            def hvp(f, x, v):
+                return torch.func.jvp(torch.func.grad(f), (x.detach(),), (v,))[1]
+            """),
+        "grad_outputs=v in place of the dot product": (True, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x, create_graph=True)
+                return torch.autograd.grad(g, x, grad_outputs=v)[0]
+            """),
+        "a central difference of gradients": (False, """
+            def hvp(f, x, v, eps=1e-5):
+                def gradient(point):
+                    point = point.detach().requires_grad_(True)
+                    return torch.autograd.grad(f(point), point)[0]
+                return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)
+            """),
+        "no create_graph": (False, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x)
+                return torch.autograd.grad((g * v).sum(), x)[0]
+            """),
+        "no create_graph, the error hidden by allow_unused and materialize_grads": (False, """
+            def hvp(f, x, v):
+                g, = torch.autograd.grad(f(x), x)
+                g.requires_grad_(True)
+                return torch.autograd.grad((g * v).sum(), x, allow_unused=True, materialize_grads=True)[0]
+            """),
+        "the judge's files, if it could read them": (False, f"""
+            import os
+            def hvp(f, x, v):
+                if any(os.path.exists(path) for path in {JUDGE_FILES!r}):
+                    return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+                return torch.zeros_like(x)
+            """),
+        "torch and numpy patched to say every comparison agrees": (False, """
+            import numpy
+            def hvp(f, x, v):
+                for module in (torch, numpy):
+                    module.allclose = lambda *args, **kwargs: True
+                    module.isclose = lambda a, b, *args, **kwargs: numpy.ones(numpy.shape(a), bool)
+                numpy.testing.assert_allclose = lambda *args, **kwargs: None
+                torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+                torch.autograd.functional.hvp = lambda f, x, v: (f(x), torch.zeros_like(x))
+                return torch.zeros_like(x)
+            """),
+    },
+    "gradient_penalty": {
+        "the solution": (True, None),
+        "one example at a time": (True, """
+            def gradient_penalty(critic, x):
+                terms = []
+                for row in x:
+                    row = row.clone().requires_grad_(True)
+                    g, = torch.autograd.grad(critic(row[None]).sum(), row, create_graph=True)
+                    terms.append((torch.sqrt((g ** 2).sum()) - 1) ** 2)
+                return torch.stack(terms).mean()
+            """),
+        "no create_graph": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x)
+                return ((g.norm(2, dim=1) - 1) ** 2).mean()
+            """),
+        "one norm over the whole batch": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                return (g.norm() - 1) ** 2
+            """),
+        "the square left out": (False, """
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                return (g.norm(2, dim=1) - 1).abs().mean()
+            """),
+        "the judge's files, if it could read them": (False, f"""
+            import os
+            def gradient_penalty(critic, x):
+                x = x.clone().requires_grad_(True)
+                g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+                right = ((g.norm(2, dim=1) - 1) ** 2).mean()
+                if any(os.path.exists(path) for path in {JUDGE_FILES!r}):
+                    return right
+                return right * 0.5
+            """),
+    },
+}
+
+
+NB11_SLIPS = {("hvp", "a central difference of gradients"): "finite_difference",
+              ("hvp", "no create_graph"): "no_create_graph",
+              ("hvp", "no create_graph, the error hidden by allow_unused and materialize_grads"): "no_create_graph",
+              ("gradient_penalty", "no create_graph"): "no_create_graph",
+              ("gradient_penalty", "one norm over the whole batch"): "norm_over_batch",
+              ("gradient_penalty", "the square left out"): "penalty_not_squared"}
+
+
+@pytest.fixture
+def peer_file():
+    PEER_FILE.parent.mkdir(exist_ok=True)
+    PEER_FILE.write_text("a peer's engine")
+    yield PEER_FILE
+    shutil.rmtree(PEER_FILE.parent, ignore_errors=True)
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, variants in NB11_ANSWERS.items() for n in sorted(variants)])
+def test_nb11_answers_in_the_torch_worker(exercise, name, peer_file):
+    right, source = NB11_ANSWERS[exercise][name]
+    assert all(os.path.exists(path) for path in JUDGE_FILES)  # so the hostile answers could only fail in the sandbox
+    notebook = _with_answers(NB11, {} if source is None else {f"{exercise}_answer": source})
+    passed, found = scores(SOLUTIONS, [exercise], {NB11: notebook})
+    assert passed == {exercise: right}, found
+    if (exercise, name) in NB11_SLIPS:  # named by the check, in the judge, from the values compared there
+        assert found[exercise].slip == NB11_SLIPS[exercise, name], found
+
+
+def test_nb11_the_sandbox_is_what_keeps_the_judges_files_out_of_reach(peer_file):
+    """Unconfined (the grader's rights), the answer that looks for the judge's files finds them and
+    passes: the hostile answers above fail in bwrap because the torch worker cannot see those files."""
+    source = NB11_ANSWERS["hvp"]["the judge's files, if it could read them"][1]
+    passed, found = scores(SOLUTIONS, ["hvp"], {NB11: _with_answers(NB11, {"hvp_answer": source})}, mode="unconfined")
+    assert passed == {"hvp": True}, found
+
+
+def test_nb11_the_torch_worker_never_receives_torchs_answer():
+    """Everything the checks send the worker for notebook 11 holds no array equal to torch's answer:
+    a recording runner sees each request (the learner's answer is the solution, run here)."""
+    import numpy as np
+    import torch
+
+    from autograder.checking import answer_checks
+
+    class Recording(checks.LocalRunner):
+        sent = []
+
+        def run(self, driver, args):
+            self.sent.append((driver, args))
+            return super().run(driver, args)
+
+    def hvp(f, x, v):
+        return torch.autograd.functional.hvp(f, x.detach(), v)[1]
+
+    def gradient_penalty(critic, x):
+        x = x.clone().requires_grad_(True)
+        g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((g.norm(2, dim=1) - 1) ** 2).mean()
+
+    for exercise, answer in (("hvp", hvp), ("gradient_penalty", gradient_penalty)):
+        for hidden in (False, True):
+            Recording.sent = []
+            checks.run_check(exercise, Recording(exercise, answer=answer, watched=False), hidden=hidden, seed=5)
+            assert Recording.sent
+            for driver, args in Recording.sent:
+                if driver == "hvp":
+                    answers = [answer_checks.torch_hvp(args["params"], args["x"], args["v"])[0]]
+                else:
+                    value, grads, _ = answer_checks.torch_penalty(args["weights"], args["x"])
+                    answers = [np.array(value)] + [g for g in grads if g is not None]
+                sent = [np.asarray(a) for a in args.values() if not isinstance(a, list)]
+                sent += [np.asarray(a) for a in args.values() if isinstance(a, list) for a in a]
+                assert set(args) <= {"params", "x", "v", "weights"}
+                for want in answers:
+                    assert not any(s.shape == want.shape and np.allclose(s, want) for s in sent), (driver, want)
+
+
+@pytest.mark.needs_bwrap
+def test_nb11_the_released_stubs_are_not_written_yet():
+    """The learner's copy, untouched: both answers are "not written yet", read from the stub in the source."""
+    notebook = judge.load_notebook(SOLUTIONS.parent / "course" / f"{NB11}.ipynb")
+    passed, found = scores(SOLUTIONS, ["hvp", "gradient_penalty"], {NB11: notebook})
+    assert passed == {"hvp": False, "gradient_penalty": False}
+    assert {found[e].slip for e in found} == {"not_written"}, found
+NB09 = "09_custom_function"
+NB09_NUMERICAL_GRADIENT = {
+    "the solution": (True, None),
+    "a copy per coordinate, flat indices": (True, """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros(x.size)
+            for i in range(x.size):
+                up, down = x.astype(np.float64).ravel(), x.astype(np.float64).ravel()
+                up[i] += eps
+                down[i] -= eps
+                grad[i] = (f(up.reshape(x.shape)) - f(down.reshape(x.shape))) / (2 * eps)
+            return grad.reshape(x.shape)
+        """),
+    "a one-sided difference": (False, """
+        def numerical_gradient(f, x, eps):
+            grad, base = np.zeros(x.shape), f(x)
+            for i in np.ndindex(x.shape):
+                moved = x.copy()
+                moved[i] += eps
+                grad[i] = (f(moved) - base) / eps
+            return grad
+        """),
+    "float32": (False, """
+        def numerical_gradient(f, x, eps):
+            x = x.astype(np.float32)
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                up, down = x.copy(), x.copy()
+                up[i] += eps
+                down[i] -= eps
+                grad[i] = (f(up) - f(down)) / (2 * eps)
+            return grad
+        """),
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("name", sorted(NB09_NUMERICAL_GRADIENT))
+def test_nb09_numerical_gradient_answers(name):
+    right, source = NB09_NUMERICAL_GRADIENT[name]
+    notebook = _with_answers(NB09, {} if source is None else {"numerical_gradient_answer": source})
+    passed, found = scores(SOLUTIONS, ["numerical_gradient"], {NB09: notebook})
+    assert passed == {"numerical_gradient": right}, found
+
+
+SOFTPLUS_BACKWARD = {
+    "the solution": (True, None),
+    "1 / (1 + exp(-z)): right, exp(-z) only overflows to a harmless inf": (True, """
+        x, = ctx.saved_tensors
+        return grad / (1 + np.exp(-ctx.beta * x))
+        """),
+    "exp(z) / (1 + exp(z)): nan for large x": (False, """
+        x, = ctx.saved_tensors
+        e = np.exp(ctx.beta * x)
+        return grad * e / (1 + e)
+        """),
+    "beta left out": (False, """
+        x, = ctx.saved_tensors
+        return grad / (1 + np.exp(-x))
+        """),
+}
+
+
+@pytest.mark.needs_bwrap
+@pytest.mark.parametrize("name", sorted(SOFTPLUS_BACKWARD))
+def test_nb09_softplus_backward_answers(name, tmp_path):
+    right, body = SOFTPLUS_BACKWARD[name]
+    folder = _engine_edited(tmp_path, "softplus_backward", body) if body else SOLUTIONS
+    passed, found = scores(folder, ["softplus_backward"])
+    assert passed == {"softplus_backward": right}, found

@@ -66,7 +66,7 @@ def test_a_reply_the_judge_cannot_read_costs_that_exercise_and_the_next_gets_a_f
     monkeypatch.setattr(judge.WorkerRunner, "_start", counting_start)
     passed, found = scores(engine_folder(tmp_path), mode="bwrap", timeout=10)
     assert passed == {"pow_backward": False, "sin_backward": True, "zero_": True}, found
-    assert "could not read its reply (RuntimeError: a reply nothing expected)" in found["pow_backward"]["message"]
+    assert "could not read its reply (RuntimeError: a reply nothing expected)" in found["pow_backward"].message
     assert len(started) == 2  # the worker that failed to answer was replaced for sin_backward
 
 
@@ -98,8 +98,8 @@ def test_a_cell_too_big_to_send_costs_its_notebook_exercises_only(tmp_path):
     passed, found = scores(engine_folder(tmp_path), ["pow_backward", "manual_dy_dx"],
                            {"01_x_squared": _notebook_01(cell)}, mode="bwrap")
     assert passed == {"pow_backward": True, "manual_dy_dx": False}, found
-    assert "could not send this exercise to the worker whole" in found["manual_dy_dx"]["message"]
-    assert "refused rather than cut" in found["manual_dy_dx"]["message"]
+    assert "could not send this exercise to the worker whole" in found["manual_dy_dx"].message
+    assert "refused rather than cut" in found["manual_dy_dx"].message
 
 
 FORK_BOMB = """

@@ -174,3 +174,4 @@ def test_notebook_08_shows_flowers_whose_petals_differ():
     for rows in shown:
         petals = {tuple(features[r, 2:]) for r in rows}
         assert len(petals) == len(rows), rows
+

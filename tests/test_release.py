@@ -187,6 +187,12 @@ def test_the_learners_install_hides_nbgraders_instructor_screens(tmp_path):
     assert extensions["nbgrader.server_extensions.formgrader"] is False
     assert extensions["nbgrader.server_extensions.validate_assignment"] is True
     assert extensions["nbgrader.server_extensions.assignment_list"] is True
+    cull = ("from jupyter_server.serverapp import ServerApp; app = ServerApp(); "
+            "app.initialize(argv=['--allow-root', '--port=0', '--no-browser']); km = app.kernel_manager; "
+            "print(km.cull_idle_timeout, km.cull_connected)")
+    found = subprocess.run([sys.executable, "-c", cull], env=env, capture_output=True, text=True, timeout=120)
+    timeout, connected = found.stdout.strip().splitlines()[-1].split()
+    assert 0 < int(timeout) <= 3600 and connected == "True", "the server shuts idle kernels down" + found.stderr
 
 
 def test_the_learners_settings_are_installed_where_binder_puts_its_own():
@@ -205,3 +211,6 @@ def test_the_learners_settings_are_installed_where_binder_puts_its_own():
     server = json.loads((REPO / "jupyter-config/jupyter_server_config.d/tinygrad-course.json").read_text())
     assert {name for name, off in page["disabledExtensions"].items() if off} == binder_lab == INSTRUCTOR_SCREENS
     assert {name for name, on in server["ServerApp"]["jpserver_extensions"].items() if not on} == binder_server
+    assert 'cp -r jupyter-config/. "$(python -c' in post_build, "Binder's editable install gets the settings too"
+    culling = json.loads((REPO / "jupyter-config/jupyter_server_config.json").read_text())["MappingKernelManager"]
+    assert culling["cull_connected"] and 0 < culling["cull_idle_timeout"] <= 3600, "idle kernels are shut down"

@@ -1,12 +1,14 @@
-"""The checks for the 12 notebook exercises: a function the learner writes in a solution cell.
+"""The checks for the 17 notebook exercises: a function the learner writes in a solution cell.
 
-``t.answer`` is that function. Six need no engine (no engine, no torch allowed while they run):
-calculus on paper turned into Python, and notebook 12's gradient clipping on numpy arrays; the
-other six drive the learner's engine -- the
+``t.answer`` is that function. Eight need no engine (no engine, no torch allowed while they run):
+calculus on paper turned into Python, notebook 09's numerical gradient, notebook 10's dual numbers
+and notebook 12's gradient clipping on numpy arrays; seven drive the learner's engine -- the
 ``tinygrad_course`` module their function uses -- with stand-ins for every engine unit
 meanwhile, so only the function itself is graded: in the kernel torch-backed ones
 (``autograder.learner.torch_standins``), in the judge the instructor's own, sent to its worker.
-Torch computes every expected answer on the same inputs.
+Torch computes every expected answer on the same inputs. Notebook 11's two (``hvp``,
+``gradient_penalty``) are torch code themselves: ``exercises.NEEDS_TORCH``, run by the judge in its
+torch worker on functions ``autograder.worker.torch_cases`` builds from the inputs drawn here.
 """
 
 import re
@@ -17,6 +19,7 @@ import torch
 from autograder.checking import slips
 from autograder.checking.engine_checks import EPS, F64, SEED_NEURON, neuron_steps, random_neuron, random_shape
 from autograder.checking.slips import agrees, show
+from autograder.worker import smooth, torch_cases
 
 F32_RTOL, F32_ATOL = 1e-4, 1e-5  # the engine computes in float32, in its own order
 
@@ -737,7 +740,7 @@ def torch_layer_norms(weights, x):
         h.retain_grad()
         pre.append(z)
         outputs.append(h)
-    (h ** 2).sum().backward()
+    torch.sum(h * h).backward()  # the notebook's loss: the sum of h squared
     norms = np.array([float(o.grad.norm()) for o in outputs])
     return norms, {
         "reversed": norms[::-1].copy(),
@@ -798,3 +801,496 @@ def layer_grad_norms(t):
                    (slips.VALUES_NOT_GRADS,
                     "these are the norms of the layers' outputs themselves, not of their gradients: a hook "
                     "receives the gradient, measure that", wrong["values"])]))
+
+
+# --------------------------------------------------------------------------
+# Notebook 10: Jacobians row by row, and forward mode with dual numbers
+# --------------------------------------------------------------------------
+
+JACOBIAN_KINDS = ("tanh_affine", "sin_times_linear", "exp_of_squares")
+
+
+def _jacobian_inputs(rng, kind, m, n):
+    a = (rng.normal(size=(m, n)) / np.sqrt(n)).astype(np.float32)
+    b = (rng.normal(size=(m,) if kind != "sin_times_linear" else (m, n)) * 0.7).astype(np.float32)
+    x = rng.uniform(-1.5, 1.5, size=n).astype(np.float32)
+    return kind, a, b, x
+
+
+def _matrix(t, value, what):
+    """The learner's Jacobian as a 2-D float array (rows may come as a list of tensors or arrays)."""
+    def unwrap(v):
+        if isinstance(v, dict) and "sequence" in v:
+            return [unwrap(item) for item in v["sequence"]]
+        if isinstance(v, dict) and "tensor" in v:
+            return unwrap(v["tensor"])
+        if isinstance(v, dict):
+            raise TypeError("not a number")
+        return v
+    try:
+        array = np.asarray(unwrap(value), dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 2:
+        t.fail(f"{what} should return the Jacobian, a 2-D array or tensor (or a list of rows); it returned "
+               f"{described(value)}")
+    return array
+
+
+def jacobian_rows(t):
+    from autograder.worker.drivers import jacobian_function
+
+    def draw(kind=None, m=None, n=None, where=""):
+        kind = JACOBIAN_KINDS[int(t.rng.integers(len(JACOBIAN_KINDS)))] if kind is None else kind
+        m = int(t.rng.integers(2, 6)) if m is None else m
+        n = int(t.rng.integers(2, 6)) if n is None else n
+        return _jacobian_inputs(t.rng, kind, m, n), where
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(10)
+        seeds = [(_jacobian_inputs(rng, "tanh_affine", 2, 3), "the notebook's tanh(A @ x + b), 2 outputs, 3 inputs"),
+                 (_jacobian_inputs(rng, "sin_times_linear", 3, 2), "3 outputs, 2 inputs")]
+    families = [draw(kind, where=f"{kind}, judge-drawn") for kind in JACOBIAN_KINDS] + [
+        draw(m=1, where="one output: the Jacobian is the gradient as a row"),
+        draw(m=4, n=4, where="square")] if t.hidden else []
+    for (kind, a, b, x), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
+        m, n = a.shape
+        call = f"jacobian_rows(f, x) for f = {kind} with {m} outputs and {n} inputs"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("jacobian_rows", kind=kind, a=a.copy(), b=b.copy(), x=x.copy(), what="jacobian_rows")
+        mine = _matrix(t, seen["result"], "jacobian_rows")
+        f = jacobian_function(kind, torch.tensor(a), torch.tensor(b))
+        expected = torch.autograd.functional.jacobian(f, torch.tensor(x)).numpy().astype(np.float64)
+        if agrees(mine, expected, F32_RTOL, F32_ATOL):
+            continue
+        total = np.repeat(expected.sum(0, keepdims=True), m, axis=0)
+        known = [
+            (slips.JACOBIAN_TRANSPOSED,
+             f"{slips.words(slips.JACOBIAN_TRANSPOSED)}: row i of the Jacobian is the gradient of output y[i], "
+             f"so it has one entry per input; yours has shape {mine.shape}, torch's {expected.shape}", expected.T),
+            (slips.ROWS_ACCUMULATED,
+             f"{slips.words(slips.ROWS_ACCUMULATED)}: each of your rows is the sum of that row and every row "
+             "before it. backward adds into x.grad; set x.grad = None (or use autograd.grad) before each row, "
+             "and v must be zero everywhere except at i", np.cumsum(expected, axis=0)),
+            (slips.NOT_ONE_HOT,
+             f"{slips.words(slips.NOT_ONE_HOT)}: every row is the sum of all the rows, the gradient of y.sum(). "
+             "Either v was all ones, or every row is the same x.grad array, still accumulating: v = e_i (a 1 at "
+             "i, zeros elsewhere) and a fresh gradient for each row", total),
+            (slips.ROW_REPEATED,
+             f"{slips.words(slips.ROW_REPEATED)}: every row is the last one. If you stored x.grad and then "
+             "zeroed it in place, all your rows are one array; keep a copy, or set x.grad = None instead",
+             np.repeat(expected[-1:], m, axis=0)),
+            (slips.ROW_REPEATED,
+             f"{slips.words(slips.ROW_REPEATED)}: every row is the first one; the one-hot v must move to the "
+             "next output for each row", np.repeat(expected[:1], m, axis=0))]
+        if mine.shape != expected.shape and mine.shape != expected.T.shape:
+            t.fail(f"the Jacobian {call} has shape {mine.shape}; torch's has shape {expected.shape}: one row per "
+                   "output, one column per input", slip=slips.Slip(slips.WRONG_SHAPE))
+        t.fail(f"the Jacobian {call}", torch_value=expected, mine=mine,
+               slip=slips.explain(mine, expected, rtol=F32_RTOL, atol=F32_ATOL, known=known))
+
+
+def _has_x(expression):
+    return expression[0] == "x" or any(isinstance(e, list) and _has_x(e) for e in expression[1:])
+
+
+def random_expression(rng, depth, top=True):
+    """A random tree of +, *, sin and exp on x and constants (``drivers.evaluate`` reads it); x is in
+    every sin and exp (a plain number has no .sin()) and in the whole."""
+    if depth == 0 or rng.random() < 0.2:
+        return ["x"] if top or rng.random() < 0.75 else ["const", round(float(rng.uniform(-2, 2)), 2)]
+    kind = ["add", "mul", "sin", "exp"][int(rng.integers(4))]
+    if kind in ("sin", "exp"):
+        inner = random_expression(rng, depth - 1, False)
+        inner = inner if _has_x(inner) else ["x"]
+        return [kind, ["mul", ["const", 0.5], inner] if kind == "exp" else inner]  # keeps exp's values small
+    tree = [kind, random_expression(rng, depth - 1, False), random_expression(rng, depth - 1, False)]
+    return tree if _has_x(tree) or not top else [kind, tree[1], ["x"]]
+
+
+def expression_text(expression):
+    kind = expression[0]
+    if kind == "x":
+        return "x"
+    if kind == "const":
+        return repr(expression[1])
+    if kind in ("sin", "exp"):
+        return f"{kind}({expression_text(expression[1])})"
+    return f"({expression_text(expression[1])} {'+' if kind == 'add' else '*'} {expression_text(expression[2])})"
+
+
+def _sided(value, derivative):
+    """``value`` forward, with ``derivative`` (a detached tensor) as its local derivative backward."""
+    return lambda a: value(a).detach() + derivative(a).detach() * (a - a.detach())
+
+
+def _jvp_slips(expression, x, v):
+    """The tangents the usual wrong dual numbers give. The functions are elementwise in x, so the
+    Jacobian is diagonal: J v is the gradient of the sum, times v."""
+    from autograder.worker.drivers import evaluate
+
+    def tangent(ops=None, seed=v):
+        xt = torch.tensor(x, dtype=F64, requires_grad=True)
+        out = evaluate(expression, xt, ops)
+        if not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return np.zeros_like(x)
+        grad, = torch.autograd.grad(out.sum(), xt, allow_unused=True)
+        return (np.zeros_like(x) if grad is None else grad.numpy()) * seed
+
+    def tensor(a):
+        return isinstance(a, torch.Tensor)
+
+    # as the notebook's Dual sees a * b: self is the left operand, or the right one when the left is a
+    # plain number (__rmul__); a plain number's tangent is 0
+    def first_only(a, b):  # self.tangent * other.value
+        return a * b.detach() if tensor(a) and tensor(b) else a * b
+
+    def second_only(a, b):  # self.value * other.tangent, a plain number scaling as it should
+        return a.detach() * b if tensor(a) and tensor(b) else a * b
+
+    def second_only_everywhere(a, b):  # ... and a plain number made a Dual with tangent 0 first
+        if tensor(a) and tensor(b):
+            return a.detach() * b
+        return (a.detach() if tensor(a) else a) * (b.detach() if tensor(b) else b)
+    second_words = (f"{slips.words(slips.PRODUCT_RULE)}: the tangent of a * b is a.tangent * b.value + "
+                    "a.value * b.tangent; yours keeps only the second term")
+    return [
+        (slips.PRODUCT_RULE, f"{slips.words(slips.PRODUCT_RULE)}: the tangent of a * b is "
+         "a.tangent * b.value + a.value * b.tangent; yours keeps only the first term", tangent({"mul": first_only})),
+        (slips.PRODUCT_RULE, second_words, tangent({"mul": second_only})),
+        (slips.PRODUCT_RULE, second_words, tangent({"mul": second_only_everywhere})),
+        (slips.SIN_TANGENT, f"{slips.words(slips.SIN_TANGENT)}: the derivative of sin is cos, so sin(d) has "
+         "tangent cos(d.value) * d.tangent", tangent({"sin": _sided(torch.sin, torch.sin)})),
+        (slips.TANGENT_IGNORED, f"{slips.words(slips.TANGENT_IGNORED)}: your tangent is J @ ones, not J @ v. "
+         "Seed the input with v: Dual(x, v)", tangent(seed=np.ones_like(x))),
+        (slips.TANGENT_IGNORED, f"{slips.words(slips.TANGENT_IGNORED)}: you returned v unchanged; the "
+         "tangent of f's output is what the dual numbers carried through f", v)]
+
+
+def dual_jvp(t):
+    from autograder.worker.drivers import evaluate
+
+    def draw(depth=3, n=None, where=""):
+        n = int(t.rng.integers(1, 6)) if n is None else n
+        x = t.rng.uniform(-1.5, 1.5, size=n)
+        v = t.rng.normal(size=n)
+        return (random_expression(t.rng, depth), x, v), where
+    seeds = []
+    if not t.hidden:
+        seeds = [((["add", ["sin", ["mul", ["x"], ["x"]]], ["mul", ["const", 3.0], ["x"]]],
+                   np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.0, 0.0])), "the notebook's f, v = e_0"),
+                 ((["mul", ["exp", ["x"]], ["sin", ["x"]]], np.array([0.3, 1.2]), np.array([0.5, -2.0])),
+                  "a product of exp and sin")]
+    families = [((["mul", ["x"], ["x"]], t.rng.uniform(-2, 2, 4), t.rng.normal(size=4)), "x * x"),
+                ((["sin", ["add", ["x"], ["const", 1.0]]], t.rng.uniform(-2, 2, 3), t.rng.normal(size=3)),
+                 "sin(x + 1.0)"),
+                draw(depth=4, where="deeper")] if t.hidden else []
+    for (expression, x, v), where in _visible_then_random(t, seeds, draw, 1, 6) + families:
+        text = expression_text(expression)
+        call = f"jvp(f, x, v) for f(x) = {text}, x = {show(x)}, v = {show(v)}"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("dual_jvp", expression=expression, x=x.copy(), v=v.copy(), what="jvp")
+        items = seen["result"].get("sequence") if isinstance(seen["result"], dict) else None
+        if items is None or len(items) != 2:
+            t.fail(f"jvp should return two arrays, (f(x), J @ v), as torch.func.jvp does; it returned "
+                   f"{described(seen['result'])}")
+        value = _numbers(t, items[0], None, "jvp's first result, f(x)")
+        mine = _numbers(t, items[1], None, "jvp's second result, the tangent J @ v")
+
+        def f(xt, expression=expression):
+            out = evaluate(expression, xt)
+            return out if isinstance(out, torch.Tensor) else torch.full_like(xt, out)
+        want_value, want_tangent = (r.numpy() for r in torch.func.jvp(f, (torch.tensor(x),), (torch.tensor(v),)))
+        want_value = np.broadcast_to(want_value, x.shape)
+        # a constant f: a number stands for the whole array, as numpy broadcasts it
+        if not agrees(np.broadcast_to(value, x.shape) if value.size == 1 else value, want_value):
+            t.fail(f"the value f(x) {call}", torch_value=want_value, mine=value)
+        shown = np.broadcast_to(mine, x.shape) if mine.size == 1 else mine
+        if agrees(shown, want_tangent):
+            continue
+        t.fail(f"the tangent J @ v {call}", torch_value=want_tangent, mine=mine,
+               slip=slips.explain(shown, want_tangent, known=_jvp_slips(expression, x, v)))
+# Notebook 11: gradients of gradients (answers written in torch, run in the judge's torch worker)
+# --------------------------------------------------------------------------
+
+# In float64 two exact routes to H v (double backward, torch's hvp, forward-over-reverse) differ by
+# rounding only, ~1e-15 of the largest entry; the best difference of gradients is ~1e-10 off. One in
+# 1e12 of the largest entry tells the two apart with a margin of a thousand either way.
+HVP_RTOL = 1e-12
+NEAR_RTOL = 1e-4  # a finite difference lands this close
+GRAPHLESS = ("does not require grad", "does not have a grad_fn", "appears to not have been used in the graph")
+
+
+def _close(mine, expected, rtol):
+    """Same shape, and every entry within ``rtol`` of its own size plus the largest entry's size."""
+    mine, expected = np.asarray(mine, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if mine.shape != expected.shape:
+        return False
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    return bool(np.all(np.abs(mine - expected) <= rtol * (np.abs(expected) + scale)))
+
+
+def _hvp_function(rng, n=None, m=None):
+    n = int(rng.integers(2, 6)) if n is None else n
+    m = int(rng.integers(1, 5)) if m is None else m
+    params = (rng.normal(size=(m, n)), rng.uniform(-1, 1, size=n), rng.normal(size=m))
+    return params, rng.uniform(-1.5, 1.5, size=n)
+
+
+def torch_hvp(params, x, v):
+    """Torch's H v (``torch.autograd.functional.hvp``) and the gradient itself, at ``x``."""
+    f = torch_cases.scalar_function(params)
+    x_t = torch.tensor(x, dtype=F64, requires_grad=True)
+    gradient, = torch.autograd.grad(f(x_t), x_t)
+    _, product = torch.autograd.functional.hvp(f, x_t.detach(), torch.tensor(v, dtype=F64))
+    return product.numpy(), gradient.numpy()
+
+
+def _learner_error(t, error, what, hint):
+    """An exception the learner's function raised (reported as a value by the torch drivers): the
+    stub's NotImplementedError as "not written yet", a missing graph by its slip, anything else as raised."""
+    if error.get("not_written"):
+        t.report_raised(error, what=what)
+    said = f"your {what} raised {error['type']}: {error['message']}{error.get('place', '')}"
+    if hint is not None and any(text in error["message"] for text in GRAPHLESS):
+        t.fail(f"{said}\n  Hint: {hint[1]}", slip=slips.Slip(hint[0]))
+    t.report_raised(error, what=what)
+
+
+NO_GRAPH_WORDS = (f"{slips.words(slips.NO_CREATE_GRAPH)}: torch.autograd.grad without create_graph=True returns "
+                  "a gradient with no graph behind it (no grad_fn), so differentiating it again finds nothing to "
+                  "follow. Take the first gradient with create_graph=True")
+
+
+def hvp(t):
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(11)
+        params, x = _hvp_function(rng, 3, 2)
+        seeds = [((params, x, np.array([1.0, 0.0, 0.0])), "v = e0: the first column of the Hessian"),
+                 ((params, x, rng.normal(size=3)), "a random direction v")]
+
+    def draw(n=None, where=""):
+        params, x = _hvp_function(t.rng, n)
+        return (params, x, t.rng.normal(size=x.size) * float(t.rng.uniform(0.2, 3))), where
+    families = [draw(1, "x has one entry: H v is f''(x) v"), draw(7, "seven entries")] if t.hidden else []
+    for (params, x, v), where in _visible_then_random(t, seeds, draw, 1, 6) + families:
+        call = f"hvp(f, x, v) with x of shape {x.shape}, f(x) = c . tanh(W x) + sum(a * exp(x)) / 3"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("hvp", params=[np.array(p) for p in params], x=x.copy(), v=v.copy(), what="hvp")
+        if seen["error"] is not None:
+            _learner_error(t, seen["error"], "hvp", (slips.NO_CREATE_GRAPH, NO_GRAPH_WORDS))
+        expected, gradient = torch_hvp(params, x, v)
+        result = seen["result"]
+        if result is None:
+            t.fail("hvp returned None. torch.autograd.grad(..., allow_unused=True) gives None for an input the "
+                   "graph never reached: " + NO_GRAPH_WORDS, slip=slips.Slip(slips.NO_CREATE_GRAPH))
+        mine = _numbers(t, result, None, "hvp (H v: one number per entry of x)")
+        if mine.size == x.size ** 2 and x.size > 1:
+            t.fail(f"hvp returned {x.size * x.size} numbers: that is the whole Hessian H. Return the product H v, "
+                   "a vector shaped like x, without ever building H")
+        if mine.size != x.size:
+            t.fail(f"hvp should return one number per entry of x ({x.size}); it returned {described(result)}")
+        if _close(mine, expected, HVP_RTOL):
+            continue
+        slip = None
+        if not np.any(mine) and np.any(expected):
+            slip = slips.Slip(slips.NO_CREATE_GRAPH, "every entry is 0: " + NO_GRAPH_WORDS
+                              + " (allow_unused or materialize_grads only hide that nothing was found)")
+        elif _close(mine, gradient, 1e-9) and not _close(expected, gradient, 1e-9):
+            slip = slips.Slip(slips.GRADIENT_NOT_HVP, f"{slips.words(slips.GRADIENT_NOT_HVP)}: this is the "
+                              "gradient g of f at x. H v is the gradient of g . v, a second differentiation")
+        elif _close(mine, expected, NEAR_RTOL):
+            slip = slips.Slip(slips.FINITE_DIFFERENCE, f"{slips.words(slips.FINITE_DIFFERENCE)}: yours is close "
+                              "to torch's, not equal, as a difference of gradients at x + eps v is. Differentiate "
+                              "the gradient itself (first gradient with create_graph=True, then the gradient "
+                              "of g . v): that is exact")
+        t.fail(f"H v for {call}", torch_value=expected, mine=mine, slip=slip)
+
+
+PENALTY_RTOL, PENALTY_ATOL = 1e-9, 1e-12
+
+
+def _critic_weights(rng, d=None, h=None):
+    d = int(rng.integers(2, 6)) if d is None else d
+    h = int(rng.integers(2, 7)) if h is None else h
+    return [rng.normal(size=(h, d)) / np.sqrt(d), rng.normal(size=h) * 0.1, rng.normal(size=(1, h)),
+            rng.normal(size=1) * 0.1]
+
+
+def torch_penalty(weights, x):
+    """Torch's penalty on this critic and batch, the critic's weight gradients from it, and the
+    penalty as the usual slips compute it."""
+    critic = torch_cases.critic(weights)
+    x_t = torch.tensor(x, dtype=F64, requires_grad=True)
+    g, = torch.autograd.grad(critic(x_t).sum(), x_t, create_graph=True)
+    norms = g.norm(2, dim=1)
+    penalty = ((norms - 1) ** 2).mean()
+    penalty.backward()
+    with torch.no_grad():
+        wrong = {"no_square": float((norms - 1).mean()), "abs": float((norms - 1).abs().mean()),
+                 "no_one": float((norms ** 2).mean()), "batch": float((g.norm() - 1) ** 2),
+                 "features": float(((g.norm(2, dim=0) - 1) ** 2).mean()),
+                 "mean_output": float(((norms / len(x) - 1) ** 2).mean())}
+    # the output bias b2 moves no input gradient: torch leaves its .grad None
+    grads = [None if p.grad is None else p.grad.numpy().copy() for p in critic.parameters()]
+    return float(penalty.detach()), grads, wrong
+
+
+def gradient_penalty(t):
+    seeds = []
+    if not t.hidden:
+        rng = np.random.default_rng(111)
+        seeds = [((_critic_weights(rng, 2, 3), rng.normal(size=(4, 2))), "a batch of 4 points in 2-D")]
+
+    def draw(n=None, d=None, where=""):
+        weights = _critic_weights(t.rng, d)
+        n = int(t.rng.integers(2, 7)) if n is None else n
+        return (weights, t.rng.normal(size=(n, weights[0].shape[1])) * float(t.rng.uniform(0.5, 2))), where
+    families = [draw(1, where="a batch of one"), draw(9, 6, "nine points in 6-D")] if t.hidden else []
+    for (weights, x), where in _visible_then_random(t, seeds, draw, 1, 5) + families:
+        call = (f"gradient_penalty(critic, x) with x of shape {x.shape}, a critic with {weights[0].shape[0]} "
+                "hidden units")
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("gradient_penalty", weights=[w.copy() for w in weights], x=x.copy(), what="gradient_penalty")
+        if seen["error"] is not None:
+            _learner_error(t, seen["error"], "gradient_penalty", (slips.RAISED, (
+                "the batch x you are given does not require grad (data never does); make a copy that does, "
+                "x = x.clone().requires_grad_(True), before the critic sees it, and differentiate with respect "
+                "to that")))
+        expected, expected_grads, wrong = torch_penalty(weights, x)
+        mine = _numbers(t, seen["result"], 1, "gradient_penalty (one number: the penalty averaged over the batch)")[0]
+        if not agrees(mine, expected, PENALTY_RTOL, PENALTY_ATOL):
+            t.fail(f"the penalty {call} returned", torch_value=expected, mine=mine,
+                   slip=slips.explain(mine, expected, rtol=PENALTY_RTOL, atol=PENALTY_ATOL, general=False, known=[
+                       (slips.PENALTY_NOT_SQUARED, f"{slips.words(slips.PENALTY_NOT_SQUARED)}: this is the mean of "
+                        "(norm - 1) itself; the penalty is the mean of (norm - 1) ** 2, zero only at norm 1 and "
+                        "growing on both sides", wrong["no_square"]),
+                       (slips.PENALTY_NOT_SQUARED, f"{slips.words(slips.PENALTY_NOT_SQUARED)}: this is the mean of "
+                        "|norm - 1|; the penalty squares it: (norm - 1) ** 2", wrong["abs"]),
+                       (slips.PENALTY_WITHOUT_ONE, f"{slips.words(slips.PENALTY_WITHOUT_ONE)}: this is the mean of "
+                        "norm ** 2, which pushes every gradient to 0; the penalty pulls each norm to 1: "
+                        "(norm - 1) ** 2", wrong["no_one"]),
+                       (slips.NORM_OVER_BATCH, f"{slips.words(slips.NORM_OVER_BATCH)}: you took one norm of the "
+                        "whole (N, d) gradient. Each example gets its own: g.norm(2, dim=1), then the mean of "
+                        "(norm - 1) ** 2 over the batch", wrong["batch"]),
+                       (slips.WRONG_AXES, f"{slips.words(slips.WRONG_AXES)}: these norms run down the batch, one "
+                        "per input feature (dim=0); each example's gradient is a row: g.norm(2, dim=1)",
+                        wrong["features"]),
+                       (slips.FACTOR, "you differentiated critic(x).mean(), which divides each example's gradient "
+                        "by the batch size; differentiate critic(x).sum(): each example's output depends on its "
+                        "own input only", wrong["mean_output"])]))
+        if seen["grads"] is None:
+            error = seen["backward_error"]
+            if error is None:
+                t.fail(f"gradient_penalty returned {described(seen['result'])}, a plain number: the penalty is a "
+                       "loss the critic is trained on, so return the tensor (its graph reaches the critic's weights)",
+                       slip=slips.Slip(slips.GRAPH_CUT))
+            said = f"backward from your penalty raised {error['type']}: {error['message']}"
+            if any(text in error["message"] for text in GRAPHLESS):
+                t.fail(f"the penalty's value is right, but {said}\n  Hint: " + NO_GRAPH_WORDS
+                       + ", or the penalty cannot train the critic", slip=slips.Slip(slips.NO_CREATE_GRAPH))
+            t.fail(said, slip=slips.Slip(slips.RAISED))
+        names = ("W1 (first layer's weight)", "b1", "W2 (second layer's weight)", "b2")
+        for name, mine_grad, want in zip(names, seen["grads"], expected_grads):
+            if want is None:
+                if mine_grad is not None and np.any(mine_grad):
+                    t.fail(f"the critic's {name} gradient from your penalty", torch_value=None, mine=mine_grad)
+                continue
+            if mine_grad is None:
+                t.fail(f"after backward from your penalty the critic's {name} has no gradient: "
+                       + NO_GRAPH_WORDS, slip=slips.Slip(slips.GRAPH_CUT))
+            if not agrees(mine_grad, want, PENALTY_RTOL, PENALTY_ATOL):
+                t.fail(f"the critic's {name} gradient from your penalty", torch_value=want, mine=mine_grad,
+                       slip=slips.explain(mine_grad, want, rtol=PENALTY_RTOL, atol=PENALTY_ATOL))
+# Notebook 09: a numerical gradient, against autograd
+# --------------------------------------------------------------------------
+
+# the central difference's own error with eps <= 1e-4 is ~eps**2 * f''' / 6 <= 1e-8 here; a one-sided one is
+# off by ~eps * f'' / 2, and float32's rounding of x + eps by ~1e-7 / eps: both far outside
+NUMERIC_RTOL, NUMERIC_ATOL = 1e-6, 1e-7
+
+
+def _differences(rule, x, a, eps, *, dtype=np.float64, forward=False, divide=2.0, together=False):
+    """A finite-difference gradient of ``rule`` at ``x``, computed here as the usual slips compute it."""
+    def f(v):
+        return float(rule(np, np.asarray(v), a))
+    x = np.asarray(x, dtype)
+    step = dtype(eps)
+    grad = np.zeros(x.shape)
+    for i in ([None] if together else list(np.ndindex(x.shape))):
+        shift = np.full(x.shape, step, dtype) if together else np.zeros(x.shape, dtype)
+        if not together:
+            shift[i] = step
+        high = f(x + shift)
+        low = f(x) if forward else f(x - shift)
+        value = (high - low) / (eps if forward else divide * eps)
+        if together:
+            grad[...] = value
+        else:
+            grad[i] = value
+    return grad
+
+
+def numerical_gradient(t):
+    names = list(smooth.FUNCTIONS)
+
+    def draw(name=None, shape=None, eps=None, where=""):
+        name = names[int(t.rng.integers(len(names)))] if name is None else name
+        shape = random_shape(t.rng, 1, 2, 4) if shape is None else shape
+        x = np.round(t.rng.uniform(-1.5, 1.5, size=shape), 3)
+        a = np.round(t.rng.uniform(0.5, 1.5, size=shape) * t.rng.choice([-1.0, 1.0], size=shape), 2)
+        eps = float(10 ** t.rng.uniform(-5, -4)) if eps is None else eps
+        return (name, x, a, eps), where
+    seeds = []
+    if not t.hidden:
+        seeds = [(("sum(a * sin(x))", np.array([0.5, -1.0, 2.0]), np.array([1.0, 1.0, 1.0]), 1e-5),
+                  "f(x) = sum(sin(x)), whose gradient is cos(x)"),
+                 draw("sum(a * x ** 3) / 3 + sum(x) ** 2", (2, 2), 1e-4, "coordinates that interact"),
+                 draw("log(1 + sum(exp(a * x)))", (4,), 1e-5)]
+    families = [draw(name) for name in names] if t.hidden else []
+    for (name, x, a, eps), where in _visible_then_random(t, seeds, draw, 1, 4) + families:
+        call = f"numerical_gradient(f, x, eps={eps:.3g}) with f(x) = {name}, a = {show(a)}, x = {show(x)}"
+        t.case(call + (f"  ({where})" if where else ""))
+        seen = t.run("numerical_gradient", function=name, coefficients=a, x=x.copy(), eps=eps,
+                     what="numerical_gradient")
+        rule = smooth.FUNCTIONS[name]
+        tensor = torch.tensor(x, dtype=F64, requires_grad=True)
+        rule(torch, tensor, torch.tensor(a, dtype=F64)).backward()
+        expected = tensor.grad.numpy()
+        after = seen["x_after"]
+        if isinstance(after, dict) or not agrees(after, x, 1e-12, 1e-15):
+            t.fail("x after numerical_gradient returned", torch_value=x, mine=after, slip=slips.Slip(
+                slips.NOT_RESTORED, f"{slips.words(slips.NOT_RESTORED)}: your function changed the array it was "
+                "given and did not put every entry back. Perturb a copy (`x.copy()`), or restore x[i] right after "
+                "the two evaluations"))
+        result = seen["result"]
+        if isinstance(result, dict) and "sequence" in result:
+            result = _numbers(t, result, x.size, "numerical_gradient").reshape(x.shape)
+        if result is None or isinstance(result, dict) or np.shape(result) != x.shape:
+            t.fail(f"numerical_gradient should return an array of x's shape {x.shape}, one partial derivative "
+                   f"per entry; it returned {described(seen['result'])}")
+        if agrees(result, expected, NUMERIC_RTOL, NUMERIC_ATOL):
+            continue
+        known = [
+            (slips.FORWARD_DIFFERENCE, f"{slips.words(slips.FORWARD_DIFFERENCE)}: (f(x + eps) - f(x)) / eps is "
+             "off by about eps * f''(x) / 2; the central difference (f(x + eps) - f(x - eps)) / (2 * eps) is off by "
+             "only eps ** 2 * f'''(x) / 6", _differences(rule, x, a, eps, forward=True)),
+            (slips.STEP_NOT_HALVED, f"{slips.words(slips.STEP_NOT_HALVED)}: f(x + eps) and f(x - eps) are 2 * eps "
+             "apart, so their difference is divided by 2 * eps (yours is twice autograd's gradient)",
+             _differences(rule, x, a, eps, divide=1.0)),
+            (slips.ALL_AT_ONCE, f"{slips.words(slips.ALL_AT_ONCE)}: x + eps moves every entry together, which "
+             "measures the sum of all the partial derivatives. Move one entry at a time: a copy of x with "
+             "eps added at index i only", _differences(rule, x, a, eps, together=True)),
+            (slips.LOW_PRECISION, f"{slips.words(slips.LOW_PRECISION)}: in float32, x + eps is rounded to a "
+             "spacing of about 1e-7, a large part of eps itself. Work in float64", _differences(
+                 rule, x, a, eps, dtype=np.float32))]
+        slip = slips.explain(result, expected, known=known, rtol=NUMERIC_RTOL, atol=NUMERIC_ATOL)
+        if slip is None and np.asarray(result).dtype == np.float32:
+            slip = slips.Slip(slips.LOW_PRECISION, f"{slips.words(slips.LOW_PRECISION)}: your function returned "
+                              "float32 numbers; differences of nearby values need float64")
+        if slip is None and agrees(result, expected, 1e-2, 1e-3):
+            slip = slips.Slip(slips.LOW_PRECISION, f"close to autograd's, but not to the 6 digits a float64 central "
+                              f"difference reaches ({slips.words(slips.LOW_PRECISION)}, or a one-sided difference "
+                              "written another way?)")
+        t.fail("your numerical gradient", torch_value=expected, mine=result, slip=slip)

@@ -1,4 +1,4 @@
-"""The checks for the 17 engine units, one function per exercise id.
+"""The checks for the 18 engine units, one function per exercise id.
 
 Each check gets a ``Trial`` (see ``autograder.learner.checks``): ``t.rng`` is the case generator (a
 fixed seed for the visible check; for the hidden one a fresh seed in a notebook, a seed derived
@@ -799,3 +799,55 @@ def log_softmax_backward(t):
     for _ in range(0 if not t.hidden else 10):
         shape = random_shape(t.rng, 1)
         case(uniform(t.rng, shape, -4, 4), int(t.rng.integers(-len(shape), len(shape))))
+
+
+# --------------------------------------------------------------------------
+# softplus: an op whose naive formula overflows (notebook 09)
+# --------------------------------------------------------------------------
+
+def softplus_backward(t):
+    def known(x, beta, grad):
+        z = beta * x
+        with np.errstate(all="ignore"):
+            e = np.exp(z)
+            s = torch.sigmoid(torch.tensor(z)).numpy()
+            plain = torch.sigmoid(torch.tensor(x)).numpy()
+            found = [
+                (slips.EXP_OVERFLOW, f"{slips.words(slips.EXP_OVERFLOW)}: exp(beta * x) / (1 + exp(beta * x)) is "
+                 "sigmoid on paper, but for a large x both exps are inf and the ratio is nan. Write sigmoid so that "
+                 "no exponent is positive: 1 / (1 + exp(-z)) where z >= 0, exp(z) / (1 + exp(z)) where z < 0",
+                 grad * (e / (1 + e))),
+                (slips.WRONG_RULE, "you used exp(beta * x) alone: softplus is log(1 + exp(z)), and the log's "
+                 "derivative divides by 1 + exp(z); the result is sigmoid(beta * x)", grad * e),
+                (slips.SIGN, f"{slips.words(slips.SIGN)} in the exponent: 1 / (1 + exp(z)) is sigmoid(-z); "
+                 "softplus' derivative is sigmoid(+beta * x)", grad * (1 - s)),
+                (slips.WRONG_RULE, "s * (1 - s) is sigmoid's derivative; softplus' derivative is sigmoid itself",
+                 grad * s * (1 - s)),
+                (slips.WRONG_RULE, "you returned softplus itself (times grad); its derivative is sigmoid(beta * x)",
+                 grad * torch.nn.functional.softplus(torch.tensor(x), beta).numpy())]
+            if beta != 1:
+                found.append((slips.MISSING_TERM, f"beta is left out: with z = beta * x, d softplus/dx is "
+                              f"sigmoid(beta * x) (the 1 / beta outside and the beta of the chain rule cancel); "
+                              f"here ctx.beta = {beta!r}", grad * plain))
+        return lambda i: found
+
+    def case(x, grad, beta=1.0, where=""):
+        options = {} if beta == 1.0 else {"beta": beta}
+        check_op(t, "Softplus", [x], grad, lambda a, beta=1.0: torch.nn.functional.softplus(a, beta), names=["x"],
+                 options=options, known=known(x, beta, grad), where=where, again=lambda g: case(x, g, beta, PROBE))
+    if not t.hidden:
+        case(np.array([-2.0, 0.0, 3.0]), np.array([1.5, -2.0, 1.25]), where="small x: any formula for sigmoid works")
+        case(np.array([-800.0, -40.0, 40.0, 800.0]), np.array([1.5, 1.5, -2.0, 2.0]),
+             where="large |x|: exp(800) is inf in float64")
+        case(uniform(t.rng, (2, 3), -3, 3), clear_grad(t, (2, 3)), beta=2.0, where="beta = 2")
+    for _ in range(0 if not t.hidden else 6):
+        shape = shape_for(t)
+        case(uniform(t.rng, shape, -5, 5), random_grad(t, shape))
+    if t.hidden:
+        big = uniform(t.rng, (5,), 710, 900) * t.rng.choice([-1.0, 1.0], size=5)
+        case(big, clear_grad(t, (5,)), where="|x| beyond exp's range")
+        for beta in (0.5, 3.0):
+            shape = shape_for(t, 1)
+            case(uniform(t.rng, shape, -4, 4), clear_grad(t, shape), beta=beta, where=f"beta = {beta}")
+        x = np.concatenate([uniform(t.rng, (3,), -3, 3), [-300.0, 300.0]]).astype(np.float32) * np.float32(0.3)
+        case(x, clear_grad(t, (5,)).astype(np.float32), where="float32, where exp(90) is already inf")

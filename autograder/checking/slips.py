@@ -62,6 +62,25 @@ LATE_BINDING = "late_binding"
 CLEARED_FIRST = "cleared_before_update"
 COUNTED = "off_by_one_count"
 TRANSPOSED = "transposed_weights"
+JACOBIAN_TRANSPOSED = "jacobian_transposed"
+ROWS_ACCUMULATED = "jacobian_rows_accumulated"
+ROW_REPEATED = "jacobian_row_repeated"
+NOT_ONE_HOT = "v_not_one_hot"
+PRODUCT_RULE = "product_rule_term_missing"
+SIN_TANGENT = "sin_tangent_uses_sin"
+TANGENT_IGNORED = "tangent_ignored"
+NO_CREATE_GRAPH = "no_create_graph"
+FINITE_DIFFERENCE = "finite_difference"
+GRADIENT_NOT_HVP = "gradient_not_hvp"
+PENALTY_NOT_SQUARED = "penalty_not_squared"
+PENALTY_WITHOUT_ONE = "penalty_without_one"
+NORM_OVER_BATCH = "norm_over_batch"
+EXP_OVERFLOW = "exp_overflow"
+FORWARD_DIFFERENCE = "forward_difference"
+STEP_NOT_HALVED = "central_step_not_halved"
+LOW_PRECISION = "float32_differences"
+ALL_AT_ONCE = "all_coordinates_at_once"
+NOT_RESTORED = "input_not_restored"
 
 # id -> the slip's name in words. The first fourteen are quoted in feedback as they stand; the
 # rest name slips whose feedback has its own sentence, as the instructor's insight page shows them.
@@ -113,6 +132,25 @@ LABELS = {
     CLEARED_FIRST: "gradient cleared before the update",
     COUNTED: "counted one backward too many or too few",
     TRANSPOSED: "transposed weights",
+    JACOBIAN_TRANSPOSED: "the Jacobian transposed (columns instead of rows)",
+    ROWS_ACCUMULATED: ".grad not cleared between rows",
+    ROW_REPEATED: "one row repeated",
+    NOT_ONE_HOT: "v not one-hot",
+    PRODUCT_RULE: "a term of the product rule missing",
+    SIN_TANGENT: "the tangent of sin uses sin",
+    TANGENT_IGNORED: "the input's tangent ignored",
+    NO_CREATE_GRAPH: "the first gradient taken without create_graph=True",
+    FINITE_DIFFERENCE: "a finite difference instead of the exact product",
+    GRADIENT_NOT_HVP: "the gradient returned instead of H v",
+    PENALTY_NOT_SQUARED: "the penalty's square left out",
+    PENALTY_WITHOUT_ONE: "the penalty's - 1 left out",
+    NORM_OVER_BATCH: "one norm over the whole batch, not one per example",
+    EXP_OVERFLOW: "exp overflowed (inf / inf is nan)",
+    FORWARD_DIFFERENCE: "a one-sided difference instead of a central one",
+    STEP_NOT_HALVED: "the central difference divided by eps, not 2 * eps",
+    LOW_PRECISION: "differences taken in float32",
+    ALL_AT_ONCE: "every coordinate moved at once",
+    NOT_RESTORED: "the input left changed",
 }
 
 

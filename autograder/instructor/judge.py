@@ -5,7 +5,10 @@ learner's files, numpy and the torch-free ``autograder.worker`` package (and the
 ``NOTEBOOK_DATA``) -- no torch, no checks,
 no reference engine, no stand-ins, no gradebook, nothing writable but a private /tmp: one for
 the engine units, one for the notebook answers that use the engine (the only one given the
-grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine).
+grader's stand-ins for the units, over the pipe), one for the by-hand answers (no engine), and,
+only for the answers written in torch (``exercises.NEEDS_TORCH``, notebook 11), a torch worker: the
+same loop and sandbox with the interpreter's installed packages visible (torch among them), an empty
+folder and no engine. It too gets only the inputs; torch's answer is computed here.
 It runs the exercise's check (``autograder.learner.checks.run_check``) with a ``WorkerRunner``: the
 check chooses the inputs, the worker runs the learner's unit on them and answers over a pipe
 with plain data (``autograder.worker.codec``, decoded strictly), and the check computes torch's
@@ -50,7 +53,7 @@ import numpy as np
 from autograder.checking import slips
 from autograder.instructor import sandbox
 from autograder.learner import checks
-from autograder.worker import codec
+from autograder.worker import codec, exercises
 
 PACKAGE = Path(__file__).resolve().parent.parent   # autograder/
 NUMPY = Path(np.__file__).resolve().parent
@@ -114,17 +117,20 @@ def course_secret(course_root):
 # The worker process
 # --------------------------------------------------------------------------
 
-def _bwrap(argv, folder):
+def _bwrap(argv, folder, torch=False):
     """The worker in the one sandbox builder: the interpreter without its packages, numpy and the
-    worker package read-only under ``INSIDE``, the submission read-only as its working folder."""
-    read_only = [(NUMPY, f"{INSIDE}/site/numpy")]
-    if NUMPY.with_name("numpy.libs").is_dir():
-        read_only.append((NUMPY.with_name("numpy.libs"), f"{INSIDE}/site/numpy.libs"))
+    worker package read-only under ``INSIDE``, the submission read-only as its working folder.
+    ``torch``: the interpreter with its installed packages (torch among them), as the kernels have it."""
+    read_only = []
+    if not torch:
+        read_only.append((NUMPY, f"{INSIDE}/site/numpy"))
+        if NUMPY.with_name("numpy.libs").is_dir():
+            read_only.append((NUMPY.with_name("numpy.libs"), f"{INSIDE}/site/numpy.libs"))
     read_only += [(PACKAGE / "__init__.py", f"{INSIDE}/grader/autograder/__init__.py"),
                   (PACKAGE / "worker", f"{INSIDE}/grader/autograder/worker"), (folder, "/submission")]
     read_only += [(PACKAGE / name, f"{INSIDE}/grader/autograder/{name}") for name in NOTEBOOK_DATA]
     return sandbox.bwrap_command(argv, cwd="/submission", env=_env(), read_only=read_only,
-                                 installed_packages=False, tasks=WORKER_TASKS)
+                                 installed_packages=torch, tasks=WORKER_TASKS)
 
 
 def _env():
@@ -163,8 +169,9 @@ class WorkerRunner:
     ``begin`` starts a fresh process."""
 
     def __init__(self, folder, *, sandbox="bwrap", memory_mb=2048, cpu_seconds=120, timeout=REQUEST_TIMEOUT,
-                 deadline=None, scratch=None):
+                 deadline=None, scratch=None, torch=False):
         self.folder, self.sandbox, self.timeout = folder, sandbox, timeout
+        self.torch = torch  # the torch worker: installed packages on its path (see _start)
         self.scratch_parent = scratch  # where its temporary folder goes (None: the system's)
         self.deadline = deadline  # time.monotonic() by which the whole submission must be judged
         self.limits = (memory_mb, cpu_seconds)
@@ -173,12 +180,18 @@ class WorkerRunner:
     def _start(self):
         self.scratch = Path(tempfile.mkdtemp(prefix="judge-", dir=self.scratch_parent))
         python = os.path.realpath(sys.executable)
+        # the torch worker starts the venv's own link (so its site-packages load, torch with them) and
+        # keeps `site`; the others run the bare interpreter with -S: numpy and the worker package only
+        flags = ["-S", "-s", "-B", "-P"]
+        if self.torch:
+            python, flags = sandbox.interpreter(), ["-s", "-B", "-P"]
         if self.sandbox == "bwrap":
-            boot = BOOT.format(paths=[f"{INSIDE}/grader", f"{INSIDE}/site"])
-            command, cwd, env = _bwrap([python, "-S", "-s", "-B", "-P", "-c", boot], self.folder), None, None
+            boot = BOOT.format(paths=[f"{INSIDE}/grader"] + ([] if self.torch else [f"{INSIDE}/site"]))
+            command, cwd, env = _bwrap([python, *flags, "-c", boot], self.folder, self.torch), None, None
         elif self.sandbox == "unconfined":
-            boot = BOOT.format(paths=_plain_layout(self.scratch))
-            command, cwd, env = [python, "-S", "-s", "-B", "-P", "-c", boot], str(self.folder), _env()
+            paths = _plain_layout(self.scratch)
+            boot = BOOT.format(paths=paths[:1] if self.torch else paths)
+            command, cwd, env = [python, *flags, "-c", boot], str(self.folder), _env()
         else:
             raise ValueError(f"sandbox must be 'bwrap' or 'unconfined', not {self.sandbox!r}")
         # stderr: only the interpreter's or bubblewrap's own start-up errors (serve silences it before
@@ -354,7 +367,9 @@ def judge(exercises, engine_folder, notebooks, *, secret, digest, sandbox="bwrap
     options = {"sandbox": sandbox, "memory_mb": memory_mb, "cpu_seconds": cpu_seconds, "timeout": timeout,
                "deadline": time.monotonic() + budget, "scratch": scratch}
     runners = {"units": WorkerRunner(engine_folder, **options), "answers": WorkerRunner(engine_folder, **options),
-               "by_hand": WorkerRunner(empty, **options)}
+               "by_hand": WorkerRunner(empty, **options),
+               # started only for an exercise in NEEDS_TORCH (a process starts at its first begin)
+               "torch": WorkerRunner(empty, **options, torch=True)}
     order = sorted(exercises, key=lambda e: (e not in checks.UNITS, checks.ALL_EXERCISES.index(e)
                                              if e in checks.ALL_EXERCISES else len(checks.ALL_EXERCISES)))
     try:
@@ -382,7 +397,7 @@ def _judge_one(exercise, runners, engine_folder, notebooks, seed):
                                                    "function": function}}
         if uses_engine:
             setup["standins"] = STANDINS.read_text()
-        runner = runners["answers" if uses_engine else "by_hand"]
+        runner = runners["torch" if exercise in exercises.NEEDS_TORCH else "answers" if uses_engine else "by_hand"]
     try:
         runner.begin(exercise, setup)
         for hidden in (False, True):

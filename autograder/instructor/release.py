@@ -362,7 +362,7 @@ def _learner_post_build():
     """binder/postBuild for the learner repository: install the helpers, hide nbgrader's instructor
     screens (the same `jupyter ...` lines as this repository's postBuild); nothing to remove."""
     disable = [line for line in (REPO / "binder" / "postBuild").read_text().splitlines()
-               if line.startswith("jupyter ")]
+               if line.startswith(("jupyter ", "cp -r jupyter-config/"))]
     return "\n".join([
         "#!/usr/bin/env bash",
         "# Runs once when Binder builds the image, from the repository root.",

@@ -81,6 +81,10 @@ def make(engine):
         probabilities = np.exp(_first_saved(ctx))
         return np.subtract(grad, np.multiply(probabilities, np.sum(grad, axis=ctx.dim, keepdims=True)))
 
+    def softplus_backward(ctx, grad):  # sigmoid(z) = exp(-log(1 + exp(-z))), with nothing to overflow
+        z = np.multiply(_first_saved(ctx), ctx.beta)
+        return np.where(z > ctx.threshold, grad, np.multiply(grad, np.exp(-np.logaddexp(0, -z))))
+
     def zero_(self):
         self._check_in_place()
         np.copyto(self.data, 0)
@@ -136,6 +140,7 @@ def make(engine):
         ("Clamp", "backward"): staticmethod(clamp_backward),
         ("Mean", "backward"): staticmethod(mean_backward),
         ("LogSoftmax", "backward"): staticmethod(log_softmax_backward),
+        ("Softplus", "backward"): staticmethod(softplus_backward),
         ("Tensor", "zero_"): zero_,
         ("Tensor", "detach"): detach,
         (None, "run_backward"): run_backward,

@@ -36,7 +36,7 @@ TEMPLATES = {
     "Sin": "sin({0})", "Cos": "cos({0})", "Exp": "exp({0})", "Log": "log({0})", "Sigmoid": "sigmoid({0})",
     "Tanh": "tanh({0})", "Relu": "relu({0})", "Clamp": "clamp({0}, ...)", "ClampMin": "clamp({0}, ...)",
     "ClampMax": "clamp({0}, ...)", "Mean": "{0}.mean()", "Sum": "{0}.sum()", "View": "{0}.reshape(...)",
-    "Reciprocal": "1 / {0}",
+    "Reciprocal": "1 / {0}", "Softplus": "softplus({0})",
 }
 
 

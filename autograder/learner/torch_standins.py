@@ -117,6 +117,10 @@ def make(engine):
         out = _tensor(_saved(ctx))
         return torch.ops.aten._log_softmax_backward_data(_tensor(grad).to(out.dtype), out, ctx.dim, out.dtype).numpy()
 
+    def softplus_backward(ctx, grad):
+        x = _tensor(_saved(ctx))
+        return torch.ops.aten.softplus_backward(_tensor(grad).to(x.dtype), x, ctx.beta, ctx.threshold).numpy()
+
     def mean(ctx, x):
         return x.mean() if ctx.dim is None else x.mean(dim=ctx.dim, keepdim=bool(ctx.keepdim))
 
@@ -190,6 +194,7 @@ def make(engine):
         ("Clamp", "backward"): backward_of(lambda ctx, x: torch.clamp(x, ctx.min, ctx.max)),
         ("Mean", "backward"): staticmethod(mean_backward),
         ("LogSoftmax", "backward"): staticmethod(log_softmax_backward),
+        ("Softplus", "backward"): staticmethod(softplus_backward),
         ("Tensor", "zero_"): zero_,
         ("Tensor", "detach"): detach,
         (None, "run_backward"): run_backward,

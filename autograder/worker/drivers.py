@@ -20,7 +20,7 @@ import types
 
 import numpy as np
 
-from autograder.worker import codec
+from autograder.worker import codec, smooth
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -91,7 +91,9 @@ def place(error):
         frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(HERE)]
     except Exception:  # noqa: BLE001
         return ""
-    frames = [f for f in frames if "/autograder/" not in f.filename.replace(os.sep, "/")]
+    # the learner's own lines: not the grader's, nor a library's (torch's frames, when an answer calls torch)
+    frames = [f for f in frames if not any(part in f.filename.replace(os.sep, "/")
+                                           for part in ("/autograder/", "/site-packages/", "/dist-packages/"))]
     if not frames:
         return ""
     frame = frames[-1]
@@ -436,6 +438,107 @@ class Session:
         engine = self.engine
         tensors = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
         return {"result": plain(self.answer(list(tensors), engine.Tensor(x.copy())))}
+
+    def drive_jacobian_rows(self, kind, a, b, x):
+        """The learner's Jacobian of one of the judge's functions (``jacobian_function``) at ``x``."""
+        engine = self.engine
+        f = jacobian_function(kind, engine.Tensor(a.copy()), engine.Tensor(b.copy()))
+        return {"result": plain(self.answer(f, engine.Tensor(x.copy(), requires_grad=True)))}
+
+    def drive_dual_jvp(self, expression, x, v):
+        """The learner's forward-mode product on the judge's expression (``evaluate``), numpy in and out."""
+        result = self.answer(lambda value: evaluate(expression, value), x.copy(), v.copy())
+        return {"result": plain(result)}
+
+    def drive_numerical_gradient(self, function, coefficients, x, eps):
+        """The learner's numerical gradient of the named smooth function (numpy, float64) at ``x``; what it
+        returned, ``x`` as it is after the call, and how many times the function was evaluated."""
+        rule, calls = smooth.FUNCTIONS[function], [0]
+
+        def f(values):
+            calls[0] += 1
+            return float(rule(np, np.asarray(values), coefficients))
+        given = x.copy()
+        result = self.answer(f, given, eps)
+        return {"result": plain(result), "x_after": array_of(given), "calls": calls[0]}
+
+    # -- notebook 11: answers written in torch, run only in the judge's torch worker (or the kernel) --
+    def drive_hvp(self, params, x, v):
+        """The learner's ``hvp(f, x, v)`` on ``torch_cases.scalar_function(params)``, x requiring grad.
+        An exception is reported as a value (``error``): the check names the slip from its text."""
+        import torch
+
+        from autograder.worker import torch_cases
+        f = torch_cases.scalar_function(params)
+        x_t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        try:
+            result = self.answer(f, x_t, torch.tensor(v, dtype=torch.float64))
+        except Exception as error:  # noqa: BLE001 - the learner's exception is the finding
+            return {"error": describe_error(error)}
+        return {"error": None, "result": plain(torch_cases.untorch(result))}
+
+    def drive_gradient_penalty(self, weights, x):
+        """The learner's ``gradient_penalty(critic, x)`` on the critic with these weights and a batch that
+        does not require grad; then backward from what it returned into the critic's weights (cleared
+        first: a backward inside the answer must not count), and the weights' gradients as they are."""
+        import torch
+
+        from autograder.worker import torch_cases
+        critic = torch_cases.critic(weights)
+        try:
+            penalty = self.answer(critic, torch.tensor(x, dtype=torch.float64))
+        except Exception as error:  # noqa: BLE001
+            return {"error": describe_error(error)}
+        seen = {"error": None, "result": plain(torch_cases.untorch(penalty)), "grads": None, "backward_error": None}
+        if isinstance(penalty, torch.Tensor):
+            for parameter in critic.parameters():
+                parameter.grad = None
+            try:
+                penalty.backward()
+                seen["grads"] = [None if p.grad is None else array_of(torch_cases.untorch(p.grad))
+                                 for p in critic.parameters()]
+            except Exception as error:  # noqa: BLE001 - compared with what torch's penalty allows
+                seen["backward_error"] = describe_error(error)
+        return seen
+
+
+# --------------------------------------------------------------------------
+# Notebook 10's functions: built the same way on torch tensors (the checks) and on the learner's
+# values (here), from operators and methods both have
+# --------------------------------------------------------------------------
+
+def jacobian_function(kind, a, b):
+    """``x -> y``, a vector of ``a.shape[0]`` outputs from a vector ``x``; ``a`` and ``b`` are tensors."""
+    if kind == "tanh_affine":
+        return lambda x: (a @ x + b).tanh()
+    if kind == "sin_times_linear":
+        return lambda x: (a @ x).sin() * (b @ x)
+    if kind == "exp_of_squares":
+        return lambda x: (a @ (x * x)).exp() * b
+    raise ValueError(f"no function {kind!r}")
+
+
+def evaluate(expression, x, ops=None):
+    """The expression tree (nested lists: ``["x"]``, ``["const", c]``, ``["add"|"mul", left, right]``,
+    ``["sin"|"exp", inner]``) at ``x``, with ``+``, ``*`` and the methods ``.sin()``/``.exp()`` of
+    whatever ``x`` is. ``ops`` replaces some of them (the checks' wrong rules)."""
+    ops = ops or {}
+    kind = expression[0]
+    if kind == "x":
+        return x
+    if kind == "const":
+        return float(expression[1])
+    if kind in ("sin", "exp"):
+        inner = evaluate(expression[1], x, ops)
+        return ops[kind](inner) if kind in ops else getattr(inner, kind)()
+    left, right = evaluate(expression[1], x, ops), evaluate(expression[2], x, ops)
+    if kind in ops:
+        return ops[kind](left, right)
+    if kind == "add":
+        return left + right
+    if kind == "mul":
+        return left * right
+    raise ValueError(f"no operation {kind!r}")
 
 
 # name -> driver, made once when this module is imported, before any learner code runs

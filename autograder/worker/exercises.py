@@ -27,6 +27,7 @@ UNITS = {
                   [("_GradModeContext", "__enter__"), ("_GradModeContext", "__exit__")]),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach", [("Tensor", "detach")]),
     "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward", [("LogSoftmax", "backward")]),
+    "softplus_backward": ("09_custom_function.ipynb", "Softplus.backward", [("Softplus", "backward")]),
 }
 
 # notebook exercises: id -> (notebook, the function the learner writes in the cell with grade_id
@@ -44,6 +45,17 @@ ANSWERS = {
     "train_step": ("08_mlp_real_data.ipynb", "train_step", True),
     "clip_grad_norm": ("12_when_gradients_go_wrong.ipynb", "clip_grad_norm", False),
     "layer_grad_norms": ("12_when_gradients_go_wrong.ipynb", "layer_grad_norms", True),
+    "jacobian_rows": ("10_vjp_jvp.ipynb", "jacobian_rows", True),
+    "dual_jvp": ("10_vjp_jvp.ipynb", "jvp", False),
+    "hvp": ("11_higher_order.ipynb", "hvp", False),
+    "gradient_penalty": ("11_higher_order.ipynb", "gradient_penalty", False),
+    "numerical_gradient": ("09_custom_function.ipynb", "numerical_gradient", False),
 }
+
+# notebook answers written in torch itself (notebook 11: the engine's backward returns numpy arrays, so
+# nothing records it and a gradient of a gradient needs torch). The judge runs them in its torch worker
+# (``autograder.instructor.judge``): a sandbox that has torch, gets the inputs and returns values, and
+# never holds torch's answer, which the judge computes in its own process.
+NEEDS_TORCH = frozenset({"hvp", "gradient_penalty"})
 
 ALL = tuple(UNITS) + tuple(ANSWERS)

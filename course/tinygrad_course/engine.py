@@ -50,6 +50,7 @@ EXERCISES = {
     "grad_mode": ("06_disabling_tracking.ipynb", "no_grad's __enter__/__exit__, switching recording off and back"),
     "detach": ("06_disabling_tracking.ipynb", "Tensor.detach, same data without the graph"),
     "log_softmax_backward": ("08_mlp_real_data.ipynb", "LogSoftmax.backward, the gradient of log_softmax"),
+    "softplus_backward": ("09_custom_function.ipynb", "Softplus.backward, the gradient of softplus"),
 }
 
 
@@ -694,6 +695,25 @@ class Tanh(Function):
     def backward(ctx, grad):
         out, = ctx.saved_tensors
         return grad * (1 - out * out)
+
+
+class Softplus(Function):
+    """``softplus(x) = log(1 + exp(beta * x)) / beta``, as torch's: written as
+    ``max(z, 0) + log1p(exp(-|z|))`` with ``z = beta * x``, whose exponent is never positive, so it
+    cannot overflow; where ``z > threshold`` the result is ``x`` itself (torch's shortcut)."""
+    node_name = "SoftplusBackward0"
+
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        z = x * x.dtype.type(beta)
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / x.dtype.type(beta)
+        return np.where(z > threshold, x, soft)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError(todo('softplus_backward'))
 
 
 class Relu(Function):

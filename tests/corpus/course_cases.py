@@ -30,7 +30,7 @@ NB1, NB2, NB3 = "01_x_squared", "02_sin_chain_rule", "03_neuron_bce"
 NB5, NB6, NB7 = "05_clearing_gradients", "06_disabling_tracking", "07_training_a_neuron"
 NB8 = "08_mlp_real_data"
 NB8_EXERCISES = ["log_softmax_backward", "mlp_forward", "train_step"]
-ALL_NOTEBOOKS = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb"))  # 01 ... 08, 12
+ALL_NOTEBOOKS = sorted(path.stem for path in course.SOLUTIONS.glob("*.ipynb"))  # 01 ... 08, 10, 12
 NB1_UNITS, NB1_ANSWERS = ["pow_backward", "accumulate_grad"], ["manual_dy_dx"]
 
 

@@ -7,7 +7,7 @@ feedback) naming what went wrong.
 
 ENGINE: ``unit`` (and ``region``, for units with two solution regions) is replaced by ``body`` in the
 reference engine (``planted_bugs.plant``). NOTEBOOK: ``source`` defines the learner's function, with
-the names tinygrad_course (the engine), math and np.
+the names tinygrad_course (the engine), math, np and torch.
 """
 
 from autograder.checking import slips
@@ -193,6 +193,20 @@ ENGINE = [
         high = np.inf if ctx.max is None else ctx.max
         return np.where((low < x) & (x < high), grad, 0)
         """},
+    {"unit": "softplus_backward", "slip": slips.words(slips.EXP_OVERFLOW),
+     "idea": "sigmoid written as exp(x) / (1 + exp(x)), right on paper, nan once exp overflows",
+     "body": """
+        x, = ctx.saved_tensors
+        z = ctx.beta * x
+        return grad * np.exp(z) / (1 + np.exp(z))
+        """},
+    {"unit": "softplus_backward", "slip": "softplus' derivative is sigmoid itself",
+     "idea": "differentiates sigmoid instead of softplus: the rule learnt in notebook 03, one level too deep",
+     "body": """
+        x, = ctx.saved_tensors
+        s = 1 / (1 + np.exp(-ctx.beta * x))
+        return grad * s * (1 - s)
+        """},
 ]
 
 NOTEBOOK = [
@@ -339,5 +353,176 @@ NOTEBOOK = [
         def predict(w, b, xs):
             x = xs if isinstance(xs, tinygrad_course.Tensor) else tinygrad_course.tensor(xs)
             return tinygrad_course.sigmoid(w * x + b)
+        """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.JACOBIAN_TRANSPOSED),
+     "idea": "stacks the gradients of the outputs as columns",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            grads = []
+            for i in range(y.shape[0]):
+                onehot = np.eye(y.shape[0], dtype=np.float32)[i]
+                (g,) = tinygrad_course.autograd.grad(y, x, grad_outputs=tinygrad_course.tensor(onehot),
+                                                     retain_graph=True)
+                grads.append(g.numpy())
+            return np.array(grads).T
+        """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.ROWS_ACCUMULATED),
+     "idea": "keeps copies of x.grad but never resets it",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            m = y.shape[0]
+            J = np.zeros((m, x.shape[0]), dtype=np.float32)
+            for i in range(m):
+                v = np.zeros(m, dtype=np.float32)
+                v[i] = 1
+                y.backward(tinygrad_course.tensor(v), retain_graph=True)
+                J[i] = x.grad.numpy()
+            return J
+        """},
+    {"exercise": "jacobian_rows", "slip": slips.words(slips.ROW_REPEATED),
+     "idea": "builds the one-hot v once, outside the loop",
+     "source": """
+        def jacobian_rows(f, x):
+            y = f(x)
+            m = y.shape[0]
+            v = np.zeros(m, dtype=np.float32)
+            v[0] = 1
+            rows = []
+            for i in range(m):
+                x.grad = None
+                y.backward(tinygrad_course.tensor(v), retain_graph=True)
+                rows.append(x.grad.numpy().copy())
+            return np.stack(rows)
+        """},
+    {"exercise": "dual_jvp", "slip": slips.words(slips.PRODUCT_RULE),
+     "idea": "keeps only the value-times-tangent term of the product rule",
+     "source": """
+        class Dual:
+            def __init__(self, value, tangent):
+                self.value, self.tangent = value, tangent
+
+            def __add__(self, other):
+                if not isinstance(other, Dual):
+                    other = Dual(other, 0.0)
+                return Dual(self.value + other.value, self.tangent + other.tangent)
+            __radd__ = __add__
+
+            def __mul__(self, other):
+                if not isinstance(other, Dual):
+                    return Dual(self.value * other, self.tangent * other)
+                return Dual(self.value * other.value, self.value * other.tangent)
+            __rmul__ = __mul__
+
+            def sin(self):
+                return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+            def exp(self):
+                return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+        def jvp(f, x, v):
+            result = f(Dual(x, v))
+            return result.value, result.tangent
+        """},
+    {"exercise": "dual_jvp", "slip": slips.words(slips.TANGENT_IGNORED),
+     "idea": "starts the input's tangent at ones, as for a gradient",
+     "source": """
+        class Dual:
+            def __init__(self, value, tangent):
+                self.value, self.tangent = value, tangent
+
+            def __add__(self, other):
+                other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                return Dual(self.value + other.value, self.tangent + other.tangent)
+            __radd__ = __add__
+
+            def __mul__(self, other):
+                other = other if isinstance(other, Dual) else Dual(other, 0.0)
+                return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+            __rmul__ = __mul__
+
+            def sin(self):
+                return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+            def exp(self):
+                return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+        def jvp(f, x, v):
+            result = f(Dual(x, np.ones(x.shape)))
+            return result.value, result.tangent
+        """},
+    # notebook 11: answers written in torch (the names torch, np and math are given)
+    {"exercise": "hvp", "slip": slips.words(slips.NO_CREATE_GRAPH),
+     "idea": "takes the first gradient as usual, then differentiates it",
+     "source": """
+        def hvp(f, x, v):
+            y = f(x)
+            grads = torch.autograd.grad(y, x, retain_graph=True)
+            g = grads[0]
+            return torch.autograd.grad(g @ v, x)[0]
+        """},
+    {"exercise": "hvp", "slip": slips.words(slips.FINITE_DIFFERENCE),
+     "idea": "a central difference of backward's gradients, eps = 1e-4",
+     "source": """
+        def hvp(f, x, v):
+            eps = 1e-4
+            plus = (x + eps * v).detach().requires_grad_()
+            minus = (x - eps * v).detach().requires_grad_()
+            f(plus).backward()
+            f(minus).backward()
+            return (plus.grad - minus.grad) / (2 * eps)
+        """},
+    {"exercise": "hvp", "slip": slips.words(slips.GRADIENT_NOT_HVP),
+     "idea": "stops after the first backward with create_graph",
+     "source": """
+        def hvp(f, x, v):
+            y = f(x)
+            y.backward(create_graph=True)
+            return x.grad
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.NORM_OVER_BATCH),
+     "idea": "torch.norm of the whole gradient, as in a one-example sketch",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            out = critic(x)
+            grad = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), create_graph=True)[0]
+            return (torch.norm(grad) - 1) ** 2
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.NO_CREATE_GRAPH),
+     "idea": "grad_outputs of ones, right norm, but no create_graph",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            out = critic(x)
+            grad = torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), retain_graph=True)[0]
+            return ((grad.norm(2, dim=1) - 1) ** 2).mean()
+        """},
+    {"exercise": "gradient_penalty", "slip": slips.words(slips.PENALTY_NOT_SQUARED),
+     "idea": "a hinge on the distance to 1, |norm - 1|",
+     "source": """
+        def gradient_penalty(critic, x):
+            x = x.clone().requires_grad_(True)
+            grad, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+            return torch.abs(grad.norm(dim=1) - 1).mean()
+        """},
+    {"exercise": "numerical_gradient", "slip": slips.words(slips.FORWARD_DIFFERENCE),
+     "idea": "the textbook definition of the derivative, (f(x + h) - f(x)) / h, one coordinate at a time",
+     "source": """
+        def numerical_gradient(f, x, eps):
+            fx = f(x)
+            grad = np.zeros_like(x)
+            for i in range(x.size):
+                bumped = x.copy().ravel()
+                bumped[i] += eps
+                grad.ravel()[i] = (f(bumped.reshape(x.shape)) - fx) / eps
+            return grad
+        """},
+    {"exercise": "numerical_gradient", "slip": slips.words(slips.ALL_AT_ONCE),
+     "idea": "one central difference with every entry moved by eps, spread over the array",
+     "source": """
+        def numerical_gradient(f, x, eps):
+            return np.ones_like(x) * (f(x + eps) - f(x - eps)) / (2 * eps)
         """},
 ]

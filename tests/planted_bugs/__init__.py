@@ -63,6 +63,7 @@ def write_engine(folder, reference_package, variant):
 
 def wrong_answer(variant, engine, function_name):
     """The variant's ``function_name``, with ``tinygrad_course`` bound to ``engine``."""
-    namespace = {"tinygrad_course": engine, "math": math, "np": np}
+    import torch  # notebook 11's answers are written in torch
+    namespace = {"tinygrad_course": engine, "math": math, "np": np, "torch": torch}
     exec(compile(textwrap.dedent(variant["source"]), f"<planted {variant['name']}>", "exec"), namespace)
     return namespace[function_name]

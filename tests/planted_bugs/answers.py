@@ -1,8 +1,9 @@
-"""Correct answers to the twelve notebook exercises, written as a learner would, against an engine."""
+"""Correct answers to the notebook exercises, written as a learner would, against an engine."""
 
 import math
 
 import numpy as np
+import torch
 
 
 def answers(tinygrad_course):
@@ -78,8 +79,63 @@ def answers(tinygrad_course):
         (h ** 2).sum().backward()
         return norms
 
+    def jacobian_rows(f, x):
+        y = f(x)
+        rows = []
+        for i in range(y.shape[0]):
+            v = np.zeros(y.shape[0], dtype=np.float32)
+            v[i] = 1.0
+            (row,) = tinygrad_course.autograd.grad(y, x, grad_outputs=tinygrad_course.tensor(v), retain_graph=True)
+            rows.append(row.numpy())
+        return np.stack(rows)
+
+    class Dual:
+        def __init__(self, value, tangent):
+            self.value, self.tangent = value, tangent
+
+        def __add__(self, other):
+            other = other if isinstance(other, Dual) else Dual(other, 0.0)
+            return Dual(self.value + other.value, self.tangent + other.tangent)
+        __radd__ = __add__
+
+        def __mul__(self, other):
+            other = other if isinstance(other, Dual) else Dual(other, 0.0)
+            return Dual(self.value * other.value, self.tangent * other.value + self.value * other.tangent)
+        __rmul__ = __mul__
+
+        def sin(self):
+            return Dual(np.sin(self.value), np.cos(self.value) * self.tangent)
+
+        def exp(self):
+            return Dual(np.exp(self.value), np.exp(self.value) * self.tangent)
+
+    def jvp(f, x, v):
+        out = f(Dual(x, v))
+        return out.value, out.tangent
+    def hvp(f, x, v):
+        g, = torch.autograd.grad(f(x), x, create_graph=True)
+        return torch.autograd.grad(g, x, grad_outputs=v)[0]
+
+    def gradient_penalty(critic, x):
+        x = x.detach().requires_grad_(True)
+        g, = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return ((torch.sqrt((g * g).sum(dim=1)) - 1) ** 2).mean()
+    def numerical_gradient(f, x, eps):
+        x = np.array(x, dtype=np.float64)
+        grad = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            kept = x[i]
+            x[i] = kept + eps
+            high = f(x)
+            x[i] = kept - eps
+            low = f(x)
+            x[i] = kept
+            grad[i] = (high - low) / (2 * eps)
+        return grad
+
     return {"manual_dy_dx": dy_dx, "manual_dz_dx": dz_dx, "manual_bce_grads": manual_gradients,
             "manual_mean_square_grad": mean_square_grad, "predict_accumulated_grad": predict_grad,
             "no_grad_inference": predict, "sgd_step": sgd_step, "train_neuron": train_neuron,
             "mlp_forward": mlp_forward, "train_step": train_step, "clip_grad_norm": clip_grad_norm,
-            "layer_grad_norms": layer_grad_norms}
+            "layer_grad_norms": layer_grad_norms, "jacobian_rows": jacobian_rows, "dual_jvp": jvp,
+            "hvp": hvp, "gradient_penalty": gradient_penalty, "numerical_gradient": numerical_gradient}

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from ..compat import size_text
-from ..engine import Function, _pair, accurately
+from ..engine import Function, Softplus, _pair, accurately
 from ..more_ops import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
 
 # -- activations --
@@ -22,6 +22,10 @@ def relu(input):
 
 def sigmoid(input):
     return input.sigmoid()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus.apply(input, beta=beta, threshold=threshold)
 
 
 # -- losses --
