@@ -3,7 +3,7 @@
 engine.py is the course: autograd itself. The other files give it torch's everyday surface:
 compat.py (torch's error texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ...),
 more_ops.py (views, max/min, stack/cat/where, conversions, more reductions, ...), nn/ (``Module``, ``Linear``,
-``Sequential``; functional.py: activations, losses), optim.py (``SGD``, ``Adam``) and autograd.py
+``Sequential``; functional.py: activations, losses), optim.py (``Adam``) and autograd.py
 (``torch.autograd.grad``).
 """
 

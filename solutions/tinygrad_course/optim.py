@@ -1,5 +1,8 @@
-"""``torch.optim``: ``SGD`` and ``Adam``, step for step the single-tensor loops torch runs on the CPU,
-so a model trained here follows the same path as one trained with torch from the same weights.
+"""``torch.optim``: ``Adam``, step for step the single-tensor loop torch runs on the CPU, so a model
+trained here follows the same path as one trained with torch from the same weights.
+
+There is no ``SGD``: its step is notebook 07's exercise ``sgd_step``, and a working one here would
+hand every learner that answer.
 
 An optimizer changes each parameter in place, off the graph (torch's ``param.add_`` under
 ``no_grad``), which counts as a change of its version as it does in torch.
@@ -75,36 +78,6 @@ def _only_this_loop(options):
     return dict(_FIXED)
 
 
-class SGD(Optimizer):
-    def __init__(self, params, lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None):
-        _check(lr >= 0, f"Invalid learning rate: {lr}")
-        _check(momentum >= 0, f"Invalid momentum value: {momentum}")
-        _check(weight_decay >= 0, f"Invalid weight_decay value: {weight_decay}")
-        _check(not nesterov or (momentum > 0 and dampening == 0),
-               "Nesterov momentum requires a momentum and zero dampening")
-        fixed = _only_this_loop({"foreach": foreach, "differentiable": differentiable, "fused": fused})
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize, **fixed})
-
-    @staticmethod
-    def _update(p, grad, state, group):
-        dtype = p.dtype.type
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"]:
-            grad = grad + dtype(group["weight_decay"]) * p
-        momentum = group["momentum"]
-        if momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = np.array(grad)
-            else:
-                buf = buf * dtype(momentum) + dtype(1 - group["dampening"]) * grad
-            state["momentum_buffer"] = buf
-            grad = grad + dtype(momentum) * buf if group["nesterov"] else buf
-        return p + dtype(-group["lr"]) * grad
-
-
 class Adam(Optimizer):
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
@@ -145,3 +118,11 @@ class Adam(Optimizer):
             exp_avg_sq = state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], exp_avg_sq)
         denom = np.sqrt(exp_avg_sq) / dtype(bias_correction2_sqrt) + dtype(group["eps"])
         return p + dtype(-step_size) * (exp_avg / denom)
+
+
+def __getattr__(name):
+    if name == "SGD":
+        raise NotImplementedError("tinygrad_course.optim has no SGD: its step (each parameter moved against its "
+                                  "gradient, in place, with recording off) is notebook 07's exercise sgd_step; "
+                                  "use your sgd_step instead")
+    raise AttributeError(f"module 'tinygrad_course.optim' has no attribute {name!r}")
