@@ -39,7 +39,8 @@ ASSIGNMENT = "autodiff"
 COURSE_ROOT = REPO / "classroom"  # the nbgrader course root: a data folder
 ENGINE_FILES = ("tinygrad_course/__init__.py", "tinygrad_course/engine.py", "tinygrad_course/printing.py",
                 "tinygrad_course/compat.py", "tinygrad_course/functions.py", "tinygrad_course/more_ops.py",
-                "tinygrad_course/autograd.py", "tinygrad_course/nn/__init__.py", "tinygrad_course/nn/functional.py")
+                "tinygrad_course/autograd.py", "tinygrad_course/nn/__init__.py", "tinygrad_course/nn/functional.py",
+                "tinygrad_course/nn/modules.py", "tinygrad_course/optim.py")
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION(?: (?P<exercise>\w+))?\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 

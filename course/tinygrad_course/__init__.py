@@ -2,13 +2,14 @@
 
 engine.py is the course: autograd itself. The other files give it torch's everyday surface:
 compat.py (torch's error texts, dims, dtypes), functions.py (``torch.tensor``, ``torch.sin``, ...),
-more_ops.py (views, max/min, stack/cat/where, ...), nn/functional.py (activations, losses) and
-autograd.py (``torch.autograd.grad``).
+more_ops.py (views, max/min, stack/cat/where, conversions, more reductions, ...), nn/ (``Module``, ``Linear``,
+``Sequential``; functional.py: activations, losses), optim.py (``Adam``) and autograd.py
+(``torch.autograd.grad``).
 """
 
 import numpy as _np
 
-from . import autograd, more_ops, nn  # noqa: F401  (more_ops adds its methods to Tensor)
+from . import autograd, more_ops, nn, optim  # noqa: F401  (more_ops adds its methods to Tensor)
 from .compat import dtype_name as _dtype_name
 from .engine import (  # noqa: F401
     EXERCISES,
@@ -61,7 +62,24 @@ from .functions import (  # noqa: F401
     zeros,
     zeros_like,
 )
-from .more_ops import cat, log_softmax, softmax, stack, where  # noqa: F401
+from .more_ops import (  # noqa: F401  (the tensor methods of more_ops, as torch's functions too)
+    allclose,
+    cat,
+    clone,
+    cumsum,
+    equal,
+    isclose,
+    log_softmax,
+    masked_fill,
+    norm,
+    prod,
+    softmax,
+    sort,
+    stack,
+    std,
+    var,
+    where,
+)
 
 # dtypes, shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
 float32 = float = _dtype_name(_np.float32)

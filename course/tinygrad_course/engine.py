@@ -1058,9 +1058,6 @@ class Tensor:
     def tolist(self):
         return self.data.tolist()
 
-    def clone(self):
-        return Tensor._make(self.data.copy()) if not self.requires_grad else self * 1
-
     def __repr__(self):
         return format_tensor(self)
 

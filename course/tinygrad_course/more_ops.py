@@ -13,7 +13,18 @@ import numpy as np
 
 from . import compat
 from .compat import check_broadcast, check_reshape, one_dim, result_dtype, shape_arguments
-from .engine import Function, LogSoftmax, Reshape, Tensor, _as_dtype, _log_softmax, accurately
+from .engine import (
+    Function,
+    LogSoftmax,
+    Node,
+    Reshape,
+    Tensor,
+    _as_dtype,
+    _log_softmax,
+    _node_types,
+    accurately,
+    is_grad_enabled,
+)
 
 # --------------------------------------------------------------------------
 # Elementwise
@@ -501,3 +512,512 @@ Tensor.T = property(T)
 Tensor.t, Tensor.transpose, Tensor.permute = t, transpose, permute
 Tensor.view, Tensor.reshape, Tensor.flatten = view, reshape, flatten
 Tensor.unsqueeze, Tensor.squeeze = unsqueeze, squeeze
+
+
+# --------------------------------------------------------------------------
+# The torch a learner meets right after the course: conversions, expand/repeat, more
+# reductions, masked_fill, clone, closeness tests and item assignment
+# --------------------------------------------------------------------------
+
+_C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                 "uint8": "unsigned char", "float32": "float", "float64": "double", "float16": "c10::Half"}
+
+
+def _tensor_type(array):
+    """torch's ``torch.FloatTensor{[2, 2]}`` as some of its errors name a tensor."""
+    return f"torch.{compat.TORCH_TYPE_NAMES[array.dtype.name]}Tensor{{[{', '.join(map(str, array.shape))}]}}"
+
+
+def _broadcast_axes(shape, target):
+    """The axes of ``target`` that broadcasting ``shape`` to it added or stretched: where a gradient is summed back."""
+    lead = len(target) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and target[lead + i] != 1)
+
+
+# -- conversions: to, double, float, long, int, ... --
+
+class ToCopy(Function):
+    """A copy in another dtype; the gradient goes back in the input's own dtype."""
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class ToCopyBackward0(Node):
+    def apply(self, grad):
+        # (Node.apply hands each gradient on in the dtype that arrived; this one must change it back)
+        return (Node.apply(self, grad)[0].astype(self.dtype, copy=False),)
+
+
+_node_types["ToCopyBackward0"] = ToCopyBackward0
+
+
+def _to_dtype(x, dtype, copy=False):
+    dtype = compat.numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
+    if dtype == x.data.dtype and not copy:
+        return x  # torch returns the tensor itself
+    if dtype.kind not in "fc":  # not differentiable: off the graph
+        return Tensor._make(x.data.astype(dtype))
+    return ToCopy.apply(x, dtype=dtype)
+
+
+def _check_device(device):
+    name = str(device).split(":")[0]
+    if name == "cuda":
+        raise AssertionError("Torch not compiled with CUDA enabled")
+    if name != "cpu":
+        raise RuntimeError(f"PyTorch is not linked with support for {name} devices")
+
+
+def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+    """``x.to(dtype)``, ``x.to(device)``, ``x.to(device, dtype)``, ``x.to(other)``; the one device is the CPU."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, compat.DType | np.dtype | type):
+            dtype = arg
+        else:
+            device = arg
+    if device is not None:
+        _check_device(device)
+    return self if dtype is None and not copy else _to_dtype(self, self.dtype if dtype is None else dtype, copy)
+
+
+# -- expand and repeat --
+
+class Expand(Function):
+    node_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape, ctx.axes = x.shape, _broadcast_axes(x.shape, shape)
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.sum(axis=ctx.axes).reshape(ctx.shape)
+
+
+def expand(x, *sizes):
+    sizes, shape = shape_arguments(sizes), x.data.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand({_tensor_type(x.data)}, size=[{', '.join(map(str, sizes))}]): the number of "
+                           f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
+                           f"the tensor ({len(shape)})")
+    lead = len(sizes) - len(shape)
+    target = []
+    for d in reversed(range(len(sizes))):  # from the last dim, as torch checks them
+        n = sizes[d]
+        if d < lead:
+            if n < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({n}) isn't allowed in a leading, "
+                                   f"non-existing dimension {d}")
+            target.append(n)
+            continue
+        have = shape[d - lead]
+        if have == 1 and n < -1:  # (torch finds out only when it counts the elements)
+            raise RuntimeError("numel: integer multiplication overflow")
+        if n != -1 and n != have and (have != 1 or n < 0):
+            raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({have}) at "
+                               f"non-singleton dimension {d}.  Target sizes: [{', '.join(map(str, sizes))}].  "
+                               f"Tensor sizes: [{', '.join(map(str, shape))}]")
+        target.append(have if n == -1 else n)
+    return Expand.apply(x, shape=tuple(reversed(target)))
+
+
+class Repeat(Function):
+    """``x.repeat(r0, r1, ...)``: tiles of ``x``; each tile's gradient is added back into ``x``'s."""
+    node_name = "RepeatBackward0"
+
+    @staticmethod
+    def forward(ctx, x, repeats):
+        ctx.shape, ctx.repeats = x.shape, repeats
+        return np.tile(x.reshape((1,) * (len(repeats) - x.ndim) + x.shape), repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        padded = (1,) * (len(ctx.repeats) - len(ctx.shape)) + ctx.shape
+        split = [n for pair in zip(ctx.repeats, padded) for n in pair]  # (r0, s0, r1, s1, ...)
+        return grad.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(ctx.shape)
+
+
+def repeat(x, *repeats):
+    repeats = shape_arguments(repeats)
+    if len(repeats) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    padded = (1,) * (len(repeats) - x.ndim) + x.data.shape
+    result = [r * n for r, n in zip(repeats, padded)]
+    bad = next((n for n in result if n < 0), None)
+    if bad is not None:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: [{', '.join(map(str, result))}]")
+    return Repeat.apply(x, repeats=repeats)
+
+
+# -- reductions beyond sum and mean --
+
+def _floating(x, message):
+    if x.data.dtype.kind not in "fc":
+        raise RuntimeError(message)
+
+
+class Var(Function):
+    """The variance over ``dim``, divided by ``N - correction``; ``std=True``: its square root."""
+    node_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, correction, keepdim, std):
+        wide = x.astype(np.float64)
+        ctx.centered = wide - wide.mean(axis=dim, keepdims=True)
+        ctx.dim, ctx.keepdim, ctx.std = dim, keepdim, std
+        count = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))  # values per result
+        ctx.divisor, ctx.dof = max(0, count - correction), count - correction
+        if count - correction <= 0:
+            warnings.warn("var(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                          "reduction factor (input numel divided by output numel).", UserWarning, stacklevel=5)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = (ctx.centered ** 2).sum(axis=dim, keepdims=True) / ctx.divisor
+        ctx.result = np.sqrt(var) if std else var  # with the reduced axes kept, for backward
+        out = ctx.result if keepdim else ctx.result.squeeze(axis=dim)
+        return out.astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim if ctx.dim is not None else
+                                                       tuple(range(ctx.centered.ndim)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.std:  # d sqrt(v) = dv / (2 sqrt(v)); torch sends 0 on where the std is 0
+                grad = np.where(ctx.result == 0, 0, grad / (2 * ctx.result))
+            if ctx.dim is None and ctx.dof <= 0:  # torch's rule: 2 / 0 is inf, and inf * 0 is nan
+                local = np.where(ctx.centered == 0, np.nan, np.inf)
+            else:
+                local = np.float64(2) / ctx.dof * ctx.centered
+            return (grad * local).astype(grad.dtype)
+
+
+def _var_arguments(dim, unbiased, correction):
+    if isinstance(dim, bool):  # x.var(False): the one positional argument is `unbiased`
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
+def _var(x, dim, unbiased, keepdim, correction, std):
+    _floating(x, "std and var only support floating point and complex dtypes")
+    dim, correction = _var_arguments(dim, unbiased, correction)
+    axes = compat.dims(dim, x.data.ndim)
+    if axes == ():
+        axes = None
+    name = "StdBackward0" if std else "VarBackward0"
+    return Var.apply(x, dim=axes, correction=correction, keepdim=keepdim, std=std, node_name=name)
+
+
+def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var(self, dim, unbiased, keepdim, correction, std=False)
+
+
+def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return _var(self, dim, unbiased, keepdim, correction, std=True)
+
+
+class Prod(Function):
+    """The product; each input's gradient is the product of all the others (so zeros are exact)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim):
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        ctx.save_for_backward(x)
+        return x.prod(axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        axis = 0 if ctx.dim is None else ctx.dim
+        flat = x.reshape(-1) if ctx.dim is None else x
+        ones = np.ones_like(np.take(flat, [0], axis=axis))
+        before = np.cumprod(np.concatenate([ones, np.delete(flat, -1, axis=axis)], axis=axis), axis=axis)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.delete(np.flip(flat, axis), -1, axis=axis)],
+                                                  axis=axis), axis=axis), axis)
+        others = (before * after).reshape(ctx.shape)
+        if ctx.dim is None:
+            return grad * others
+        return (grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)) * others
+
+
+def prod(self, dim=None, keepdim=False, dtype=None):
+    x = self if dtype is None else _to_dtype(self, dtype)
+    if x.data.dtype.kind in "biu":  # integers multiply as int64, off the graph
+        data = x.data.astype(np.int64)
+        if dim is None:
+            return Tensor._make(np.asarray(data.prod()))
+        return Tensor._make(np.asarray(data.prod(axis=one_dim(dim, x.ndim) if x.ndim else None, keepdims=keepdim)))
+    if dim is None:
+        return Prod.apply(x, dim=None, keepdim=False, node_name="ProdBackward0")
+    axis = one_dim(dim, x.ndim) if x.ndim else None
+    return Prod.apply(x, dim=axis, keepdim=keepdim, node_name="ProdBackward1")
+
+
+class Cumsum(Function):
+    node_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return np.cumsum(x, axis=dim, dtype=x.dtype).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):  # each input counts in every sum from its place on: a sum from the end
+        return np.flip(np.cumsum(np.flip(grad, ctx.dim), axis=ctx.dim), ctx.dim).reshape(grad.shape)
+
+
+def cumsum(self, dim, dtype=None):
+    x = self if dtype is None else _to_dtype(self, dtype)
+    axis = one_dim(dim, x.ndim) if x.ndim else None
+    if x.data.dtype.kind in "biu":
+        return Tensor._make(np.cumsum(x.data, axis=axis, dtype=np.int64).reshape(x.data.shape))
+    return Cumsum.apply(x, dim=axis)
+
+
+class Sort(Function):
+    """Sorted values; each one's gradient goes back to where it came from."""
+    node_name = "SortBackward0"
+
+    @staticmethod
+    def forward(ctx, x, indices, dim):
+        ctx.shape, ctx.indices, ctx.dim = x.shape, indices, dim
+        return np.take_along_axis(x, indices, dim) if x.ndim else x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.shape:
+            return grad
+        full = np.zeros(ctx.shape, grad.dtype)
+        np.put_along_axis(full, ctx.indices, grad, ctx.dim)
+        return full
+
+
+_RETURN_TYPES["sort"] = _return_type("sort")
+
+
+def sort(self, dim=-1, descending=False, stable=False):
+    data = self.data
+    axis = one_dim(dim, data.ndim)
+    if data.ndim == 0:
+        indices = np.zeros((), np.int64)
+    elif descending:  # stable among equals, as torch's: sort the reversed order, then flip back
+        flipped = np.flip(data, axis)
+        indices = data.shape[axis] - 1 - np.flip(np.argsort(flipped, axis=axis, kind="stable"), axis)
+    else:
+        indices = np.argsort(data, axis=axis, kind="stable")
+    values = Sort.apply(self, indices=indices, dim=axis)
+    return _RETURN_TYPES["sort"](values, Tensor._make(np.asarray(indices, np.int64)))
+
+
+class Norm(Function):
+    """``torch.linalg.vector_norm``: ``(sum |x|^p) ^ (1/p)`` over ``dim``; p = inf, -inf and 0 as torch
+    defines them (the largest, the smallest |x|, the count of nonzeros)."""
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p, dim, keepdim):
+        ctx.dim, ctx.keepdim, ctx.p = dim, keepdim, p
+        size = np.abs(x.astype(np.float64))
+        if p == np.inf or p == -np.inf:
+            out = (size.max if p > 0 else size.min)(axis=dim, keepdims=True)
+        elif p == 0:
+            out = (size != 0).sum(axis=dim, keepdims=True).astype(np.float64)
+        else:
+            out = (size ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+        ctx.save_for_backward(x)
+        ctx.result = out
+        return (out if keepdim else out.squeeze(axis=dim)).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        grad = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim if ctx.dim is not None else
+                                                       tuple(range(x.ndim)))
+        wide, norm, p = x.astype(np.float64), ctx.result, ctx.p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p == 0:  # a count of nonzeros: flat (torch sends no gradient at all; the backward pass here
+                local = np.zeros_like(wide)  # expects one from every edge, so it sends zeros)
+            elif p == np.inf or p == -np.inf:  # shared among the entries that reach the extreme
+                hits = np.abs(wide) == norm
+                local = np.sign(wide) * hits / hits.sum(axis=ctx.dim, keepdims=True)
+            elif p == 1:
+                local = np.sign(wide)
+            else:  # x |x|^(p-2) / norm^(p-1); torch gives 0 where the norm is 0
+                local = np.where(norm == 0, 0, wide * np.abs(wide) ** (p - 2) / norm ** (p - 1))
+            return (grad * local).astype(grad.dtype)
+
+
+def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+    x = self if dtype is None else _to_dtype(self, dtype)
+    if x.data.dtype.kind not in "fc":
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{compat.TORCH_TYPE_NAMES[x.data.dtype.name]}")
+    if p == "fro":
+        p = 2
+    elif isinstance(p, str):
+        raise NotImplementedError(f"torch.norm with p={p!r} (a matrix norm): tinygrad_course has vector norms only")
+    axes = compat.dims(dim, x.data.ndim)
+    return Norm.apply(x, p=float(p), dim=axes or None, keepdim=keepdim)
+
+
+# -- masked_fill and clone --
+
+class MaskedFill(Function):
+    node_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        out = np.where(mask, x.dtype.type(value), x)
+        ctx.mask, ctx.shape, ctx.axes = mask, x.shape, _broadcast_axes(x.shape, out.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.where(ctx.mask, np.zeros((), grad.dtype), grad).sum(axis=ctx.axes).reshape(ctx.shape)
+
+
+class MaskedFillTensor(Function):
+    """``masked_fill`` with a 0-d tensor as the value: the value gets the gradient of every place it filled."""
+    node_name = "MaskedFillBackward1"
+
+    @staticmethod
+    def forward(ctx, x, value, mask):
+        out = np.where(mask, value, x)
+        ctx.mask, ctx.shape, ctx.axes = mask, x.shape, _broadcast_axes(x.shape, out.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        zero = np.zeros((), grad.dtype)
+        into_x = np.where(ctx.mask, zero, grad).sum(axis=ctx.axes).reshape(ctx.shape)
+        return into_x, np.where(ctx.mask, grad, zero).sum()
+
+
+def masked_fill(self, mask, value):
+    if mask.data.dtype != np.bool_:
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_TYPE_NAMES[mask.data.dtype.name]}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    check_broadcast(self.data.shape, mask.data.shape)
+    if isinstance(value, Tensor):
+        return MaskedFillTensor.apply(self, _as_dtype(value, self.data.dtype), mask=mask.data)
+    return MaskedFill.apply(self, mask=mask.data, value=value)
+
+
+def masked_fill_(self, mask, value):
+    shape = np.broadcast_shapes(self.data.shape, mask.data.shape)
+    if shape != self.data.shape:
+        raise RuntimeError(f"output with shape [{', '.join(map(str, self.data.shape))}] doesn't match the broadcast "
+                           f"shape [{', '.join(map(str, shape))}]")
+    return self._in_place(masked_fill(self, mask, value))
+
+
+def clone(self, memory_format=None):
+    return Clone.apply(self)
+
+
+# -- closeness: isclose, allclose, equal --
+
+def _check_same_dtype(a, b):
+    if a.data.dtype != b.data.dtype:
+        names = compat.TORCH_TYPE_NAMES
+        raise RuntimeError(f"{names[a.data.dtype.name]} did not match {names[b.data.dtype.name]}")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002 - torch's name
+    """``|input - other| <= atol + rtol * |other|``, elementwise, as a bool tensor."""
+    _check_same_dtype(input, other)
+    check_broadcast(input.data.shape, other.data.shape)
+    return Tensor._make(np.asarray(np.isclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002 - torch's name
+    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+
+
+def equal(input, other):  # noqa: A002 - torch's name
+    """The same shape and the same values (of any dtypes)."""
+    return input.data.shape == other.data.shape and bool((input.data == other.data).all())
+
+
+# -- item assignment: t[i] = v --
+
+def _broadcasts_to(shape, target):
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+class CopySlices(Function):
+    """``t[index] = value`` on a tensor the graph records (``IndexPutBackward0`` for an index of tensors,
+    lists or a mask): ``t``'s old values at ``index`` no longer matter (gradient 0 there), and ``value``
+    gets the gradient of the places it went to."""
+    node_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        ctx.index, ctx.value_shape = index, value.shape
+        ctx.axes = _broadcast_axes(value.shape, x[index].shape)
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        into = grad.copy()
+        into[ctx.index] = 0
+        return into, grad[ctx.index].sum(axis=ctx.axes).reshape(ctx.value_shape)
+
+
+_LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+
+
+def setitem(self, index, value):
+    """Writes into this tensor's own memory (so its views and its ``detach()`` see the change), and
+    counts as an in-place change of that memory (``_version``)."""
+    index = index.data if isinstance(index, Tensor) else index
+    if self.requires_grad and self.is_leaf and is_grad_enabled():
+        raise RuntimeError(_LEAF_VIEW_IN_PLACE)
+    value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self.data.dtype))
+    value = _as_dtype(value, self.data.dtype)
+    target = self.data[index].shape
+    advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
+    if not advanced:
+        expand(Tensor._make(value.data), *target)  # torch copies the value in by expanding it: its errors
+    elif not _broadcasts_to(value.data.shape, target):
+        raise RuntimeError(f"shape mismatch: value tensor of shape [{', '.join(map(str, value.data.shape))}] cannot "
+                           f"be broadcast to indexing result of shape [{', '.join(map(str, target))}]")
+    if is_grad_enabled() and (self.requires_grad or value.requires_grad):
+        self._in_place(CopySlices.apply(self, value, index=index,
+                                        node_name="IndexPutBackward0" if advanced else "CopySlices"))
+        return
+    self._check_in_place(filled_by=None)
+    self.data[index] = value.data
+
+
+Tensor.to = to
+Tensor.double = lambda self: _to_dtype(self, np.float64)
+Tensor.float = lambda self: _to_dtype(self, np.float32)
+Tensor.half = lambda self: _to_dtype(self, np.float16)
+Tensor.long = lambda self: _to_dtype(self, np.int64)
+Tensor.int = lambda self: _to_dtype(self, np.int32)
+Tensor.bool = lambda self: _to_dtype(self, np.bool_)
+Tensor.expand, Tensor.repeat = expand, repeat
+Tensor.var, Tensor.std, Tensor.prod, Tensor.cumsum, Tensor.sort, Tensor.norm = var, std, prod, cumsum, sort, norm
+Tensor.masked_fill, Tensor.masked_fill_, Tensor.clone = masked_fill, masked_fill_, clone
+Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
+Tensor.__setitem__ = setitem
