@@ -457,12 +457,18 @@ def _refuse_inference_tensors(ctx, inputs):
 # --------------------------------------------------------------------------
 
 def accurately(function, x):
-    """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32.
-    numpy's own float32 loops are often an ulp off the correctly rounded value, which torch's
-    results nearly always are; notebooks print gradients in full, so the ulp shows.
-    Like torch, it gives nan/inf without a warning (log(0), sin(inf), exp(100) in float32)."""
+    """``function(x)`` (np.sin, np.exp, ...) worked out in float64 and rounded once to float32 (or
+    float16). numpy's own float32 loops are often an ulp off the correctly rounded value, which
+    torch's results nearly always are; notebooks print gradients in full, so the ulp shows (and
+    numpy's float16 loops round twice, through float32). Like torch, it gives nan/inf without a
+    warning (log(0), sin(inf), exp(100) in float32)."""
     with np.errstate(all="ignore"):
-        return function(x, dtype=np.float64).astype(np.float32) if x.dtype == np.float32 else function(x)
+        if x.dtype in _ROUNDED_ONCE:
+            return function(x, dtype=np.float64).astype(x.dtype)
+        return function(x)
+
+
+_ROUNDED_ONCE = (np.dtype(np.float32), np.dtype(np.float16))
 
 
 def power(x, exponent):
@@ -707,7 +713,8 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        out = 1 / (1 + accurately(np.exp, -x))
+        wide = x.astype(np.float32) if x.dtype == np.float16 else x  # torch works half in float32, then rounds
+        out = (1 / (1 + accurately(np.exp, -wide))).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
