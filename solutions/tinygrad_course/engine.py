@@ -346,7 +346,7 @@ class Node:
         shaped = []
         for g, shape in zip(grads, self.input_shapes):
             if g is not None:
-                if not isinstance(g, np.ndarray | np.generic) or g.dtype != grad.dtype:
+                if not isinstance(g, _ARRAY_TYPES) or g.dtype != grad.dtype:
                     g = np.asarray(g, dtype=grad.dtype)  # a Python number, or another float type
                 if g.shape != shape:
                     g = sum_to_shape(g, shape)
@@ -355,6 +355,7 @@ class Node:
 
 
 _node_types = {}
+_ARRAY_TYPES = (np.ndarray, np.generic)  # (a tuple: isinstance checks it faster than a union)
 
 
 def _node_type(name):
@@ -1384,12 +1385,12 @@ def run_backward(root, grad, retain_graph=False):
 def topological_order(start):
     """Nodes reachable from ``start``, each before all the nodes it points to."""
     ### BEGIN SOLUTION backward_pass
-    reachable, stack = set(), [start]
+    reachable, stack = {start}, [start]
     while stack:
-        node = stack.pop()
-        if node not in reachable:
-            reachable.add(node)
-            stack.extend(child for child, _ in node.next_functions if child is not None)
+        for child, _ in stack.pop().next_functions:
+            if child is not None and child not in reachable:
+                reachable.add(child)
+                stack.append(child)
     # A node is always created after the nodes of its inputs, so newest first is such an
     # order. It is also the order torch runs them in: gradients arriving along several paths
     # are added up in the same order, which gives the same float32 bits.
