@@ -4,8 +4,8 @@ first shuts down the one quiet longest, so a session with every notebook open st
 import asyncio
 import json
 
-from autograder.learner.kernel_limit import BoundedKernelManager
 from autograder.learner.engines import REPO
+from autograder.learner.kernel_limit import BoundedKernelManager
 
 
 def test_a_kernel_past_the_limit_replaces_the_one_quiet_longest(tmp_path):
