@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
+PACKAGE = Path(__file__).resolve().parents[2] / "autograder"
 # folder -> the folders its modules may import from (besides itself and the package root)
 MAY_IMPORT = {
     "worker": set(),
