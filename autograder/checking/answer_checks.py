@@ -1155,9 +1155,9 @@ def gradient_penalty(t):
         seen = t.run("gradient_penalty", weights=[w.copy() for w in weights], x=x.copy(), what="gradient_penalty")
         if seen["error"] is not None:
             _learner_error(t, seen["error"], "gradient_penalty", (slips.RAISED, (
-                "the batch x you are given does not require grad (data never does); make a copy that does, "
-                "x = x.clone().requires_grad_(True), before the critic sees it, and differentiate with respect "
-                "to that")))
+                "the batch x you are given does not require grad (data never does); before the critic sees it, "
+                "make a copy of x that does (clone, then requires_grad_) and differentiate with respect to "
+                "that copy")))
         expected, expected_grads, wrong = torch_penalty(weights, x)
         mine = _numbers(t, seen["result"], 1, "gradient_penalty (one number: the penalty averaged over the batch)")[0]
         if not agrees(mine, expected, PENALTY_RTOL, PENALTY_ATOL):

@@ -116,8 +116,8 @@ class Trial:
             if text and f"'{self.exercise}'" not in text and "Exercise '" in text:
                 return self._failure(f"this check needs another exercise first: {text}",
                                      slip=Slip(slips.NEEDS_OTHER))
-            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: {what} in tinygrad_course/engine.py is still "
-                                 f"`raise NotImplementedError(todo({self.exercise!r}))`. Notebook {notebook} "
+            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: {what}. In tinygrad_course/engine.py it is "
+                                 f"still `raise NotImplementedError(todo({self.exercise!r}))`; notebook {notebook} "
                                  "walks you through it.", slip=Slip(slips.NOT_WRITTEN))
         notebook, function_name, _, _ = NOTEBOOK_EXERCISES[self.exercise]
         raised = f"raise NotImplementedError({text!r})" if text else "raise NotImplementedError"
