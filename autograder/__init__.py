@@ -1,5 +1,5 @@
 """tinygrad-course's grader, in four folders by audience. Imports go one way: learner -> checking
--> worker, and instructor -> any of them; never the other way (tests/test_layout.py holds it).
+-> worker, and instructor -> any of them; never the other way (tests/instructor/test_layout.py holds it).
 
 - ``learner/``: what the course's notebooks import -- ``checks.check`` (the test cells), the widgets,
   the graph drawing, ``diagnose``, and the kernel-side guards and torch stand-ins. Published as is.

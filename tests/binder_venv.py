@@ -2,7 +2,33 @@
 
 import os
 import subprocess
+import textwrap
 import venv
+
+# Runs inside a Binder venv: execute each notebook cell by cell, stop at the first error. Shared by
+# notebooks/test_binder.py (this repository) and instructor/test_publish.py (the published one).
+RUN_UNTIL_FIRST_ERROR = textwrap.dedent("""
+    import json, sys, nbclient, nbformat
+    from pathlib import Path
+    course = Path(sys.argv[1])
+    report = {}
+    for path in sorted(course.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                         resources={"metadata": {"path": str(course)}})
+        first_error = None
+        with client.setup_kernel():
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                try:
+                    client.execute_cell(cell, index)
+                except nbclient.exceptions.CellExecutionError as error:
+                    first_error = dict(index=index, cell=cell, ename=error.ename, evalue=error.evalue)
+                    break
+        report[path.name] = dict(first_error=first_error, cells_run=index + 1)
+    print(json.dumps(report))
+""")
 
 
 def build(repo, env_dir):

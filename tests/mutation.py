@@ -25,7 +25,7 @@ must survive, or every "killed" means nothing.
     python tests/mutation.py --jobs 2 --seeds 1 2 # two processes / other hidden seeds
 
 ``tests/mutation_equivalents.toml`` lists the survivors judged equivalent to the reference (the
-same as torch on every input); ``tests/test_mutants.py`` asserts every other mutant is killed.
+same as torch on every input); ``tests/checking/test_mutants.py`` asserts every other mutant is killed.
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """Realistic wrong answers, written the way learners write them: whole ideas, not one-token mutants.
 
 Each entry is a slip a learner makes on purpose-free grounds (a recursive topological sort, `+=` on
-an array another edge holds, `self.data *= 0`, `-grad / x`, ...). ``tests/test_slip_corpus.py`` plants
+an array another edge holds, `self.data *= 0`, `-grad / x`, ...). ``tests/checking/test_slip_corpus.py`` plants
 each one and asserts that it loses its exercise on every seed it tries, with ``slip`` (a phrase of the
 feedback) naming what went wrong.
 

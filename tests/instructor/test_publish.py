@@ -19,7 +19,6 @@ import binder_venv
 import nbformat
 import pytest
 from open_exercises import open_exercise_error
-from test_binder import RUN_UNTIL_FIRST_ERROR
 
 from autograder.instructor import release
 from autograder.learner.engines import COURSE, REPO, SOLUTIONS
@@ -211,7 +210,7 @@ def test_publish_refuses_a_folder_it_would_clobber(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# The published repository as Binder builds it (as tests/test_binder.py does for this one)
+# The published repository as Binder builds it (as tests/notebooks/test_binder.py does for this one)
 # --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -237,7 +236,7 @@ def test_learner_repository_on_binder(learner_binder):
     assert package == str(repo / "autograder" / "__init__.py")  # pip install -e . of the published tree
     assert no_engine_outside_course and no_judge
 
-    result = subprocess.run([python, "-c", RUN_UNTIL_FIRST_ERROR, str(repo / "course")],
+    result = subprocess.run([python, "-c", binder_venv.RUN_UNTIL_FIRST_ERROR, str(repo / "course")],
                             cwd=repo / "course", env=environ, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -25,7 +25,7 @@ from postgres_server import running_postgres
 from autograder.instructor.grade import database_url, grade_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # hostile corpus; grading needs bwrap
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from autograder.instructor import grade
 from autograder.instructor.grading import report as gradingreport
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NB1 = "01_x_squared"
 NB1_UNITS = ["pow_backward", "accumulate_grad"]  # notebook 01's engine units
 SUBMITTED_AS = re.compile(r"Submitted as: \S+ " + course.ASSIGNMENT + r" (.+?)\s*$", re.M)

@@ -18,7 +18,7 @@ The seed is a plain-text export of a notebook, so the code cells are recovered b
   after it is output too.
 
 The extracted cells are committed as ``tests/data/seed_cells.json`` so the replay runs in a
-clone without the seed; rebuild it with ``python tests/test_seed_replay.py --write``.
+clone without the seed; rebuild it with ``python tests/engine/test_seed_replay.py --write``.
 """
 
 import ast
@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURE = Path(__file__).parent / "data" / "seed_cells.json"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "seed_cells.json"
 SEED_NAME = "000_cb0feba2f393b130.txt"
 # CI puts shared/ beside the clone; a developer's machine has it at /work/shared
 SEED_CANDIDATES = (REPO.parent / "shared" / "seed" / SEED_NAME, Path("/work/shared/seed") / SEED_NAME)
@@ -199,7 +199,7 @@ def test_fixture_matches_the_seed():
     if seed is None:
         pytest.skip(f"seed not found at {', '.join(map(str, SEED_CANDIDATES))}")
     assert load_cells() == extract_cells(seed.read_text()), (
-        "tests/data/seed_cells.json is stale; rebuild it: python tests/test_seed_replay.py --write")
+        "tests/data/seed_cells.json is stale; rebuild it: python tests/engine/test_seed_replay.py --write")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "autograder"
+PACKAGE = Path(__file__).resolve().parents[2] / "autograder"
 # folder -> the folders its modules may import from (besides itself and the package root)
 MAY_IMPORT = {
     "worker": set(),
@@ -117,3 +117,51 @@ def test_every_module_the_docs_and_ci_name_exists():
                                       MODULES[module].read_text(), re.M):
             wrong.append(f"{where}: {module} has no {member}")
     assert wrong == []
+
+
+TESTS = ROOT / "tests"
+# The tests mirror the package: each autograder folder has its own, beside the engine's and the notebooks'.
+TEST_FOLDERS = set(MAY_IMPORT) | {"engine", "notebooks"}
+
+
+def misplaced_tests(tests):
+    """Test files outside ``tests/<one of TEST_FOLDERS>/``, and file names used twice (pytest imports
+    each test file by its bare name, so two ``test_x.py`` in different folders would clash)."""
+    files = sorted(tests.rglob("test_*.py"))
+    wrong = [str(p.relative_to(tests)) for p in files
+             if p.parent.parent != tests or p.parent.name not in TEST_FOLDERS]
+    names = [p.name for p in files]
+    return wrong + [f"{name} twice" for name in sorted(set(names)) if names.count(name) > 1]
+
+
+def test_every_test_file_sits_in_its_audience_folder():
+    assert misplaced_tests(TESTS) == [], f"test files go in tests/{{{','.join(sorted(TEST_FOLDERS))}}}/"
+
+
+@pytest.mark.parametrize("folder", sorted(MAY_IMPORT))
+def test_each_autograder_folder_has_its_tests_folder(folder):
+    assert any((TESTS / folder).glob("test_*.py")), f"autograder/{folder}/ has no tests/{folder}/test_*.py"
+
+
+def test_a_test_at_the_root_a_stray_folder_and_a_shared_name_are_caught(tmp_path):
+    """The check above can fail."""
+    for name in ["test_root.py", "misc/test_stray.py", "engine/test_same.py", "worker/test_same.py",
+                 "engine/test_fine.py", "conftest.py", "corpus/helper.py"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    assert misplaced_tests(tmp_path) == ["misc/test_stray.py", "test_root.py", "test_same.py twice"]
+
+
+# a file under tests/ named where someone copies it from: docs, CI, package docstrings, the tests themselves
+TEST_PATH = re.compile(r"\btests/[\w/]*\w\.(?:py|toml|cfg|json)\b")
+PATH_TEXTS = [ROOT / "README.md", ROOT / ".ci" / "run", ROOT / "pyproject.toml", *sorted(PACKAGE.rglob("*.py")),
+              *sorted(TESTS.rglob("*.py")), *sorted(TESTS.glob("*.toml")), *sorted((ROOT / "benchmarks").glob("*.py"))]
+
+
+def test_every_test_path_the_docs_and_code_name_exists():
+    """A moved test file must not leave a path behind in the docs or a comment."""
+    named = {(text_file.relative_to(ROOT).as_posix(), path)
+             for text_file in PATH_TEXTS if text_file.is_file()
+             for path in TEST_PATH.findall(text_file.read_text(errors="replace"))}
+    assert named, "nothing names a file under tests/: the pattern no longer matches the docs"
+    assert sorted(f"{where}: {path}" for where, path in named if not (ROOT / path).is_file()) == []

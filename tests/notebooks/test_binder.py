@@ -5,7 +5,6 @@ repository), then run each learner notebook there up to its first open exercise.
 import json
 import shutil
 import subprocess
-import textwrap
 
 import binder_venv
 import pytest
@@ -14,31 +13,6 @@ from open_exercises import open_exercise_error
 from autograder.learner.engines import REPO
 
 pytestmark = pytest.mark.slow
-
-# Runs inside the Binder venv: execute each notebook cell by cell, stop at the first error.
-RUN_UNTIL_FIRST_ERROR = textwrap.dedent("""
-    import json, sys, nbclient, nbformat
-    from pathlib import Path
-    course = Path(sys.argv[1])
-    report = {}
-    for path in sorted(course.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                         resources={"metadata": {"path": str(course)}})
-        first_error = None
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                try:
-                    client.execute_cell(cell, index)
-                except nbclient.exceptions.CellExecutionError as error:
-                    first_error = dict(index=index, cell=cell, ename=error.ename, evalue=error.evalue)
-                    break
-        report[path.name] = dict(first_error=first_error, cells_run=index + 1)
-    print(json.dumps(report))
-""")
-
 
 def _repository_copy(destination):
     """What Binder clones: the committed files."""
@@ -79,7 +53,7 @@ def test_binder_env_has_no_reference_engine_and_pinned_cpu_torch(binder_env):
 
 def test_learner_notebooks_run_in_binder_env_up_to_their_first_open_exercise(binder_env):
     repo, bin_dir, environ = binder_env
-    result = subprocess.run([str(bin_dir / "python"), "-c", RUN_UNTIL_FIRST_ERROR, str(repo / "course")],
+    result = subprocess.run([str(bin_dir / "python"), "-c", binder_venv.RUN_UNTIL_FIRST_ERROR, str(repo / "course")],
                             cwd=repo / "course", env=environ, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -24,7 +24,7 @@ from autograder.instructor import grade, sandbox
 from autograder.instructor.grade import grade_class
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COURSE_ID = "tiny-course"
 
 

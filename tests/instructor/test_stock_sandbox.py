@@ -30,7 +30,7 @@ from autograder.instructor.grading import stock
 
 NOTEBOOK = "01_x_squared"
 ANSWER_CELL = "manual_dy_dx_answer"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ALICE_ANSWERS = ["manual_dy_dx"]  # the notebook's by-hand answer
 ALICE_UNITS = ["pow_backward"]  # and one engine unit; accumulate_grad is left open
 

@@ -22,7 +22,7 @@ from autograder.instructor.grade import database_url, grade_class
 from autograder.instructor.grading import book
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # grading runs learner code: bubblewrap or nothing
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COURSE_ID = "tiny-course"
 FAST = dict(progress=False, notebook_timeout=120, interrupt_grace=2, feedback=False)
 
