@@ -22,6 +22,7 @@ activations, losses), optim.py and autograd.py.
 """
 
 import itertools
+import math
 import operator
 import warnings
 import weakref
@@ -431,13 +432,25 @@ def accurately(function, x):
     torch's results nearly always are; notebooks print gradients in full, so the ulp shows (and
     numpy's float16 loops round twice, through float32). Like torch, it gives nan/inf without a
     warning (log(0), sin(inf), exp(100) in float32)."""
-    with np.errstate(all="ignore"):
-        if x.dtype in _ROUNDED_ONCE:
+    if x.dtype in _ROUNDED_ONCE:
+        if x.ndim == 0 and function in _SCALAR_MATH:
+            # a 0-d tensor (every op of a scalar graph): Python's math in float64 costs a fraction of a
+            # numpy call inside np.errstate. Where it raises or the result does not fit, numpy below.
+            try:
+                exact = _SCALAR_MATH[function](float(x))
+            except (ValueError, OverflowError):
+                exact = math.inf
+            if abs(exact) <= _ROUNDED_ONCE[x.dtype]:
+                return x.dtype.type(exact)
+        with np.errstate(all="ignore"):
             return function(x, dtype=np.float64).astype(x.dtype)
+    with np.errstate(all="ignore"):
         return function(x)
 
 
-_ROUNDED_ONCE = (np.dtype(np.float32), np.dtype(np.float16))
+_ROUNDED_ONCE = {np.dtype(np.float32): np.finfo(np.float32).max, np.dtype(np.float16): np.finfo(np.float16).max}
+_SCALAR_MATH = {np.sin: math.sin, np.cos: math.cos, np.exp: math.exp, np.log: math.log, np.log1p: math.log1p,
+                np.tanh: math.tanh, np.sqrt: math.sqrt}
 
 
 def power(x, exponent):
