@@ -806,13 +806,17 @@ def log_softmax_backward(t):
 # --------------------------------------------------------------------------
 
 def softplus_backward(t):
-    def known(x, beta, grad):
+    def known(x, beta, grad, threshold=20.0):
         z = beta * x
         with np.errstate(all="ignore"):
             e = np.exp(z)
             s = torch.sigmoid(torch.tensor(z)).numpy()
             plain = torch.sigmoid(torch.tensor(x)).numpy()
-            found = [
+            found = [] if threshold == 20.0 else [  # (at 20, sigmoid's slope above it rounds to 1 anyway)
+                (slips.WRONG_MASK, f"where beta * x > threshold (here {threshold!r}) forward returned x itself, so "
+                 "the slope there is 1 and grad passes unchanged; you used sigmoid's slope everywhere. Use "
+                 "ctx.threshold as forward does", grad * s)]
+            found += [
                 (slips.EXP_OVERFLOW, f"{slips.words(slips.EXP_OVERFLOW)}: exp(beta * x) / (1 + exp(beta * x)) is "
                  "sigmoid on paper, but for a large x both exps are inf and the ratio is nan. Write sigmoid so that "
                  "no exponent is positive: 1 / (1 + exp(-z)) where z >= 0, exp(z) / (1 + exp(z)) where z < 0",
@@ -831,10 +835,12 @@ def softplus_backward(t):
                               f"here ctx.beta = {beta!r}", grad * plain))
         return lambda i: found
 
-    def case(x, grad, beta=1.0, where=""):
-        options = {} if beta == 1.0 else {"beta": beta}
-        check_op(t, "Softplus", [x], grad, lambda a, beta=1.0: torch.nn.functional.softplus(a, beta), names=["x"],
-                 options=options, known=known(x, beta, grad), where=where, again=lambda g: case(x, g, beta, PROBE))
+    def case(x, grad, beta=1.0, where="", threshold=20.0):
+        options = ({} if beta == 1.0 else {"beta": beta}) | ({} if threshold == 20.0 else {"threshold": threshold})
+        check_op(t, "Softplus", [x], grad,
+                 lambda a, beta=1.0, threshold=20.0: torch.nn.functional.softplus(a, beta, threshold), names=["x"],
+                 options=options, known=known(x, beta, grad, threshold), where=where,
+                 again=lambda g: case(x, g, beta, PROBE, threshold))
     if not t.hidden:
         case(np.array([-2.0, 0.0, 3.0]), np.array([1.5, -2.0, 1.25]), where="small x: any formula for sigmoid works")
         case(np.array([-800.0, -40.0, 40.0, 800.0]), np.array([1.5, 1.5, -2.0, 2.0]),
@@ -844,8 +850,12 @@ def softplus_backward(t):
         shape = shape_for(t)
         case(uniform(t.rng, shape, -5, 5), random_grad(t, shape))
     if t.hidden:
-        big = uniform(t.rng, (5,), 710, 900) * t.rng.choice([-1.0, 1.0], size=5)
+        big = uniform(t.rng, (5,), 710, 900) * t.rng.permutation([-1.0, 1.0, -1.0, 1.0, 1.0])  # both signs, always
         case(big, clear_grad(t, (5,)), where="|x| beyond exp's range")
+        # beta * x exactly at the threshold still takes sigmoid's slope: only above it is the slope 1
+        threshold = float(t.rng.choice([1.0, 2.0, 3.0]))
+        case(np.array([threshold / 2, threshold, threshold + 0.5, -threshold]), clear_grad(t, (4,)), beta=2.0,
+             threshold=threshold, where=f"threshold = {threshold}: x * beta at, below and above it")
         for beta in (0.5, 3.0):
             shape = shape_for(t, 1)
             case(uniform(t.rng, shape, -4, 4), clear_grad(t, shape), beta=beta, where=f"beta = {beta}")

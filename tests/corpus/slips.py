@@ -200,6 +200,14 @@ ENGINE = [
         z = ctx.beta * x
         return grad * np.exp(z) / (1 + np.exp(z))
         """},
+    {"unit": "softplus_backward", "slip": "forward returned x itself",
+     "idea": "sigmoid's slope everywhere, ctx.threshold never read: right only while beta * x stays below it",
+     "body": """
+        x, = ctx.saved_tensors
+        z = ctx.beta * x
+        e = np.exp(-np.abs(z))
+        return grad * np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        """},
     {"unit": "softplus_backward", "slip": "softplus' derivative is sigmoid itself",
      "idea": "differentiates sigmoid instead of softplus: the rule learnt in notebook 03, one level too deep",
      "body": """

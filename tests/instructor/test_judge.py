@@ -1257,6 +1257,11 @@ SOFTPLUS_BACKWARD = {
     "the solution": (True, None),
     "1 / (1 + exp(-z)): right, exp(-z) only overflows to a harmless inf": (True, """
         x, = ctx.saved_tensors
+        z = ctx.beta * x
+        return np.where(z > ctx.threshold, grad, grad / (1 + np.exp(-z)))
+        """),
+    "sigmoid's slope also above the threshold, where forward returned x": (False, """
+        x, = ctx.saved_tensors
         return grad / (1 + np.exp(-ctx.beta * x))
         """),
     "exp(z) / (1 + exp(z)): nan for large x": (False, """
