@@ -121,8 +121,9 @@ class Adam(Optimizer):
 
 
 def __getattr__(name):
+    # an AttributeError, so hasattr(optim, "SGD") is False as for any missing name, with the reason in it
     if name == "SGD":
-        raise NotImplementedError("tinygrad_course.optim has no SGD: its step (each parameter moved against its "
-                                  "gradient, in place, with recording off) is notebook 07's exercise sgd_step; "
-                                  "use your sgd_step instead")
+        raise AttributeError("tinygrad_course.optim has no SGD: its step (each parameter moved against its "
+                             "gradient, in place, with recording off) is notebook 07's exercise sgd_step; "
+                             "use your sgd_step instead")
     raise AttributeError(f"module 'tinygrad_course.optim' has no attribute {name!r}")
