@@ -1,5 +1,7 @@
-"""A Binder-like environment for tests: a fresh venv built from a repository's binder/ folder."""
+"""A Binder-like environment for tests: a fresh venv built from a repository's binder/ folder (one per
+test session: the conftest's ``binder_venv``)."""
 
+import json
 import os
 import subprocess
 import textwrap
@@ -31,17 +33,37 @@ RUN_UNTIL_FIRST_ERROR = textwrap.dedent("""
 """)
 
 
-def build(repo, env_dir):
-    """Create ``env_dir``, install ``repo``'s binder/requirements.txt and run its binder/postBuild, as Binder
-    would (no PYTHONPATH from the test run leaks in); ``(bin folder, environment)``."""
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    bin_dir = env_dir / "bin"
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environ.update(PATH=f"{bin_dir}:{environ['PATH']}", VIRTUAL_ENV=str(env_dir))
-    steps = [[str(bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
-              "-r", "binder/requirements.txt"],
-             ["bash", "binder/postBuild"]]
-    for step in steps:
-        result = subprocess.run(step, cwd=repo, env=environ, capture_output=True, text=True, timeout=1200)
-        assert result.returncode == 0, f"{step}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return bin_dir, environ
+class BinderVenv:
+    """A venv holding a ``binder/requirements.txt``, as Binder's image would, shared by the tests that
+    run a repository on Binder (this one, the published learner one: the same requirements file).
+    Each runs its repository's ``binder/postBuild`` into it first (``post_build``); what an earlier
+    postBuild installed is uninstalled before, so no repository sees another's package."""
+
+    def __init__(self, env_dir, requirements):
+        venv.EnvBuilder(with_pip=True).create(env_dir)
+        self.requirements = requirements.read_text()
+        self.bin_dir = env_dir / "bin"
+        self.environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of the test run leaks in
+        self.environ.update(PATH=f"{self.bin_dir}:{self.environ['PATH']}", VIRTUAL_ENV=str(env_dir))
+        self._run([str(self.bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
+                   "-r", str(requirements)], cwd=env_dir)
+        self.baseline = self._installed()
+
+    def _run(self, command, cwd):
+        result = subprocess.run(command, cwd=cwd, env=self.environ, capture_output=True, text=True, timeout=1200)
+        assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result.stdout
+
+    def _installed(self):
+        listed = self._run([str(self.bin_dir / "pip"), "list", "--format=json"], cwd=self.bin_dir)
+        return {package["name"] for package in json.loads(listed)}
+
+    def post_build(self, repo):
+        """Run ``repo``'s binder/postBuild (its requirements must be this venv's); ``(bin folder,
+        environment)`` to run its notebooks with."""
+        assert (repo / "binder" / "requirements.txt").read_text() == self.requirements
+        extra = sorted(self._installed() - self.baseline)
+        if extra:
+            self._run([str(self.bin_dir / "pip"), "uninstall", "-q", "-y", *extra], cwd=repo)
+        self._run(["bash", "binder/postBuild"], cwd=repo)
+        return self.bin_dir, self.environ

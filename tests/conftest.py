@@ -1,12 +1,17 @@
-"""Shared pytest setup: import ``autograder`` from this checkout, seeded randomness, and
-``needs_bwrap`` for every test that runs hostile learner code."""
+"""Shared pytest setup: import ``autograder`` from this checkout, seeded randomness,
+``needs_bwrap`` for every test that runs hostile learner code, the expensive things built once per
+run (the released assignment, a stock nbgrader run, a Binder venv), and how xdist's workers share
+the suite."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
+from xdist.scheduler import LoadScopeScheduling
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the tests run from a clone without `pip install -e .` too
@@ -17,7 +22,9 @@ def pytest_report_header(config):
     return f"random seed for this run: {RUN_SEED} (set TEST_SEED to repeat it)"
 
 
-RUN_SEED = int(os.environ.get("TEST_SEED", np.random.SeedSequence().entropy % 2**32))
+# Drawn once, by the first process to import this file; xdist's workers, started later, inherit the
+# variable and so draw from the same seed as the header shows.
+RUN_SEED = int(os.environ.setdefault("TEST_SEED", str(np.random.SeedSequence().entropy % 2**32)))
 
 
 @pytest.fixture
@@ -63,6 +70,76 @@ def pytest_runtest_setup(item):
 def needs_bwrap():
     """The same as ``@pytest.mark.needs_bwrap``, for a fixture that runs hostile code itself."""
     require_bwrap()
+
+
+def built_once(tmp_path_factory, name, build):
+    """``build(folder)`` once for the whole run, by whichever xdist worker asks first: the others wait
+    on a file lock, then use its folder (a serial run just builds it). A build that failed is redone."""
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent  # the run's base folder; each worker's own folder sits inside it
+    folder, done = shared / name, shared / f"{name}.built"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory):
+    """The real assignment released once per run (``nbgrader generate_assignment``, about 20 s), for
+    every worker: a course root with its gradebook, to copy (``course.copy_of``), never to change."""
+    from corpus import course
+    return built_once(tmp_path_factory, "released-course", course.build_course)
+
+
+@pytest.fixture
+def fresh_course(released_course, tmp_path):
+    """A private copy of the released course root, for one test."""
+    from corpus import course
+    return course.copy_of(released_course, tmp_path / "course")
+
+
+@pytest.fixture(scope="session")
+def stock_graded(released_course, tmp_path_factory):
+    """``stock_class``'s learners autograded by one stock ``nbgrader autograde`` run: ``(course root,
+    nbgrader's log)``. Its users run on one xdist worker (``SHARED_FIXTURE_GROUPS``)."""
+    import stock_class
+    return stock_class.autograde(released_course, tmp_path_factory.mktemp("stock") / "course")
+
+
+@pytest.fixture(scope="session")
+def binder_base(tmp_path_factory):
+    """One Binder venv per session (binder/requirements.txt installed, about a minute), for the tests
+    that run a repository as Binder would, all on one xdist worker (``SHARED_FIXTURE_GROUPS``)."""
+    import binder_venv
+    return binder_venv.BinderVenv(tmp_path_factory.mktemp("binder") / "venv", REPO / "binder" / "requirements.txt")
+
+
+# pytest-xdist (`-n auto --dist loadfile`): a test module, or a notebook's nbval cells, runs whole on
+# one worker. Modules sharing an expensive session fixture that they change, or must not build twice,
+# go to the same worker too. (xdist's `xdist_group` marker would say this per module, but xdist 3.8
+# cannot add the group to pytest 9.2's node ids, and the scheduler only sees node ids.)
+SHARED_FIXTURE_GROUPS = {
+    "tests/instructor/test_pipeline.py": "stock-nbgrader",  # one stock `nbgrader autograde` (stock_class)
+    "tests/instructor/test_grade_course.py": "stock-nbgrader",
+    "tests/notebooks/test_binder.py": "binder-venv",  # one Binder venv, each module runs its postBuild in it
+    "tests/instructor/test_publish.py": "binder-venv",
+}
+
+
+class FileScheduling(LoadScopeScheduling):
+    """xdist's ``loadfile``, with the files of ``SHARED_FIXTURE_GROUPS`` sent to one worker."""
+
+    def _split_scope(self, nodeid):
+        path = nodeid.split("::", 1)[0]
+        return SHARED_FIXTURE_GROUPS.get(path, path)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    return FileScheduling(config, log)
 
 
 # Notebooks under tests/ are fixtures, not nbval subjects (nbval runs on solutions/).

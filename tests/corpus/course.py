@@ -39,6 +39,12 @@ def build_course(root):
     return root
 
 
+def copy_of(released, folder):
+    """A copy of a course root built by ``build_course`` (gradebook included) at ``folder``."""
+    shutil.copytree(released, folder)
+    return Path(folder)
+
+
 def layout(root):
     return book.assignment_layout(f"sqlite:///{Path(root)}/gradebook.db", ASSIGNMENT, COURSE_ID)
 

@@ -45,8 +45,8 @@ def _env(home):
 
 
 class Cycle:
-    def __init__(self, tmp_path):
-        self.root = course.build_course(tmp_path / "course")
+    def __init__(self, tmp_path, released):
+        self.root = course.copy_of(released, tmp_path / "course")
         self.exchange = tmp_path / "exchange"
         self.exchange.mkdir()
         self.exchange.chmod(0o777)
@@ -82,8 +82,8 @@ class Cycle:
 
 
 @pytest.fixture(scope="module")
-def cycle(tmp_path_factory):
-    cycle = Cycle(tmp_path_factory.mktemp("exchange-cycle"))
+def cycle(tmp_path_factory, released_course):
+    cycle = Cycle(tmp_path_factory.mktemp("exchange-cycle"), released_course)
     cycle.nbgrader("release_assignment", course.ASSIGNMENT)
     work = {student: cycle.learner(student) for student in ("ada", "ben")}
 

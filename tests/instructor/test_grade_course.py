@@ -4,39 +4,39 @@
   two workers; every learner's score per exercise and in total is asserted (zero false passes,
   no lost grade), and the lines each report must (and must not) hold; no process a learner
   started outlives the grading, and none reached the gradebook, grades, ledger or reports.
-- A small honest class is graded by stock ``nbgrader autograde`` (serial) and by ours in
-  parallel, and by ours on a Dask LocalCluster with the gradebook in a real PostgreSQL server
-  this module starts: all three gradebooks must hold the same grades and comments.
+- A small honest class (``stock_class.PARITY``) is graded by stock ``nbgrader autograde`` (serial,
+  in the session's one stock run), by ours in parallel, and by ours on a Dask LocalCluster with
+  the gradebook in a real PostgreSQL server this module starts: all three gradebooks must hold
+  the same grades and comments.
 """
 
 import csv
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import stock_class
 from corpus import course, course_cases
 from nbgrader.api import Gradebook
 from postgres_server import running_postgres
 
 from autograder.instructor.grade import database_url, grade_class
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]  # hostile corpus; grading needs bwrap
+# hostile corpus; grading needs bwrap. Stock nbgrader's grades come from the session's one stock run.
+# Runs on the worker that runs test_pipeline (SHARED_FIXTURE_GROUPS in tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.needs_bwrap]
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    """One build of the real assignment (nbgrader generate_assignment), copied per use."""
-    return course.build_course(tmp_path_factory.mktemp("released") / "course")
+def released(released_course):
+    """The session's build of the real assignment, copied per use."""
+    return released_course
 
 
 def _fresh_course(released, folder):
-    shutil.copytree(released, folder)
-    return folder
+    return course.copy_of(released, folder)
 
 
 @pytest.fixture(scope="module")
@@ -165,20 +165,11 @@ def test_canaries_beside_the_corpus_are_untouched(corpus_graded, bystanders):
 
 # ---------------------------------------------------------------- parity with stock nbgrader
 
-HONEST = {  # small, so stock nbgrader's serial run stays short: what each learner submits
-    "ada": dict(engine_units=course.all_units(), answers=course.all_answers(),
-                drop=course_cases._only(course_cases.NB1, course_cases.NB3, course_cases.NB7)),
-    "ben": dict(engine_units=["pow_backward", "sin_backward", "backward_pass", "mul_backward"],
-                answers=["manual_dy_dx"], drop=course_cases._only(course_cases.NB1, course_cases.NB2)),
-    "cy": dict(drop=course_cases._only(course_cases.NB1)),
-}
+HONEST = stock_class.PARITY  # graded by stock nbgrader in the session's one stock run
 
 
 def _honest_class(released, folder):
-    root = _fresh_course(released, folder)
-    for student, kwargs in HONEST.items():
-        course.submit(root, student, **kwargs)
-    return root
+    return stock_class.submit_parity_class(_fresh_course(released, folder))
 
 
 def _saved(db_url):
@@ -195,13 +186,8 @@ def _saved(db_url):
 
 
 @pytest.fixture(scope="module")
-def stock_grades(released, tmp_path_factory):
-    root = _honest_class(released, tmp_path_factory.mktemp("stock") / "course")
-    env = {**os.environ, "PYTHONPATH": str(REPO),  # stock kernels import the checks from the repo
-           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", course.ASSIGNMENT],
-                          cwd=root, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+def stock_grades(stock_graded):
+    root, _ = stock_graded
     grades = _saved(f"sqlite:///{root}/gradebook.db")
     earned = {key: value for key, value in grades.items() if len(key) == 3 and value[0]}
     assert earned and len(earned) < sum(len(key) == 3 for key in grades)  # some points, not all

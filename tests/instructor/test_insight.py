@@ -273,13 +273,13 @@ def test_an_empty_class_shows_no_rate_for_0_of_0(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.needs_bwrap
-def test_grade_class_writes_the_insight_with_exact_counts(tmp_path):
+def test_grade_class_writes_the_insight_with_exact_counts(fresh_course):
     from corpus import course, course_cases
     from planted_bugs import plant
 
     from autograder.instructor.grade import grade_class
 
-    root = course.build_course(tmp_path / "course")
+    root = fresh_course
 
     def engine(planted):
         text = course.REFERENCE_ENGINE

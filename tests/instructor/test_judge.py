@@ -113,7 +113,7 @@ HOSTILE_POW = {
 def test_a_hostile_pow_backward_scores_nothing_and_costs_nothing_else(attack, tmp_path):
     body = HOSTILE_POW[attack].replace("REFERENCE", str(SOLUTIONS / "tinygrad_course" / "engine.py"))
     folder = engine_folder(tmp_path, body)
-    passed, found = scores(folder, timeout=10)
+    passed, found = scores(folder, timeout=5)  # "never returns" waits this long
     assert passed == {"pow_backward": False, "sin_backward": True, "zero_": True}, found
 
 

@@ -1,27 +1,23 @@
 """The grading pipeline end to end with stock nbgrader, in a scratch copy of the course.
 
-One class of learners is autograded once by ``nbgrader autograde``; each test reads the real
-gradebook. Expected points come from the source notebooks' nbgrader metadata, never typed in.
+``stock_class.PIPELINE``'s learners are autograded once by ``nbgrader autograde`` (the session's
+``stock_graded``); each test reads the real gradebook. Expected points come from the source
+notebooks' nbgrader metadata, never typed in.
 """
 
 import re
-import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
+import stock_class
 from nbgrader.api import Gradebook
 
-from autograder.instructor import release
-from autograder.learner.engines import SOLUTIONS, load_reference
+from autograder.learner.engines import SOLUTIONS
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow  # runs beside test_grade_course (SHARED_FIXTURE_GROUPS in tests/conftest.py)
 
-ASSIGNMENT = release.ASSIGNMENT
-ENGINE = (SOLUTIONS / "tinygrad_course" / "engine.py").read_text()
-NOTEBOOKS = sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))
-FIRST_TWO = NOTEBOOKS[:2]
+ASSIGNMENT = stock_class.ASSIGNMENT
+NOTEBOOKS, FIRST_TWO, PLANTED = stock_class.NOTEBOOKS, stock_class.FIRST_TWO, stock_class.PLANTED
 
 
 def graded_cells(notebook_name):
@@ -31,73 +27,11 @@ def graded_cells(notebook_name):
             for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade")}
 
 
-def exercises_of(notebook_names):
-    """Engine exercise ids asked for by these notebooks."""
-    table = load_reference().EXERCISES
-    return {ex for ex, (nb, _) in table.items() if nb[:-len(".ipynb")] in notebook_names}
-
-
-def _empty_test_cells(nb, replacement):
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
-            cell.source = replacement
-    return nb
-
-
-# How each learner of the class is made: notebooks from `solutions` or the `release`,
-# an engine with the given exercises solved, and an optional edit of the notebooks.
-PLANTED = {
-    "pow_backward": ("return grad * (n * x ** (n - 1))", "return -grad * (n * x ** (n - 1))"),
-    "mean_backward": ("return np.broadcast_to(grad / count, ctx.shape)",
-                      "return np.broadcast_to(grad, ctx.shape)"),
-    "log_softmax_backward": ("return grad - np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)",
-                             "return grad + np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)"),
-}
-LEARNERS = {
-    "complete": dict(notebooks="solutions", solved="all"),
-    "untouched": dict(notebooks="release", solved=()),
-    "first_two": dict(notebooks={nb: "solutions" for nb in FIRST_TWO}, solved=exercises_of(FIRST_TWO)),
-    "emptied_tests_complete": dict(notebooks="solutions", solved="all", edit=lambda nb: _empty_test_cells(nb, "")),
-    "passing_tests_untouched": dict(notebooks="release", solved=(),
-                                    edit=lambda nb: _empty_test_cells(nb, "pass  # nothing to check")),
-    "planted_bugs": dict(notebooks="solutions", solved="all", planted=PLANTED),
-}
-
-
-def _engine_for(spec):
-    if spec["solved"] == "all":
-        text = ENGINE
-    else:
-        text = release.strip_solutions(ENGINE, keep=set(spec["solved"]))
-    for old, new in spec.get("planted", {}).values():
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
-
-
-def _submit(root, built_release, student, spec):
-    folder = root / "submitted" / student / ASSIGNMENT
-    shutil.copytree(built_release, folder)
-    (folder / "tinygrad_course" / "engine.py").write_text(_engine_for(spec))
-    for name in NOTEBOOKS:
-        origin = spec["notebooks"] if isinstance(spec["notebooks"], str) else spec["notebooks"].get(name, "release")
-        nb = nbformat.read((SOLUTIONS if origin == "solutions" else built_release) / f"{name}.ipynb", as_version=4)
-        if "edit" in spec:
-            nb = spec["edit"](nb)
-        nbformat.write(nb, folder / f"{name}.ipynb")
-
-
 @pytest.fixture(scope="module")
-def gradebook(tmp_path_factory):
-    root = tmp_path_factory.mktemp("course")
-    built_release = release.build_in(root)
-    for student, spec in LEARNERS.items():
-        _submit(root, built_release, student, spec)
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"],
-                            cwd=root, capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout + result.stderr
+def gradebook(stock_graded):
+    root, log = stock_graded
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        yield gb, result.stderr
+        yield gb, log
 
 
 def scores(gb, student, notebook):

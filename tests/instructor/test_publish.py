@@ -214,11 +214,10 @@ def test_publish_refuses_a_folder_it_would_clobber(tmp_path):
 # --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def learner_binder(published, tmp_path_factory):
-    root = tmp_path_factory.mktemp("learner-binder")
-    repo = root / "repo"
+def learner_binder(published, binder_base, tmp_path_factory):
+    repo = tmp_path_factory.mktemp("learner-binder") / "repo"
     shutil.copytree(published, repo)  # what Binder clones
-    bin_dir, environ = binder_venv.build(repo, root / "venv")
+    bin_dir, environ = binder_base.post_build(repo)  # the session's venv: the same requirements.txt
     return repo, bin_dir, environ
 
 

@@ -40,8 +40,8 @@ def _grades(root):
                 for grade in notebook.grades}
 
 
-def test_grading_the_same_class_twice_gives_identical_gradebooks(tmp_path):
-    root = course.build_course(tmp_path / "course")
+def test_grading_the_same_class_twice_gives_identical_gradebooks(fresh_course):
+    root = fresh_course
     for student, submission in CLASS.items():
         course.submit(root, student, **submission)
     first = grade_class(course.ASSIGNMENT, root, workers=0, progress=False, feedback=False)

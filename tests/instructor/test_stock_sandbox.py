@@ -149,9 +149,9 @@ def _attack_report(outputs):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory, needs_bwrap):
+def released(released_course, tmp_path_factory, needs_bwrap):
     """One scratch course for the module's nbgrader runs (each learner under their own id)."""
-    return course.build_course(tmp_path_factory.mktemp("stock") / "course")
+    return course.copy_of(released_course, tmp_path_factory.mktemp("stock") / "course")
 
 
 @pytest.fixture(scope="module")

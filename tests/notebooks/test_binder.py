@@ -1,6 +1,6 @@
-"""Binder, without Binder: build the environment from binder/ in a fresh venv with the same steps
-repo2docker runs (pip install -r binder/requirements.txt, then binder/postBuild in a copy of the
-repository), then run each learner notebook there up to its first open exercise."""
+"""Binder, without Binder: the environment from binder/ with the same steps repo2docker runs (pip
+install -r binder/requirements.txt into the session's venv, then binder/postBuild in a copy of the
+repository), then each learner notebook run there up to its first open exercise."""
 
 import json
 import shutil
@@ -12,7 +12,9 @@ from open_exercises import open_exercise_error
 
 from autograder.learner.engines import REPO
 
+# Shares the one Binder venv with test_publish (SHARED_FIXTURE_GROUPS in tests/conftest.py).
 pytestmark = pytest.mark.slow
+
 
 def _repository_copy(destination):
     """What Binder clones: the committed files."""
@@ -26,10 +28,9 @@ def _repository_copy(destination):
 
 
 @pytest.fixture(scope="module")
-def binder_env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("binder")
-    repo = _repository_copy(root / "repo")
-    bin_dir, environ = binder_venv.build(repo, root / "venv")
+def binder_env(binder_base, tmp_path_factory):
+    repo = _repository_copy(tmp_path_factory.mktemp("binder-repo") / "repo")
+    bin_dir, environ = binder_base.post_build(repo)
     return repo, bin_dir, environ
 
 
