@@ -110,6 +110,15 @@ def stock_graded(released_course, tmp_path_factory):
     return stock_class.autograde(released_course, tmp_path_factory.mktemp("stock") / "course")
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-worker Dask LocalCluster (one module's), for grading a class as an instructor's cluster would."""
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as local:
+        yield local.scheduler_address
+
+
 @pytest.fixture(scope="session")
 def binder_base(tmp_path_factory):
     """One Binder venv per session (binder/requirements.txt installed, about a minute), for the tests

@@ -79,5 +79,5 @@ def test_the_writing_payloads_hit_their_arena_and_nothing_beside_it(tmp_path):
     assert {k: v for k, v in _tree(exposed).items() if not k.startswith(("course/", "sibling/"))} == beside["parent"]
     assert _tree(sibling) == beside["sibling"]
     # the arena's marks were meant: gone, so that a later look for stray marks in the test folders
-    # (test_grade_course's canaries) finds only what a real leak would leave
+    # (test_grade_corpus's canaries) finds only what a real leak would leave
     shutil.rmtree(arena)
