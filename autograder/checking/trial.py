@@ -101,7 +101,8 @@ class Trial:
 
     def report_raised(self, raised, *, what, hint=None):
         if raised.get("not_written"):
-            raise self._not_written(raised["message"])
+            function = raised.get("function")  # text from the learner's process: only a str is used
+            raise self._not_written(raised["message"], function if isinstance(function, str) else "")
         if raised.get("words"):
             self.fail(raised["words"], slip=Slip(slips.RAISED))
         hint = hint(raised["message"]) if callable(hint) else hint
@@ -110,7 +111,7 @@ class Trial:
                   + (f"\n  Hint: {hint}" if hint else ""),
                   slip=Slip(slips.STOPPED if raised.get("worker") else slips.RAISED))
 
-    def _not_written(self, text):
+    def _not_written(self, text, function=""):
         if self.exercise in UNITS:
             notebook, what, _ = UNITS[self.exercise]
             if text and f"'{self.exercise}'" not in text and "Exercise '" in text:
@@ -122,7 +123,11 @@ class Trial:
         notebook, function_name, _, _ = NOTEBOOK_EXERCISES[self.exercise]
         raised = f"raise NotImplementedError({text!r})" if text else "raise NotImplementedError"
         if NOTEBOOK_STUB in (text or ""):  # the line the release put in the answer cell
-            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: your {function_name} (notebook {notebook}) "
+            # an answer cell may hold more than the function checked (notebook 10: class Dual and jvp)
+            part = (f"{function}, in your answer for {function_name}"
+                    if function and function != function_name and not function.startswith("<")  # <module>, <lambda>
+                    else f"your {function_name}")
+            return self._failure(f"{slips.words(slips.NOT_WRITTEN)}: {part} (notebook {notebook}) "
                                  f"still holds the lines the notebook came with, `# YOUR CODE HERE` and `{raised}`. "
                                  "Replace them with your code and run the answer cell again.",
                                  slip=Slip(slips.NOT_WRITTEN))

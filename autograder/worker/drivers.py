@@ -81,22 +81,30 @@ def describe_error(error):
         message = str(error)
     except Exception:  # noqa: BLE001
         message = "(its message could not be read)"
-    return {"type": type(error).__name__, "message": message[:4000], "place": place(error),
+    frame, function = learner_frame(error)
+    return {"type": type(error).__name__, "message": message[:4000], "place": place(frame),
+            "function": function[:200],  # a stub's raise may sit in a helper (Dual.__mul__), not the function checked
             "not_written": isinstance(error, NotImplementedError)}
 
 
-def place(error):
-    """``  (engine.py, line 212: return grad * x)``: the last line of learner code in the traceback."""
+def learner_frame(error):
+    """The traceback's last frame in learner code (not the grader's, nor a library's: torch's frames,
+    when an answer calls torch) and its function's qualified name; ``(None, "")`` if there is none."""
     try:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(HERE)]
+        tb = error.__traceback__
+        frames = [(summary, frame.f_code.co_qualname)
+                  for summary, (frame, _) in zip(traceback.extract_tb(tb), traceback.walk_tb(tb), strict=True)]
     except Exception:  # noqa: BLE001
+        return None, ""
+    frames = [(f, name) for f, name in frames if not f.filename.startswith(HERE) and not any(
+        part in f.filename.replace(os.sep, "/") for part in ("/autograder/", "/site-packages/", "/dist-packages/"))]
+    return frames[-1] if frames else (None, "")
+
+
+def place(frame):
+    """``  (engine.py, line 212: return grad * x)``: where a learner frame is."""
+    if frame is None:
         return ""
-    # the learner's own lines: not the grader's, nor a library's (torch's frames, when an answer calls torch)
-    frames = [f for f in frames if not any(part in f.filename.replace(os.sep, "/")
-                                           for part in ("/autograder/", "/site-packages/", "/dist-packages/"))]
-    if not frames:
-        return ""
-    frame = frames[-1]
     name = os.path.basename(frame.filename) if frame.filename.endswith(".py") else "your cell"
     return f"  ({name}, line {frame.lineno}: {frame.line})" if frame.line else f"  ({name}, line {frame.lineno})"
 

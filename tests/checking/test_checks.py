@@ -129,6 +129,22 @@ def test_notebook_stub_fails_as_not_written(exercise, reference):
         assert f"`{line}`" in text, text
 
 
+def test_a_stub_left_in_a_helper_is_named_rather_than_the_function_checked(reference):
+    """Notebook 10's answer cell holds class Dual and jvp: with jvp written and Dual.__mul__ still the
+    released stub, the message names Dual.__mul__ (jvp itself is fine)."""
+    jvp = correct.answers(reference)["dual_jvp"]
+    dual = dict(zip(jvp.__code__.co_freevars, (cell.cell_contents for cell in jvp.__closure__)))["Dual"]
+    namespace = {}
+    exec("class Dual:\n    def __mul__(self, other):\n" + textwrap.indent(release_stub(), " " * 8), namespace)
+    dual.__mul__ = dual.__rmul__ = namespace["Dual"].__mul__  # as the cell defines it: Dual.__mul__
+    passed, text = run("dual_jvp", jvp, engine=reference)
+    assert not passed and slips.words(slips.NOT_WRITTEN) in text
+    assert "Dual.__mul__, in your answer for jvp" in text, text
+    exec("def dy_dx(x):\n" + textwrap.indent(release_stub(), "    "), namespace)
+    _, written = run("manual_dy_dx", namespace["dy_dx"], engine=reference)
+    assert "not written yet: your dy_dx (notebook" in written, written  # the stub in the function checked
+
+
 def test_an_engine_keeps_its_own_files_after_a_reload_under_its_name():
     """An answer on an engine object loaded before another load under the same module name (tests and
     instructors reload the reference) runs that object's submodules (``autograd``), which are its own
