@@ -104,8 +104,8 @@ def fresh_course(released_course, tmp_path):
 
 @pytest.fixture(scope="session")
 def stock_graded(released_course, tmp_path_factory):
-    """``stock_class``'s learners autograded by one stock ``nbgrader autograde`` run: ``(course root,
-    nbgrader's log)``. Its users run on one xdist worker (``SHARED_FIXTURE_GROUPS``)."""
+    """``stock_class``'s learners autograded by stock ``nbgrader autograde``: ``({student: course root},
+    nbgrader's logs)``. Its users run on one xdist worker (``SHARED_FIXTURE_GROUPS``)."""
     import stock_class
     return stock_class.autograde(released_course, tmp_path_factory.mktemp("stock") / "course")
 

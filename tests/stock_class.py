@@ -7,8 +7,8 @@
   grades the same submissions with our grader (in parallel, on Dask, into PostgreSQL) and compares
   gradebooks.
 
-Both are graded by one stock run (serial, about 4 s a notebook): the conftest's ``stock_graded``
-fixture, built once per session.
+Both are graded by stock nbgrader (about 4 s a notebook, one after another in each run; three runs
+at once): the conftest's ``stock_graded`` fixture, built once per session.
 """
 
 import os
@@ -98,15 +98,27 @@ def submit_parity_class(root):
 
 
 def autograde(released, folder):
-    """Both classes submitted to a copy of ``released`` at ``folder`` and graded by one stock
-    ``nbgrader autograde``; ``(course root, nbgrader's log)``."""
-    root = course.copy_of(released, folder)
-    for student, spec in PIPELINE.items():
-        submit_pipeline_learner(root, student, spec)
-    submit_parity_class(root)
+    """Both classes graded by stock ``nbgrader autograde``: three runs at once, each on its own copy of
+    ``released`` under ``folder`` (the pipeline learners in two halves, the parity class), since one
+    run grades its notebooks one after another. ``({student: their course root}, nbgrader's logs)``."""
+    pipeline = list(PIPELINE.items())
+    batches = {"pipeline-a": dict(pipeline[:3]), "pipeline-b": dict(pipeline[3:]), "parity": None}
     env = {**os.environ, "PYTHONPATH": str(course.REPO),  # stock kernels import the checks from the repo
            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return root, done.stderr
+    roots, runs = {}, {}
+    for name, learners in batches.items():
+        root = course.copy_of(released, folder / name)
+        if learners is None:
+            submit_parity_class(root)
+        else:
+            for student, spec in learners.items():
+                submit_pipeline_learner(root, student, spec)
+        roots.update(dict.fromkeys(learners or PARITY, root))
+        runs[name] = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--create"],
+                                      cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    logs = []
+    for name, run in runs.items():
+        out, err = run.communicate(timeout=1800)
+        assert run.returncode == 0, f"{name}: {out[-3000:]}{err[-3000:]}"
+        logs.append(err)
+    return roots, "\n".join(logs)

@@ -1,7 +1,7 @@
 """Class grading on the real course against stock nbgrader: a small honest class
-(``stock_class.PARITY``) is graded by stock ``nbgrader autograde`` (serial, in the session's one
-stock run), by ours in parallel, and by ours on a Dask LocalCluster with the gradebook in a real
-PostgreSQL server this module starts: all three gradebooks must hold the same grades and comments.
+(``stock_class.PARITY``) is graded by stock ``nbgrader autograde`` (in the session's stock runs), by
+ours in parallel, and by ours on a Dask LocalCluster with the gradebook in a real PostgreSQL server
+this module starts: all three gradebooks must hold the same grades and comments.
 (The hostile class is graded in ``test_grade_corpus``.)
 """
 
@@ -33,7 +33,7 @@ def _fresh_course(released, folder):
 
 # ---------------------------------------------------------------- parity with stock nbgrader
 
-HONEST = stock_class.PARITY  # graded by stock nbgrader in the session's one stock run
+HONEST = stock_class.PARITY  # graded by stock nbgrader in the session's stock runs
 
 
 def _honest_class(released, folder):
@@ -55,8 +55,8 @@ def _saved(db_url):
 
 @pytest.fixture(scope="module")
 def stock_grades(stock_graded):
-    root, _ = stock_graded
-    grades = _saved(f"sqlite:///{root}/gradebook.db")
+    roots, _ = stock_graded
+    grades = _saved(f"sqlite:///{roots[next(iter(HONEST))]}/gradebook.db")  # the parity class's own course
     earned = {key: value for key, value in grades.items() if len(key) == 3 and value[0]}
     assert earned and len(earned) < sum(len(key) == 3 for key in grades)  # some points, not all
     return grades

@@ -1,11 +1,12 @@
 """The grading pipeline end to end with stock nbgrader, in a scratch copy of the course.
 
 ``stock_class.PIPELINE``'s learners are autograded once by ``nbgrader autograde`` (the session's
-``stock_graded``); each test reads the real gradebook. Expected points come from the source
+``stock_graded``); each test reads the real gradebooks. Expected points come from the source
 notebooks' nbgrader metadata, never typed in.
 """
 
 import re
+from contextlib import ExitStack
 
 import nbformat
 import pytest
@@ -29,13 +30,16 @@ def graded_cells(notebook_name):
 
 @pytest.fixture(scope="module")
 def gradebook(stock_graded):
-    root, log = stock_graded
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        yield gb, log
+    """``({student: their gradebook}, nbgrader's log)``."""
+    roots, log = stock_graded
+    with ExitStack() as opened:
+        books = {root: opened.enter_context(Gradebook(f"sqlite:///{root / 'gradebook.db'}"))
+                 for root in set(roots.values())}
+        yield {student: books[root] for student, root in roots.items()}, log
 
 
 def scores(gb, student, notebook):
-    return {g: gb.find_grade(g, notebook, ASSIGNMENT, student).score for g in graded_cells(notebook)}
+    return {g: gb[student].find_grade(g, notebook, ASSIGNMENT, student).score for g in graded_cells(notebook)}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -48,7 +52,7 @@ def test_reference_solutions_score_full_marks(gradebook, notebook):
 def test_untouched_release_scores_zero_and_still_grades(gradebook, notebook):
     gb, log = gradebook
     assert set(scores(gb, "untouched", notebook).values()) == {0}
-    assert gb.find_submission_notebook(notebook, ASSIGNMENT, "untouched").needs_manual_grade is False
+    assert gb["untouched"].find_submission_notebook(notebook, ASSIGNMENT, "untouched").needs_manual_grade is False
     assert not re.search(rf"{notebook}.*(Traceback|failed)", log)
 
 
