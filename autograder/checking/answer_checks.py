@@ -32,7 +32,7 @@ def derivative(function, *values):
 
 def _numbers(t, value, count, what):
     """The answer (as the driver described it) as ``count`` floats, or a failure saying what came back."""
-    def unwrap(v):  # an engine Tensor holds its numbers in .data
+    def unwrap(v):  # an engine Tensor, as the driver described it: its numbers
         if isinstance(v, dict) and "tensor" in v:
             return v["tensor"]
         if isinstance(v, dict):

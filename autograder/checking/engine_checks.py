@@ -144,7 +144,7 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
         t.fail(f"{op_name}.backward returned {seen['count']} gradient(s) but {op_name} has "
                f"{len(arrays)} inputs ({', '.join(names)}): return one per input, in order")
     # values read after backward: another node may hold the very incoming array (Add hands one array to
-    # both its inputs), and an input's array is that tensor's .data; both must be as they were
+    # both its inputs), and an input's array holds that tensor's numbers; both must be as they were
     if not _unchanged(seen["incoming_after"], grad):
         t.fail(f"{op_name}.backward changed the incoming gradient array in place; another node may hold the "
                "very same array (Add hands one array to both its inputs), so compute a new one "
@@ -152,7 +152,7 @@ def check_op(t, op_name, arrays, grad, torch_fn, *, names, options=None, known=N
     for name, array, after in zip(names, arrays, seen["inputs_after"]):
         if not _unchanged(after, array):
             t.fail(f"{op_name} changed the array of its input {name} in place (in forward or backward); that "
-                   f"array is {name}'s .data, so compute a new one instead", torch_value=np.asarray(array),
+                   f"array holds {name}'s numbers, so compute a new one instead", torch_value=np.asarray(array),
                    mine=after)
     expected = torch_grads(torch_fn, arrays, grad, **options)
     local = torch_grads(torch_fn, arrays, np.ones(np.shape(grad)), **options)
@@ -571,7 +571,7 @@ def accumulate_grad(t):
                            "torch's x.grad is (wrap the array: Tensor._make(...))")
                 data = grad["data"]
                 if isinstance(data, dict):
-                    t.fail(f"{after}: leaf {k}.grad.data is {data['repr']}; it must be a numpy array")
+                    t.fail(f"{after}: the array in leaf {k}.grad is {data['repr']}; it must be a numpy array")
                 if not agrees(data, expected):
                     known = [(slips.SHARED, f"leaf {k}.grad {slips.words(slips.SHARED)}: it holds the very array "
                               "it was given, which the backward pass reuses (and Add sends to another node too) -- "
@@ -594,14 +594,14 @@ def accumulate_grad(t):
                                f"{slips.words(slips.NEW_GRAD)}: torch adds into the existing .grad in place, so a "
                                "reference kept before a second backward sees the sum; yours made a new tensor "
                                "(`leaf.grad = leaf.grad + grad` or `Tensor(...)`). Add into it: "
-                               "`leaf.grad.data += grad`"))
+                               "`leaf.grad._array += grad`"))
                 if not agrees(kept["array"], held):
                     t.fail(f"{after}: the array of leaf {k}.grad, kept from when it was first set,", torch_value=held,
                            mine=kept["array"], slip=slips.Slip(slips.NEW_GRAD,
-                               f"{slips.words(slips.NEW_GRAD)}: `leaf.grad.data = leaf.grad.data + grad` puts a "
+                               f"{slips.words(slips.NEW_GRAD)}: `leaf.grad._array = leaf.grad._array + grad` puts a "
                                "new array in .grad; add in place, as torch does, so everything holding it sees the "
                                "sum: "
-                               "`leaf.grad.data += grad`"))
+                               "`leaf.grad._array += grad`"))
     if not t.hidden:
         four = np.array(4.0, np.float32)
         sequence([2.0], [(0, four), (0, four.copy())], "the notebook's example: x = 2, y = x ** 2, backward twice")
@@ -636,21 +636,20 @@ def zero_(t):
         zeros = reference.numpy().copy()
         data, view = seen["data"], seen["view"]
         if isinstance(data, dict) or isinstance(view, dict):
-            t.fail(f"after zero_ tensor.data is {data['repr'] if isinstance(data, dict) else 'an array'}; "
+            t.fail(f"after zero_ the tensor's array is {data['repr'] if isinstance(data, dict) else 'an array'}; "
                    "it must stay a numpy array")
         if not agrees(data, zeros):
             finite = np.isfinite(np.asarray(values, np.float64))
             slip = slips.Slip(slips.NAN_TIMES_ZERO, "multiplying by 0 leaves nan where the tensor held nan or inf "
-                              "(nan * 0 and inf * 0 are nan): assign the zeros, self.data[...] = 0") if not finite.all(
-            ) and agrees(
-                        data, np.where(finite, 0.0, np.nan)) else None
+                              "(nan * 0 and inf * 0 are nan): assign the zeros, self._array[...] = 0") \
+                if not finite.all() and agrees(data, np.where(finite, 0.0, np.nan)) else None
             t.fail("the values after zero_()", torch_value=zeros, mine=data, slip=slip)
         if data.dtype != values.dtype or data.shape != values.shape:
             t.fail(f"zero_ changed dtype/shape to {data.dtype}/{data.shape}; keep {values.dtype}/{values.shape}")
         if not agrees(seen["kept"], kept) or not agrees(view, torch_view.numpy()):
-            t.fail("an array (and a view of it) taken from tensor.data before zero_()", torch_value=kept,
-                   mine=seen["kept"], slip=slips.Slip(slips.NOT_IN_PLACE, "zero_ put a new array in tensor.data; "
-                   "clear the one that is there, in place (self.data[...] = 0), so every view of it (like x.grad "
+            t.fail("an array (and a view of it) taken from the tensor before zero_()", torch_value=kept,
+                   mine=seen["kept"], slip=slips.Slip(slips.NOT_IN_PLACE, "zero_ put a new array in the tensor; "
+                   "clear the one that is there, in place (self._array[...] = 0), so every view of it (like x.grad "
                    "held elsewhere) sees the zeros"))
         reference.data = torch.tensor(marker)  # what zero_ returned follows only if it is the tensor itself
         expected = torch_returned.numpy()
@@ -687,7 +686,7 @@ def _backward_error(function):
 def detach(t):
     def case(values, kind, where=""):
         t.case(f"x = tensor({show(values)}, requires_grad=True); detaching {kind}; then writing into the "
-               "detached tensor's array, and binding a new array to its .data" + (f"  ({where})" if where else ""))
+               "detached tensor's array, and binding a new array to it" + (f"  ({where})" if where else ""))
         x = torch.tensor(values, requires_grad=True)
         reference = {"x": x, "x * 3": x * 3, "a tensor without grad": torch.tensor(values)}[kind]
         expected = reference.detach()
@@ -705,12 +704,13 @@ def detach(t):
         expected.data = torch.tensor(other)
         after_rebind = reference.detach().numpy().copy()
         if not agrees(seen["source_after_write"], after_write):
-            t.fail("after `d = source.detach(); d.data[...] = 7` the source's values", torch_value=after_write,
+            t.fail("after `d = source.detach(); d._array[...] = 7` the source's values", torch_value=after_write,
                    mine=seen["source_after_write"], slip=slips.Slip(slips.DETACH_COPIED, "your detached tensor has "
                    "a copy of the data; torch's shares it with the original (changing one changes the other): reuse "
-                   "self.data, do not copy it"))
+                   "self._array, do not copy it"))
         if not agrees(seen.get("source_after_rebind"), after_rebind):
-            t.fail("after `d = source.detach(); d.data = <a new array>` the source's values", torch_value=after_rebind,
+            t.fail("after `d = source.detach(); d._array = <a new array>` the source's values",
+                   torch_value=after_rebind,
                    mine=seen["source_after_rebind"], slip=slips.Slip(slips.DETACH_SAME, "detach returned the tensor "
                    "itself; torch returns a *new* tensor (sharing the data) and leaves the original in the graph"))
         for attribute, name in (("requires_grad", "source_requires_grad"), ("grad_fn", "source_grad_fn")):

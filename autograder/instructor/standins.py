@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from autograder.worker import swap
+from autograder.worker.swap import storage
 
 SITES = swap.SITES
 
@@ -46,9 +47,9 @@ def make(engine):
         target = self.variable
         incoming = np.asarray(grad)
         if target.grad is not None:
-            np.add(target.grad.data, incoming, out=target.grad.data, casting="unsafe")
+            np.add(storage(target.grad), incoming, out=storage(target.grad), casting="unsafe")
         else:
-            target.grad = type(target)._make(incoming.astype(target.data.dtype, copy=True))
+            target.grad = type(target)._make(incoming.astype(storage(target).dtype, copy=True))
         return tuple()
 
     def sum_to_shape(grad, shape):
@@ -87,11 +88,11 @@ def make(engine):
 
     def zero_(self):
         self._check_in_place()
-        np.copyto(self.data, 0)
+        np.copyto(storage(self), 0)
         return self
 
     def detach(self):
-        return type(self)._make(self.data)
+        return type(self)._make(storage(self))
 
     def topological_order(start):
         order, seen, stack = [], set(), [(start, False)]

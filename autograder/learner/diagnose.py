@@ -27,6 +27,7 @@ from torch.overrides import TorchFunctionMode
 from autograder.checking.slips import agrees, show
 from autograder.learner import torch_standins
 from autograder.learner.engines import load_engine
+from autograder.worker.swap import storage
 
 RTOL, ATOL = 1e-4, 1e-6  # engines compute in float32, in their own order
 
@@ -123,7 +124,7 @@ class _recording_values:
         def apply(cls, *inputs, **options):
             out = original.__func__(cls, *inputs, **options)
             if getattr(out, "grad_fn", None) is not None:
-                values[out.grad_fn] = np.array(out.data)
+                values[out.grad_fn] = np.array(storage(out))
             return out
         self.function.apply = classmethod(apply)
 
@@ -221,7 +222,7 @@ class _Walk:
     def forward(self):
         for tnode in reversed(self.order):
             if _name(tnode) == "AccumulateGrad":
-                expected, mine = tnode.variable.detach().numpy(), self.pairs[tnode].variable.data
+                expected, mine = tnode.variable.detach().numpy(), storage(self.pairs[tnode].variable)
             else:
                 out = self.records.get(tnode, (None,))[0]
                 if out is None or self.pairs[tnode] not in self.values:
@@ -286,7 +287,7 @@ class _Walk:
                                             f"({self.label(child)}) is {show(mine)}, torch's is {show(t_out[i])}")
             if _name(tnode) == "AccumulateGrad":
                 expected, grad = tnode.variable.grad, enode.variable.grad
-                mine = None if grad is None else grad.data
+                mine = None if grad is None else storage(grad)
                 if expected is not None and (mine is None or not agrees(mine, expected.numpy(), RTOL, ATOL)):
                     return Diagnosis(False, f"at AccumulateGrad ({self.label(tnode)}) the gradient arriving is "
                                             f"right ({show(t_in)}), but .grad is {show(mine)}, torch's is "

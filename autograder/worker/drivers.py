@@ -21,6 +21,7 @@ import types
 import numpy as np
 
 from autograder.worker import codec, smooth
+from autograder.worker.swap import rebind, storage
 
 HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -68,11 +69,15 @@ def plain(value, depth=0):
     if isinstance(value, list | tuple):
         return {"sequence": [plain(v, depth + 1) for v in list(value)[:10_000]],
                 "kind": "tuple" if isinstance(value, tuple) else "list"}
-    data = getattr(value, "data", None)
+    data = storage(value)
     if isinstance(data, np.ndarray | np.generic):
         return {"tensor": array_of(data), "grad_fn": getattr(value, "grad_fn", None) is not None,
                 "requires_grad": bool(getattr(value, "requires_grad", False))}
     return {"object": type(value).__name__, "repr": short_repr(value)}
+
+
+def _or_itself(array, value):
+    return value if array is None else array
 
 
 def describe_error(error):
@@ -111,7 +116,7 @@ def place(frame):
 
 def _gradient(tensor):
     grad = tensor.grad
-    return None if grad is None else array_of(getattr(grad, "data", grad))
+    return None if grad is None else array_of(_or_itself(storage(grad), grad))
 
 
 # --------------------------------------------------------------------------
@@ -202,7 +207,7 @@ class Session:
     def drive_op_backward(self, op, arrays, grad, options):
         """The op's forward, then its backward; and the incoming gradient array and the inputs' arrays as
         they are afterwards. In an engine the incoming gradient may be the very array another node also
-        received (Add hands one array to both inputs), and an input's array is that tensor's .data."""
+        received (Add hands one array to both inputs), and an input's array is that tensor's own."""
         engine = self.engine
         function = getattr(engine, op)
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
@@ -242,31 +247,31 @@ class Session:
             for k, leaf in enumerate(leaves):
                 grad = leaf.grad
                 if grad is not None and kept[k] is None:
-                    kept[k] = (grad, getattr(grad, "data", None))
+                    kept[k] = (grad, storage(grad))
                 step["leaves"].append(None if grad is None else {
                     "tensor": isinstance(grad, engine.Tensor), "type": type(grad).__name__,
-                    "data": array_of(getattr(grad, "data", None))})
+                    "data": array_of(storage(grad))})
                 step["kept"].append(None if kept[k] is None else {
-                    "tensor": array_of(getattr(kept[k][0], "data", None)), "array": array_of(kept[k][1])})
+                    "tensor": array_of(storage(kept[k][0])), "array": array_of(kept[k][1])})
             steps.append(step)
         return {"steps": steps}
 
     def drive_zero_(self, values, marker):
-        """zero_ on a tensor, with an array and a view of it kept from before; then ``tensor.data`` is
+        """zero_ on a tensor, with an array and a view of it kept from before; then the tensor's array is
         rebound to ``marker`` and what zero_ returned is read again (it follows only if it is the tensor)."""
         tensor = self.engine.Tensor(values)
-        array = tensor.data
+        array = storage(tensor)
         view = array.reshape(-1)[::2]
         returned = tensor.zero_()
-        seen = {"data": array_of(tensor.data), "kept": array_of(array), "view": array_of(view),
+        seen = {"data": array_of(storage(tensor)), "kept": array_of(array), "view": array_of(view),
                 "returned": plain(returned)}
-        tensor.data = np.array(marker)
+        rebind(tensor, np.array(marker))
         seen["returned_after"] = plain(returned)
         return seen
 
     def drive_detach(self, values, kind, marker, other):
         """detach, described; then a write into the detached tensor's array (``marker``) and a new array
-        bound to its .data (``other``), with the source's values read after each."""
+        bound to it (``other``), with the source's values read after each."""
         engine = self.engine
         x = engine.Tensor(values, requires_grad=True)
         makers = {"x": lambda: x, "x * 3": lambda: x * 3, "a tensor without grad": lambda: engine.Tensor(values)}
@@ -275,7 +280,7 @@ class Session:
         seen = {"is_tensor": isinstance(detached, engine.Tensor), "type": type(detached).__name__}
         if not seen["is_tensor"]:
             return seen
-        seen.update(data=array_of(detached.data), requires_grad=exact(detached.requires_grad),
+        seen.update(data=array_of(storage(detached)), requires_grad=exact(detached.requires_grad),
                     is_leaf=exact(detached.is_leaf),
                     grad_fn=None if detached.grad_fn is None else short_repr(detached.grad_fn),
                     source_requires_grad=exact(source.requires_grad),
@@ -285,14 +290,14 @@ class Session:
             seen["backward_error"] = None
         except Exception as error:  # noqa: BLE001 - compared with torch's error text
             seen["backward_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
-        for name, change in (("source_after_write", lambda: detached.data.__setitem__(Ellipsis, marker)),
-                             ("source_after_rebind", lambda: setattr(detached, "data", np.array(other)))):
+        for name, change in (("source_after_write", lambda: storage(detached).__setitem__(Ellipsis, marker)),
+                             ("source_after_rebind", lambda: rebind(detached, np.array(other)))):
             try:
                 change()
             except Exception as error:  # noqa: BLE001 - a detached tensor whose data cannot take the marker
                 seen[name] = {"unreadable": type(error).__name__, "repr": short_repr(error)}
                 return seen
-            seen[name] = array_of(source.data)
+            seen[name] = array_of(storage(source))
         return seen
 
     def drive_backward_pass(self, leaves, steps, gradient):
@@ -375,7 +380,7 @@ class Session:
         result = self.answer(w, b, engine.Tensor(xs) if as_tensor else list(xs))
         items = list(result) if isinstance(result, list | tuple) else [result]
         try:
-            values = np.concatenate([np.ravel(np.asarray(getattr(item, "data", item), dtype=np.float64))
+            values = np.concatenate([np.ravel(np.asarray(_or_itself(storage(item), item), dtype=np.float64))
                                      for item in items])
         except (TypeError, ValueError):
             values = None
@@ -394,9 +399,9 @@ class Session:
             p = engine.Tensor(value.copy(), requires_grad=True)
             p.grad = engine.Tensor(grad.copy())
             mine.append(p)
-        arrays = [p.data for p in mine]
+        arrays = [storage(p) for p in mine]
         self.answer(list(mine), lr)
-        return {"params": [{"data": array_of(p.data), "kept": array_of(array), "grad": _gradient(p),
+        return {"params": [{"data": array_of(storage(p)), "kept": array_of(array), "grad": _gradient(p),
                             "grad_fn": None if p.grad_fn is None else short_repr(p.grad_fn),
                             "requires_grad": exact(p.requires_grad)}
                            for p, array in zip(mine, arrays)],
@@ -412,7 +417,7 @@ class Session:
         result = self.answer(list(tensors), engine.Tensor(x.copy()))
         seen = {"result": plain(result)}
         if isinstance(result, engine.Tensor) and result.requires_grad is True and result.shape == grad.shape:
-            result.backward(grad.astype(result.data.dtype))
+            result.backward(grad.astype(storage(result).dtype))
             seen["grads"] = [_gradient(p) for p in tensors]
         return seen
 
@@ -421,14 +426,14 @@ class Session:
         parameters' arrays from before the first step are read again after each."""
         engine = self.engine
         params = [engine.Tensor(w.copy(), requires_grad=True) for w in weights]
-        arrays = [p.data for p in params]
+        arrays = [storage(p) for p in params]
 
         def model(x):
             return x @ params[0] + params[1]
         steps = []
         for x, y in batches:
             loss = self.answer(model, list(params), engine.Tensor(x), engine.Tensor(y), lr)
-            steps.append({"loss": plain(loss), "params": [array_of(p.data) for p in params],
+            steps.append({"loss": plain(loss), "params": [array_of(storage(p)) for p in params],
                           "kept": [array_of(a) for a in arrays], "grads": [_gradient(p) for p in params],
                           "grad_fn": [None if p.grad_fn is None else short_repr(p.grad_fn) for p in params],
                           "requires_grad": [exact(p.requires_grad) for p in params],

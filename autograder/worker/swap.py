@@ -14,6 +14,21 @@ SITES = {exercise: sites for exercise, (_, _, sites) in exercises.UNITS.items()}
 _MISSING = object()
 
 
+def storage(tensor):
+    """The numpy array holding an engine tensor's numbers. The engine keeps it in ``_array`` now that
+    ``x.data`` is a tensor, as in torch; a learner's engine from before that keeps it in ``.data``."""
+    array = vars(tensor).get("_array") if hasattr(tensor, "__dict__") else None
+    return array if array is not None else getattr(tensor, "data", None)
+
+
+def rebind(tensor, array):
+    """Make ``tensor`` hold ``array`` (not a copy), in either kind of engine (see ``storage``)."""
+    if isinstance(getattr(type(tensor), "data", None), property):
+        tensor._array = array
+    else:
+        tensor.data = array
+
+
 @contextmanager
 def swapped(engine, replacements, keep=None):
     """Inside the block, ``engine`` runs ``replacements[(owner, name)]`` at every site but exercise ``keep``'s."""

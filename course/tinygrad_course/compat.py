@@ -64,7 +64,7 @@ def check_subtraction(a, b):
 
 
 def _is_bool(x):
-    return isinstance(x, bool) or getattr(getattr(x, "data", x), "dtype", None) == np.bool_
+    return isinstance(x, bool) or getattr(getattr(x, "_array", x), "dtype", None) == np.bool_
 
 
 # -- dims and shapes --

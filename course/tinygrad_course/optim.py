@@ -17,7 +17,7 @@ class Optimizer:
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                            f"but got torch.{_TYPE_NAMES.get(params.data.dtype.name, 'Float')}Tensor")
+                            f"but got torch.{_TYPE_NAMES.get(params._array.dtype.name, 'Float')}Tensor")
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -38,7 +38,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p.grad._array[...] = 0
 
     def step(self, closure=None):
         loss = None if closure is None else closure()
@@ -46,9 +46,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     state = self.state.setdefault(p, {})
-                    new = self._update(p.data, p.grad.data, state, group)
-                    p.data[...] = new
-                    count_change(p.data)
+                    new = self._update(p._array, p.grad._array, state, group)
+                    p._array[...] = new
+                    count_change(p._array)
         return loss
 
     def __repr__(self):  # torch's layout: each group's options in alphabetical order

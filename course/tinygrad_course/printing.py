@@ -13,7 +13,7 @@ PRECISION, THRESHOLD, EDGE_ITEMS, LINE_WIDTH = 4, 1000, 3, 80
 
 def format_tensor(t):
     """``repr(t)``: ``tensor(<values>[, size=...][, dtype=...][, grad_fn=<...> | requires_grad=True])``."""
-    data, prefix = t.data, "tensor("
+    data, prefix = t._array, "tensor("
     suffixes = []
     if data.size == 0:
         body = "[]"

@@ -60,7 +60,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if found is None and not allow_unused:
             raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                                "Set allow_unused=True if this is the desired behavior.")
-        result.append(None if found is None else Tensor._make(np.array(found, dtype=t.data.dtype)))
+        result.append(None if found is None else Tensor._make(np.array(found, dtype=t._array.dtype)))
     return tuple(result)
 
 
@@ -68,13 +68,13 @@ def _seed(out, gradient, i):
     if not out.requires_grad:
         raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
-        if out.data.size != 1:
+        if out._array.size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return np.ones_like(out.data)
-    gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, out.data.dtype)
-    if gradient.shape != out.data.shape:
+        return np.ones_like(out._array)
+    gradient = gradient._array if isinstance(gradient, Tensor) else np.asarray(gradient, out._array.dtype)
+    if gradient.shape != out._array.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {compat.size_text(gradient.shape)} "
-                           f"and output[{i}] has a shape of {compat.size_text(out.data.shape)}.")
+                           f"and output[{i}] has a shape of {compat.size_text(out._array.shape)}.")
     return gradient
 
 

@@ -7,10 +7,11 @@ Read it top to bottom:
                         hooks (``register_hook``) that see or change a gradient on its way
   3. Function        -- one operation: ``forward`` computes, ``backward`` applies the chain rule
   4. the operations  -- one small Function per op, named like torch's ``grad_fn`` nodes
-  5. Tensor          -- data + grad + grad_fn, operators, and ``backward()``
+  5. Tensor          -- its array + grad + grad_fn, operators, and ``backward()``
   6. the backward pass
 
-Everything works on numpy arrays: ``forward`` receives arrays and returns one,
+Everything works on numpy arrays: a tensor keeps its numbers in one, ``t._array`` (``t.data`` is,
+as in torch, another tensor on the same numbers); ``forward`` receives arrays and returns one,
 ``backward`` receives the gradient of the output (an array) and returns one
 gradient per input.  ``EXERCISES`` lists the pieces learners write and the notebook
 that asks for each; until one is written it raises ``NotImplementedError`` naming it.
@@ -178,8 +179,9 @@ def should_record(inputs):
 # --------------------------------------------------------------------------
 
 # How many times each array's memory has been changed in place: torch's ``x._version``. The count
-# belongs to the memory, so a tensor's views and its ``detach()`` share it, as in torch. Writing into
-# ``x.data`` with numpy is not counted, just as changing torch's ``x.data`` is not.
+# belongs to the memory, so a tensor's views and its ``detach()`` share it, as in torch. ``x.data`` is
+# a tensor on the same memory with a count of its own (``own_count``), so changing it in place is not
+# seen by x's count, just as changing torch's ``x.data`` is not.
 _versions = {}  # id(the array that owns the memory) -> changes so far (absent: none)
 _changes = 0  # in-place changes so far, to any array: if a node saw this same number, nothing changed since
 
@@ -200,11 +202,23 @@ def count_change(array):
     _changes += 1
     owner = _memory_owner(array)
     if not isinstance(owner, np.ndarray):
-        return  # (a numpy scalar put in .data: memory no one else shares)
+        return  # (a numpy scalar put in ._array: memory no one else shares)
     key = id(owner)
     if key not in _versions:
         weakref.finalize(owner, _versions.pop, key, None)  # forgotten with the memory (ids are reused)
     _versions[key] = _versions.get(key, 0) + 1
+
+
+def own_count(array, version=0):
+    """A view of ``array``'s memory whose in-place changes are counted apart from ``array``'s own (its
+    base is numpy's stand-in for the memory, not an ndarray, so ``_memory_owner`` stops at the view),
+    starting from ``version``."""
+    view = np.lib.stride_tricks.as_strided(array)
+    if version:
+        key = id(view)
+        weakref.finalize(view, _versions.pop, key, None)
+        _versions[key] = version
+    return view
 
 
 _creation_order = itertools.count()
@@ -276,7 +290,7 @@ class Node:
             if not isinstance(array, np.ndarray) or version_of(array) == saved:
                 continue
             # torch names the node that made the tensor: this one for its output, else the input's as it is now
-            maker = next((t.grad_fn for t in inputs if t.data is array), self)
+            maker = next((t.grad_fn for t in inputs if t._array is array), self)
             raise RuntimeError(compat.modified_in_place(array, maker and maker.name(), saved, version_of(array)))
 
     def keep_own_copy(self, array):
@@ -304,7 +318,7 @@ class Node:
             returned = hook(Tensor._make(grad))
             if returned is None:
                 continue
-            new = returned.data if isinstance(returned, Tensor) else None
+            new = returned._array if isinstance(returned, Tensor) else None
             name = getattr(hook, "__name__", type(hook).__name__)
             if new is None or new.dtype != grad.dtype:
                 raise RuntimeError(f"hook '{name}' has changed the type of value (was {dtype_name(grad.dtype)} "
@@ -320,7 +334,7 @@ class Node:
             grad = self.run_hooks(grad)
         if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
             t = self._retained
-            t.grad = Tensor._make(np.array(grad) if t._grad is None else np.asarray(t._grad.data + grad))
+            t.grad = Tensor._make(np.array(grad) if t._grad is None else np.asarray(t._grad._array + grad))
         grads = self.function.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -369,9 +383,9 @@ class AccumulateGrad(Node):
         ### BEGIN SOLUTION accumulate_grad
         if leaf.grad is None:
             # a copy: `grad` may be the very array another node also received
-            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf._array.dtype))
         else:
-            leaf.grad.data += grad  # in place, as torch does: views of .grad see the sum
+            leaf.grad._array += grad  # in place, as torch does: views of .grad see the sum
         return ()
         ### END SOLUTION
 
@@ -412,7 +426,7 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, node_name=None, **options):
-        arrays = [t.data for t in inputs]
+        arrays = [t._array for t in inputs]
         ctx = _node_type(node_name or cls.node_name)(cls, [a.shape for a in arrays])
         data = returned = cls.forward(ctx, *arrays, **options)
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
@@ -433,7 +447,7 @@ class Function:
 def _refuse_inference_tensors(ctx, inputs):
     """torch never saves an inference tensor for backward: the op refuses as it records."""
     kept = [ctx._saved[slot] for slot in ctx._kept()]
-    if any(t._inference and any(t.data is array for array in kept) for t in inputs):
+    if any(t._inference and any(t._array is array for array in kept) for t in inputs):
         raise RuntimeError(compat.INFERENCE_SAVED)
 
 
@@ -933,6 +947,20 @@ class Fill(Function):
         return np.zeros_like(grad)
 
 
+class Copy(Function):
+    """``x.copy_(src)``: x's old values no longer matter (gradient 0), ``src`` gets the gradient (summed
+    back to its shape where it was broadcast)."""
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, x, src):
+        return np.broadcast_to(src, x.shape).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad), grad
+
+
 # --------------------------------------------------------------------------
 # 5. Tensor
 # --------------------------------------------------------------------------
@@ -941,7 +969,7 @@ def _as_array(data):
     """torch.tensor's dtype rules: Python floats become float32, ints int64, bools bool."""
     if isinstance(data, Tensor):
         warnings.warn(compat.COPY_CONSTRUCT, UserWarning, stacklevel=3)
-        return data.data.copy()
+        return data._array.copy()
     array = np.array(data)  # a list of tensors works too, through Tensor.__array__
     if array.dtype.kind not in "biuf":
         raise TypeError(f"tensor() takes numbers, or (nested) lists or arrays of numbers; got {data!r}")
@@ -969,13 +997,13 @@ class RemovableHandle:
 
 
 class Tensor:
-    """An array, its ``grad``, and the ``grad_fn`` that made it. The methods here are the ones the
+    """An array (``_array``), its ``grad``, and the ``grad_fn`` that made it. The methods here are the ones the
     tutorial uses; more_ops.py adds the rest of torch's everyday ones (view, max, T, ...)."""
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
     _inference = False  # made inside inference_mode (set on the few that are)
 
     def __init__(self, data, requires_grad=False):
-        self.data = _as_array(data)
+        self._array = _as_array(data)
         self._grad = None
         self.grad_fn = None
         self._accumulator = None
@@ -989,10 +1017,28 @@ class Tensor:
     def _make(cls, data, requires_grad=False, grad_fn=None):
         """Wrap an array without copying or checks: how ops build their outputs."""
         t = cls.__new__(cls)
-        t.data, t._grad, t.grad_fn, t._accumulator, t.requires_grad = data, None, grad_fn, None, requires_grad
+        t._array, t._grad, t.grad_fn, t._accumulator, t.requires_grad = data, None, grad_fn, None, requires_grad
         return t
 
     # -- autograd attributes --
+    @property
+    def data(self):
+        """A tensor on this one's memory, as torch's ``x.data``: off the graph (``requires_grad=False``, no
+        ``grad_fn``) and with a version count of its own, so backward never learns that it was changed
+        in place (``detach()`` shares the count, and backward refuses a saved value changed through it)."""
+        return Tensor._make(own_count(self._array))
+
+    @data.setter
+    def data(self, value):
+        """``x.data = other``: x now holds ``other``'s memory (any shape) and keeps its own graph and count."""
+        if not isinstance(value, Tensor):
+            kind = type(value)
+            name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+            raise TypeError(f"Variable data has to be a tensor, but got {name}")
+        if self.requires_grad and value._array.dtype.kind not in "fc":
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
+        self._array = own_count(value._array, self._version)
+
     @property
     def grad(self):
         if not self.is_leaf and self.grad_fn._retained is not self:
@@ -1010,7 +1056,7 @@ class Tensor:
     @property
     def _version(self):
         """In-place changes so far to this tensor's memory (shared with its views and detach())."""
-        return version_of(self.data)
+        return version_of(self._array)
 
     def _gradient_edge(self):
         """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
@@ -1030,7 +1076,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = bool(requires_grad)
         return self
@@ -1063,22 +1109,22 @@ class Tensor:
 
     def detach(self):
         ### BEGIN SOLUTION detach
-        return Tensor._make(self.data)
+        return Tensor._make(self._array)
         ### END SOLUTION
 
     def backward(self, gradient=None, retain_graph=None):
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
-            if self.data.size != 1:
+            if self._array.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            gradient = np.ones_like(self.data)
+            gradient = np.ones_like(self._array)
         else:
-            gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, self.data.dtype)
-            if gradient.shape != self.data.shape:
+            gradient = gradient._array if isinstance(gradient, Tensor) else np.asarray(gradient, self._array.dtype)
+            if gradient.shape != self._array.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {compat.size_text(gradient.shape)} and "
-                    f"output[0] has a shape of {compat.size_text(self.data.shape)}.")
+                    f"output[0] has a shape of {compat.size_text(self._array.shape)}.")
         if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
             self._gradient_edge().apply(gradient)
             return
@@ -1087,58 +1133,58 @@ class Tensor:
     # -- plain data access --
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self._array.shape)
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.data.shape[dim]
+        return self.shape if dim is None else self._array.shape[dim]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self):
-        return self.data.size
+        return self._array.size
 
     @property
     def dtype(self):
-        return dtype_name(self.data.dtype)
+        return dtype_name(self._array.dtype)
 
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
-        return self.data.item()
+        if self._array.size != 1:
+            raise RuntimeError(f"a Tensor with {self._array.size} elements cannot be converted to Scalar")
+        return self._array.item()
 
     def numpy(self):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return self.data
+        return self._array
 
     def tolist(self):
-        return self.data.tolist()
+        return self._array.tolist()
 
     def __repr__(self):
         return format_tensor(self)
 
     def __format__(self, spec):
         # like torch: a 0-d tensor in an f-string formats as its Python number
-        return self.item().__format__(spec) if self.data.ndim == 0 else repr(self).__format__(spec)
+        return self.item().__format__(spec) if self._array.ndim == 0 else repr(self).__format__(spec)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._array)
 
     def __float__(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
@@ -1147,7 +1193,7 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, index):
-        index = index.data if isinstance(index, Tensor) else index
+        index = index._array if isinstance(index, Tensor) else index
         return Index.apply(self, index=index, node_name=compat.index_node_name(index))
 
     __hash__ = object.__hash__
@@ -1164,26 +1210,34 @@ class Tensor:
                 raise RuntimeError(compat.LEAF_IN_PLACE)
             if filled_by:
                 self.grad_fn = Fill.apply(self, node_name=filled_by).grad_fn
-        count_change(self.data)
+        count_change(self._array)
 
     def zero_(self):
         self._check_in_place()
         ### BEGIN SOLUTION zero_
-        self.data[...] = 0
+        self._array[...] = 0
         return self
         ### END SOLUTION
 
     def fill_(self, value):
         self._check_in_place("FillBackward2")
-        self.data[...] = value
+        self._array[...] = value
         return self
 
     def _in_place(self, result):
+        mine, new = self._array, result._array
+        if new.shape != mine.shape:
+            raise RuntimeError(f"output with shape [{', '.join(map(str, mine.shape))}] doesn't match the broadcast "
+                               f"shape [{', '.join(map(str, new.shape))}]")
+        if new.dtype != mine.dtype and not np.can_cast(new.dtype, mine.dtype, "same_kind"):
+            names = compat.TORCH_TYPE_NAMES
+            raise RuntimeError(f"result type {names[new.dtype.name]} can't be cast to the desired output type "
+                               f"{names[mine.dtype.name]}")
         self._check_in_place(filled_by=None)
         if result.requires_grad:  # a non-leaf: its history now ends in the new op
-            result.grad_fn.keep_own_copy(self.data)
+            result.grad_fn.keep_own_copy(self._array)
             self.grad_fn, self.requires_grad = result.grad_fn, True
-        self.data[...] = result.data
+        self._array[...] = result._array
         return self
 
     def __iadd__(self, other):
@@ -1197,6 +1251,28 @@ class Tensor:
 
     def __itruediv__(self, other):
         return self._in_place(self / other)
+
+    def add_(self, other, alpha=1):
+        return self._in_place(self + (other if alpha == 1 else other * alpha))
+
+    def sub_(self, other, alpha=1):
+        return self._in_place(self - (other if alpha == 1 else other * alpha))
+
+    def mul_(self, other):
+        return self._in_place(self * other)
+
+    def div_(self, other):
+        return self._in_place(self / other)
+
+    def copy_(self, src):
+        """``src``'s values (broadcast to this shape, cast to this dtype) written into this tensor's memory."""
+        src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src, self._array.dtype))
+        if src._array.shape != self._array.shape:
+            check_broadcast(self._array.shape, src._array.shape)
+            if np.broadcast_shapes(self._array.shape, src._array.shape) != self._array.shape:
+                raise RuntimeError(f"output with shape [{', '.join(map(str, self._array.shape))}] doesn't match "
+                                   f"the broadcast shape [{', '.join(map(str, src._array.shape))}]")
+        return self._in_place(Copy.apply(self, src))
 
     # -- operators (Python numbers work on either side; dtypes promote as torch's do) --
     def __add__(self, other):
@@ -1212,7 +1288,7 @@ class Tensor:
     def __rsub__(self, other):
         compat.check_subtraction(other, self)
         x, other = _pair(self, other)
-        return Rsub.apply(x, other=other.data)
+        return Rsub.apply(x, other=other._array)
 
     def __mul__(self, other):
         return Mul.apply(*_pair(self, other))
@@ -1228,14 +1304,14 @@ class Tensor:
         return Reciprocal.apply(x) * other  # what torch does, hence its graph shape
 
     def __neg__(self):
-        if self.data.dtype == np.bool_:
+        if self._array.dtype == np.bool_:
             raise RuntimeError(compat.NEGATE_BOOL)
         return Neg.apply(self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, Tensor):
             x, exponent = _pair(self, exponent)
-            if x.data.dtype == np.bool_:
+            if x._array.dtype == np.bool_:
                 raise NotImplementedError('"pow" not implemented for \'Bool\'')
             return PowTensor.apply(x, exponent)
         x, _ = _pair(self, exponent)
@@ -1243,7 +1319,7 @@ class Tensor:
 
     def __rpow__(self, base):
         x, base = _pair(self, base)
-        return RPow.apply(x, base=base.data)
+        return RPow.apply(x, base=base._array)
 
     def __matmul__(self, other):
         return self.matmul(other)
@@ -1297,19 +1373,19 @@ class Tensor:
         return Clamp.apply(self, min=min, max=max)
 
     def sum(self, dim=None, keepdim=False):
-        dim = dims(dim, self.data.ndim)
+        dim = dims(dim, self._array.ndim)
         return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Sum", dim))
 
     def mean(self, dim=None, keepdim=False):
-        if self.data.dtype.kind not in "fc":
+        if self._array.dtype.kind not in "fc":
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
-                               f"point or complex dtype. Got: {compat.TORCH_TYPE_NAMES[self.data.dtype.name]}")
-        dim = dims(dim, self.data.ndim)
+                               f"point or complex dtype. Got: {compat.TORCH_TYPE_NAMES[self._array.dtype.name]}")
+        dim = dims(dim, self._array.ndim)
         return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Mean", dim))
 
     def matmul(self, other):
         a, b = self, other
-        check_matmul(a.data.shape, b.data.shape)
+        check_matmul(a._array.shape, b._array.shape)
         if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
             row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
             return Reshape.apply(row.matmul(b), shape=(b.shape[1],), node_name="SqueezeBackward4")
@@ -1324,20 +1400,20 @@ def _compare(op, a, b):
     if not isinstance(b, Tensor | int | float | np.ndarray | np.generic):
         return NotImplemented  # `x == None` is False, as in torch
     a, b = _pair(a, b)
-    return Tensor._make(np.asarray(op(a.data, b.data)))
+    return Tensor._make(np.asarray(op(a._array, b._array)))
 
 
 def _pair(a, b, floating=False):
     """Tensor ``a`` and ``b`` (a tensor or a Python number) as two tensors of the dtype torch
     gives ``a <op> b`` (``floating``: a float one, as for ``/``)."""
     if isinstance(b, Tensor):
-        if b.data.shape != a.data.shape:
-            check_broadcast(a.data.shape, b.data.shape)
-        if b.data.dtype == a.data.dtype and (a.data.dtype.kind == "f" or not floating):
+        if b._array.shape != a._array.shape:
+            check_broadcast(a._array.shape, b._array.shape)
+        if b._array.dtype == a._array.dtype and (a._array.dtype.kind == "f" or not floating):
             return a, b
-        dtype = result_dtype(a.data, b.data)
+        dtype = result_dtype(a._array, b._array)
     else:
-        dtype = a.data.dtype if a.data.dtype.kind == "f" else result_dtype(a.data, b)
+        dtype = a._array.dtype if a._array.dtype.kind == "f" else result_dtype(a._array, b)
         b = Tensor._make(np.array(b, dtype))
     if floating and dtype.kind != "f":
         dtype = np.dtype(np.float32)  # 1 / 2 is 0.5 for integer tensors too
@@ -1346,9 +1422,9 @@ def _pair(a, b, floating=False):
 
 def _as_dtype(t, dtype):
     """``t`` in another dtype, on the same graph edge: its gradient still reaches ``t``'s node."""
-    if t.data.dtype == dtype:
+    if t._array.dtype == dtype:
         return t
-    same_edge = Tensor._make(t.data.astype(dtype), t.requires_grad, t.grad_fn)
+    same_edge = Tensor._make(t._array.astype(dtype), t.requires_grad, t.grad_fn)
     same_edge._accumulator = t._gradient_edge() if t.grad_fn is None else None
     return same_edge
 

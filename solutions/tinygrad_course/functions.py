@@ -15,12 +15,12 @@ from .engine import Tensor, _made_in_inference
 def tensor(data, requires_grad=False, dtype=None):
     t = Tensor(data)
     if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
-        t.data = t.data.astype(numpy_dtype(dtype))
+        t._array = t._array.astype(numpy_dtype(dtype))
     return _requiring_grad(t, requires_grad)
 
 
 def _requiring_grad(t, requires_grad):
-    if requires_grad and t.data.dtype.kind not in "fc":
+    if requires_grad and t._array.dtype.kind not in "fc":
         raise RuntimeError(compat.ONLY_FLOAT_GRAD)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
@@ -39,11 +39,11 @@ def ones(*shape, dtype=None, requires_grad=False):
 
 
 def zeros_like(x, dtype=None, requires_grad=False):
-    return _new(np.zeros_like(x.data), dtype, requires_grad)
+    return _new(np.zeros_like(x._array), dtype, requires_grad)
 
 
 def ones_like(x, dtype=None, requires_grad=False):
-    return _new(np.ones_like(x.data), dtype, requires_grad)
+    return _new(np.ones_like(x._array), dtype, requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):

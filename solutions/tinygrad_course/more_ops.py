@@ -129,7 +129,7 @@ _RETURN_TYPES = {"max": _return_type("max"), "min": _return_type("min")}
 
 
 def _extreme(x, dim, keepdim, name):
-    data = x.data
+    data = x._array
     if dim is None:
         if data.size == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
@@ -153,7 +153,7 @@ def _arg(data, axis, keepdim, name):
 
 
 def _arg_tensor(x, dim, keepdim, name):
-    data = x.data
+    data = x._array
     if dim is None:
         if data.size == 0:
             raise RuntimeError(f"arg{name}(): Expected reduction dim to be specified for input.numel() == 0.")
@@ -265,8 +265,8 @@ def _resolved(shape, size):
 
 def view(x, *shape):
     shape = shape_arguments(shape)
-    check_reshape(shape, x.data.size)
-    if not _viewable(x.data, _resolved(shape, x.data.size)):
+    check_reshape(shape, x._array.size)
+    if not _viewable(x._array, _resolved(shape, x._array.size)):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
     return Reshape.apply(x, shape=shape)
@@ -274,10 +274,10 @@ def view(x, *shape):
 
 def reshape(x, *shape):
     shape = shape_arguments(shape)
-    check_reshape(shape, x.data.size)
-    if x.data.flags.c_contiguous:
+    check_reshape(shape, x._array.size)
+    if x._array.flags.c_contiguous:
         return Reshape.apply(x, shape=shape)
-    if _viewable(x.data, _resolved(shape, x.data.size)):  # torch's names for the same step, by memory layout
+    if _viewable(x._array, _resolved(shape, x._array.size)):  # torch's names for the same step, by memory layout
         return Reshape.apply(x, shape=shape, node_name="ReshapeAliasBackward0")
     return Reshape.apply(Clone.apply(x), shape=shape, node_name="UnsafeViewBackward0")  # torch copies first
 
@@ -290,17 +290,17 @@ def flatten(x, start_dim=0, end_dim=-1):
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if start == end:
         return x  # torch returns the tensor itself
-    shape = x.data.shape
+    shape = x._array.shape
     return reshape(x, shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
 
 def unsqueeze(x, dim):
     axis = one_dim(dim, x.ndim + 1)
-    return Reshape.apply(x, shape=x.data.shape[:axis] + (1,) + x.data.shape[axis:], node_name="UnsqueezeBackward0")
+    return Reshape.apply(x, shape=x._array.shape[:axis] + (1,) + x._array.shape[axis:], node_name="UnsqueezeBackward0")
 
 
 def squeeze(x, dim=None):
-    shape = x.data.shape
+    shape = x._array.shape
     if dim is None:
         axes, name = [i for i, n in enumerate(shape) if n == 1], "SqueezeBackward0"
     elif isinstance(dim, int):
@@ -345,7 +345,7 @@ class Stack(Function):
 
 
 def _same_dtype(tensors):
-    dtype = result_dtype(*(t.data for t in tensors))
+    dtype = result_dtype(*(t._array for t in tensors))
     return [_as_dtype(t, dtype) for t in tensors]
 
 
@@ -356,10 +356,10 @@ def cat(tensors, dim=0):
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
-    first = tensors[0].data.shape
+    first = tensors[0]._array.shape
     axis = one_dim(dim, len(first))
     for i, t in enumerate(tensors[1:], 1):
-        shape = t.data.shape
+        shape = t._array.shape
         if len(shape) != len(first):
             raise RuntimeError(f"Tensors must have same number of dimensions: got {len(first)} and {len(shape)}")
         for d, (n, m) in enumerate(zip(first, shape)):
@@ -373,24 +373,24 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
-    first = tensors[0].data.shape
+    first = tensors[0]._array.shape
     axis = one_dim(dim, len(first) + 1)
     for i, t in enumerate(tensors[1:], 1):
-        if t.data.shape != first:
+        if t._array.shape != first:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first)} at entry 0 "
-                               f"and {list(t.data.shape)} at entry {i}")
+                               f"and {list(t._array.shape)} at entry {i}")
     return Stack.apply(*_same_dtype(tensors), dim=axis)
 
 
 def where(condition, a, b):
-    if condition.data.dtype != np.bool_:
+    if condition._array.dtype != np.bool_:
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{compat.TORCH_TYPE_NAMES[condition.data.dtype.name]}")
-    dtype = result_dtype(*(v.data if isinstance(v, Tensor) else v for v in (a, b)))
+                           f"{compat.TORCH_TYPE_NAMES[condition._array.dtype.name]}")
+    dtype = result_dtype(*(v._array if isinstance(v, Tensor) else v for v in (a, b)))
     a, b = (_as_dtype(v, dtype) if isinstance(v, Tensor) else Tensor._make(np.array(v, dtype)) for v in (a, b))
-    check_broadcast(condition.data.shape, a.data.shape)
-    check_broadcast(np.broadcast_shapes(condition.data.shape, a.data.shape), b.data.shape)
-    return Where.apply(a, b, condition=condition.data)
+    check_broadcast(condition._array.shape, a._array.shape)
+    check_broadcast(np.broadcast_shapes(condition._array.shape, a._array.shape), b._array.shape)
+    return Where.apply(a, b, condition=condition._array)
 
 
 # --------------------------------------------------------------------------
@@ -453,7 +453,7 @@ def log_softmax(x, dim):
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
     """``input``: log-probabilities, (N, C) or (C,); ``target``: class indices, (N,) or ()."""
-    target = np.asarray(target.data if isinstance(target, Tensor) else target)
+    target = np.asarray(target._array if isinstance(target, Tensor) else target)
     if target.dtype.kind not in "iu":
         found = compat.TORCH_TYPE_NAMES.get(target.dtype.name, "Float")
         raise RuntimeError(f"expected scalar type Long but found {found}")
@@ -561,10 +561,10 @@ _node_types["ToCopyBackward0"] = ToCopyBackward0
 
 def _to_dtype(x, dtype, copy=False):
     dtype = compat.numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
-    if dtype == x.data.dtype and not copy:
+    if dtype == x._array.dtype and not copy:
         return x  # torch returns the tensor itself
     if dtype.kind not in "fc":  # not differentiable: off the graph
-        return Tensor._make(x.data.astype(dtype))
+        return Tensor._make(x._array.astype(dtype))
     return ToCopy.apply(x, dtype=dtype)
 
 
@@ -606,9 +606,9 @@ class Expand(Function):
 
 
 def expand(x, *sizes):
-    sizes, shape = shape_arguments(sizes), x.data.shape
+    sizes, shape = shape_arguments(sizes), x._array.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({_tensor_type(x.data)}, size=[{', '.join(map(str, sizes))}]): the number of "
+        raise RuntimeError(f"expand({_tensor_type(x._array)}, size=[{', '.join(map(str, sizes))}]): the number of "
                            f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
                            f"the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
@@ -652,7 +652,7 @@ def repeat(x, *repeats):
     repeats = shape_arguments(repeats)
     if len(repeats) < x.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
-    padded = (1,) * (len(repeats) - x.ndim) + x.data.shape
+    padded = (1,) * (len(repeats) - x.ndim) + x._array.shape
     result = [r * n for r, n in zip(repeats, padded)]
     bad = next((n for n in result if n < 0), None)
     if bad is not None:
@@ -663,7 +663,7 @@ def repeat(x, *repeats):
 # -- reductions beyond sum and mean --
 
 def _floating(x, message):
-    if x.data.dtype.kind not in "fc":
+    if x._array.dtype.kind not in "fc":
         raise RuntimeError(message)
 
 
@@ -712,7 +712,7 @@ def _var_arguments(dim, unbiased, correction):
 def _var(x, dim, unbiased, keepdim, correction, std):
     _floating(x, "std and var only support floating point and complex dtypes")
     dim, correction = _var_arguments(dim, unbiased, correction)
-    axes = compat.dims(dim, x.data.ndim)
+    axes = compat.dims(dim, x._array.ndim)
     if axes == ():
         axes = None
     name = "StdBackward0" if std else "VarBackward0"
@@ -753,8 +753,8 @@ class Prod(Function):
 
 def prod(self, dim=None, keepdim=False, dtype=None):
     x = self if dtype is None else _to_dtype(self, dtype)
-    if x.data.dtype.kind in "biu":  # integers multiply as int64, off the graph
-        data = x.data.astype(np.int64)
+    if x._array.dtype.kind in "biu":  # integers multiply as int64, off the graph
+        data = x._array.astype(np.int64)
         if dim is None:
             return Tensor._make(np.asarray(data.prod()))
         return Tensor._make(np.asarray(data.prod(axis=one_dim(dim, x.ndim) if x.ndim else None, keepdims=keepdim)))
@@ -780,8 +780,8 @@ class Cumsum(Function):
 def cumsum(self, dim, dtype=None):
     x = self if dtype is None else _to_dtype(self, dtype)
     axis = one_dim(dim, x.ndim) if x.ndim else None
-    if x.data.dtype.kind in "biu":
-        return Tensor._make(np.cumsum(x.data, axis=axis, dtype=np.int64).reshape(x.data.shape))
+    if x._array.dtype.kind in "biu":
+        return Tensor._make(np.cumsum(x._array, axis=axis, dtype=np.int64).reshape(x._array.shape))
     return Cumsum.apply(x, dim=axis)
 
 
@@ -807,7 +807,7 @@ _RETURN_TYPES["sort"] = _return_type("sort")
 
 
 def sort(self, dim=-1, descending=False, stable=False):
-    data = self.data
+    data = self._array
     axis = one_dim(dim, data.ndim)
     if data.ndim == 0:
         indices = np.zeros((), np.int64)
@@ -860,14 +860,14 @@ class Norm(Function):
 
 def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
     x = self if dtype is None else _to_dtype(self, dtype)
-    if x.data.dtype.kind not in "fc":
+    if x._array.dtype.kind not in "fc":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{compat.TORCH_TYPE_NAMES[x.data.dtype.name]}")
+                           f"{compat.TORCH_TYPE_NAMES[x._array.dtype.name]}")
     if p == "fro":
         p = 2
     elif isinstance(p, str):
         raise NotImplementedError(f"torch.norm with p={p!r} (a matrix norm): tinygrad_course has vector norms only")
-    axes = compat.dims(dim, x.data.ndim)
+    axes = compat.dims(dim, x._array.ndim)
     return Norm.apply(x, p=float(p), dim=axes or None, keepdim=keepdim)
 
 
@@ -905,22 +905,22 @@ class MaskedFillTensor(Function):
 
 
 def masked_fill(self, mask, value):
-    if mask.data.dtype != np.bool_:
+    if mask._array.dtype != np.bool_:
         raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{_C_TYPE_NAMES[mask.data.dtype.name]}")
+                           f"{_C_TYPE_NAMES[mask._array.dtype.name]}")
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")
-    check_broadcast(self.data.shape, mask.data.shape)
+    check_broadcast(self._array.shape, mask._array.shape)
     if isinstance(value, Tensor):
-        return MaskedFillTensor.apply(self, _as_dtype(value, self.data.dtype), mask=mask.data)
-    return MaskedFill.apply(self, mask=mask.data, value=value)
+        return MaskedFillTensor.apply(self, _as_dtype(value, self._array.dtype), mask=mask._array)
+    return MaskedFill.apply(self, mask=mask._array, value=value)
 
 
 def masked_fill_(self, mask, value):
-    shape = np.broadcast_shapes(self.data.shape, mask.data.shape)
-    if shape != self.data.shape:
-        raise RuntimeError(f"output with shape [{', '.join(map(str, self.data.shape))}] doesn't match the broadcast "
+    shape = np.broadcast_shapes(self._array.shape, mask._array.shape)
+    if shape != self._array.shape:
+        raise RuntimeError(f"output with shape [{', '.join(map(str, self._array.shape))}] doesn't match the broadcast "
                            f"shape [{', '.join(map(str, shape))}]")
     return self._in_place(masked_fill(self, mask, value))
 
@@ -932,25 +932,25 @@ def clone(self, memory_format=None):
 # -- closeness: isclose, allclose, equal --
 
 def _check_same_dtype(a, b):
-    if a.data.dtype != b.data.dtype:
+    if a._array.dtype != b._array.dtype:
         names = compat.TORCH_TYPE_NAMES
-        raise RuntimeError(f"{names[a.data.dtype.name]} did not match {names[b.data.dtype.name]}")
+        raise RuntimeError(f"{names[a._array.dtype.name]} did not match {names[b._array.dtype.name]}")
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002 - torch's name
     """``|input - other| <= atol + rtol * |other|``, elementwise, as a bool tensor."""
     _check_same_dtype(input, other)
-    check_broadcast(input.data.shape, other.data.shape)
-    return Tensor._make(np.asarray(np.isclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+    check_broadcast(input._array.shape, other._array.shape)
+    return Tensor._make(np.asarray(np.isclose(input._array, other._array, rtol=rtol, atol=atol, equal_nan=equal_nan)))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002 - torch's name
-    return bool(isclose(input, other, rtol, atol, equal_nan).data.all())
+    return bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
 
 def equal(input, other):  # noqa: A002 - torch's name
     """The same shape and the same values (of any dtypes)."""
-    return input.data.shape == other.data.shape and bool((input.data == other.data).all())
+    return input._array.shape == other._array.shape and bool((input._array == other._array).all())
 
 
 # -- item assignment: t[i] = v --
@@ -989,24 +989,24 @@ _LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being use
 def setitem(self, index, value):
     """Writes into this tensor's own memory (so its views and its ``detach()`` see the change), and
     counts as an in-place change of that memory (``_version``)."""
-    index = index.data if isinstance(index, Tensor) else index
+    index = index._array if isinstance(index, Tensor) else index
     if self.requires_grad and self.is_leaf and is_grad_enabled():
         raise RuntimeError(_LEAF_VIEW_IN_PLACE)
-    value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self.data.dtype))
-    value = _as_dtype(value, self.data.dtype)
-    target = self.data[index].shape
+    value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self._array.dtype))
+    value = _as_dtype(value, self._array.dtype)
+    target = self._array[index].shape
     advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
     if not advanced:
-        expand(Tensor._make(value.data), *target)  # torch copies the value in by expanding it: its errors
-    elif not _broadcasts_to(value.data.shape, target):
-        raise RuntimeError(f"shape mismatch: value tensor of shape [{', '.join(map(str, value.data.shape))}] cannot "
+        expand(Tensor._make(value._array), *target)  # torch copies the value in by expanding it: its errors
+    elif not _broadcasts_to(value._array.shape, target):
+        raise RuntimeError(f"shape mismatch: value tensor of shape [{', '.join(map(str, value._array.shape))}] cannot "
                            f"be broadcast to indexing result of shape [{', '.join(map(str, target))}]")
     if is_grad_enabled() and (self.requires_grad or value.requires_grad):
         self._in_place(CopySlices.apply(self, value, index=index,
                                         node_name="IndexPutBackward0" if advanced else "CopySlices"))
         return
     self._check_in_place(filled_by=None)
-    self.data[index] = value.data
+    self._array[index] = value._array
 
 
 Tensor.to = to

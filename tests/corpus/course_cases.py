@@ -502,13 +502,13 @@ return grad - np.exp(out) * total"""
 # cheats: the logits computed in numpy and wrapped in a fresh leaf (no gradient reaches the parameters);
 # a naive softmax (exp of large logits); a LogSoftmax.backward right only on the visible cases' shapes
 NB8_NUMPY_LEAF = """def mlp_forward(params, x):
-    w1, b1, w2, b2 = (p.data for p in params)
-    return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
+    w1, b1, w2, b2 = (p.detach().numpy() for p in params)
+    return tg.tensor(np.maximum(x.numpy() @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
 """
 NB8_NAIVE_SOFTMAX = """def train_step(model, params, x, y, lr):
     e = model(x).exp()
     probabilities = e / e.sum(dim=1, keepdim=True)
-    loss = -probabilities[np.arange(len(y)), y.data].log().mean()
+    loss = -probabilities[np.arange(len(y)), y.numpy()].log().mean()
     loss.backward()
     with tg.no_grad():
         for p in params:

@@ -1,7 +1,7 @@
 """Realistic wrong answers, written the way learners write them: whole ideas, not one-token mutants.
 
 Each entry is a slip a learner makes on purpose-free grounds (a recursive topological sort, `+=` on
-an array another edge holds, `self.data *= 0`, `-grad / x`, ...). ``tests/checking/test_slip_corpus.py`` plants
+an array another edge holds, `self._array *= 0`, `-grad / x`, ...). ``tests/checking/test_slip_corpus.py`` plants
 each one and asserts that it loses its exercise on every seed it tries, with ``slip`` (a phrase of the
 feedback) naming what went wrong.
 
@@ -49,7 +49,7 @@ ENGINE = [
      "idea": "`self.grad = self.grad + g`: a new tensor each time, so a kept x.grad never sees the sum",
      "body": """
         if leaf.grad is None:
-            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf._array.dtype))
         else:
             leaf.grad = leaf.grad + grad
         return ()
@@ -58,17 +58,17 @@ ENGINE = [
      "idea": "wrap the sum in a new Tensor",
      "body": """
         old = leaf.grad
-        total = np.array(grad, dtype=leaf.data.dtype) if old is None else old.data + grad
+        total = np.array(grad, dtype=leaf._array.dtype) if old is None else old._array + grad
         leaf.grad = Tensor._make(total)
         return ()
         """},
     {"unit": "accumulate_grad", "slip": slips.words(slips.NEW_GRAD),
-     "idea": "a new array in the same tensor: `leaf.grad.data = leaf.grad.data + grad`",
+     "idea": "a new array in the same tensor: `leaf.grad._array = leaf.grad._array + grad`",
      "body": """
         if leaf.grad is None:
-            leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+            leaf.grad = Tensor._make(np.array(grad, dtype=leaf._array.dtype))
         else:
-            leaf.grad.data = leaf.grad.data + grad
+            leaf.grad._array = leaf.grad._array + grad
         return ()
         """},
     {"unit": "accumulate_grad", "slip": slips.words(slips.SHARED),
@@ -77,33 +77,33 @@ ENGINE = [
         if leaf.grad is None:
             leaf.grad = Tensor._make(grad)
         else:
-            leaf.grad.data += grad
+            leaf.grad._array += grad
         return ()
         """},
     {"unit": "accumulate_grad", "slip": "changed the gradient array it was given",
      "idea": "add the old .grad into the arriving array, then store a copy of it",
      "body": """
         if leaf.grad is not None:
-            grad += leaf.grad.data
-        leaf.grad = Tensor._make(np.array(grad, dtype=leaf.data.dtype))
+            grad += leaf.grad._array
+        leaf.grad = Tensor._make(np.array(grad, dtype=leaf._array.dtype))
         return ()
         """},
     {"unit": "zero_", "slip": "multiplying by 0 leaves nan",
-     "idea": "`self.data *= 0`: nan * 0 and inf * 0 stay nan",
+     "idea": "`self._array *= 0`: nan * 0 and inf * 0 stay nan",
      "body": """
-        self.data *= 0
+        self._array *= 0
         return self
         """},
-    {"unit": "zero_", "slip": "put a new array in tensor.data",
+    {"unit": "zero_", "slip": "put a new array in the tensor",
      "idea": "a fresh array of zeros",
      "body": """
-        self.data = np.zeros_like(self.data)
+        self._array = np.zeros_like(self._array)
         return self
         """},
     {"unit": "zero_", "slip": "return self",
      "idea": "clears in place but returns nothing",
      "body": """
-        self.data.fill(0)
+        self._array.fill(0)
         """},
     {"unit": "detach", "slip": "returned the tensor itself",
      "idea": "detach gives back the same tensor",
@@ -113,7 +113,7 @@ ENGINE = [
     {"unit": "detach", "slip": "has a copy of the data",
      "idea": "a copy, to be safe",
      "body": """
-        return Tensor(self.data.copy())
+        return Tensor(self._array.copy())
         """},
     {"unit": "log_backward", "slip": slips.words(slips.SIGN),
      "idea": "`-grad / x`: log's derivative mixed up with 1/x's",
@@ -154,7 +154,7 @@ ENGINE = [
         return grad
         """},
     {"unit": "pow_backward", "slip": "changed the array of its input x in place",
-     "idea": "lower the saved power in place: that array is x's .data",
+     "idea": "lower the saved power in place: that array holds x's numbers",
      "body": """
         x, = ctx.saved_tensors
         n = ctx.exponent
@@ -248,7 +248,7 @@ NOTEBOOK = [
             h = x
             for k, w in enumerate(weights):
                 h = (h @ w).tanh()
-                h.register_hook(lambda g: norms.__setitem__(k, float(np.sqrt((g.data ** 2).sum()))))
+                h.register_hook(lambda g: norms.__setitem__(k, float(np.sqrt((g.numpy() ** 2).sum()))))
             (h ** 2).sum().backward()
             return norms
         """},

@@ -190,7 +190,10 @@ def test_hooks_on_a_deep_network_see_torchs_gradients(reference, depth, width, b
         seen[lib.__name__] = ([grads[k] for k in range(depth)], [np.array(p.grad.tolist()) for p in params])
     (ours, our_w), (theirs, their_w) = seen[reference.__name__], seen["torch"]
     for mine, want in zip(ours + our_w, theirs + their_w):
-        np.testing.assert_allclose(mine, want, rtol=1e-4, atol=1e-6)
+        # float32 through saturated tanh layers: an entry much smaller than its neighbours comes from
+        # cancellation and is only as exact as the largest of them (depth 6, scale 2.16 found an entry
+        # 1e-3 that differs by 1.5e-6 while its row holds 1.36), so the absolute slack scales with the array
+        np.testing.assert_allclose(mine, want, rtol=1e-4, atol=max(1e-6, 1e-5 * float(np.abs(want).max(initial=0))))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

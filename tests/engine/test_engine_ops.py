@@ -25,7 +25,7 @@ def assert_agrees(ours, theirs, what, tolerance=FORWARD):
         return
     assert ours.dtype == str(theirs.dtype), f"{what}: dtype {ours.dtype}, torch has {theirs.dtype}"
     assert tuple(ours.shape) == tuple(theirs.shape), f"{what}: shape {tuple(ours.shape)}, torch {theirs.shape}"
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), equal_nan=True, err_msg=what, **tolerance)
+    np.testing.assert_allclose(ours._array, theirs.detach().numpy(), equal_nan=True, err_msg=what, **tolerance)
 
 
 def evaluate(lib, expression, arrays, names):

@@ -52,7 +52,7 @@ def assert_tensor_agrees(ours, theirs, what, tolerance=FORWARD, exact=False):
     assert ours.requires_grad == theirs.requires_grad, f"{what}: requires_grad {ours.requires_grad}"
     if exact:
         assert repr(ours) == repr(theirs), f"{what}: repr\n{ours!r}\ntorch:\n{theirs!r}"
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), equal_nan=True, err_msg=what, **tolerance)
+    np.testing.assert_allclose(ours._array, theirs.detach().numpy(), equal_nan=True, err_msg=what, **tolerance)
 
 
 def compare(engine, expression, arrays, data, names="xyz", exact=True, tolerance=FORWARD):
@@ -80,7 +80,7 @@ def compare(engine, expression, arrays, data, names="xyz", exact=True, tolerance
         if torchs.grad is None:
             assert mine.grad is None, f"d/d{name} of {case}: torch has none, the engine {mine.grad!r}"
         else:
-            np.testing.assert_allclose(mine.grad.data, torchs.grad.numpy(), err_msg=f"d/d{name} of {case}",
+            np.testing.assert_allclose(mine.grad._array, torchs.grad.numpy(), err_msg=f"d/d{name} of {case}",
                                        **GRADIENT)
             assert mine.grad.dtype == str(torchs.grad.dtype)
 
@@ -259,7 +259,7 @@ def test_binary_cross_entropy_clamps_the_log_at_minus_100(reference):
         ours = reference.nn.functional.binary_cross_entropy(reference.tensor(x), reference.tensor(y),
                                                             reduction=reduction)
         assert repr(ours) == repr(theirs)
-        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(ours._array, theirs.numpy(), rtol=1e-6)
 
 
 def test_loss_misuses_raise_torchs_errors(reference):
@@ -294,11 +294,11 @@ def test_random_tensors_repeat_under_manual_seed(reference):
     reference.manual_seed(7)
     a, b = reference.randn(3, 4), reference.rand(5)
     reference.manual_seed(7)
-    assert (reference.randn(3, 4).data == a.data).all() and (reference.rand(5).data == b.data).all()
+    assert (reference.randn(3, 4)._array == a._array).all() and (reference.rand(5)._array == b._array).all()
     reference.manual_seed(8)
-    assert not (reference.randn(3, 4).data == a.data).all()
-    assert ((0 <= b.data) & (b.data < 1)).all()
-    big = reference.randn(20000).data
+    assert not (reference.randn(3, 4)._array == a._array).all()
+    assert ((0 <= b._array) & (b._array < 1)).all()
+    big = reference.randn(20000)._array
     assert abs(big.mean()) < 0.05 and abs(big.std() - 1) < 0.05
 
 
@@ -317,7 +317,7 @@ def test_arange_and_linspace(reference, start, length, step, steps):
             continue
         ours = eval(expression, {"lib": reference})
         assert ours.dtype == str(theirs.dtype) and tuple(ours.shape) == tuple(theirs.shape), expression
-        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6, atol=1e-5, err_msg=expression)
+        np.testing.assert_allclose(ours._array, theirs.numpy(), rtol=1e-6, atol=1e-5, err_msg=expression)
 
 
 # -- dtype promotion -----------------------------------------------------------------------------
@@ -355,7 +355,7 @@ def test_dtype_promotion_table(reference, dtype, op):
                 continue
             assert not isinstance(ours, Exception), f"{case}: the engine raised {ours!r}"
             assert (ours.dtype, tuple(ours.shape)) == (str(theirs.dtype), tuple(theirs.shape)), case
-            np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6, err_msg=case)
+            np.testing.assert_allclose(ours._array, theirs.numpy(), rtol=1e-6, err_msg=case)
             reversed_ = [eval(f"y {op} x", {"x": operand(lib, f"{rank} {dtype}"), "y": operand(lib, other)})
                          for lib in (torch, reference)] if op in "+*==" and other[0].isdigit() is False else []
             if reversed_:
@@ -454,7 +454,7 @@ def test_long_pow_chain_agrees_with_torch_bit_for_bit(reference, x0):
 @given(x=s.arrays(s.shapes, s.POSITIVE), exponent=st.sampled_from([2, 3, -2, -1, 0.5, 1.5, 1.0001, 2.5, -0.3]))
 def test_pow_forward_within_one_ulp(reference, x, exponent):
     theirs = (torch.tensor(x) ** exponent).numpy()
-    ours = (reference.tensor(x) ** exponent).data
+    ours = (reference.tensor(x) ** exponent)._array
     assert ours.dtype == theirs.dtype
     assert np.abs(ours.view(np.int32).astype(np.int64) - theirs.view(np.int32)).max(initial=0) <= 1
 
@@ -635,4 +635,4 @@ def test_item_assignment(reference, script, x, data):
     if theirs[3] is None:
         assert ours[3] is None, script
     else:
-        np.testing.assert_allclose(ours[3].data, theirs[3].numpy(), err_msg=script, **GRADIENT)
+        np.testing.assert_allclose(ours[3]._array, theirs[3].numpy(), err_msg=script, **GRADIENT)

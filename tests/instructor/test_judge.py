@@ -466,13 +466,13 @@ MLP_FORWARD = {
         """),
     "numpy forward, detached": (False, """
         def mlp_forward(params, x):
-            w1, b1, w2, b2 = (p.data for p in params)
-            return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2)
+            w1, b1, w2, b2 = (p.detach().numpy() for p in params)
+            return tg.tensor(np.maximum(x.numpy() @ w1 + b1, 0) @ w2 + b2)
         """),
     "numpy forward as a fresh leaf that requires grad": (False, """
         def mlp_forward(params, x):
-            w1, b1, w2, b2 = (p.data for p in params)
-            return tg.tensor(np.maximum(x.data @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
+            w1, b1, w2, b2 = (p.detach().numpy() for p in params)
+            return tg.tensor(np.maximum(x.numpy() @ w1 + b1, 0) @ w2 + b2, requires_grad=True)
         """),
     "W1 detached": (False, """
         def mlp_forward(params, x):
@@ -517,8 +517,8 @@ MLP_FORWARD = {
     "hands the work to torch": (False, """
         def mlp_forward(params, x):
             import torch
-            t = [torch.tensor(p.data, requires_grad=True) for p in params]
-            out = torch.relu(torch.tensor(x.data) @ t[0] + t[1]) @ t[2] + t[3]
+            t = [torch.tensor(p.detach().numpy(), requires_grad=True) for p in params]
+            out = torch.relu(torch.tensor(x.numpy()) @ t[0] + t[1]) @ t[2] + t[3]
             return tg.tensor(out.detach().numpy())
         """),
 }
@@ -579,7 +579,7 @@ TRAIN_STEP = {
             logits = model(x)
             shifted = logits - logits.max(dim=1, keepdim=True).values
             log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
-            loss = -log_probs[np.arange(len(y)), y.data].mean()
+            loss = -log_probs[np.arange(len(y)), y.numpy()].mean()
             loss.backward()
             with tg.no_grad():
                 for p in params:
@@ -591,7 +591,7 @@ TRAIN_STEP = {
         def train_step(model, params, x, y, lr):
             e = model(x).exp()
             probs = e / e.sum(dim=1, keepdim=True)
-            loss = -probs[np.arange(len(y)), y.data].log().mean()
+            loss = -probs[np.arange(len(y)), y.numpy()].log().mean()
             loss.backward()
             with tg.no_grad():
                 for p in params:

@@ -476,7 +476,7 @@ def test_tracking_widget_shows_torch_results_and_errors(reference, rng):
 
 def test_tracking_widget_catches_a_detach_that_copies(tmp_path):
     engine = load_stripped(tmp_path, open_exercises=[])
-    engine.engine.Tensor.detach = lambda self: engine.Tensor(self.data)  # copies: no shared data
+    engine.engine.Tensor.detach = lambda self: engine.Tensor(self._array)  # copies: no shared data
     widget = tracking_widget(engine)
     widget.mode.value = "detach()"
     [row] = [r for r in shown_now(widget)["rows"] if r[0].startswith("z  #")]

@@ -117,7 +117,7 @@ class BinaryCrossEntropy(Function):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_target_size(input, target, error=True)
-    weight = None if weight is None else np.broadcast_to(weight.data, input.shape).astype(input.data.dtype)
+    weight = None if weight is None else np.broadcast_to(weight._array, input.shape).astype(input._array.dtype)
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=_reduction(reduction))
 
 

@@ -19,8 +19,8 @@ class Parameter(Tensor):
     """A tensor a module learns: a leaf that requires grad, sharing the memory of the tensor it wraps."""
 
     def __init__(self, data=None, requires_grad=True):
-        array = np.empty(0, np.float32) if data is None else data.data
-        self.data, self._grad, self.grad_fn, self._accumulator, self.requires_grad = array, None, None, None, False
+        array = np.empty(0, np.float32) if data is None else data._array
+        self._array, self._grad, self.grad_fn, self._accumulator, self.requires_grad = array, None, None, None, False
         self.requires_grad_(requires_grad)
 
     def __repr__(self):
@@ -94,7 +94,7 @@ class Module:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad._array[...] = 0
 
     def train(self, mode=True):
         for module in self.modules():
@@ -119,7 +119,7 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys "
                                f"{missing}, unexpected keys {unexpected}")
         for name, p in own.items():
-            p.data[...] = state_dict[name].data  # copied into the parameter's own memory, as torch's copy_
+            p._array[...] = state_dict[name]._array  # copied into the parameter's own memory, as torch's copy_
         return None
 
     def extra_repr(self):
@@ -134,7 +134,7 @@ class Module:
 
 def _type_name(value):
     if isinstance(value, Tensor):
-        return f"torch.{TORCH_TYPE_NAMES[value.data.dtype.name]}Tensor"
+        return f"torch.{TORCH_TYPE_NAMES[value._array.dtype.name]}Tensor"
     return type(value).__name__
 
 
@@ -160,7 +160,7 @@ def linear(input, weight, bias=None):  # noqa: A002 - torch's name
     if bias is None:
         return input.matmul(weight.t())
     rows = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
-    check_matmul(rows.data.shape, weight.data.shape[::-1])
+    check_matmul(rows._array.shape, weight._array.shape[::-1])
     out = Addmm.apply(bias, rows, weight.t())
     return out if input.ndim == 2 else out.view(*input.shape[:-1], weight.shape[0])
 
