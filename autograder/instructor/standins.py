@@ -18,7 +18,6 @@ import math
 import numpy as np
 
 from autograder.worker import swap
-from autograder.worker.swap import storage
 
 SITES = swap.SITES
 
@@ -47,9 +46,9 @@ def make(engine):
         target = self.variable
         incoming = np.asarray(grad)
         if target.grad is not None:
-            np.add(storage(target.grad), incoming, out=storage(target.grad), casting="unsafe")
+            np.add(swap.storage(target.grad), incoming, out=swap.storage(target.grad), casting="unsafe")
         else:
-            target.grad = type(target)._make(incoming.astype(storage(target).dtype, copy=True))
+            target.grad = type(target)._make(incoming.astype(swap.storage(target).dtype, copy=True))
         return tuple()
 
     def sum_to_shape(grad, shape):
@@ -88,11 +87,11 @@ def make(engine):
 
     def zero_(self):
         self._check_in_place()
-        np.copyto(storage(self), 0)
+        np.copyto(swap.storage(self), 0)
         return self
 
     def detach(self):
-        return type(self)._make(storage(self))
+        return type(self)._make(swap.storage(self))
 
     def topological_order(start):
         order, seen, stack = [], set(), [(start, False)]

@@ -24,7 +24,6 @@ import torch
 
 from autograder.learner import guards
 from autograder.worker import swap
-from autograder.worker.swap import storage
 
 SITES = swap.SITES
 
@@ -138,22 +137,22 @@ def make(engine):
         target = self.variable
         incoming = _tensor(grad)
         if target.grad is None:
-            target.grad = type(target)._make(incoming.to(_shared(storage(target)).dtype).numpy())
+            target.grad = type(target)._make(incoming.to(_shared(swap.storage(target)).dtype).numpy())
         else:
-            if not storage(target.grad).flags.writeable:
+            if not swap.storage(target.grad).flags.writeable:
                 raise ValueError("the leaf's .grad array is read-only")
-            _shared(storage(target.grad)).add_(incoming)  # in place, as torch's AccumulateGrad
+            _shared(swap.storage(target.grad)).add_(incoming)  # in place, as torch's AccumulateGrad
         return ()
 
     def zero_(self):
         self._check_in_place()
-        if not storage(self).flags.writeable:
+        if not swap.storage(self).flags.writeable:
             raise ValueError("assignment destination is read-only")
-        _shared(storage(self)).zero_()
+        _shared(swap.storage(self)).zero_()
         return self
 
     def detach(self):
-        return type(self)._make(_shared(storage(self)).detach().numpy())
+        return type(self)._make(_shared(swap.storage(self)).detach().numpy())
 
     # grad mode: the engine's switch is kept by one of torch's own grad-mode switches, which records the
     # mode it replaced; torch's real mode is put back before each stand-in returns

@@ -154,6 +154,12 @@ def size_text(shape):
     return f"torch.Size([{', '.join(str(n) for n in shape)}])"
 
 
+def wider_than_output(output_shape, broadcast_shape):
+    """torch's refusal of an in-place result that would not fit the tensor it is written into."""
+    return (f"output with shape [{', '.join(map(str, output_shape))}] doesn't match the broadcast shape "
+            f"[{', '.join(map(str, broadcast_shape))}]")
+
+
 # -- dtypes --
 
 TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",

@@ -920,8 +920,7 @@ def masked_fill(self, mask, value):
 def masked_fill_(self, mask, value):
     shape = np.broadcast_shapes(self._array.shape, mask._array.shape)
     if shape != self._array.shape:
-        raise RuntimeError(f"output with shape [{', '.join(map(str, self._array.shape))}] doesn't match the broadcast "
-                           f"shape [{', '.join(map(str, shape))}]")
+        raise RuntimeError(compat.wider_than_output(self._array.shape, shape))
     return self._in_place(masked_fill(self, mask, value))
 
 

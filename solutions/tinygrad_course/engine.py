@@ -1227,8 +1227,7 @@ class Tensor:
     def _in_place(self, result):
         mine, new = self._array, result._array
         if new.shape != mine.shape:
-            raise RuntimeError(f"output with shape [{', '.join(map(str, mine.shape))}] doesn't match the broadcast "
-                               f"shape [{', '.join(map(str, new.shape))}]")
+            raise RuntimeError(compat.wider_than_output(mine.shape, new.shape))
         if new.dtype != mine.dtype and not np.can_cast(new.dtype, mine.dtype, "same_kind"):
             names = compat.TORCH_TYPE_NAMES
             raise RuntimeError(f"result type {names[new.dtype.name]} can't be cast to the desired output type "
@@ -1269,9 +1268,9 @@ class Tensor:
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src, self._array.dtype))
         if src._array.shape != self._array.shape:
             check_broadcast(self._array.shape, src._array.shape)
-            if np.broadcast_shapes(self._array.shape, src._array.shape) != self._array.shape:
-                raise RuntimeError(f"output with shape [{', '.join(map(str, self._array.shape))}] doesn't match "
-                                   f"the broadcast shape [{', '.join(map(str, src._array.shape))}]")
+            shape = np.broadcast_shapes(self._array.shape, src._array.shape)
+            if shape != self._array.shape:
+                raise RuntimeError(compat.wider_than_output(self._array.shape, shape))
         return self._in_place(Copy.apply(self, src))
 
     # -- operators (Python numbers work on either side; dtypes promote as torch's do) --

@@ -268,6 +268,8 @@ STEPS = {
     "a result wider than the tensor": lambda lib: lib.ones(3).add_(lib.ones(2, 3)),
     "copy_ from a wider tensor": lambda lib: lib.ones(3).copy_(lib.ones(2, 3)),
     "copy_ from a shape that does not broadcast": lambda lib: lib.ones(3).copy_(lib.ones(2)),
+    "copy_ whose broadcast is wider than both": lambda lib: lib.ones(2, 1).copy_(lib.ones(3)),
+    "masked_fill_ with a wider mask": lambda lib: lib.ones(3).masked_fill_(lib.ones(2, 3) > 0, 0.0),
     "sub_ of a bool tensor": lambda lib: lib.tensor([True]).sub_(lib.tensor([True])),
 }
 
