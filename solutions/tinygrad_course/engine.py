@@ -341,11 +341,12 @@ class Node:
         if len(grads) < len(self.input_shapes):
             raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                f"(expected {len(self.input_shapes)}, got {len(grads)})")
-        shaped = []
+        dtype, shaped = grad.dtype, []
         for g, shape in zip(grads, self.input_shapes):
             if g is not None:
-                if not isinstance(g, _ARRAY_TYPES) or g.dtype != grad.dtype:
-                    g = np.asarray(g, dtype=grad.dtype)  # a Python number, or another float type
+                # (numpy shares dtype objects: `is` settles the usual case without a comparison)
+                if not isinstance(g, _ARRAY_TYPES) or (g.dtype is not dtype and g.dtype != dtype):
+                    g = np.asarray(g, dtype=dtype)  # a Python number, or another float type
                 if g.shape != shape:
                     g = sum_to_shape(g, shape)
             shaped.append(g)
@@ -427,7 +428,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs, node_name=None, **options):
         arrays = [t._array for t in inputs]
-        ctx = _node_type(node_name or cls.node_name)(cls, [a.shape for a in arrays])
+        name = node_name or cls.node_name
+        ctx = (_node_types.get(name) or _node_type(name))(cls, [a.shape for a in arrays])
         data = returned = cls.forward(ctx, *arrays, **options)
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
             data = np.asarray(data)
@@ -441,7 +443,7 @@ class Function:
                 ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
             # what saved_tensors needs to tell whether a saved value changes in place later
             ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
-        return Tensor._make(data, requires_grad=True, grad_fn=ctx)
+        return Tensor._make(data, True, ctx)
 
 
 def _refuse_inference_tensors(ctx, inputs):
@@ -967,6 +969,8 @@ class Copy(Function):
 
 def _as_array(data):
     """torch.tensor's dtype rules: Python floats become float32, ints int64, bools bool."""
+    if type(data) is float:  # the commonest case (tensor(6.7)), without the checks below
+        return np.array(data, np.float32)
     if isinstance(data, Tensor):
         warnings.warn(compat.COPY_CONSTRUCT, UserWarning, stacklevel=3)
         return data._array.copy()
@@ -1411,8 +1415,10 @@ def _pair(a, b, floating=False):
         if b._array.dtype == a._array.dtype and (a._array.dtype.kind == "f" or not floating):
             return a, b
         dtype = result_dtype(a._array, b._array)
+    elif a._array.dtype.kind == "f":  # a float tensor and a Python number: the tensor's dtype
+        return a, Tensor._make(np.array(b, a._array.dtype))
     else:
-        dtype = a._array.dtype if a._array.dtype.kind == "f" else result_dtype(a._array, b)
+        dtype = result_dtype(a._array, b)
         b = Tensor._make(np.array(b, dtype))
     if floating and dtype.kind != "f":
         dtype = np.dtype(np.float32)  # 1 / 2 is 0.5 for integer tensors too
