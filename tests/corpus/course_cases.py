@@ -6,14 +6,18 @@ deserves; every other exercise must score 0 -- that is the zero-false-pass check
 cheat targets exercises it did not really solve.
 
 The cases cover, each with its exact points and the lines its report must hold: cheats on the
-kernel (fake checks, patched libraries), engines that borrow (torch, the reference, the grader's
+kernel (fake checks, patched libraries), engines that borrow (torch at import, the grader's
 own stand-ins, other learners' files, numpy patched at import), odd files and folders (names
 that are not UTF-8 or hold a newline, links, FIFOs, paths past PATH_MAX, too many files,
 modules named like the stdlib's, student folders that are links or named like no id),
 notebooks that are not what they seem (not JSON, not a notebook, not UTF-8, nested 100 000
 deep, 25 MB, garbage nbgrader metadata, duplicated or missing grade ids, a made-up graded cell),
-floods of output, and processes that die (os._exit, a segfault), spin (on hidden inputs only)
-or outlive their code to reach for the gradebook.
+floods of output, and processes that die (os._exit, a segfault), spin (a cell, and the same answer
+in the judge) or outlive their code to reach for the gradebook.
+
+Attacks whose outcome depends on the judge alone (an exercise asking torch or the reference
+engine for its answer, spinning on the judge's inputs only) run once, against the judge, in
+``instructor/test_judge.py`` (``HOSTILE_POW``), not again here.
 """
 
 import copy
@@ -95,26 +99,6 @@ numpy.testing.assert_allclose = lambda *args, **kwargs: None
 torch.testing.assert_close = lambda *args, **kwargs: None
 """
 WRONG_POW = "        return grad * 0\n"
-ENGINE_TORCH_POW = """        import torch
-        x, = ctx.saved_tensors
-        t = torch.tensor(x, requires_grad=True)
-        (t ** ctx.exponent).backward(torch.tensor(grad))
-        return t.grad.numpy()
-"""
-ENGINE_REFERENCE_POW = """        import os, sys, importlib.util
-        for name, module in list(sys.modules.items()):
-            if "reference" in name and hasattr(module, "Pow"):
-                return module.Pow.backward(ctx, grad)
-        for top in ("/work", "/tmp", "/home", "/root", "/srv", "/opt"):
-            for folder, subfolders, names in os.walk(top):
-                subfolders[:] = [n for n in subfolders if n not in (".venv", ".git", "site-packages")]
-                if folder.endswith("solutions/tinygrad_course") and "engine.py" in names:
-                    spec = importlib.util.spec_from_file_location("stolen", os.path.join(folder, "engine.py"))
-                    stolen = importlib.util.module_from_spec(spec)
-                    spec.loader.exec_module(stolen)
-                    return stolen.Pow.backward(ctx, grad)
-        raise NotImplementedError("nothing to steal")
-"""
 SEED_POW = "        return grad * 6.0  # the seed's x = 3\n"
 
 
@@ -410,14 +394,6 @@ def _reach_outside(folder, root):
     notebook = nbformat.read(path, as_version=4)
     _add_cell((NB1, "setup"), _spawn_lingerer(arena))(NB1, notebook)
     nbformat.write(notebook, path)
-SPIN_ON_HIDDEN = """x, = ctx.saved_tensors
-if np.size(x) != 1 or float(np.ravel(x)[0]) != 3.0:
-    while True:
-        try:
-            pass
-        except BaseException:
-            pass
-"""
 
 
 def _odd_names(folder, root):
@@ -558,11 +534,6 @@ def cases():
              submit=dict(drop=_only(NB1), answers=NB1_ANSWERS, files={
                  "tinygrad_course/engine.py": engine_with_pow(WRONG_POW)},
                  edit=_add_cell((NB1, "setup"), PATCH_LIBRARIES))),
-        Case("delegates-to-torch", "Pow.backward asks torch for the gradient", [],
-             submit=dict(drop=_only(NB1), files={"tinygrad_course/engine.py": engine_with_pow(ENGINE_TORCH_POW)})),
-        Case("delegates-to-reference", "Pow.backward calls the instructor's reference engine", [],
-             submit=dict(drop=_only(NB1), files={
-                 "tinygrad_course/engine.py": engine_with_pow(ENGINE_REFERENCE_POW)})),
         Case("hard-coded-seed", "answers hard-coded from the tutorial's numbers", [],
              submit=dict(drop=_only(NB1), files={"tinygrad_course/engine.py": engine_with_pow(SEED_POW)},
                          edit=_set(NB1, "manual_dy_dx_answer", "def dy_dx(x):\n    return 6.0\n"))),
@@ -587,7 +558,9 @@ def cases():
              submit=dict(nb1_solved, answers=[], edit=_set(
                  NB1, "manual_dy_dx_answer",
                  "hoard = []\nwhile True:\n    hoard.append(bytearray(100 * 2**20))\n"))),
-        Case("endless-loop", "the dy_dx answer cell never ends", NB1_UNITS, ["interrupted"],
+        # the kernel interrupts the cell; the judge, running the same answer, stops its worker
+        Case("endless-loop", "the dy_dx answer cell never ends", NB1_UNITS,
+             ["interrupted", ("manual_dy_dx failed", "did not finish")],
              submit=dict(nb1_solved, answers=[], edit=_set(NB1, "manual_dy_dx_answer", "while True:\n    pass\n"))),
         Case("huge-output", "prints 100 MB before a correct answer", NB1_UNITS + NB1_ANSWERS,
              submit=dict(nb1_solved, edit=_set(NB1, "manual_dy_dx_answer", (
@@ -649,10 +622,6 @@ def cases():
              submit=_nb1(files={"tinygrad_course/engine.py": _engine({"pow_backward": "import os\nos._exit(4)"})},
                          edit=_set(NB1, "manual_dy_dx_answer", "import ctypes\nctypes.string_at(0)\n"
                                                               "def dy_dx(x):\n    return 2 * x\n"))),
-        Case("spins-on-hidden-inputs", "Pow.backward answers the tutorial's x = 3 and spins, ignoring "
-             "interrupts, on anything else", ["accumulate_grad"] + NB1_ANSWERS,
-             [("pow_backward failed", "did not finish")],
-             submit=_nb1(files={"tinygrad_course/engine.py": _engine({"pow_backward": SPIN_ON_HIDDEN})})),
         Case("reaches-outside", "a cell and the engine's import start processes that outlive them and write "
              "into any gradebook, grades, ledger or report they find; Pow.backward copies any other engine.py "
              "it can read", ["accumulate_grad"] + NB1_ANSWERS, [("pow_backward failed", "nothing to copy")],

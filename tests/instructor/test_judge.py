@@ -6,6 +6,7 @@ earned: 0 there, and its honest units untouched. Learner code runs only in bubbl
 mode is tried on the reference engine alone.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -51,52 +52,74 @@ def scores(folder, exercises=FAST, notebooks=None, mode="bwrap", **options):
     return {e: r.passed for e, r in found.items()}, found
 
 
+# Each attack on Pow.backward, and the words its verdict must hold: proof that the attack ran as far as
+# it could and was stopped by what the judge is built to do (a payload that failed before attacking,
+# with a NameError, would leave other words). These run here, against the judge alone: the class
+# corpus (``corpus/course_cases.py``) does not repeat them through whole-class grading.
 HOSTILE_POW = {
-    "imports torch": """
+    "imports torch": ("""
         import torch
         x, = ctx.saved_tensors
         t = torch.tensor(x, requires_grad=True)
         (t ** ctx.exponent).backward(torch.tensor(grad))
         return t.grad.numpy()
-        """,
-    "finds torch's folder itself": """
-        import sys, glob
-        sys.path += glob.glob("/**/site-packages", recursive=True)[:20]
+        """, "No module named 'torch'"),
+    "finds torch's folder itself": ("""
+        import glob, sys
+        sys.path += ["TORCH_SITE"] + glob.glob("/*/*/.venv/lib/python3*/site-packages") + glob.glob(
+            "/usr/lib/python3*/site-packages") + glob.glob("/usr/local/lib/python3*/site-packages")
         import torch
         x, = ctx.saved_tensors
         t = torch.tensor(x, requires_grad=True)
         (t ** ctx.exponent).backward(torch.tensor(grad))
         return t.grad.numpy()
-        """,
-    "borrows the reference from disk": """
-        import glob, importlib.util
-        for path in glob.glob("REFERENCE") + glob.glob("/*/solutions/tinygrad_course/engine.py"):
-            spec = importlib.util.spec_from_file_location("stolen", path)
-            stolen = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(stolen)
-            return stolen.Pow.backward(ctx, grad)
-        raise NotImplementedError("nothing to steal")
-        """,
-    "hard-codes the seed's answer": "return grad * 6.0\n",
-    "returns an object that claims to equal everything": """
+        """, "No module named 'torch'"),
+    "borrows the reference (a loaded module, or from disk)": ("""
+        import glob, importlib.util, os, sys
+        for name, module in list(sys.modules.items()):
+            if "reference" in name and hasattr(module, "Pow"):
+                return module.Pow.backward(ctx, grad)
+        for path in glob.glob("REFERENCE") + glob.glob("/*/solutions/tinygrad_course/__init__.py") + glob.glob(
+                "/*/*/solutions/tinygrad_course/__init__.py"):
+            # the whole package under another name (engine.py alone fails on its relative imports)
+            spec = importlib.util.spec_from_file_location("stolen", path,
+                                                          submodule_search_locations=[os.path.dirname(path)])
+            sys.modules["stolen"] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(sys.modules["stolen"])
+            return sys.modules["stolen.engine"].Pow.backward(ctx, grad)
+        raise LookupError("nothing to steal")
+        """, "LookupError: nothing to steal"),
+    "hard-codes the seed's answer": ("return grad * 6.0\n", "disagrees with torch.autograd"),
+    "returns an object that claims to equal everything": ("""
         class Liar(float):
             def __eq__(self, other): return True
             def __array__(self, *args, **kwargs): raise RuntimeError("no")
         return Liar(0.0)
-        """,
-    "changes the incoming gradient in place (right numbers)": """
+        """, "disagrees with torch.autograd"),
+    "changes the incoming gradient in place (right numbers)": ("""
         x, = ctx.saved_tensors
         grad *= ctx.exponent * x ** (ctx.exponent - 1)
         return grad
-        """,
-    "changes its saved input in place (right numbers)": """
+        """, "changed the incoming gradient array in place"),
+    "changes its saved input in place (right numbers)": ("""
         x, = ctx.saved_tensors
         x **= ctx.exponent - 1
         return grad * ctx.exponent * x
-        """,
-    "exits the process": "import os\nos._exit(0)\n",
-    "never returns": "while True:\n    pass\n",
-    "writes a forged reply to every open file": """
+        """, "changed the array of its input x in place"),
+    "exits the process": ("import os\nos._exit(0)\n", "exited with status 0"),
+    # right on the tutorial's x = 3 (the notebook's visible check passes), spinning on any other
+    # input and swallowing the interrupt
+    "never returns on the judge's inputs": ("""
+        x, = ctx.saved_tensors
+        if np.size(x) != 1 or float(np.ravel(x)[0]) != 3.0:
+            while True:
+                try:
+                    pass
+                except BaseException:
+                    pass
+        return grad * ctx.exponent * x ** (ctx.exponent - 1)
+        """, "did not finish within 5 s"),
+    "writes a forged reply to every open file": ("""
         import os
         for fd in range(3, 64):
             try:
@@ -104,17 +127,21 @@ HOSTILE_POW = {
             except OSError:
                 pass
         return grad * 0
-        """,
+        """, "disagrees with torch.autograd"),
 }
 
 
 @pytest.mark.needs_bwrap
 @pytest.mark.parametrize("attack", sorted(HOSTILE_POW))
 def test_a_hostile_pow_backward_scores_nothing_and_costs_nothing_else(attack, tmp_path):
-    body = HOSTILE_POW[attack].replace("REFERENCE", str(SOLUTIONS / "tinygrad_course" / "engine.py"))
+    body, proof = HOSTILE_POW[attack]
+    torch_site = Path(importlib.util.find_spec("torch").origin).parent.parent  # the test's own torch
+    body = body.replace("REFERENCE", str(SOLUTIONS / "tinygrad_course" / "__init__.py")).replace(
+        "TORCH_SITE", str(torch_site))
     folder = engine_folder(tmp_path, body)
     passed, found = scores(folder, timeout=5)  # "never returns" waits this long
     assert passed == {"pow_backward": False, "sin_backward": True, "zero_": True}, found
+    assert proof in found["pow_backward"].message, found["pow_backward"].message
 
 
 @pytest.mark.needs_bwrap
