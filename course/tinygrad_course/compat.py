@@ -5,6 +5,7 @@ Not part of the course: engine.py imports these so that its own code stays about
 """
 
 import math
+import re
 
 import numpy as np
 
@@ -39,6 +40,13 @@ TWO_BOOL_SUBTRACTION = ("Subtraction, the `-` operator, with two bool tensors is
 ONLY_FLOAT_GRAD = "Only Tensors of floating point and complex dtype can require gradients"
 
 
+ONE_ELEMENT_SCALAR = "only one element tensors can be converted to Python scalars"
+NOT_AN_INDEX = "only integer tensors of a single element can be converted to an index"
+SCALAR_OF_GRAPH = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                   "Consider using tensor.detach() first.")
+NON_LEAF_REQUIRES_GRAD = "you can only change requires_grad flags of leaf variables."
+DETACH_INSTEAD = (" If you want to use a computed variable in a subgraph that doesn't require differentiation use "
+                  "var_no_grad = var.detach().")
 NEGATE_BOOL = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
                "mask, use the `~` or `logical_not()` operator instead.")
 
@@ -121,6 +129,59 @@ def check_broadcast(a, b):
                                f"at non-singleton dimension {d}")
 
 
+def not_implemented(kernel, dtype):
+    """torch's refusal of a kernel that has no version for ``dtype``."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{TORCH_TYPE_NAMES[dtype.name]}\'')
+
+
+def check_softmax_dtype(name, x, dim):
+    """softmax and log_softmax take only floats; torch names the kernel, which differs for the last dim."""
+    if x.dtype.kind != "f":
+        last = "_lastdim" if dim is None or dim == x.ndim - 1 else ""
+        raise not_implemented(f"{name}{last}_kernel_impl", x.dtype)
+
+
+def check_grad_assignment(tensor, grad):
+    """``t.grad = g``: torch's errors for a g that is not a tensor, or of another dtype or shape than t."""
+    new, mine = getattr(grad, "_array", None), tensor._array
+    if new is None:
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(grad).__name__}")
+    if grad is tensor:
+        raise RuntimeError("can't assign Variable as its own grad")
+    if new.dtype != mine.dtype:
+        raise RuntimeError(
+            f"attempting to assign a gradient with dtype '{C_TYPE_NAMES[new.dtype.name]}' to a tensor with grad_dtype "
+            f"'{TORCH_TYPE_NAMES[mine.dtype.name]}'. The gradient must match the tensor's grad_dtype (defaults to the "
+            "tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to allow "
+            "any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break "
+            "downstream systems that assume they match.")
+    if new.shape != mine.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '[{', '.join(map(str, new.shape))}]' to a tensor "
+                           f"of size '[{', '.join(map(str, mine.shape))}]'. Please ensure that the gradient and the "
+                           "tensor are the same size")
+
+
+def check_matmul_dtypes(a, b):
+    """torch's errors for ``a @ b`` with a 0-d operand or operands of two dtypes: each kernel words it its own way."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
+    if a.dtype == b.dtype:
+        return
+    names, c_names = TORCH_TYPE_NAMES, C_TYPE_NAMES
+    if a.ndim == 1 and b.ndim == 1:
+        message = (f"dot : expected both vectors to have same dtype, but found {names[a.dtype.name]} and "
+                   f"{names[b.dtype.name]}")
+    elif b.ndim == 1:
+        vec, mat = names[b.dtype.name], names[a.dtype.name]
+        message = f"addmv input tensors must have the same dtype, but got {vec}, {mat}, and {vec}"
+    elif b.ndim == 2:
+        message = (f"expected m1 and m2 to have the same dtype, but got: {c_names[a.dtype.name]} != "
+                   f"{c_names[b.dtype.name]}")
+    else:
+        message = f"expected scalar type {names[a.dtype.name]} but found {names[b.dtype.name]}"
+    raise RuntimeError(message)
+
+
 def check_matmul(a, b):
     """torch's errors for 1-D/2-D operands whose inner sizes differ."""
     if len(a) == 1 and len(b) == 1 and a != b:
@@ -131,6 +192,43 @@ def check_matmul(a, b):
     if len(b) == 2 and len(a) in (1, 2) and a[-1] != b[0]:
         rows, inner = (1, a[0]) if len(a) == 1 else a
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{inner} and {b[0]}x{b[1]})")
+
+
+LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+CREATE_GRAPH = ("tinygrad_course's backward pass works on arrays, so create_graph=True (gradients that are "
+                "themselves differentiable) is not supported")
+
+
+def check_index(index):
+    """torch's refusals of indices numpy takes or words differently: steps below 1 and float numbers."""
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, slice) and part.step is not None and part.step < 0:
+            raise ValueError("step must be greater than zero")
+        if isinstance(part, float):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+                             "valid indices (got float)")
+        if isinstance(part, np.ndarray) and part.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
+_NUMPY_INDEX_ERRORS = [  # numpy's IndexError texts, and torch's for the same mistakes
+    (re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)"),
+     r"index \1 is out of bounds for dimension \2 with size \3"),
+    (re.compile(r"too many indices for array: array is (\d+)-dimensional, but \d+ were indexed"),
+     r"too many indices for tensor of dimension \1"),
+    (re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); size of (?:axis|dimension) "
+                r"is (\d+) but size of corresponding boolean (?:axis|dimension) is (\d+)"),
+     r"The shape of the mask [\3] at index \1 does not match the shape of the indexed tensor [\2] at index \1"),
+]
+
+
+def torch_index_error(error):
+    """numpy's IndexError in torch's words (unchanged if torch's are not known)."""
+    text = str(error)
+    for pattern, torch_text in _NUMPY_INDEX_ERRORS:
+        if pattern.fullmatch(text):
+            return IndexError(pattern.sub(torch_text, text))
+    return error
 
 
 def index_node_name(index):
@@ -164,6 +262,12 @@ def wider_than_output(output_shape, broadcast_shape):
 
 TORCH_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
                     "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}
+
+
+# the C++ names some of torch's messages use
+C_TYPE_NAMES = {"int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+                "uint8": "unsigned char", "bool": "bool", "float32": "float", "float64": "double",
+                "float16": "c10::Half"}
 
 
 class DType(str):

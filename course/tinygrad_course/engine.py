@@ -165,7 +165,7 @@ def should_record(inputs):
     """Does an op on these input tensors join the graph?"""
     if _grad_enabled:
         for t in inputs:
-            if t.requires_grad:
+            if t._requires_grad:
                 return True
     return False
 
@@ -460,11 +460,15 @@ def accurately(function, x):
                 return x.dtype.type(exact)
         with np.errstate(all="ignore"):
             return function(x, dtype=np.float64).astype(x.dtype)
+    if x.dtype.kind in "biu":  # torch's sin, exp, log, ... of integers and bools are float32
+        return accurately(function, x.astype(np.float32))
     with np.errstate(all="ignore"):
         return function(x)
 
 
-_ROUNDED_ONCE = {np.dtype(np.float32): np.finfo(np.float32).max, np.dtype(np.float16): np.finfo(np.float16).max}
+# (Python floats: comparing a float past float32's range with np.float32 warns of an overflow)
+_ROUNDED_ONCE = {np.dtype(np.float32): float(np.finfo(np.float32).max),
+                 np.dtype(np.float16): float(np.finfo(np.float16).max)}
 _SCALAR_MATH = {np.sin: math.sin, np.cos: math.cos, np.exp: math.exp, np.log: math.log, np.log1p: math.log1p,
                 np.tanh: math.tanh, np.sqrt: math.sqrt}
 
@@ -548,6 +552,69 @@ class Div(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return grad / b, -grad * (a / b / b)
+
+
+class FloorDivide(Function):
+    """``a // b``: torch has no derivative for it, and says so only when backward reaches it."""
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # x // 0 is inf or nan, silently, as in torch
+            return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::floor_divide is not implemented")
+
+
+class FloorDivideByNumber(FloorDivide):
+    """``x // number`` or ``number // x``: torch records only the tensor."""
+
+    @staticmethod
+    def forward(ctx, x, other, reflected):
+        return FloorDivide.forward(ctx, other, x) if reflected else FloorDivide.forward(ctx, x, other)
+
+
+class Remainder(Function):
+    """``a % b`` with tensor ``b``: the remainder with b's sign, as Python's ``%`` (and torch's)."""
+    node_name = "RemainderBackward1"
+    saved_for = {0: (1,), 1: (1,)}  # only b's gradient, -grad * floor(a / b), needs them
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return grad, -grad * FloorDivide.forward(ctx, a, b)
+
+
+class RemainderByNumber(Function):
+    """``x % number`` (its gradient passes unchanged), or ``number % x`` (torch has no derivative for it)."""
+    node_name = "RemainderBackward0"
+
+    @staticmethod
+    def forward(ctx, x, other, reflected):
+        ctx.reflected = reflected
+        return remainder(other, x) if reflected else remainder(x, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.reflected:
+            raise RuntimeError("derivative for aten::remainder is not implemented")
+        return grad
+
+
+def remainder(a, b):
+    """torch's ``%``: for floats C's fmod, moved into b's sign (so -3. % 0.5 is -0., as in torch)."""
+    if a.dtype.kind != "f":
+        return np.remainder(a, b)
+    with np.errstate(invalid="ignore"):
+        mod = np.fmod(a, b)
+        return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
 
 
 class Neg(Function):
@@ -692,6 +759,8 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype.kind != "f":
+            x = x.astype(np.float32)  # torch's sigmoid of integers and bools is float32
         wide = x.astype(np.float32) if x.dtype == np.float16 else x  # torch works half in float32, then rounds
         out = (1 / (1 + accurately(np.exp, -wide))).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
@@ -725,6 +794,8 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
+        if x.dtype.kind != "f":
+            raise compat.not_implemented("softplus_cpu", x.dtype)
         ctx.save_for_backward(x)
         ctx.beta, ctx.threshold = beta, threshold
         z = x * x.dtype.type(beta)
@@ -741,6 +812,8 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise RuntimeError("Boolean inputs not supported for relu")
         out = np.where(x < 0, x.dtype.type(0), x)  # (np.maximum(x, 0) would turn -0.0 into 0.0)
         ctx.save_for_backward(out)
         return out
@@ -844,7 +917,10 @@ class Index(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
-        return x[index]
+        out = x[index]
+        if type(out) is not np.ndarray:  # numpy gives one number as a copy; torch's x[0] is a view, as this is
+            out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -870,6 +946,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim):
+        compat.check_softmax_dtype("log_softmax", x, dim)
         ctx.dim = dim
         out = _log_softmax(x, dim)
         ctx.save_for_backward(out)
@@ -991,13 +1068,14 @@ class Tensor:
     tutorial uses; more_ops.py adds the rest of torch's everyday ones (view, max, T, ...)."""
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
     _inference = False  # made inside inference_mode (set on the few that are)
+    _view_of_leaf = False  # x[...] of a leaf that requires grad, sharing its memory
 
     def __init__(self, data, requires_grad=False):
         self._array = _as_array(data)
         self._grad = None
         self.grad_fn = None
         self._accumulator = None
-        self.requires_grad = False
+        self._requires_grad = False
         if _inference_enabled:
             _made_in_inference(self)
         if requires_grad:
@@ -1007,7 +1085,7 @@ class Tensor:
     def _make(cls, data, requires_grad=False, grad_fn=None):
         """Wrap an array without copying or checks: how ops build their outputs."""
         t = cls.__new__(cls)
-        t._array, t._grad, t.grad_fn, t._accumulator, t.requires_grad = data, None, grad_fn, None, requires_grad
+        t._array, t._grad, t.grad_fn, t._accumulator, t._requires_grad = data, None, grad_fn, None, requires_grad
         return t
 
     # -- autograd attributes --
@@ -1037,7 +1115,27 @@ class Tensor:
 
     @grad.setter
     def grad(self, value):
+        if value is not None:
+            new, mine = getattr(value, "_array", None), self._array
+            if new is None or new.dtype != mine.dtype or new.shape != mine.shape or value is self:
+                compat.check_grad_assignment(self, value)  # torch's error for each of these
         self._grad = value
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad  # (the engine's own hot paths read _requires_grad directly)
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        """``x.requires_grad = flag``: torch's rules, as for ``requires_grad_``; a leaf that stops requiring grad
+        gets no gradient from graphs already built on it, as in torch."""
+        if not isinstance(value, bool):
+            raise RuntimeError("requires_grad must be a bool")
+        if self.grad_fn is not None:
+            raise RuntimeError(compat.NON_LEAF_REQUIRES_GRAD + ("" if value else compat.DETACH_INSTEAD))
+        if value and self._array.dtype.kind not in "fc":
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self.requires_grad_(value)
 
     @property
     def is_leaf(self):
@@ -1050,7 +1148,7 @@ class Tensor:
 
     def _gradient_edge(self):
         """Where a gradient for this tensor goes: its grad_fn, or its leaf accumulator."""
-        if not self.requires_grad:
+        if not self._requires_grad:
             return None
         if self.grad_fn is not None:
             return self.grad_fn
@@ -1062,13 +1160,14 @@ class Tensor:
         if not self.is_leaf:
             if requires_grad:
                 return self
-            raise RuntimeError(
-                "you can only change requires_grad flags of leaf variables. If you want to use a "
-                "computed variable in a subgraph that doesn't require differentiation use "
-                "var_no_grad = var.detach().")
+            raise RuntimeError(compat.NON_LEAF_REQUIRES_GRAD + compat.DETACH_INSTEAD)
         if requires_grad and self._array.dtype.kind not in "fc":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        self.requires_grad = bool(requires_grad)
+        if self._accumulator is not None:
+            # graphs built on this leaf hold its accumulator: torch's adds into .grad only while the leaf
+            # requires grad, so while it does not, this one adds into a stand-in
+            self._accumulator.variable = self if requires_grad else Tensor._make(self._array)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self):
@@ -1100,8 +1199,13 @@ class Tensor:
     def detach(self):
         raise NotImplementedError(todo('detach'))
 
-    def backward(self, gradient=None, retain_graph=None):
-        if not self.requires_grad:
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        if create_graph:
+            raise NotImplementedError(compat.CREATE_GRAPH)
+        if inputs is not None:
+            _backward_into(self, gradient, inputs, retain_graph)
+            return
+        if not self._requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         if gradient is None:
             if self._array.size != 1:
@@ -1113,10 +1217,12 @@ class Tensor:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {compat.size_text(gradient.shape)} and "
                     f"output[0] has a shape of {compat.size_text(self._array.shape)}.")
-        if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
-            self._gradient_edge().apply(gradient)
-            return
-        run_backward(self, gradient, retain_graph=bool(retain_graph))
+        # torch's backward is silent where a gradient is inf or nan (log at 0, the where(x > 0, log(x), 0) trick)
+        with np.errstate(all="ignore"):
+            if self.grad_fn is None:  # a leaf: the gradient goes straight into its .grad
+                self._gradient_edge().apply(gradient)
+                return
+            run_backward(self, gradient, retain_graph=bool(retain_graph))
 
     # -- plain data access --
     @property
@@ -1168,8 +1274,20 @@ class Tensor:
 
     def __float__(self):
         if self._array.size != 1:
-            raise ValueError("only one element tensors can be converted to Python scalars")
-        return float(self.item())
+            raise ValueError(compat.ONE_ELEMENT_SCALAR)
+        if self._requires_grad and _grad_enabled:
+            _warn_scalar_of_graph()
+        return float(self._array.item())
+
+    def __int__(self):
+        if self._array.size != 1:
+            raise ValueError(compat.ONE_ELEMENT_SCALAR)
+        return int(self._array.item())
+
+    def __index__(self):  # ['a', 'b'][t.argmax()], range(t)
+        if self._array.size != 1 or self._array.dtype.kind not in "biu":
+            raise TypeError(compat.NOT_AN_INDEX)
+        return int(self._array.item())
 
     def __bool__(self):
         if self._array.size != 1:
@@ -1182,7 +1300,14 @@ class Tensor:
 
     def __getitem__(self, index):
         index = index._array if isinstance(index, Tensor) else index
-        return Index.apply(self, index=index, node_name=compat.index_node_name(index))
+        compat.check_index(index)
+        try:
+            picked = Index.apply(self, index=index, node_name=compat.index_node_name(index))
+        except IndexError as error:
+            raise compat.torch_index_error(error) from None
+        if self._requires_grad and self.grad_fn is None and picked._array.base is not None:
+            picked._view_of_leaf = True  # changing it in place would change the leaf: refused, as in torch
+        return picked
 
     __hash__ = object.__hash__
 
@@ -1193,9 +1318,11 @@ class Tensor:
         history in a node named ``filled_by``."""
         if self._inference and not _inference_enabled:
             raise RuntimeError(compat.INFERENCE_IN_PLACE)
-        if self.requires_grad and _grad_enabled:
+        if self._requires_grad and _grad_enabled:
             if self.is_leaf:
                 raise RuntimeError(compat.LEAF_IN_PLACE)
+            if self._view_of_leaf:
+                raise RuntimeError(compat.LEAF_VIEW_IN_PLACE)
             if filled_by:
                 self.grad_fn = Fill.apply(self, node_name=filled_by).grad_fn
         count_change(self._array)
@@ -1220,7 +1347,7 @@ class Tensor:
         self._check_in_place(filled_by=None)
         if result.requires_grad:  # a non-leaf: its history now ends in the new op
             result.grad_fn.keep_own_copy(self._array)
-            self.grad_fn, self.requires_grad = result.grad_fn, True
+            self.grad_fn, self._requires_grad = result.grad_fn, True
         self._array[...] = result._array
         return self
 
@@ -1305,6 +1432,35 @@ class Tensor:
         x, base = _pair(self, base)
         return RPow.apply(x, base=base._array)
 
+    def __floordiv__(self, other):
+        return _integer_division(self, other)
+
+    def __rfloordiv__(self, other):
+        return _integer_division(self, other, reflected=True)
+
+    def __mod__(self, other):
+        return _integer_division(self, other, modulo=True)
+
+    def __rmod__(self, other):
+        return _integer_division(self, other, reflected=True, modulo=True)
+
+    # bitwise operators: on bool and integer tensors (masks), never on the graph
+    def __and__(self, other):
+        return _bitwise(np.bitwise_and, "bitwise_and_cpu", self, other)
+
+    def __or__(self, other):
+        return _bitwise(np.bitwise_or, "bitwise_or_cpu", self, other)
+
+    def __xor__(self, other):
+        return _bitwise(np.bitwise_xor, "bitwise_xor_cpu", self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        if self._array.dtype.kind not in "biu":
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return Tensor._make(np.asarray(np.invert(self._array)))
+
     def __matmul__(self, other):
         return self.matmul(other)
 
@@ -1354,7 +1510,10 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        return Clamp.apply(self, min=min, max=max)
+        x = self
+        if x._array.dtype.kind != "f":  # integers clamped to a float bound become floats, as in torch
+            x = _as_dtype(x, result_dtype(x._array, *[b for b in (min, max) if isinstance(b, int | float)]))
+        return Clamp.apply(x, min=min, max=max)
 
     def sum(self, dim=None, keepdim=False):
         dim = dims(dim, self._array.ndim)
@@ -1369,7 +1528,10 @@ class Tensor:
 
     def matmul(self, other):
         a, b = self, other
+        if a._array.ndim == b._array.ndim == 1:  # dot: torch checks the dtypes first, else the shapes first
+            compat.check_matmul_dtypes(a._array, b._array)
         check_matmul(a._array.shape, b._array.shape)
+        compat.check_matmul_dtypes(a._array, b._array)
         if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
             row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
             return Reshape.apply(row.matmul(b), shape=(b.shape[1],), node_name="SqueezeBackward4")
@@ -1378,6 +1540,66 @@ class Tensor:
 
     def pow(self, exponent):
         return self ** exponent
+
+
+def _backward_into(root, gradient, inputs, retain_graph):
+    """``root.backward(inputs=[...])``: gradients added into the ``.grad`` of these tensors only."""
+    from .autograd import grad as gradients  # (autograd.py builds on this module)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if gradient is not None and not isinstance(gradient, Tensor):
+        gradient = Tensor._make(np.asarray(gradient, root._array.dtype))
+    with np.errstate(all="ignore"):
+        found = gradients(root, inputs, grad_outputs=gradient, retain_graph=retain_graph, allow_unused=True)
+    for t, g in zip(inputs, found):
+        if t.grad_fn is not None:
+            t.retain_grad()  # as torch does for a non-leaf input: its .grad is kept from now on
+        if g is not None:
+            if t._grad is None:
+                t._grad = g
+            else:
+                t._grad._array += g._array
+
+
+def _integer_division(x, other, reflected=False, modulo=False):
+    """``x // other`` (``modulo``: ``x % other``), or with the operands swapped (``reflected``)."""
+    if not isinstance(other, Tensor | bool | int | float):
+        return NotImplemented
+    a, b = _pair(x, other)
+    top, bottom = (b, a) if reflected else (a, b)
+    if top._array.dtype == np.bool_:
+        raise compat.not_implemented("remainder_cpu" if modulo else "div_floor_cpu", top._array.dtype)
+    if bottom._array.dtype.kind != "f" and not bottom._array.all():
+        raise RuntimeError("ZeroDivisionError")
+    if isinstance(other, Tensor):
+        return (Remainder if modulo else FloorDivide).apply(top, bottom)
+    name = "RemainderBackward0" if modulo and not reflected else "NotImplemented"
+    return (RemainderByNumber if modulo else FloorDivideByNumber).apply(
+        a, other=b._array, reflected=reflected, node_name=name)
+
+
+def _bitwise(op, kernel, a, b):
+    if not isinstance(b, Tensor | bool | int | float):
+        return NotImplemented
+    a, b = _pair(a, b)
+    if a._array.dtype.kind == "f":
+        raise compat.not_implemented(kernel, a._array.dtype)
+    return Tensor._make(np.asarray(op(a._array, b._array)))
+
+
+_scalar_warned = False
+
+
+def _warn_scalar_of_graph():
+    """float() of a tensor that requires grad: torch warns the first time only (TORCH_WARN_ONCE)."""
+    global _scalar_warned
+    if not _scalar_warned:
+        _scalar_warned = True
+        warnings.warn(compat.SCALAR_OF_GRAPH, UserWarning, stacklevel=3)
 
 
 def _compare(op, a, b):
@@ -1410,7 +1632,7 @@ def _as_dtype(t, dtype):
     """``t`` in another dtype, on the same graph edge: its gradient still reaches ``t``'s node."""
     if t._array.dtype == dtype:
         return t
-    same_edge = Tensor._make(t._array.astype(dtype), t.requires_grad, t.grad_fn)
+    same_edge = Tensor._make(t._array.astype(dtype), t._requires_grad, t.grad_fn)
     same_edge._accumulator = t._gradient_edge() if t.grad_fn is None else None
     return same_edge
 
