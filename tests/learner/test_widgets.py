@@ -549,16 +549,36 @@ def test_graph_widget_draws_the_forward_graph_when_backward_is_open(tmp_path):
     assert all(n[3][-1] == "grad = None" for n in nodes.values() if n[0] == "leaf")
 
 
+def test_graph_widget_shows_torchs_error_for_a_grad_of_the_wrong_type(tmp_path):
+    """A slip that stores a number in .grad: the assignment refuses it in torch's words, shown on the
+    backward line; both graphs are still drawn."""
+    import torch
+    engine = load_stripped(tmp_path, open_exercises=[])
+
+    def store_a_number(self, grad):
+        self.variable.grad = grad.tolist()  # (0-d: a float)
+        return ()
+    engine.engine.AccumulateGrad.apply = store_a_number
+    shown = shown_now(graph_widget(engine))
+    try:
+        torch.tensor(1.0, requires_grad=True).grad = 1.0
+    except TypeError as error:
+        torchs = f"TypeError: {error}"
+    [row] = [r for r in shown["rows"] if r[0] == "loss.backward()"]
+    assert row[2] == torchs and row[3] == "\u2717 differs from torch"
+    assert set(shown["svgs"]) == {"torch", "learner"}
+
+
 def test_graph_widget_survives_a_grad_of_the_wrong_type(tmp_path):
     engine = load_stripped(tmp_path, open_exercises=[])
 
-    def store_a_list(self, grad):  # a slip that leaves something other than a tensor in .grad
-        self.variable.grad = grad.tolist()
+    def store_a_list(self, grad):  # past the .grad setter: something other than a tensor in .grad
+        self.variable._grad = grad.tolist()
         return ()
     engine.engine.AccumulateGrad.apply = store_a_list
     widget = graph_widget(engine)
     shown = shown_now(widget)
     [row] = [r for r in shown["rows"] if r[0] == "w.grad"]
-    assert row[2].startswith("AttributeError") and row[3] == "\u2717 differs from torch"
+    assert row[3] == "\u2717 differs from torch"
     assert learner_problem(widget).startswith("The graph could not be drawn: AttributeError")
     assert "torch" in shown["svgs"]
