@@ -71,6 +71,8 @@ from .more_ops import (  # noqa: F401  (the tensor methods of more_ops, as torch
     isclose,
     log_softmax,
     masked_fill,
+    maximum,
+    minimum,
     norm,
     prod,
     softmax,

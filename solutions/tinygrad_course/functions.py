@@ -5,7 +5,7 @@ import builtins
 
 import numpy as np
 
-from . import compat
+from . import compat, more_ops
 from .compat import numpy_dtype, shape_arguments
 from .engine import Tensor, _made_in_inference
 
@@ -151,11 +151,15 @@ def abs(x):  # noqa: A001 - torch's name
     return x.abs()
 
 
-def max(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+def max(x, dim=None, keepdim=False, *, other=None):  # noqa: A001 - torch's name
+    if isinstance(dim, Tensor) or other is not None:  # torch.max(x, y): the elementwise maximum
+        return more_ops.maximum(x, dim if other is None else other)
     return x.max() if dim is None else x.max(dim, keepdim)
 
 
-def min(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+def min(x, dim=None, keepdim=False, *, other=None):  # noqa: A001 - torch's name
+    if isinstance(dim, Tensor) or other is not None:
+        return more_ops.minimum(x, dim if other is None else other)
     return x.min() if dim is None else x.min(dim, keepdim)
 
 

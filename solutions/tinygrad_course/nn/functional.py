@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..compat import size_text
+from ..compat import TORCH_TYPE_NAMES, TWO_BOOL_SUBTRACTION, _promote, size_text
 from ..engine import Function, Softplus, _pair, accurately
 from ..more_ops import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
 
@@ -22,6 +22,10 @@ def relu(input):
 
 def sigmoid(input):
     return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -76,8 +80,15 @@ def _check_target_size(input, target, error):
                   "have the same size.", UserWarning, stacklevel=3)
 
 
+def _type_name(array):
+    return TORCH_TYPE_NAMES[array.dtype.name]
+
+
 def mse_loss(input, target, reduction="mean"):
     _check_target_size(input, target, error=False)
+    common = _promote(input._array.dtype, target._array.dtype)
+    if common.kind not in "fc":  # torch has no integer kernel for it
+        raise NotImplementedError(f'"mse_cpu" not implemented for \'{TORCH_TYPE_NAMES[common.name]}\'')
     input, target = _pair(input, target)
     return MseLoss.apply(input, target, reduction=_reduction(reduction))
 
@@ -117,8 +128,56 @@ class BinaryCrossEntropy(Function):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_target_size(input, target, error=True)
+    if target._array.dtype != input._array.dtype:  # torch converts neither (an int 0/1 target is refused)
+        raise RuntimeError(f"Found dtype {_type_name(target._array)} but expected {_type_name(input._array)}")
     weight = None if weight is None else np.broadcast_to(weight._array, input.shape).astype(input._array.dtype)
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=_reduction(reduction))
+
+
+def _log_sigmoid(x):
+    """log(sigmoid(x)) without overflow at large |x|, worked out in float64."""
+    x = x.astype(np.float64)
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """(1 - t) x - log(sigmoid(x)): the loss of ``sigmoid(x)`` against ``t``, stable for any x. As in
+    torch, the result has the target's dtype (torch writes it into ``1 - target`` in place)."""
+    node_name = "BinaryCrossEntropyWithLogitsBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, weight, reduction):
+        ctx.save_for_backward(input, target)
+        ctx.weight, ctx.reduction = weight, reduction
+        out = target.dtype
+        loss = ((1 - target).astype(np.float64) * input - _log_sigmoid(input)).astype(out)
+        return _reduce(loss if weight is None else (loss * weight).astype(out), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        sigmoid = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(x.dtype)
+        d_input, d_target = (sigmoid - t) * grad, -x * grad
+        if ctx.weight is not None:
+            d_input, d_target = d_input * ctx.weight, d_target * ctx.weight
+        if ctx.reduction == "mean":
+            d_input, d_target = d_input / x.size, d_target / x.size
+        return d_input.astype(x.dtype), d_target.astype(t.dtype)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    _check_target_size(input, target, error=True)
+    kind = target._array.dtype.kind
+    if kind == "b":
+        raise RuntimeError(TWO_BOOL_SUBTRACTION)
+    if kind != "f":  # torch computes in place in (1 - target): a float can't go back into an int tensor
+        common = _promote(input._array.dtype, target._array.dtype)
+        raise RuntimeError(f"result type {TORCH_TYPE_NAMES[common.name]} can't be cast to the desired output "
+                           f"type {_type_name(target._array)}")
+    if pos_weight is not None:
+        raise NotImplementedError("tinygrad_course's binary_cross_entropy_with_logits has no pos_weight")
+    weight = None if weight is None else np.broadcast_to(weight._array, input.shape)
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, reduction=_reduction(reduction))
 
 
 from .modules import linear  # noqa: E402, F401  (with nn.Linear, whose forward it is)
