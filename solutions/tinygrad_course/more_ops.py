@@ -478,12 +478,15 @@ class NllLoss(Function):
 
 # -- softmax, log_softmax and the cross-entropy loss (notebook 08); also in nn.functional --
 
-def softmax(x, dim):
-    return Softmax.apply(x, dim=_class_dim(x, dim))
+_NO_DIM = object()  # (torch.softmax(x) and torch.softmax(x, None) are different errors)
 
 
-def log_softmax(x, dim):
-    return LogSoftmax.apply(x, dim=_class_dim(x, dim))
+def softmax(x, dim=_NO_DIM):
+    return Softmax.apply(x, dim=_class_dim(x, dim, "softmax"))
+
+
+def log_softmax(x, dim=_NO_DIM):
+    return LogSoftmax.apply(x, dim=_class_dim(x, dim, "log_softmax"))
 
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
@@ -566,14 +569,17 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
     return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)
 
 
-def _class_dim(x, dim):
+def _class_dim(x, dim, name, position=2):
+    if dim is _NO_DIM:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     if dim is None:
-        raise TypeError("softmax() missing 1 required positional argument: 'dim'")
+        raise TypeError(f"{name}(): argument 'dim' (position {position}) must be int, not NoneType")
     return compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
 
 
-Tensor.softmax = softmax  # as methods too: x.softmax(dim), x.log_softmax(dim)
-Tensor.log_softmax = log_softmax
+# as methods too: x.softmax(dim), x.log_softmax(dim) (where torch counts dim as argument 1)
+Tensor.softmax = lambda self, dim=_NO_DIM: Softmax.apply(self, dim=_class_dim(self, dim, "softmax", 1))
+Tensor.log_softmax = lambda self, dim=_NO_DIM: LogSoftmax.apply(self, dim=_class_dim(self, dim, "log_softmax", 1))
 
 
 # --------------------------------------------------------------------------
@@ -1118,3 +1124,70 @@ Tensor.var, Tensor.std, Tensor.prod, Tensor.cumsum, Tensor.sort, Tensor.norm = v
 Tensor.masked_fill, Tensor.masked_fill_, Tensor.clone = masked_fill, masked_fill_, clone
 Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
 Tensor.__setitem__ = setitem
+
+
+# --------------------------------------------------------------------------
+# Everyday names learners type: arithmetic as methods, sign, nan and truth tests, no-op conversions
+# --------------------------------------------------------------------------
+
+class Sign(Function):
+    """-1, 0 or 1: flat everywhere, so its gradient is zero (torch's ``SignBackward0``)."""
+    node_name = "SignBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy() if x.dtype == np.bool_ else np.sign(x)  # (a bool is its own sign)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+def add(input, other, *, alpha=1):  # noqa: A002 - torch's name
+    return input + (other if alpha == 1 else other * alpha)
+
+
+def sub(input, other, *, alpha=1):  # noqa: A002 - torch's name
+    return input - (other if alpha == 1 else other * alpha)
+
+
+def mul(input, other):  # noqa: A002 - torch's name
+    return input * other
+
+
+def div(input, other):  # noqa: A002 - torch's name
+    return input / other
+
+
+def neg(input):  # noqa: A002 - torch's name
+    return -input
+
+
+def square(input):  # noqa: A002 - torch's name
+    return input ** 2  # torch's node is PowBackward0 too
+
+
+def sign(input):  # noqa: A002 - torch's name
+    return Sign.apply(input)
+
+
+def isnan(input):  # noqa: A002 - torch's name
+    return Tensor._make(np.isnan(input._array))
+
+
+def _truth(reduce):
+    def test(input, dim=None, keepdim=False):  # noqa: A002 - torch's name
+        axis = None if dim is None else one_dim(dim, input.ndim)
+        return Tensor._make(np.asarray(reduce(input._array, axis=axis, keepdims=keepdim and dim is not None)))
+    return test
+
+
+any, all = _truth(np.any), _truth(np.all)  # noqa: A001 - torch's names
+
+
+Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.neg, Tensor.square = add, sub, mul, div, neg, square
+Tensor.sign, Tensor.isnan, Tensor.any, Tensor.all = sign, isnan, any, all
+Tensor.cpu = lambda self: self  # (the only device here)
+Tensor.contiguous = lambda self, memory_format=None: self
+Tensor.is_floating_point = lambda self: self._array.dtype.kind == "f"
+Tensor.view_as = lambda self, other: view(self, *other.shape)

@@ -343,3 +343,140 @@ def test_autograd_function_errors_and_names(reference, program):
     x = np.array([1.0, -2.0], np.float32)
     their = run(torch, FUNCTIONS + program, x=x)[1]
     compare(reference, FUNCTIONS + program, expect_error=isinstance(their, tuple), x=x)
+
+
+# -- B4/A14: torch.tensor of a list of tensors -----------------------------------------------------
+
+@pytest.mark.parametrize("elements", [
+    "[lib.tensor(1.), lib.tensor(2.)]", "[lib.tensor([1.]), lib.tensor([2.])]", "[lib.tensor(1), lib.tensor(2)]",
+    "[lib.tensor(1., dtype=lib.float64), lib.tensor(2.)]", "[lib.tensor(1.), 2.]", "[lib.tensor(1), 2.5]",
+    "[lib.tensor(1, dtype=lib.int32), 2]", "[[lib.tensor(1.), lib.tensor(2.)]]", "(lib.tensor(True), lib.tensor(3))",
+    "[lib.tensor([1., 2.]), lib.tensor([2., 3.])]", "[lib.tensor([[1.5]]), lib.tensor(2.5, dtype=lib.float16)]"])
+def test_tensor_of_one_number_tensors(reference, elements):
+    their = run(torch, f"result = lib.tensor({elements})")[1]
+    compare(reference, f"result = lib.tensor({elements})", expect_error=isinstance(their, tuple))
+    compare(reference, f"result = lib.tensor({elements}, dtype=lib.float64)", expect_error=isinstance(their, tuple))
+
+
+@few
+@given(values=hnp.arrays(np.float32, st.integers(1, 5), elements=st.floats(-3, 3, width=32)))
+def test_tensor_of_losses_that_require_grad(reference, values):
+    program = "result = lib.tensor([v * 2 for v in w])"
+    compare(reference, program.replace("w]", "w.detach()]"), w=values)  # (no warning: nothing requires grad)
+    ours = run(reference, "result = lib.tensor([v * 2 for v in w])", w=values)[1]
+    theirs = run(torch, "result = lib.tensor([v * 2 for v in w])", w=values)[1]
+    assert_same(ours, theirs, "torch.tensor of tensors that require grad")
+
+
+def test_tensor_of_tensors_that_require_grad_warns_once_as_torch(reference):
+    """torch warns once per process (so it is asked in a fresh one here); the engine likewise."""
+    import subprocess
+    import sys
+    program = ("import torch, warnings\nwarnings.simplefilter('always')\nw = torch.ones(2, requires_grad=True)\n"
+               "with warnings.catch_warnings(record=True) as caught:\n    warnings.simplefilter('always')\n"
+               "    torch.tensor([w[0], w[1]]); torch.tensor([w[0]])\n"
+               "print(repr([(c.category.__name__, str(c.message)) for c in caught]))")
+    theirs = eval(subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout)
+    theirs = [(kind, text.split(" (Triggered internally")[0]) for kind, text in theirs]
+    reference.functions._warned_scalar = False
+    w = reference.ones(2, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reference.tensor([w[0], w[1]])
+        reference.tensor([w[0]])
+    assert [(c.category.__name__, str(c.message)) for c in caught] == theirs and len(theirs) == 1
+
+
+# -- B18: softmax without a dim ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(), (4,), (1, 4), (2, 3), (1, 2, 3), (1, 1, 2, 3)])
+@pytest.mark.parametrize("call", ["F.softmax(x)", "F.log_softmax(x)", "F.softmax(x, dim=None)",
+                                  "F.softmax(x, None, 3)", "F.softmax(x, 0)", "F.log_softmax(x, dim=-1)"])
+def test_functional_softmax_guesses_the_dim_with_torchs_warning(reference, shape, call):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) / 3
+    their = run(torch, f"result = {call}", x=x)[1]
+    compare(reference, f"result = {call}", expect_error=isinstance(their, tuple), x=x)
+
+
+@pytest.mark.parametrize("call", ["lib.softmax(x)", "lib.log_softmax(x)", "x.softmax()", "x.log_softmax()",
+                                  "lib.softmax(x, None)", "x.softmax(None)", "x.log_softmax(None)"])
+def test_softmax_without_a_dim_is_refused_as_torch(reference, call):
+    compare(reference, f"result = {call}", expect_error=True, x=np.ones((2, 3), np.float32))
+
+
+# -- E: everyday names -------------------------------------------------------------------------------
+
+BINARY = ["lib.add(x, y)", "lib.add(x, 2)", "lib.add(x, y, alpha=2)", "x.add(y)", "x.add(2.5)", "lib.sub(x, y)",
+          "x.sub(2)", "lib.sub(x, y, alpha=0.5)", "lib.mul(x, y)", "x.mul(3)", "lib.mul(2, x)", "lib.add(2, x)",
+          "lib.pow(x, 2)", "lib.pow(2, x)", "lib.pow(x, 3)", "x.view_as(y)", "lib.maximum(x, y)"]
+UNARY = ["lib.neg(x)", "x.neg()", "lib.square(x)", "x.square()", "lib.sign(x)", "x.sign()", "lib.exp(x)",
+         "lib.isnan(x)", "x.isnan()", "x.any()", "x.all()", "lib.any(x)", "lib.all(x)", "x.any(dim=0)",
+         "x.all(0, keepdim=True)", "x.cpu()", "x.contiguous()", "F.tanh(x)", "x.is_floating_point()"]
+
+
+@few
+@given(data=st.data(), expression=st.sampled_from(BINARY + UNARY))
+def test_everyday_names(reference, data, expression):
+    shape = data.draw(s.nonscalar_shapes, label="shape")
+    values = st.sampled_from([-1.5, 0.0, 0.5, 2.0, float("nan")]) if "nan" in expression else st.floats(-3, 3,
+                                                                                                         width=32)
+    x = data.draw(hnp.arrays(np.float32, shape, elements=values), label="x")
+    y = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(0.25, 3, width=32)), label="y")
+    compare(reference, f"result = {expression}", x=x, y=y)
+
+
+@pytest.mark.parametrize("expression", [
+    "lib.div(x, y)", "x.div(y)", "x.div(4)", "lib.div(lib.tensor([1, 2]), 2)", "lib.sign(lib.tensor([-2, 0, 3]))",
+    "lib.sign(lib.tensor([True, False]))", "lib.square(lib.tensor([2, 3]))", "lib.tensor([0, 1]).any()",
+    "lib.tensor([[0, 1], [1, 1]]).all(dim=1)", "lib.isnan(lib.tensor([1]))", "lib.tensor([1, 2]).is_floating_point()",
+    "lib.any(lib.tensor([]))", "lib.all(lib.tensor([]))", "lib.pi", "lib.e", "lib.inf", "repr(lib.nan)",
+    "x.cpu() is x", "x.contiguous() is x", "lib.as_tensor(x) is x"])
+def test_everyday_values(reference, expression):
+    x, y = np.array([1.0, -2.0, 0.0], np.float32), np.array([3.0, 4.0, 5.0], np.float32)
+    compare(reference, f"result = {expression}", x=x, y=y)
+
+
+@pytest.mark.parametrize("array", [np.array([1.0, 2.0]), np.array([1, 2]), np.array([[1.5]], np.float32),
+                                   np.array([True, False])])
+def test_from_numpy_shares_memory_and_keeps_the_dtype(reference, array):
+    for make in ("from_numpy(a)", "as_tensor(a)"):
+        program = f"a = np.array({array.tolist()!r}, dtype=np.{array.dtype.name})\nt = lib.{make}\n" \
+                  "a.reshape(-1)[0] = 0\nresult = t"
+        compare(reference, program)
+    compare(reference, "result = lib.as_tensor(np.array([1., 2.]), dtype=lib.float32)")
+    compare(reference, "result = lib.as_tensor([1., 2.])")
+    compare(reference, "result = lib.from_numpy([1., 2.])", expect_error=True)
+
+
+# -- E: binary_cross_entropy_with_logits and the loss modules ------------------------------------------
+
+@few
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]), form=st.sampled_from([
+    "F.binary_cross_entropy_with_logits(x, t, reduction={r!r})", "lib.nn.BCEWithLogitsLoss(reduction={r!r})(x, t)",
+    "F.binary_cross_entropy_with_logits(x, t, weight=lib.tensor(w), reduction={r!r})"]),
+    target_dtype=st.sampled_from(["float32", "float64"]))
+def test_binary_cross_entropy_with_logits_is_stable(reference, data, reduction, form, target_dtype):
+    shape = data.draw(s.nonscalar_shapes, label="shape")
+    x = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(-200, 200, width=32)), label="logits")
+    t = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(0, 1, width=32)), label="target")
+    w = data.draw(hnp.arrays(np.float32, shape[-1:], elements=st.floats(0, 2, width=32)), label="weight")
+    program = f"w = np.array({w.tolist()!r}, dtype=np.float32)\nresult = " + form.format(r=reduction)
+    compare(reference, program, x=x, t=t.astype(target_dtype))
+
+
+@pytest.mark.parametrize("target", ["lib.tensor([1, 0])", "lib.tensor([1, 0], dtype=lib.int32)",
+                                    "lib.tensor([True, False])", "lib.tensor([1., 0., 1.])"])
+def test_binary_cross_entropy_with_logits_refuses_as_torch(reference, target):
+    compare(reference, f"result = F.binary_cross_entropy_with_logits(x, {target})", expect_error=True,
+            x=np.array([0.5, -1.0], np.float32))
+
+
+@few
+@given(data=st.data(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_loss_modules(reference, data, reduction):
+    shape = data.draw(s.nonscalar_shapes, label="shape")
+    p = data.draw(hnp.arrays(np.float32, shape, elements=probabilities), label="p")
+    t = data.draw(hnp.arrays(np.float32, shape, elements=st.floats(0, 1, width=32)), label="t")
+    for module in ("MSELoss", "BCELoss"):
+        compare(reference, f"loss = lib.nn.{module}(reduction={reduction!r})\nresult = loss(p, t)", p=p, t=t)
+    compare(reference, f"result = repr(lib.nn.MSELoss(reduction={reduction!r}))")

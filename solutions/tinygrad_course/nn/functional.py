@@ -9,9 +9,10 @@ import warnings
 
 import numpy as np
 
+from .. import more_ops
 from ..compat import TORCH_TYPE_NAMES, TWO_BOOL_SUBTRACTION, _promote, size_text
 from ..engine import Function, Softplus, _pair, accurately
-from ..more_ops import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
+from ..more_ops import cross_entropy, nll_loss  # noqa: F401
 
 # -- activations --
 
@@ -22,6 +23,25 @@ def relu(input):
 
 def sigmoid(input):
     return input.sigmoid()
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return more_ops.softmax(_as(input, dtype), _implicit_dim("softmax", input) if dim is None else dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return more_ops.log_softmax(_as(input, dtype), _implicit_dim("log_softmax", input) if dim is None else dim)
+
+
+def _as(input, dtype):
+    return input if dtype is None else input.to(dtype)
+
+
+def _implicit_dim(name, input):
+    """torch's old guess at the class dim (0 for 0-, 1- and 3-d inputs, else 1), with its warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                  "an argument.", UserWarning, stacklevel=3)
+    return 0 if input.ndim in (0, 1, 3) else 1
 
 
 def tanh(input):
@@ -166,7 +186,9 @@ class BinaryCrossEntropyWithLogits(Function):
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
-    _check_target_size(input, target, error=True)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({size_text(target.shape)}) must be the same as input size "
+                         f"({size_text(input.shape)})")
     kind = target._array.dtype.kind
     if kind == "b":
         raise RuntimeError(TWO_BOOL_SUBTRACTION)
