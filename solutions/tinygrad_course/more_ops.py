@@ -529,11 +529,12 @@ def _check_class_target(input, target):
         raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
 
 
-def _cross_entropy_with_probabilities(log_probs, target, reduction):
-    """torch's formula: -(log_probs * target) summed over the classes, the mean taken over the samples."""
-    if target._array.dtype.kind != "f":
+def _cross_entropy_with_probabilities(input, target, reduction):  # noqa: A002 - torch's name
+    """torch's formula: -(log_softmax(input) * target) summed over the classes, the mean taken over the samples."""
+    if target._array.dtype.kind != "f":  # (checked before the input is)
         raise RuntimeError("Expected floating point type for target with class probabilities, got "
                            f"{compat.TORCH_TYPE_NAMES[target._array.dtype.name]}")
+    log_probs = log_softmax(input, 1 if input.ndim >= 2 else 0)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     terms = log_probs * target
@@ -565,7 +566,7 @@ def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
     input's shape holds class probabilities instead of class indices."""
     _refuse_non_tensor(target, "cross_entropy_loss")
     if target.shape == input.shape:
-        return _cross_entropy_with_probabilities(log_softmax(input, 1 if input.ndim >= 2 else 0), target, reduction)
+        return _cross_entropy_with_probabilities(input, target, reduction)
     return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)
 
 
@@ -574,7 +575,11 @@ def _class_dim(x, dim, name, position=2):
         raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     if dim is None:
         raise TypeError(f"{name}(): argument 'dim' (position {position}) must be int, not NoneType")
-    return compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
+    axis = compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
+    if x._array.dtype.kind not in "fc":  # torch has no integer or bool kernel (and names the one it looked for)
+        kernel = f"{name}_lastdim_kernel_impl" if axis is None or axis == x.ndim - 1 else f"{name}_kernel_impl"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{compat.TORCH_TYPE_NAMES[x._array.dtype.name]}\'')
+    return axis
 
 
 # as methods too: x.softmax(dim), x.log_softmax(dim) (where torch counts dim as argument 1)

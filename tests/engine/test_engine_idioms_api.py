@@ -480,3 +480,16 @@ def test_loss_modules(reference, data, reduction):
     for module in ("MSELoss", "BCELoss"):
         compare(reference, f"loss = lib.nn.{module}(reduction={reduction!r})\nresult = loss(p, t)", p=p, t=t)
     compare(reference, f"result = repr(lib.nn.MSELoss(reduction={reduction!r}))")
+
+
+# -- A10: softmax of integers or bools -------------------------------------------------------------------
+
+@pytest.mark.parametrize("values", ["lib.arange(3)", "lib.arange(6).reshape(2, 3)", "lib.tensor([True, False])",
+                                    "lib.arange(3, dtype=lib.int32)", "lib.arange(3).to(lib.uint8)"])
+@pytest.mark.parametrize("call", ["lib.softmax(v, 0)", "lib.softmax(v, -1)", "lib.log_softmax(v, 0)",
+                                  "F.softmax(v, 0)", "v.log_softmax(-1)", "F.cross_entropy(v, lib.tensor(0))",
+                                  "F.cross_entropy(v, lib.tensor([0, 1]))"])
+def test_softmax_of_integers_is_refused_as_torch(reference, values, call):
+    their = run(torch, f"v = {values}\nresult = {call}")[1]
+    assert isinstance(their, tuple)
+    assert run(reference, f"v = {values}\nresult = {call}")[1] == their
