@@ -161,23 +161,32 @@ def _log_sigmoid(x):
 
 
 class BinaryCrossEntropyWithLogits(Function):
-    """(1 - t) x - log(sigmoid(x)): the loss of ``sigmoid(x)`` against ``t``, stable for any x. As in
-    torch, the result has the target's dtype (torch writes it into ``1 - target`` in place)."""
+    """(1 - t) x - w log(sigmoid(x)), w = 1 + (pos_weight - 1) t (1 without a pos_weight): the loss of
+    ``sigmoid(x)`` against ``t``, stable for any x. As in torch, the result has the target's dtype
+    (torch writes it into ``1 - target`` in place)."""
     node_name = "BinaryCrossEntropyWithLogitsBackward0"
 
     @staticmethod
-    def forward(ctx, input, target, weight, reduction):
+    def forward(ctx, input, target, weight, pos_weight, reduction):
         ctx.save_for_backward(input, target)
-        ctx.weight, ctx.reduction = weight, reduction
+        ctx.weight, ctx.pos_weight, ctx.reduction = weight, pos_weight, reduction
         out = target.dtype
-        loss = ((1 - target).astype(np.float64) * input - _log_sigmoid(input)).astype(out)
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * target.astype(np.float64) + 1
+        loss = ((1 - target).astype(np.float64) * input - log_weight * _log_sigmoid(input)).astype(out)
         return _reduce(loss if weight is None else (loss * weight).astype(out), reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
-        sigmoid = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(x.dtype)
-        d_input, d_target = (sigmoid - t) * grad, -x * grad
+        wide_x, wide_t = x.astype(np.float64), t.astype(np.float64)
+        sigmoid = 1 / (1 + np.exp(-wide_x))
+        if ctx.pos_weight is None:
+            d_input, d_target = sigmoid - wide_t, -wide_x
+        else:
+            weighted = ctx.pos_weight * wide_t
+            d_input = (1 + weighted - wide_t) * sigmoid - weighted
+            d_target = -wide_x - (ctx.pos_weight - 1) * _log_sigmoid(x)
+        d_input, d_target = d_input * grad, d_target * grad
         if ctx.weight is not None:
             d_input, d_target = d_input * ctx.weight, d_target * ctx.weight
         if ctx.reduction == "mean":
@@ -196,10 +205,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         common = _promote(input._array.dtype, target._array.dtype)
         raise RuntimeError(f"result type {TORCH_TYPE_NAMES[common.name]} can't be cast to the desired output "
                            f"type {_type_name(target._array)}")
-    if pos_weight is not None:
-        raise NotImplementedError("tinygrad_course's binary_cross_entropy_with_logits has no pos_weight")
-    weight = None if weight is None else np.broadcast_to(weight._array, input.shape)
-    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, reduction=_reduction(reduction))
+    weight, pos_weight = (None if w is None else np.broadcast_to(w._array, input.shape) for w in (weight, pos_weight))
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
+                                              reduction=_reduction(reduction))
 
 
 from .modules import linear  # noqa: E402, F401  (with nn.Linear, whose forward it is)
