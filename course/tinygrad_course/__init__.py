@@ -7,6 +7,8 @@ more_ops.py (views, max/min, stack/cat/where, conversions, more reductions, ...)
 (``torch.autograd.grad``).
 """
 
+import math as _math
+
 import numpy as _np
 
 from . import autograd, more_ops, nn, optim  # noqa: F401  (more_ops adds its methods to Tensor)
@@ -31,10 +33,12 @@ from .functions import (  # noqa: F401
     arange,
     argmax,
     argmin,
+    as_tensor,
     clamp,
     cos,
     exp,
     flatten,
+    from_numpy,
     full,
     linspace,
     log,
@@ -45,6 +49,7 @@ from .functions import (  # noqa: F401
     min,
     ones,
     ones_like,
+    pow,
     rand,
     randn,
     relu,
@@ -63,23 +68,38 @@ from .functions import (  # noqa: F401
     zeros_like,
 )
 from .more_ops import (  # noqa: F401  (the tensor methods of more_ops, as torch's functions too)
+    add,
+    all,
     allclose,
+    any,
     cat,
     clone,
     cumsum,
+    div,
     equal,
     isclose,
+    isnan,
     log_softmax,
     masked_fill,
+    maximum,
+    minimum,
+    mul,
+    neg,
     norm,
     prod,
+    sign,
     softmax,
     sort,
+    square,
     stack,
     std,
+    sub,
     var,
     where,
 )
+
+# torch's constants
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 
 # dtypes, shown and compared as torch shows its dtypes: `x.dtype == tinygrad_course.float32`
 float32 = float = _dtype_name(_np.float32)

@@ -86,6 +86,11 @@ class _GradModeContext:
     """Base of ``no_grad`` and ``enable_grad``: a context manager and a decorator."""
     mode = True
 
+    def __new__(cls, func=None):
+        """``@no_grad`` without parentheses (torch allows it too): the function, decorated."""
+        made = super().__new__(cls)
+        return made if func is None else made(func)
+
     def __enter__(self):
         global _grad_enabled
         raise NotImplementedError(todo('grad_mode'))
@@ -122,6 +127,14 @@ class inference_mode:
     never join a graph later (an op that would save it for backward refuses), nor be changed in
     place outside inference mode. torch skips the bookkeeping (version counts) for such tensors,
     which is what makes it faster than ``no_grad``; here only the rules are kept."""
+
+    def __new__(cls, mode=True):
+        """``@inference_mode`` without parentheses (torch allows it too): the function, decorated."""
+        made = super().__new__(cls)
+        if not callable(mode):
+            return made
+        made.mode = True
+        return made(mode)
 
     def __init__(self, mode=True):
         self.mode = bool(mode)
@@ -413,7 +426,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, node_name=None, **options):
         arrays = [t._array for t in inputs]
-        name = node_name or cls.node_name
+        name = node_name or cls.node_name or f"{cls.__name__}Backward"  # (torch's name for a Function of one's own)
         ctx = (_node_types.get(name) or _node_type(name))(cls, [a.shape for a in arrays])
         data = returned = cls.forward(ctx, *arrays, **options)
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars

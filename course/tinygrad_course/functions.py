@@ -5,18 +5,70 @@ import builtins
 
 import numpy as np
 
-from . import compat
+from . import compat, more_ops
 from .compat import numpy_dtype, shape_arguments
-from .engine import Tensor, _made_in_inference
+from .engine import Tensor, _made_in_inference, _warn_scalar_of_graph
 
 # -- making tensors --
 
 
 def tensor(data, requires_grad=False, dtype=None):
+    if isinstance(data, list | tuple) and _holds_tensors(data):
+        data = _from_tensors(data)
     t = Tensor(data)
     if dtype is not None:  # a numpy dtype, or a name such as tinygrad_course.float32
         t._array = t._array.astype(numpy_dtype(dtype))
     return _requiring_grad(t, requires_grad)
+
+
+def _holds_tensors(sequence):
+    return any(isinstance(e, Tensor) or (isinstance(e, list | tuple) and _holds_tensors(e)) for e in sequence)
+
+
+_PYTHON_TYPES = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float32)}
+
+
+def _from_tensors(sequence):
+    """``torch.tensor([t1, t2, ...])``: each tensor one number, read as torch reads it (a tensor that
+    requires grad warns, once), in the dtype torch infers: the tensors' and numbers' dtypes promoted."""
+    found = [None]
+
+    def scalars(items):
+        values = []
+        for e in items:
+            if isinstance(e, list | tuple):
+                values.append(scalars(e))
+                continue
+            kind = e._array.dtype if isinstance(e, Tensor) else _PYTHON_TYPES.get(type(e), np.dtype(np.float32))
+            found[0] = compat._promote(found[0], kind)
+            values.append(_one_number(e) if isinstance(e, Tensor) else e)
+        return values
+    values = scalars(sequence)
+    return np.array(values, dtype=found[0])
+
+
+def _one_number(t):
+    if t._array.size != 1:
+        raise ValueError(compat.ONE_ELEMENT_SCALAR)
+    if t.requires_grad:
+        _warn_scalar_of_graph()  # the warning float(t) gives, once per process for both (as torch's)
+    return t._array.reshape(()).item()
+
+
+def from_numpy(array):
+    """A tensor on the array's own memory, in its dtype (a float64 array stays float64)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._make(array)
+
+
+def as_tensor(data, dtype=None):
+    """``data`` itself if it already is a tensor of that dtype; an array's memory where it can; else a copy."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == dtype else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == numpy_dtype(dtype)):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)
 
 
 def _requiring_grad(t, requires_grad):
@@ -111,6 +163,10 @@ def log(x):
     return x.log()
 
 
+def pow(input, exponent):  # noqa: A001, A002 - torch's names
+    return input ** exponent  # (a number as the base: 2 ** x, torch's PowBackward2)
+
+
 def sigmoid(x):
     return x.sigmoid()
 
@@ -151,11 +207,15 @@ def abs(x):  # noqa: A001 - torch's name
     return x.abs()
 
 
-def max(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+def max(x, dim=None, keepdim=False, *, other=None):  # noqa: A001 - torch's name
+    if isinstance(dim, Tensor) or other is not None:  # torch.max(x, y): the elementwise maximum
+        return more_ops.maximum(x, dim if other is None else other)
     return x.max() if dim is None else x.max(dim, keepdim)
 
 
-def min(x, dim=None, keepdim=False):  # noqa: A001 - torch's name
+def min(x, dim=None, keepdim=False, *, other=None):  # noqa: A001 - torch's name
+    if isinstance(dim, Tensor) or other is not None:
+        return more_ops.minimum(x, dim if other is None else other)
     return x.min() if dim is None else x.min(dim, keepdim)
 
 

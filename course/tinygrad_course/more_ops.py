@@ -22,7 +22,9 @@ from .engine import (
     _as_dtype,
     _log_softmax,
     _node_types,
+    _pair,
     accurately,
+    add_scaled,
     is_grad_enabled,
 )
 
@@ -52,6 +54,8 @@ class Abs(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise compat.not_implemented("abs_cpu", x.dtype)
         ctx.save_for_backward(x)
         return np.abs(x)
 
@@ -117,6 +121,40 @@ class ExtremeAlong(Function):
         full = np.zeros(ctx.shape, grad.dtype)
         np.put_along_axis(full, ctx.indices, grad.reshape(ctx.indices.shape), ctx.dim)
         return full
+
+
+class Elementwise(Function):
+    """``maximum(a, b)`` / ``minimum(a, b)``: the gradient goes to the side that won, and at a tie half to
+    each, as torch's ``MaximumBackward0`` (a nan goes to both sides whole, as there)."""
+
+    @staticmethod
+    def forward(ctx, a, b, largest):
+        ctx.save_for_backward(a, b)
+        ctx.largest = largest
+        return np.maximum(a, b) if largest else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        shared = np.where(a == b, grad / 2, grad)
+        a_loses, b_loses = (a < b, a > b) if ctx.largest else (a > b, a < b)
+        zero = np.zeros((), grad.dtype)
+        return np.where(a_loses, zero, shared), np.where(b_loses, zero, shared)
+
+
+def _elementwise(a, b, name, position):
+    if not isinstance(b, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position {position}) must be Tensor, not {type(b).__name__}")
+    a, b = _pair(a, b)
+    return Elementwise.apply(a, b, largest=name == "maximum", node_name=f"{name.title()}Backward0")
+
+
+def maximum(input, other):  # noqa: A002 - torch's name
+    return _elementwise(input, other, "maximum", 2)
+
+
+def minimum(input, other):  # noqa: A002 - torch's name
+    return _elementwise(input, other, "minimum", 2)
 
 
 def _return_type(name):
@@ -443,56 +481,128 @@ class NllLoss(Function):
 
 # -- softmax, log_softmax and the cross-entropy loss (notebook 08); also in nn.functional --
 
-def softmax(x, dim):
-    return Softmax.apply(x, dim=_class_dim(x, dim))
+_NO_DIM = object()  # (torch.softmax(x) and torch.softmax(x, None) are different errors)
 
 
-def log_softmax(x, dim):
-    return LogSoftmax.apply(x, dim=_class_dim(x, dim))
+def softmax(x, dim=_NO_DIM):
+    return Softmax.apply(x, dim=_class_dim(x, dim, "softmax"))
+
+
+def log_softmax(x, dim=_NO_DIM):
+    return LogSoftmax.apply(x, dim=_class_dim(x, dim, "log_softmax"))
 
 
 def nll_loss(input, target, reduction="mean"):  # noqa: A002 - torch's name
-    """``input``: log-probabilities, (N, C) or (C,); ``target``: class indices, (N,) or ()."""
-    target = np.asarray(target._array if isinstance(target, Tensor) else target)
-    if target.dtype.kind not in "iu":
-        found = compat.TORCH_TYPE_NAMES.get(target.dtype.name, "Float")
-        raise RuntimeError(f"expected scalar type Long but found {found}")
-    if input.ndim not in (1, 2) or target.ndim != input.ndim - 1 or (input.ndim == 2 and
-                                                                     len(target) != input.shape[0]):
-        raise ValueError(f"Expected input batch_size ({input.shape[0] if input.ndim == 2 else 1}) to match "
-                         f"target batch_size ({target.shape[0] if target.ndim else 1}).")
+    """``input``: log-probabilities, (N, C) or (C,); ``target``: class indices, (N,) or () (or (1,) for a
+    (C,) input)."""
+    _refuse_non_tensor(target, "nll_loss_nd")
+    _check_class_target(input, target._array)
+    target = target._array
+    if input.ndim == 1 and target.ndim == 1:
+        target = target.reshape(())  # its one class index (checked: it has size 1)
     bad = target[(target < 0) | (target >= input.shape[-1])]
     if bad.size:
         raise IndexError(f"Target {int(bad.flat[0])} is out of bounds.")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    return NllLoss.apply(input, target=target, reduction=reduction)
+    return NllLoss.apply(input, target=target.astype(np.int64), reduction=reduction)
+
+
+def _refuse_non_tensor(target, torch_function):
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{torch_function}(): argument 'target' (position 2) must be Tensor, not "
+                        f"{type(target).__name__}")
+
+
+def _check_class_target(input, target):
+    """torch's checks of class indices against (N, C) or (C,) log-probabilities, in its order."""
+    if input.ndim == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    if input.ndim != 1 and input.shape[0] != (target.shape[0] if target.ndim else 0):
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    if input.ndim > 2:
+        raise NotImplementedError("tinygrad_course's nll_loss takes (N, C) or (C,) inputs only")
+    if target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if target.dtype not in (np.int64, np.uint8):
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{compat.TORCH_TYPE_NAMES[target.dtype.name]}")
+    if input.ndim == 1 and target.ndim == 1 and target.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+
+
+def _cross_entropy_with_probabilities(input, target, reduction):  # noqa: A002 - torch's name
+    """torch's formula: -(log_softmax(input) * target) summed over the classes, the mean taken over the samples."""
+    if target._array.dtype.kind != "f":  # (checked before the input is)
+        raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                           f"{compat.TORCH_TYPE_NAMES[target._array.dtype.name]}")
+    log_probs = log_softmax(input, 1 if input.ndim >= 2 else 0)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    terms = log_probs * target
+    if reduction == "none":
+        return -terms.sum(1 if log_probs.ndim >= 2 else 0)
+    total = -terms.sum()
+    if reduction == "sum":
+        return total
+    samples = log_probs._array.size // log_probs.shape[1 if log_probs.ndim >= 2 else 0]
+    # torch divides by a number here: its node is DivBackward1 (the number is no input of the graph)
+    return _DivideByNumber.apply(total, number=total._array.dtype.type(samples))
+
+
+class _DivideByNumber(Function):
+    node_name = "DivBackward1"
+
+    @staticmethod
+    def forward(ctx, x, number):
+        ctx.number = number
+        return x / number
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.number
 
 
 def cross_entropy(input, target, reduction="mean"):  # noqa: A002 - torch's name
-    """log_softmax over the classes (dim 1, or 0 for a single sample), then nll_loss."""
+    """log_softmax over the classes (dim 1, or 0 for a single sample), then nll_loss; a target of the
+    input's shape holds class probabilities instead of class indices."""
+    _refuse_non_tensor(target, "cross_entropy_loss")
+    if target.shape == input.shape:
+        return _cross_entropy_with_probabilities(input, target, reduction)
     return nll_loss(log_softmax(input, 1 if input.ndim == 2 else 0), target, reduction=reduction)
 
 
-def _class_dim(x, dim):
+def _class_dim(x, dim, name, position=2):
+    if dim is _NO_DIM:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
     if dim is None:
-        raise TypeError("softmax() missing 1 required positional argument: 'dim'")
-    return compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
+        raise TypeError(f"{name}(): argument 'dim' (position {position}) must be int, not NoneType")
+    axis = compat.dims(dim, x.ndim)[0] if x.ndim else None  # a 0-d tensor: its one number is its own class
+    if x._array.dtype.kind not in "fc":  # torch has no integer or bool kernel (and names the one it looked for)
+        kernel = f"{name}_lastdim_kernel_impl" if axis is None or axis == x.ndim - 1 else f"{name}_kernel_impl"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{compat.TORCH_TYPE_NAMES[x._array.dtype.name]}\'')
+    return axis
 
 
-Tensor.softmax = softmax  # as methods too: x.softmax(dim), x.log_softmax(dim)
-Tensor.log_softmax = log_softmax
+# as methods too: x.softmax(dim), x.log_softmax(dim) (where torch counts dim as argument 1)
+Tensor.softmax = lambda self, dim=_NO_DIM: Softmax.apply(self, dim=_class_dim(self, dim, "softmax", 1))
+Tensor.log_softmax = lambda self, dim=_NO_DIM: LogSoftmax.apply(self, dim=_class_dim(self, dim, "log_softmax", 1))
 
 
 # --------------------------------------------------------------------------
 # The methods on Tensor
 # --------------------------------------------------------------------------
 
-def _max(self, dim=None, keepdim=False):
+def _max(self, dim=None, keepdim=False, *, other=None):
+    if isinstance(dim, Tensor) or other is not None:  # x.max(y): the elementwise maximum
+        return _elementwise(self, dim if other is None else other, "maximum", 1)
     return _extreme(self, dim, keepdim, "max")
 
 
-def _min(self, dim=None, keepdim=False):
+def _min(self, dim=None, keepdim=False, *, other=None):
+    if isinstance(dim, Tensor) or other is not None:
+        return _elementwise(self, dim if other is None else other, "minimum", 1)
     return _extreme(self, dim, keepdim, "min")
 
 
@@ -508,6 +618,8 @@ Tensor.sqrt = lambda self: Sqrt.apply(self)
 Tensor.abs = lambda self: Abs.apply(self)
 Tensor.__abs__ = Tensor.abs
 Tensor.max, Tensor.min, Tensor.argmax, Tensor.argmin = _max, _min, _argmax, _argmin
+Tensor.maximum = lambda self, other: _elementwise(self, other, "maximum", 1)
+Tensor.minimum = lambda self, other: _elementwise(self, other, "minimum", 1)
 Tensor.T = property(T)
 Tensor.t, Tensor.transpose, Tensor.permute = t, transpose, permute
 Tensor.view, Tensor.reshape, Tensor.flatten = view, reshape, flatten
@@ -1020,3 +1132,74 @@ Tensor.var, Tensor.std, Tensor.prod, Tensor.cumsum, Tensor.sort, Tensor.norm = v
 Tensor.masked_fill, Tensor.masked_fill_, Tensor.clone = masked_fill, masked_fill_, clone
 Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
 Tensor.__setitem__ = setitem
+
+
+# --------------------------------------------------------------------------
+# Everyday names learners type: arithmetic as methods, sign, nan and truth tests, no-op conversions
+# --------------------------------------------------------------------------
+
+class Sign(Function):
+    """-1, 0 or 1: flat everywhere, so its gradient is zero (torch's ``SignBackward0``)."""
+    node_name = "SignBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy() if x.dtype == np.bool_ else np.sign(x)  # (a bool is its own sign)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+def add(input, other, *, alpha=1):  # noqa: A002 - torch's name
+    if not isinstance(input, Tensor):  # torch.add(2, x): a number first
+        return input + other * alpha if alpha != 1 else input + other
+    return add_scaled(input, other, alpha)  # (with alpha: rounded once, as torch's fused kernel)
+
+
+def sub(input, other, *, alpha=1):  # noqa: A002 - torch's name
+    if not isinstance(input, Tensor):
+        return input - other * alpha if alpha != 1 else input - other
+    return add_scaled(input, other, alpha, subtract=True)
+
+
+def mul(input, other):  # noqa: A002 - torch's name
+    return input * other
+
+
+def div(input, other):  # noqa: A002 - torch's name
+    return input / other
+
+
+def neg(input):  # noqa: A002 - torch's name
+    return -input
+
+
+def square(input):  # noqa: A002 - torch's name
+    return input ** 2  # torch's node is PowBackward0 too
+
+
+def sign(input):  # noqa: A002 - torch's name
+    return Sign.apply(input)
+
+
+def isnan(input):  # noqa: A002 - torch's name
+    return Tensor._make(np.isnan(input._array))
+
+
+def _truth(reduce):
+    def test(input, dim=None, keepdim=False):  # noqa: A002 - torch's name
+        axis = None if dim is None else one_dim(dim, input.ndim)
+        return Tensor._make(np.asarray(reduce(input._array, axis=axis, keepdims=keepdim and dim is not None)))
+    return test
+
+
+any, all = _truth(np.any), _truth(np.all)  # noqa: A001 - torch's names
+
+
+Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.neg, Tensor.square = add, sub, mul, div, neg, square
+Tensor.sign, Tensor.isnan, Tensor.any, Tensor.all = sign, isnan, any, all
+Tensor.cpu = lambda self: self  # (the only device here)
+Tensor.contiguous = lambda self, memory_format=None: self
+Tensor.is_floating_point = lambda self: self._array.dtype.kind == "f"
+Tensor.view_as = lambda self, other: view(self, *other.shape)

@@ -21,8 +21,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         raise RuntimeError(f"grad requires one gradient per output: got {len(grad_outputs)} gradients "
                            f"and {len(outputs)} outputs")
     if create_graph:
-        raise NotImplementedError("tinygrad_course's backward pass works on arrays, so create_graph=True "
-                                  "(gradients that are themselves differentiable) is not supported")
+        raise NotImplementedError(compat.CREATE_GRAPH)
     retain_graph = create_graph if retain_graph is None else retain_graph
     seeds = [_seed(out, g, i) for i, (out, g) in enumerate(zip(outputs, grad_outputs))]
     for t in inputs:

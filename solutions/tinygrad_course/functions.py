@@ -2,13 +2,12 @@
 an operation, and the functions that make new tensors (``tensor``, ``zeros``, ``randn``, ...)."""
 
 import builtins
-import warnings
 
 import numpy as np
 
 from . import compat, more_ops
 from .compat import numpy_dtype, shape_arguments
-from .engine import Tensor, _made_in_inference
+from .engine import Tensor, _made_in_inference, _warn_scalar_of_graph
 
 # -- making tensors --
 
@@ -27,7 +26,6 @@ def _holds_tensors(sequence):
 
 
 _PYTHON_TYPES = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float32)}
-_warned_scalar = False  # torch warns once per process (TORCH_WARN_ONCE)
 
 
 def _from_tensors(sequence):
@@ -50,13 +48,10 @@ def _from_tensors(sequence):
 
 
 def _one_number(t):
-    global _warned_scalar
     if t._array.size != 1:
-        raise ValueError("only one element tensors can be converted to Python scalars")
-    if t.requires_grad and not _warned_scalar:
-        _warned_scalar = True
-        warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
-                      "Consider using tensor.detach() first.", UserWarning, stacklevel=4)
+        raise ValueError(compat.ONE_ELEMENT_SCALAR)
+    if t.requires_grad:
+        _warn_scalar_of_graph()  # the warning float(t) gives, once per process for both (as torch's)
     return t._array.reshape(()).item()
 
 

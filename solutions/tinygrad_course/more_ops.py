@@ -24,6 +24,7 @@ from .engine import (
     _node_types,
     _pair,
     accurately,
+    add_scaled,
     is_grad_enabled,
 )
 
@@ -53,6 +54,8 @@ class Abs(Function):
 
     @staticmethod
     def forward(ctx, x):
+        if x.dtype == np.bool_:
+            raise compat.not_implemented("abs_cpu", x.dtype)
         ctx.save_for_backward(x)
         return np.abs(x)
 
@@ -1149,11 +1152,15 @@ class Sign(Function):
 
 
 def add(input, other, *, alpha=1):  # noqa: A002 - torch's name
-    return input + (other if alpha == 1 else other * alpha)
+    if not isinstance(input, Tensor):  # torch.add(2, x): a number first
+        return input + other * alpha if alpha != 1 else input + other
+    return add_scaled(input, other, alpha)  # (with alpha: rounded once, as torch's fused kernel)
 
 
 def sub(input, other, *, alpha=1):  # noqa: A002 - torch's name
-    return input - (other if alpha == 1 else other * alpha)
+    if not isinstance(input, Tensor):
+        return input - other * alpha if alpha != 1 else input - other
+    return add_scaled(input, other, alpha, subtract=True)
 
 
 def mul(input, other):  # noqa: A002 - torch's name

@@ -22,6 +22,26 @@ SCENARIOS = {
         except KeyError:
             pass
         result = lib.is_grad_enabled()""",
+    "decorators without parentheses": """
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+
+        @lib.no_grad
+        def predict(v):
+            '''the doc'''
+            return v * 2
+
+        @lib.enable_grad
+        def train(v):
+            return v * 2
+
+        @lib.inference_mode
+        def serve(v):
+            return v * 2, lib.is_inference_mode_enabled()
+
+        with lib.no_grad():
+            trained = train(x)
+        result = (predict(x), predict.__name__, predict.__doc__, trained, serve(x), lib.is_grad_enabled(),
+                  lib.is_inference_mode_enabled())""",
     "no_grad as a decorator": """
         x = lib.tensor([1.0, 2.0], requires_grad=True)
 

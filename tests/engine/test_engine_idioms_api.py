@@ -369,21 +369,23 @@ def test_tensor_of_losses_that_require_grad(reference, values):
 
 
 def test_tensor_of_tensors_that_require_grad_warns_once_as_torch(reference):
-    """torch warns once per process (so it is asked in a fresh one here); the engine likewise."""
+    """torch warns once per process (so it is asked in a fresh one here), and float() of such a tensor
+    afterwards does not warn again (one flag for both); the engine likewise."""
     import subprocess
     import sys
     program = ("import torch, warnings\nwarnings.simplefilter('always')\nw = torch.ones(2, requires_grad=True)\n"
                "with warnings.catch_warnings(record=True) as caught:\n    warnings.simplefilter('always')\n"
-               "    torch.tensor([w[0], w[1]]); torch.tensor([w[0]])\n"
+               "    torch.tensor([w[0], w[1]]); torch.tensor([w[0]]); float(w[1])\n"
                "print(repr([(c.category.__name__, str(c.message)) for c in caught]))")
     theirs = eval(subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout)
     theirs = [(kind, text.split(" (Triggered internally")[0]) for kind, text in theirs]
-    reference.functions._warned_scalar = False
+    reference.engine._scalar_warned = False
     w = reference.ones(2, requires_grad=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         reference.tensor([w[0], w[1]])
         reference.tensor([w[0]])
+        float(w[1])
     assert [(c.category.__name__, str(c.message)) for c in caught] == theirs and len(theirs) == 1
 
 
@@ -408,7 +410,8 @@ def test_softmax_without_a_dim_is_refused_as_torch(reference, call):
 
 BINARY = ["lib.add(x, y)", "lib.add(x, 2)", "lib.add(x, y, alpha=2)", "x.add(y)", "x.add(2.5)", "lib.sub(x, y)",
           "x.sub(2)", "lib.sub(x, y, alpha=0.5)", "lib.mul(x, y)", "x.mul(3)", "lib.mul(2, x)", "lib.add(2, x)",
-          "lib.pow(x, 2)", "lib.pow(2, x)", "lib.pow(x, 3)", "x.view_as(y)", "lib.maximum(x, y)"]
+          "lib.pow(x, 2)", "lib.pow(2, x)", "lib.pow(x, 3)", "x.view_as(y)", "lib.maximum(x, y)",
+          "lib.add(x, y, alpha=0.37)", "x.sub(y, alpha=-0.1)"]
 UNARY = ["lib.neg(x)", "x.neg()", "lib.square(x)", "x.square()", "lib.sign(x)", "x.sign()", "lib.exp(x)",
          "lib.isnan(x)", "x.isnan()", "x.any()", "x.all()", "lib.any(x)", "lib.all(x)", "x.any(dim=0)",
          "x.all(0, keepdim=True)", "x.cpu()", "x.contiguous()", "F.tanh(x)", "x.is_floating_point()"]
@@ -498,3 +501,28 @@ def test_softmax_of_integers_is_refused_as_torch(reference, values, call):
     their = run(torch, f"v = {values}\nresult = {call}")[1]
     assert isinstance(their, tuple)
     assert run(reference, f"v = {values}\nresult = {call}")[1] == their
+
+
+def test_an_engine_function_without_a_node_name_is_named_as_torch_names_its_own(reference):
+    """The engine's array Function subclassed without ``node_name``: its node is ``<Class>Backward``, as the
+    node of a torch.autograd.Function of the same name (and its gradient is torch's)."""
+    def square(base):
+        class Square(base):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x
+
+            @staticmethod
+            def backward(ctx, grad):
+                x, = ctx.saved_tensors
+                return 2 * x * grad
+        return Square
+
+    outs = []
+    for lib, base in ((torch, torch.autograd.Function), (reference, reference.engine.Function)):
+        x = lib.tensor([1.0, -2.5], requires_grad=True)
+        y = square(base).apply(x)
+        y.sum().backward()
+        outs.append((type(y.grad_fn).__name__, y.tolist(), x.grad.tolist()))
+    assert outs[1] == outs[0]

@@ -2,4 +2,16 @@
 ``functional``."""
 
 from . import functional  # noqa: F401
-from .modules import Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh  # noqa: F401
+from .modules import (  # noqa: F401
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Linear,
+    Module,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)

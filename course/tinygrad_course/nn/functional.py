@@ -9,9 +9,10 @@ import warnings
 
 import numpy as np
 
-from ..compat import size_text
+from .. import more_ops
+from ..compat import TORCH_TYPE_NAMES, TWO_BOOL_SUBTRACTION, _promote, size_text
 from ..engine import Function, Softplus, _pair, accurately
-from ..more_ops import cross_entropy, log_softmax, nll_loss, softmax  # noqa: F401
+from ..more_ops import cross_entropy, nll_loss  # noqa: F401
 
 # -- activations --
 
@@ -22,6 +23,29 @@ def relu(input):
 
 def sigmoid(input):
     return input.sigmoid()
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return more_ops.softmax(_as(input, dtype), _implicit_dim("softmax", input) if dim is None else dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return more_ops.log_softmax(_as(input, dtype), _implicit_dim("log_softmax", input) if dim is None else dim)
+
+
+def _as(input, dtype):
+    return input if dtype is None else input.to(dtype)
+
+
+def _implicit_dim(name, input):
+    """torch's old guess at the class dim (0 for 0-, 1- and 3-d inputs, else 1), with its warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                  "an argument.", UserWarning, stacklevel=3)
+    return 0 if input.ndim in (0, 1, 3) else 1
+
+
+def tanh(input):
+    return input.tanh()
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -76,8 +100,15 @@ def _check_target_size(input, target, error):
                   "have the same size.", UserWarning, stacklevel=3)
 
 
+def _type_name(array):
+    return TORCH_TYPE_NAMES[array.dtype.name]
+
+
 def mse_loss(input, target, reduction="mean"):
     _check_target_size(input, target, error=False)
+    common = _promote(input._array.dtype, target._array.dtype)
+    if common.kind not in "fc":  # torch has no integer kernel for it
+        raise NotImplementedError(f'"mse_cpu" not implemented for \'{TORCH_TYPE_NAMES[common.name]}\'')
     input, target = _pair(input, target)
     return MseLoss.apply(input, target, reduction=_reduction(reduction))
 
@@ -117,8 +148,66 @@ class BinaryCrossEntropy(Function):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_target_size(input, target, error=True)
+    if target._array.dtype != input._array.dtype:  # torch converts neither (an int 0/1 target is refused)
+        raise RuntimeError(f"Found dtype {_type_name(target._array)} but expected {_type_name(input._array)}")
     weight = None if weight is None else np.broadcast_to(weight._array, input.shape).astype(input._array.dtype)
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=_reduction(reduction))
+
+
+def _log_sigmoid(x):
+    """log(sigmoid(x)) without overflow at large |x|, worked out in float64."""
+    x = x.astype(np.float64)
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """(1 - t) x - w log(sigmoid(x)), w = 1 + (pos_weight - 1) t (1 without a pos_weight): the loss of
+    ``sigmoid(x)`` against ``t``, stable for any x. As in torch, the result has the target's dtype
+    (torch writes it into ``1 - target`` in place)."""
+    node_name = "BinaryCrossEntropyWithLogitsBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, weight, pos_weight, reduction):
+        ctx.save_for_backward(input, target)
+        ctx.weight, ctx.pos_weight, ctx.reduction = weight, pos_weight, reduction
+        out = target.dtype
+        log_weight = 1 if pos_weight is None else (pos_weight - 1) * target.astype(np.float64) + 1
+        loss = ((1 - target).astype(np.float64) * input - log_weight * _log_sigmoid(input)).astype(out)
+        return _reduce(loss if weight is None else (loss * weight).astype(out), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        wide_x, wide_t = x.astype(np.float64), t.astype(np.float64)
+        sigmoid = 1 / (1 + np.exp(-wide_x))
+        if ctx.pos_weight is None:
+            d_input, d_target = sigmoid - wide_t, -wide_x
+        else:
+            weighted = ctx.pos_weight * wide_t
+            d_input = (1 + weighted - wide_t) * sigmoid - weighted
+            d_target = -wide_x - (ctx.pos_weight - 1) * _log_sigmoid(x)
+        d_input, d_target = d_input * grad, d_target * grad
+        if ctx.weight is not None:
+            d_input, d_target = d_input * ctx.weight, d_target * ctx.weight
+        if ctx.reduction == "mean":
+            d_input, d_target = d_input / x.size, d_target / x.size
+        return d_input.astype(x.dtype), d_target.astype(t.dtype)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({size_text(target.shape)}) must be the same as input size "
+                         f"({size_text(input.shape)})")
+    kind = target._array.dtype.kind
+    if kind == "b":
+        raise RuntimeError(TWO_BOOL_SUBTRACTION)
+    if kind != "f":  # torch computes in place in (1 - target): a float can't go back into an int tensor
+        common = _promote(input._array.dtype, target._array.dtype)
+        raise RuntimeError(f"result type {TORCH_TYPE_NAMES[common.name]} can't be cast to the desired output "
+                           f"type {_type_name(target._array)}")
+    weight, pos_weight = (None if w is None else np.broadcast_to(w._array, input.shape) for w in (weight, pos_weight))
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight=weight, pos_weight=pos_weight,
+                                              reduction=_reduction(reduction))
 
 
 from .modules import linear  # noqa: E402, F401  (with nn.Linear, whose forward it is)

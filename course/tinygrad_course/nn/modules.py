@@ -13,6 +13,7 @@ import numpy as np
 from .. import functions
 from ..compat import TORCH_TYPE_NAMES, check_matmul
 from ..engine import Function, Tensor
+from . import functional
 
 
 class Parameter(Tensor):
@@ -155,8 +156,28 @@ class Addmm(Function):
         return grad if need_bias else None, grad @ w.T if need_x else None, x.T @ grad if need_w else None
 
 
+# the C++ type names torch's matmul shows in its dtype refusal
+_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+                 "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _check_linear_dtypes(input, weight, bias):  # noqa: A002 - torch's name
+    """torch converts nothing in a linear layer: a float64 (or int) batch into a float32 layer is refused."""
+    weight_type = weight._array.dtype
+    if bias is None:
+        if input._array.dtype != weight_type:  # torch's matmul does the work, and words the refusal
+            raise RuntimeError("expected m1 and m2 to have the same dtype, but got: "
+                               f"{_C_TYPE_NAMES[input._array.dtype.name]} != {_C_TYPE_NAMES[weight_type.name]}")
+        return
+    for role, t in (("self", bias), ("mat1", input)):  # (torch checks the bias first)
+        if t._array.dtype != weight_type:
+            raise RuntimeError(f"{role} and mat2 must have the same dtype, but got "
+                               f"{TORCH_TYPE_NAMES[t._array.dtype.name]} and {TORCH_TYPE_NAMES[weight_type.name]}")
+
+
 def linear(input, weight, bias=None):  # noqa: A002 - torch's name
     """``input @ weight.T + bias`` over the last dim of ``input``."""
+    _check_linear_dtypes(input, weight, bias)
     if bias is None:
         return input.matmul(weight.t())
     rows = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
@@ -236,3 +257,40 @@ class Sigmoid(Module):
 class Tanh(Module):
     def forward(self, input):  # noqa: A002 - torch's name
         return input.tanh()
+
+
+# -- losses: modules holding the ``reduction`` (and ``weight``) of their functional form --
+
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+
+class MSELoss(_Loss):
+    def forward(self, input, target):  # noqa: A002 - torch's name
+        return functional.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_Loss):
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def forward(self, input, target):  # noqa: A002 - torch's name
+        return functional.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self.weight, self.pos_weight = weight, pos_weight
+
+    def forward(self, input, target):  # noqa: A002 - torch's name
+        return functional.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                           reduction=self.reduction, pos_weight=self.pos_weight)
+
+
+class CrossEntropyLoss(_Loss):
+    def forward(self, input, target):  # noqa: A002 - torch's name
+        return functional.cross_entropy(input, target, reduction=self.reduction)
