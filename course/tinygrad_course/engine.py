@@ -433,7 +433,8 @@ class Function:
             data = np.asarray(data)
         if not should_record(inputs):
             return Tensor._make(data) if not _inference_enabled else _made_in_inference(Tensor._make(data))
-        ctx.next_functions = tuple([(t._gradient_edge(), 0) for t in inputs])
+        # (a non-leaf's edge is its grad_fn: looked up here, the common case, without a call)
+        ctx.next_functions = tuple([(t.grad_fn or t._gradient_edge(), 0) for t in inputs])
         if ctx._saved and _inference_made:
             _refuse_inference_tensors(ctx, inputs)
         if ctx._saved:
