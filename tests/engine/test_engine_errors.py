@@ -15,9 +15,9 @@ import torch
 TRIGGERED = re.compile(r"\s*\(Triggered internally at .*\)\s*$", re.DOTALL)
 
 
-def outcome(lib, program):
-    """``(error or None, warnings, final values)`` of a program run with ``lib`` as ``lib``."""
-    namespace = {"lib": lib}
+def run_program(lib, program, **names):
+    """``(error or None, warnings, its namespace)`` of a program run with ``lib`` as ``lib`` and ``names`` set."""
+    namespace = {"lib": lib, **names}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -25,7 +25,12 @@ def outcome(lib, program):
             error = None
         except Exception as exc:
             error = (type(exc).__name__, TRIGGERED.sub("", str(exc)))
-    shown = [(w.category.__name__, TRIGGERED.sub("", str(w.message))) for w in caught]
+    return error, [(w.category.__name__, TRIGGERED.sub("", str(w.message))) for w in caught], namespace
+
+
+def outcome(lib, program):
+    """``(error or None, warnings, final values)`` of a program run with ``lib`` as ``lib``."""
+    error, shown, namespace = run_program(lib, program)
     result = namespace.get("result")
     return {"error": error, "warnings": shown, "result": None if result is None else repr(result)}
 

@@ -9,11 +9,9 @@ Each scenario is a small program over ``lib`` (torch or the engine) and some dra
 
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_engine_errors import TRIGGERED, run_program
 
 REPO = Path(__file__).resolve().parents[2]
-TRIGGERED = re.compile(r"\s*\(Triggered internally at .*\)\s*$", re.DOTALL)
 few = settings(max_examples=12, deadline=None)
 
 
@@ -48,15 +46,8 @@ def pop_values(described):
 
 def outcome(lib, program, data):
     """``{"error", "warnings", "result"}`` of ``program`` run with ``lib`` as ``lib`` and ``data``'s names."""
-    namespace = {"lib": lib, "np": np, **{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in data.items()}}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            exec(textwrap.dedent(program), namespace)
-            error = None
-        except Exception as exc:
-            error = (type(exc).__name__, TRIGGERED.sub("", str(exc)))
-    shown = [(w.category.__name__, TRIGGERED.sub("", str(w.message))) for w in caught]
+    names = {"np": np, **{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in data.items()}}
+    error, shown, namespace = run_program(lib, program, **names)
     return {"error": error, "warnings": shown, "result": describe(namespace.get("result"))}
 
 
