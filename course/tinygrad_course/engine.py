@@ -1002,7 +1002,8 @@ class AddScaled(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad, grad * ctx.alpha
+        grad_a, grad_b = Add.backward(ctx, grad)  # your Add.backward, then b's share scaled by alpha
+        return grad_a, grad_b * ctx.alpha
 
 
 def _check_alpha(dtype, alpha):

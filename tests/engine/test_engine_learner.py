@@ -274,3 +274,16 @@ def test_reciprocal_rule(learner):
     x = torch.tensor(values, requires_grad=True)
     expected, = torch.autograd.grad(torch.reciprocal(x), x, torch.tensor(upstream))
     np.testing.assert_allclose(node.apply(upstream)[0], expected.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("code", ["(x * 1).add_(x, alpha=0.5).sum().backward()",
+                                  "lib.sub(x * 1, x, alpha=2).sum().backward()",  # (x + (-2) * x)
+                                  "x.add(x, alpha=3).sum().backward()"])
+def test_add_with_alpha_needs_the_learners_own_rule(code, tmp_path, reference):
+    """``add``/``sub`` with ``alpha`` have a node of their own (one rounding, as torch's); its backward calls
+    the learner's Add.backward, so the released engine holds no second, working copy of that rule."""
+    run_driver(reference, code)
+    engine = only_open("add_backward", tmp_path)
+    with pytest.raises(NotImplementedError) as error_info:
+        run_driver(engine, code)
+    assert_names(error_info, engine, "add_backward")
