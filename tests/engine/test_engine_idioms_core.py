@@ -172,6 +172,8 @@ SETTER_PROGRAMS = {
     "requires_grad True on a non-leaf": "w = lib.tensor(a, requires_grad=True); y = w * 2; y.requires_grad = True",
     "requires_grad True on a result off the graph": "y = lib.tensor(a) * 2; y.requires_grad = True; result = y",
     "requires_grad set to 1": "w = lib.tensor(a); w.requires_grad = 1",
+    "a Parameter of an int tensor": "result = lib.nn.Parameter(lib.tensor(n))",
+    "a Parameter that does not require grad": "result = lib.nn.Parameter(lib.tensor(a), requires_grad=False)",
     "a leaf leaves the graph before backward": """
         w = lib.tensor(a, requires_grad=True); y = w * 2
         w.requires_grad = False

@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import functions
-from ..compat import TORCH_TYPE_NAMES, check_matmul
+from ..compat import ONLY_FLOAT_GRAD, TORCH_TYPE_NAMES, check_matmul
 from ..engine import Function, Tensor
 from . import functional
 
@@ -21,8 +21,10 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad=True):
         array = np.empty(0, np.float32) if data is None else data._array
-        self._array, self._grad, self.grad_fn, self._accumulator, self.requires_grad = array, None, None, None, False
-        self.requires_grad_(requires_grad)
+        if requires_grad and array.dtype.kind not in "fc":
+            raise RuntimeError(ONLY_FLOAT_GRAD)  # (torch's Parameter words it as torch.tensor(...) does)
+        self._array, self._grad, self.grad_fn, self._accumulator = array, None, None, None
+        self._requires_grad = bool(requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
