@@ -2,7 +2,9 @@
 
 - ``PIPELINE``: learners made from ``solutions/`` and the release, with or without engine exercises
   solved, test cells emptied or replaced, planted bugs. ``instructor/test_pipeline.py`` checks their
-  points cell by cell.
+  points cell by cell. The complete and the untouched learner also edit their test cells: nbgrader
+  restores them before it grades, so what is graded is still the complete or the untouched work (one
+  learner each where there were two, the same checks).
 - ``PARITY``: a small honest class (some notebooks left out). ``instructor/test_grade_course.py``
   grades the same submissions with our grader (in parallel, on Dask, into PostgreSQL) and compares
   gradebooks.
@@ -34,9 +36,19 @@ def exercises_of(notebook_names):
     return {ex for ex, (nb, _) in table.items() if nb[:-len(".ipynb")] in notebook_names}
 
 
-def _empty_test_cells(nb, replacement):
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+def locked_test_cells(nb):
+    return [cell for cell in nb.cells if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"]
+
+
+# What a learner may do to a test cell; nbgrader restores it either way (it is locked).
+EMPTIED, PASSING = "", "pass  # nothing to check"
+
+
+def _edit_test_cells(nb, replacements):
+    """The notebook's test cells, in turn, set to ``replacements`` (cycled); ``None`` leaves one as it is."""
+    for i, cell in enumerate(locked_test_cells(nb)):
+        replacement = replacements[i % len(replacements)]
+        if replacement is not None:
             cell.source = replacement
     return nb
 
@@ -51,12 +63,11 @@ PLANTED = {
                              "return grad + np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)"),
 }
 PIPELINE = {
-    "complete": dict(notebooks="solutions", solved="all"),
-    "untouched": dict(notebooks="release", solved=()),
+    # every other test cell emptied: restored, the tests pass on right answers
+    "complete": dict(notebooks="solutions", solved="all", edit=lambda nb: _edit_test_cells(nb, [EMPTIED, None])),
+    # every test cell emptied or made to pass: restored, they earn nothing for unwritten answers
+    "untouched": dict(notebooks="release", solved=(), edit=lambda nb: _edit_test_cells(nb, [EMPTIED, PASSING])),
     "first_two": dict(notebooks={nb: "solutions" for nb in FIRST_TWO}, solved=exercises_of(FIRST_TWO)),
-    "emptied_tests_complete": dict(notebooks="solutions", solved="all", edit=lambda nb: _empty_test_cells(nb, "")),
-    "passing_tests_untouched": dict(notebooks="release", solved=(),
-                                    edit=lambda nb: _empty_test_cells(nb, "pass  # nothing to check")),
     "planted_bugs": dict(notebooks="solutions", solved="all", planted=PLANTED),
 }
 
@@ -102,7 +113,7 @@ def autograde(released, folder):
     ``released`` under ``folder`` (the pipeline learners in two halves, the parity class), since one
     run grades its notebooks one after another. ``({student: their course root}, nbgrader's logs)``."""
     pipeline = list(PIPELINE.items())
-    batches = {"pipeline-a": dict(pipeline[:3]), "pipeline-b": dict(pipeline[3:]), "parity": None}
+    batches = {"pipeline-a": dict(pipeline[:2]), "pipeline-b": dict(pipeline[2:]), "parity": None}
     env = {**os.environ, "PYTHONPATH": str(course.REPO),  # stock kernels import the checks from the repo
            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
     roots, runs = {}, {}

@@ -30,12 +30,12 @@ def graded_cells(notebook_name):
 
 @pytest.fixture(scope="module")
 def gradebook(stock_graded):
-    """``({student: their gradebook}, nbgrader's log)``."""
+    """``({student: their gradebook}, nbgrader's log, {student: their course root})``."""
     roots, log = stock_graded
     with ExitStack() as opened:
         books = {root: opened.enter_context(Gradebook(f"sqlite:///{root / 'gradebook.db'}"))
                  for root in set(roots.values())}
-        yield {student: books[root] for student, root in roots.items()}, log
+        yield {student: books[root] for student, root in roots.items()}, log, roots
 
 
 def scores(gb, student, notebook):
@@ -44,13 +44,13 @@ def scores(gb, student, notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_reference_solutions_score_full_marks(gradebook, notebook):
-    gb, _ = gradebook
+    gb, *_ = gradebook
     assert scores(gb, "complete", notebook) == graded_cells(notebook)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_untouched_release_scores_zero_and_still_grades(gradebook, notebook):
-    gb, log = gradebook
+    gb, log, _ = gradebook
     assert set(scores(gb, "untouched", notebook).values()) == {0}
     assert gb["untouched"].find_submission_notebook(notebook, ASSIGNMENT, "untouched").needs_manual_grade is False
     assert not re.search(rf"{notebook}.*(Traceback|failed)", log)
@@ -58,22 +58,29 @@ def test_untouched_release_scores_zero_and_still_grades(gradebook, notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_learner_who_did_the_first_two_notebooks_gets_exactly_their_points(gradebook, notebook):
-    gb, _ = gradebook
+    gb, *_ = gradebook
     expected = graded_cells(notebook) if notebook in FIRST_TWO else dict.fromkeys(graded_cells(notebook), 0)
     assert scores(gb, "first_two", notebook) == expected
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_edited_test_cells_are_restored_and_earn_nothing(gradebook, notebook):
-    gb, _ = gradebook
-    # emptied tests are put back by nbgrader and then run: full marks only because the answers are right
-    assert scores(gb, "emptied_tests_complete", notebook) == graded_cells(notebook)
-    # tests replaced by `pass` are put back too: no points for unwritten answers
-    assert set(scores(gb, "passing_tests_untouched", notebook).values()) == {0}
+    gb, _, roots = gradebook
+    submitted = {student: stock_class.locked_test_cells(nbformat.read(
+        roots[student] / "submitted" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4))
+        for student in ("complete", "untouched")}
+    # the edits were submitted: an emptied test, and (untouched) one made to pass, where the notebook has two
+    assert submitted["complete"][0].source == stock_class.EMPTIED
+    assert [c.source for c in submitted["untouched"][:2]] == [stock_class.EMPTIED, stock_class.PASSING][
+        :len(submitted["untouched"])]
+    # nbgrader put the tests back and ran them: full marks only because the answers are right ...
+    assert scores(gb, "complete", notebook) == graded_cells(notebook)
+    # ... and nothing for unwritten answers, which an empty or `pass` test cell would have passed
+    assert set(scores(gb, "untouched", notebook).values()) == {0}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_planted_bugs_lose_points_on_their_own_cells_only(gradebook, notebook):
-    gb, _ = gradebook
+    gb, *_ = gradebook
     expected = {g: (0 if g in PLANTED else points) for g, points in graded_cells(notebook).items()}
     assert scores(gb, "planted_bugs", notebook) == expected
