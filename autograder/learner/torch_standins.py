@@ -220,7 +220,7 @@ def installed(engine, keep=None):
     return swap.swapped(engine, make(engine), keep)
 
 
-_HERE = _tensor.__code__.co_filename
+_HERE = guards._real(_tensor.__code__.co_filename, {})
 # code between a stand-in and torch: torch's own, the import machinery (torch imports modules of its own
 # on first use), installed libraries (sympy, which those modules use)
 _LIBRARIES = (guards._TORCH_DIR, "<frozen ", *guards._TRUSTED_ROOTS)
@@ -232,20 +232,23 @@ class Watch(guards.Watch):
     anyone else's -- learner code that a stand-in called back (a node's ``apply``) included."""
 
     def _event(self, frame, event, arg):
-        if self.offence is None and _stand_in_uses_torch(frame, event, arg):
+        if self.offence is None and _stand_in_uses_torch(frame, event, arg, self._real):
             return
         super()._event(frame, event, arg)
 
 
-def _stand_in_uses_torch(frame, event, arg):
+def _stand_in_uses_torch(frame, event, arg, known):
+    """Whether this call into torch was made by a stand-in. Files are compared where their bytes live
+    (``guards._real``, caching in ``known``), as ``guards.Watch`` compares them: a venv reached
+    through a symlink is still torch's."""
     if event == "call":
-        caller, into_torch = frame.f_back, frame.f_code.co_filename.startswith(guards._TORCH_DIR)
+        caller, into_torch = frame.f_back, guards._real(frame.f_code.co_filename, known).startswith(guards._TORCH_DIR)
     elif event == "c_call":
         caller, into_torch = frame, guards._is_torch_builtin(arg)
     else:
         return False
     while into_torch and caller is not None:
-        filename = caller.f_code.co_filename
+        filename = guards._real(caller.f_code.co_filename, known)
         if filename == _HERE:
             return True
         if not filename.startswith(_LIBRARIES):

@@ -42,6 +42,11 @@ def test_checks_run_from_a_venv_and_a_course_folder_behind_symlinks(tmp_path):
         from autograder.learner.engines import load_engine
         print("PREFIX", sys.prefix)
         check("pow_backward")  # the engine in ./tinygrad_course: the reference
+        import tinygrad_course as tg
+        def predict(w, b, xs):  # an answer checked with torch's stand-ins in the engine's units
+            with tg.no_grad():
+                return tg.sigmoid(w * (xs if isinstance(xs, tg.Tensor) else tg.tensor(xs)) + b)
+        check("no_grad_inference", predict)
         try:
             check("pow_backward", engine=load_engine({str(tmp_path / "home" / "delegating")!r}, "delegating"))
         except AssertionError as failure:
@@ -58,6 +63,7 @@ def test_checks_run_from_a_venv_and_a_course_folder_behind_symlinks(tmp_path):
     out = done.stdout
     assert f"PREFIX {tmp_path / 'venv'}" in out, (out, done.stderr)  # the venv really is reached via the link
     assert "pow_backward: " in out and "cases agree with torch.autograd" in out, (out, done.stderr)
+    assert "no_grad_inference: 3 cases agree" in out, (out, done.stderr)  # the stand-ins' torch is allowed
     assert "DELEGATION CAUGHT" in out and "torch (" in out.split("DELEGATION CAUGHT")[1], out
     assert "TAMPERING CAUGHT" in out and "numpy.allclose" in out.split("TAMPERING CAUGHT")[1], out
 
