@@ -2,9 +2,9 @@
 
 - ``PIPELINE``: learners made from ``solutions/`` and the release, with or without engine exercises
   solved, test cells emptied or replaced, planted bugs. ``instructor/test_pipeline.py`` checks their
-  points cell by cell. The complete and the untouched learner also edit their test cells: nbgrader
-  restores them before it grades, so what is graded is still the complete or the untouched work (one
-  learner each where there were two, the same checks).
+  points cell by cell. Two of them also edit their test cells: nbgrader restores them before it
+  grades, so what is graded is still their work (the untouched notebooks are those of the learner
+  who did the first two; three learners where there were six, the same checks).
 - ``PARITY``: a small honest class (some notebooks left out). ``instructor/test_grade_course.py``
   grades the same submissions with our grader (in parallel, on Dask, into PostgreSQL) and compares
   gradebooks.
@@ -63,11 +63,12 @@ PLANTED = {
                              "return grad + np.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)"),
 }
 PIPELINE = {
-    # every other test cell emptied: restored, the tests pass on right answers
+    # every notebook done; every other test cell emptied: restored, the tests pass on right answers
     "complete": dict(notebooks="solutions", solved="all", edit=lambda nb: _edit_test_cells(nb, [EMPTIED, None])),
-    # every test cell emptied or made to pass: restored, they earn nothing for unwritten answers
-    "untouched": dict(notebooks="release", solved=(), edit=lambda nb: _edit_test_cells(nb, [EMPTIED, PASSING])),
-    "first_two": dict(notebooks={nb: "solutions" for nb in FIRST_TWO}, solved=exercises_of(FIRST_TWO)),
+    # the first two notebooks done, the others untouched; every test cell emptied or made to pass:
+    # restored, they earn nothing for unwritten answers
+    "first_two": dict(notebooks={nb: "solutions" for nb in FIRST_TWO}, solved=exercises_of(FIRST_TWO),
+                      edit=lambda nb: _edit_test_cells(nb, [EMPTIED, PASSING])),
     "planted_bugs": dict(notebooks="solutions", solved="all", planted=PLANTED),
 }
 

@@ -48,11 +48,14 @@ def test_reference_solutions_score_full_marks(gradebook, notebook):
     assert scores(gb, "complete", notebook) == graded_cells(notebook)
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
+UNTOUCHED = [notebook for notebook in NOTEBOOKS if notebook not in FIRST_TWO]  # by the first_two learner
+
+
+@pytest.mark.parametrize("notebook", UNTOUCHED)
 def test_untouched_release_scores_zero_and_still_grades(gradebook, notebook):
     gb, log, _ = gradebook
-    assert set(scores(gb, "untouched", notebook).values()) == {0}
-    assert gb["untouched"].find_submission_notebook(notebook, ASSIGNMENT, "untouched").needs_manual_grade is False
+    assert set(scores(gb, "first_two", notebook).values()) == {0}
+    assert gb["first_two"].find_submission_notebook(notebook, ASSIGNMENT, "first_two").needs_manual_grade is False
     assert not re.search(rf"{notebook}.*(Traceback|failed)", log)
 
 
@@ -68,15 +71,16 @@ def test_edited_test_cells_are_restored_and_earn_nothing(gradebook, notebook):
     gb, _, roots = gradebook
     submitted = {student: stock_class.locked_test_cells(nbformat.read(
         roots[student] / "submitted" / student / ASSIGNMENT / f"{notebook}.ipynb", as_version=4))
-        for student in ("complete", "untouched")}
-    # the edits were submitted: an emptied test, and (untouched) one made to pass, where the notebook has two
+        for student in ("complete", "first_two")}
+    # the edits were submitted: an emptied test, and (first_two) one made to pass, where the notebook has two
     assert submitted["complete"][0].source == stock_class.EMPTIED
-    assert [c.source for c in submitted["untouched"][:2]] == [stock_class.EMPTIED, stock_class.PASSING][
-        :len(submitted["untouched"])]
+    assert [c.source for c in submitted["first_two"][:2]] == [stock_class.EMPTIED, stock_class.PASSING][
+        :len(submitted["first_two"])]
     # nbgrader put the tests back and ran them: full marks only because the answers are right ...
     assert scores(gb, "complete", notebook) == graded_cells(notebook)
     # ... and nothing for unwritten answers, which an empty or `pass` test cell would have passed
-    assert set(scores(gb, "untouched", notebook).values()) == {0}
+    if notebook in UNTOUCHED:
+        assert set(scores(gb, "first_two", notebook).values()) == {0}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
