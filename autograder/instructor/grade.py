@@ -61,7 +61,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.instructor import insight, sandbox
+from autograder.instructor import insight, judge, sandbox
 from autograder.instructor.grading import book, bundle, collect
 from autograder.instructor.grading.submission import grade_submission
 from autograder.instructor.settings import (  # noqa: F401 - CourseRootError: raised through here
@@ -237,11 +237,12 @@ class _Done:
 def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url=None, students=None,
                 regrade=False, zip_file=None, zip_regexp=collect.DEFAULT_ZIP_REGEXP, csv_path=None,
                 feedback=True, sandbox_mode="bwrap", cell_timeout=None, notebook_timeout=900, interrupt_grace=5,
-                limits=None, scratch=None, progress=True, log=print):
+                check_timeout=judge.REQUEST_TIMEOUT, limits=None, scratch=None, progress=True, log=print):
     """Grade every submission in ``<course root>/submitted/``; ``course_root`` defaults to the
     current folder, which must then be an nbgrader course root (``CourseRootError`` if not).
     ``sandbox_mode``: ``bwrap`` (``sandbox.SandboxUnavailable``, before anything is read or run,
-    where bubblewrap does not work) or ``unconfined`` (learner code with the grader's rights)."""
+    where bubblewrap does not work) or ``unconfined`` (learner code with the grader's rights).
+    ``check_timeout``: seconds the judge gives the learner's code on one of its inputs."""
     started = time.monotonic()
     mode, sandbox_words = sandbox.resolve(sandbox_mode)  # first: fail closed before touching anything
     if mode == "bwrap":
@@ -259,7 +260,7 @@ def grade_class(assignment, course_root=None, *, workers=None, dask=None, db_url
         log(f"copied assignment {assignment} from {default_db} into {db_url}")
     settings = {"sandbox": mode, "feedback": feedback, "cell_timeout": cell_timeout,
                 "notebook_timeout": notebook_timeout, "interrupt_grace": interrupt_grace,
-                "cell_output_limit": 2_000_000,
+                "check_timeout": check_timeout, "cell_output_limit": 2_000_000,
                 "limits": (limits or sandbox.Limits()).asdict(), "scratch": scratch}
     summary = Summary(sandbox=sandbox_words, unconfined=mode == "unconfined", assignment=assignment,
                       course_root=str(course_root))
@@ -428,6 +429,9 @@ def main(argv=None):
     parser.add_argument("--notebook-timeout", type=int, default=900, metavar="S",
                         help="seconds one notebook may take in all; past it the notebook scores what it had "
                              "(default: %(default)s)")
+    parser.add_argument("--check-timeout", type=float, default=judge.REQUEST_TIMEOUT, metavar="S",
+                        help="seconds the judge lets the learner's code run on one of its inputs before that "
+                             "exercise fails as not finishing (default: %(default)g)")
     parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, metavar="MB",
                         help="memory each learner kernel may hold (default: %(default)s)")
     parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds, metavar="S",
@@ -461,6 +465,7 @@ def main(argv=None):
             db_url=args.db_url, students=args.students, regrade=args.regrade, zip_file=args.zip_file,
             zip_regexp=args.zip_regexp, csv_path=args.csv_path, feedback=args.feedback,
             sandbox_mode=mode, cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+            check_timeout=args.check_timeout,
             limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds), scratch=args.scratch,
             progress=args.progress)
     except KeyboardInterrupt:  # a second Ctrl-C, while the tables were being written

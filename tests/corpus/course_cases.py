@@ -238,6 +238,10 @@ for _ in range(100):
 # folder only (passed in; no link followed out of it; nothing done unless it is a course root), so
 # even a broken sandbox costs nothing outside the test's own folder. The token in its command
 # line lets a test look for it.
+# The judge's limit for learner code on one input, in this class (`grade_class(check_timeout=...)`; the
+# grader's default is 20 s). Not much shorter: a notebook-11 answer's first input also waits for its
+# worker to import torch and run the notebook's cells, on a machine as loaded as CI's.
+CHECK_TIMEOUT = 15
 LINGER_TOKEN = f"ag-corpus-lingerer-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 LINGER_MARK = "LINGERED-HERE"
 LINGERER = """
@@ -560,7 +564,7 @@ def cases():
                  "hoard = []\nwhile True:\n    hoard.append(bytearray(100 * 2**20))\n"))),
         # the kernel interrupts the cell; the judge, running the same answer, stops its worker
         Case("endless-loop", "the dy_dx answer cell never ends", NB1_UNITS,
-             ["interrupted", ("manual_dy_dx failed", "did not finish")],
+             ["interrupted", ("manual_dy_dx failed", f"did not finish within {CHECK_TIMEOUT} s")],
              submit=dict(nb1_solved, answers=[], edit=_set(NB1, "manual_dy_dx_answer", "while True:\n    pass\n"))),
         Case("huge-output", "prints 100 MB before a correct answer", NB1_UNITS + NB1_ANSWERS,
              submit=dict(nb1_solved, edit=_set(NB1, "manual_dy_dx_answer", (

@@ -38,7 +38,8 @@ def corpus_graded(released_course, tmp_path_factory, cluster, bystanders):
     cases = course_cases.cases()
     for case in cases:
         course.submit(root, case.student, **case.submit)
-    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, progress=False, cell_timeout=10)
+    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, progress=False, cell_timeout=10,
+                          check_timeout=course_cases.CHECK_TIMEOUT)
     with open(summary.csv) as table:
         rows = {row["student_id"]: row for row in csv.DictReader(table)}
     return root, {c.student: c for c in cases}, summary, rows, course.points(root)

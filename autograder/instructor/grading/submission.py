@@ -445,7 +445,8 @@ def _judge(bundle, job, scratch, autograded, submitted, graded, allowed):
     return judge.judge(exercises, engine_folder, notebooks, secret=bundle["secret"],
                        digest=judge.work_digest(job["files"]),
                        sandbox=mode, memory_mb=limits["memory_mb"],
-                       cpu_seconds=min(limits["cpu_seconds"], 300), scratch=str(scratch))
+                       cpu_seconds=min(limits["cpu_seconds"], 300), scratch=str(scratch),
+                       timeout=bundle["settings"].get("check_timeout", judge.REQUEST_TIMEOUT))
 
 
 def apply_judgement(db_url, assignment, student, course_id, judged, outcomes):
