@@ -6,6 +6,7 @@ Not part of the course: engine.py imports these so that its own code stays about
 
 import math
 import re
+import warnings
 
 import numpy as np
 
@@ -209,6 +210,24 @@ def check_index(index):
                              "valid indices (got float)")
         if isinstance(part, np.ndarray) and part.dtype.kind == "f":
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+
+
+BYTE_INDEX = "indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool instead."
+
+
+def bytes_as_masks(index, fill=False):
+    """torch takes a uint8 tensor in an index as a bool mask (numpy would take its 0s and 1s as positions),
+    and warns that this is deprecated; ``fill``: for ``t[index] = number``, which torch does with
+    ``masked_fill_``, and which refuses it."""
+    parts = [getattr(part, "_array", part) for part in (index if isinstance(index, tuple) else (index,))]
+    if not any(isinstance(part, np.ndarray) and part.dtype == np.uint8 for part in parts):
+        return index
+    if fill:
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
+    warnings.warn(BYTE_INDEX, UserWarning, stacklevel=4)
+    parts = tuple(part.astype(bool) if isinstance(part, np.ndarray) and part.dtype == np.uint8 else part
+                  for part in parts)
+    return parts if isinstance(index, tuple) else parts[0]
 
 
 _NUMPY_INDEX_ERRORS = [  # numpy's IndexError texts, and torch's for the same mistakes

@@ -930,14 +930,17 @@ class Index(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        ctx.shape, ctx.index = x.shape, index
-        out = x[index]
+        ctx.shape, ctx.index = x.shape, compat.bytes_as_masks(index)
+        ctx.bytes = ctx.index is not index  # torch warns of a uint8 mask again in backward
+        out = x[ctx.index]
         if type(out) is not np.ndarray:  # numpy gives one number as a copy; torch's x[0] is a view, as this is
             out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
         return out
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.bytes:
+            warnings.warn(compat.BYTE_INDEX, UserWarning, stacklevel=2)
         full = np.zeros(ctx.shape, dtype=grad.dtype)
         np.add.at(full, ctx.index, grad)
         return full

@@ -1101,6 +1101,7 @@ def setitem(self, index, value):
     """Writes into this tensor's own memory (so its views and its ``detach()`` see the change), and
     counts as an in-place change of that memory (``_version``)."""
     index = index._array if isinstance(index, Tensor) else index
+    index = compat.bytes_as_masks(index, fill=not isinstance(value, Tensor) or value._array.size == 1)
     if self.requires_grad and self.is_leaf and is_grad_enabled():
         raise RuntimeError(_LEAF_VIEW_IN_PLACE)
     value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self._array.dtype))

@@ -263,6 +263,32 @@ def test_indexing_errors_like_torch(reference, name, v):
     assert_like_torch(reference, INDEX_PROGRAMS[name], v=v)
 
 
+# -- indexing by a mask: bool, and uint8 (torch's deprecated spelling of a bool mask) ------------------
+
+MASK_PROGRAMS = {
+    "a bool mask, values and gradient": """
+        x = lib.tensor(v, requires_grad=True); y = x[lib.tensor(keep)]; (y * y).sum().backward()
+        result = (y, x.grad)""",
+    "a uint8 mask, values and gradient": """
+        x = lib.tensor(v, requires_grad=True); y = x[lib.tensor(keep).to(lib.uint8)]; (y * y).sum().backward()
+        result = (y, x.grad)""",
+    "a uint8 mask of rows of a matrix": "result = lib.tensor(v).reshape(-1, 1)[lib.tensor(keep).to(lib.uint8)]",
+    "a uint8 mask of columns": "result = lib.tensor(v).reshape(1, -1)[:, lib.tensor(keep).to(lib.uint8)]",
+    "a uint8 mask set to a number (masked_fill_ refuses it)": """
+        x = lib.tensor(v); x[lib.tensor(keep).to(lib.uint8)] = 5; result = x""",
+    "a uint8 mask set to a tensor": """
+        x = lib.tensor(v); m = lib.tensor(keep).to(lib.uint8); x[m] = lib.ones(int(m.sum())) * 7; result = x""",
+}
+
+
+@pytest.mark.parametrize("name", MASK_PROGRAMS)
+@few
+@given(v=hnp.arrays(np.float32, st.integers(1, 5), elements=st.floats(-4, 4, width=32)), data=st.data())
+def test_mask_indexing_like_torch(reference, name, v, data):
+    keep = data.draw(hnp.arrays(np.bool_, v.shape))
+    assert_like_torch(reference, MASK_PROGRAMS[name], v=v, keep=keep)
+
+
 # -- B3/B12: bitwise operators, // and % -----------------------------------------------------------
 
 OPERATOR_PROGRAMS = [
