@@ -388,6 +388,20 @@ def missing_packages(serial=False, db_url=None):
     return [package for module, package in needed if importlib.util.find_spec(module) is None]
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` above zero (a limit of 0 s or 0 workers means nothing)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m autograder.instructor.grade", description=__doc__.split("\n")[0],
@@ -402,7 +416,7 @@ def main(argv=None):
                         help="how zip_collect reads a student id and file name from each name in the zip "
                              "(default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, metavar="N",
+    where.add_argument("--workers", type=_positive(int), metavar="N",
                        help="submissions graded at once on this machine (default: one per core)")
     where.add_argument("--dask", metavar="ADDRESS",
                        help="grade on a Dask cluster: 'local' or a scheduler address such as tcp://host:8786")
@@ -424,17 +438,17 @@ def main(argv=None):
                              "change your files and reach the network); only for submissions you trust. "
                              "Without this option grading needs a working bubblewrap and refuses otherwise")
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)  # gone: said so below, not silently ignored
-    parser.add_argument("--cell-timeout", type=int, metavar="S",
+    parser.add_argument("--cell-timeout", type=_positive(int), metavar="S",
                         help="seconds one cell may run before it is interrupted (default: nbgrader's setting)")
-    parser.add_argument("--notebook-timeout", type=int, default=900, metavar="S",
+    parser.add_argument("--notebook-timeout", type=_positive(int), default=900, metavar="S",
                         help="seconds one notebook may take in all; past it the notebook scores what it had "
                              "(default: %(default)s)")
-    parser.add_argument("--check-timeout", type=float, default=judge.REQUEST_TIMEOUT, metavar="S",
+    parser.add_argument("--check-timeout", type=_positive(float), default=judge.REQUEST_TIMEOUT, metavar="S",
                         help="seconds the judge lets the learner's code run on one of its inputs before that "
                              "exercise fails as not finishing (default: %(default)g)")
-    parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb, metavar="MB",
+    parser.add_argument("--memory-mb", type=_positive(int), default=sandbox.Limits.memory_mb, metavar="MB",
                         help="memory each learner kernel may hold (default: %(default)s)")
-    parser.add_argument("--cpu-seconds", type=int, default=sandbox.Limits.cpu_seconds, metavar="S",
+    parser.add_argument("--cpu-seconds", type=_positive(int), default=sandbox.Limits.cpu_seconds, metavar="S",
                         help="CPU seconds each learner kernel may use (default: %(default)s)")
     parser.add_argument("--scratch", metavar="DIR",
                         help="where the per-submission scratch course roots go (default: a temporary folder)")

@@ -231,6 +231,11 @@ for _ in range(100):
     os.write(1, chunk)
 """
 
+# The judge's limit for learner code on one input, in this class (`grade_class(check_timeout=...)`; the
+# grader's default is 20 s). Not much shorter: a notebook-11 answer's first input also waits for its
+# worker to import torch and run the notebook's cells, on a machine as loaded as CI's.
+CHECK_TIMEOUT = 15
+
 # A process that outlives the code that started it (double fork, own session) and then, for
 # minutes, writes into everything it finds in its arena -- the course root being graded, which
 # holds the gradebook, the grades, the ledger, the reports and every notebook -- appending to files
@@ -238,10 +243,6 @@ for _ in range(100):
 # folder only (passed in; no link followed out of it; nothing done unless it is a course root), so
 # even a broken sandbox costs nothing outside the test's own folder. The token in its command
 # line lets a test look for it.
-# The judge's limit for learner code on one input, in this class (`grade_class(check_timeout=...)`; the
-# grader's default is 20 s). Not much shorter: a notebook-11 answer's first input also waits for its
-# worker to import torch and run the notebook's cells, on a machine as loaded as CI's.
-CHECK_TIMEOUT = 15
 LINGER_TOKEN = f"ag-corpus-lingerer-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 LINGER_MARK = "LINGERED-HERE"
 LINGERER = """

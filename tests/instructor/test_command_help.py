@@ -42,3 +42,28 @@ def test_grading_without_the_instructor_extra_says_what_to_install(monkeypatch, 
     said = capsys.readouterr().err
     assert "dask[distributed]" in said and "pip install -e '.[instructor]'" in said
     assert grade.missing_packages(serial=True) == [], "--serial grades without Dask"
+
+
+@pytest.mark.parametrize("option", ["--workers", "--cell-timeout", "--notebook-timeout", "--check-timeout",
+                                    "--memory-mb", "--cpu-seconds"])
+@pytest.mark.parametrize("value", ["0", "-5", "soon"])
+def test_limits_below_one_are_refused_with_the_option_named(option, value, capsys, tmp_path):
+    (tmp_path / "nbgrader_config.py").write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        grade.main(["autodiff", "--course-root", str(tmp_path), option, value])
+    said = capsys.readouterr().err
+    assert exit_.value.code == 2 and option in said and ("above 0" in said or "not a number" in said), said
+
+
+def test_a_positive_limit_is_taken_as_a_number(monkeypatch, tmp_path):
+    def stop_before_grading(*args, **kwargs):
+        raise _Built(kwargs)
+
+    monkeypatch.setattr(grade, "grade_class", stop_before_grading)
+    monkeypatch.setattr(grade.sandbox, "resolve", lambda mode: None)
+    monkeypatch.setattr(grade, "missing_packages", lambda **kwargs: [])
+    (tmp_path / "nbgrader_config.py").write_text("")
+    with pytest.raises(_Built) as built:
+        grade.main(["autodiff", "--course-root", str(tmp_path), "--check-timeout", "2.5", "--workers", "3"])
+    taken = built.value.parser  # the keyword arguments grade_class was given
+    assert taken["check_timeout"] == 2.5 and taken["workers"] == 3

@@ -1,8 +1,8 @@
 """Class grading on the real course against stock nbgrader: a small honest class
-(``stock_class.PARITY``) is graded by stock ``nbgrader autograde`` (in the session's stock runs), by
-ours in parallel, and by ours on a Dask LocalCluster with the gradebook in a real PostgreSQL server
-this module starts: all three gradebooks must hold the same grades and comments.
-(The hostile class is graded in ``test_grade_corpus``.)
+(``stock_class.PARITY``) is graded by stock ``nbgrader autograde`` (in the session's stock runs) and
+by ours, on the session's Dask LocalCluster with the gradebook in a real PostgreSQL server this
+module starts: both gradebooks must hold the same grades and comments. (Ours into a sqlite
+gradebook: the hostile class in ``test_grade_corpus`` and the tiny course in ``test_grade_tiny``.)
 """
 
 import csv
@@ -60,13 +60,6 @@ def stock_grades(stock_graded):
     earned = {key: value for key, value in grades.items() if len(key) == 3 and value[0]}
     assert earned and len(earned) < sum(len(key) == 3 for key in grades)  # some points, not all
     return grades
-
-
-def test_parallel_grades_equal_stock_nbgrader(released, tmp_path, stock_grades, cluster):
-    root = _honest_class(released, tmp_path / "course")
-    summary = grade_class(course.ASSIGNMENT, root, dask=cluster, progress=False, feedback=False)
-    assert summary.failed == {}
-    assert _saved(f"sqlite:///{root}/gradebook.db") == stock_grades
 
 
 # ---------------------------------------------------------------- Dask + PostgreSQL
