@@ -7,14 +7,15 @@ import subprocess
 import textwrap
 import venv
 
-# Runs inside a Binder venv: execute each notebook cell by cell, stop at the first error. Shared by
-# notebooks/test_binder.py (this repository) and instructor/test_publish.py (the published one).
+# Runs inside a Binder venv: execute each notebook (of a course folder; argv[2]: a glob of which, by
+# default all) cell by cell, stop at the first error. Shared by notebooks/test_binder.py (this
+# repository) and instructor/test_publish.py (the published one).
 RUN_UNTIL_FIRST_ERROR = textwrap.dedent("""
     import json, sys, nbclient, nbformat
     from pathlib import Path
     course = Path(sys.argv[1])
     report = {}
-    for path in sorted(course.glob("*.ipynb")):
+    for path in sorted(course.glob(sys.argv[2] if len(sys.argv) > 2 else "*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                                          resources={"metadata": {"path": str(course)}})
@@ -45,7 +46,9 @@ class BinderVenv:
         self.bin_dir = env_dir / "bin"
         self.environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of the test run leaks in
         self.environ.update(PATH=f"{self.bin_dir}:{self.environ['PATH']}", VIRTUAL_ENV=str(env_dir))
-        self._run([str(self.bin_dir / "pip"), "install", "-q", "--retries", "1", "--timeout", "15",
+        # --no-compile: Binder's image byte-compiles every module; here only those imported get compiled,
+        # when they are (torch and JupyterLab are thousands of files: about half a minute of CPU)
+        self._run([str(self.bin_dir / "pip"), "install", "-q", "--no-compile", "--retries", "1", "--timeout", "15",
                    "-r", str(requirements)], cwd=env_dir)
         self.baseline = self._installed()
 

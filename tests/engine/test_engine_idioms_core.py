@@ -309,6 +309,9 @@ OPERATOR_PROGRAMS = [
 @few
 @given(a=floats, data=st.data())
 def test_bitwise_floor_division_and_remainder(reference, expression, a, data):
+    # a number divided by a subnormal overflows float32; torch's remainder then gives nan in its vector
+    # lanes and the exact remainder in its loop's tail (which: the machine's vector width)
+    a = np.where(np.abs(a) < 1e-30, np.float32(0), a)
     same = hnp.arrays(np.int64, a.shape, elements=st.integers(-6, 6))
     n, k = data.draw(same), data.draw(same.map(lambda k: np.where(k == 0, 3, k)))
     b = data.draw(hnp.arrays(np.float32, a.shape, elements=st.sampled_from([-3.0, -0.5, 0.5, 2.0, 0.0])))

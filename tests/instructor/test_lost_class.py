@@ -71,7 +71,7 @@ def postgres_url():
 
 
 def test_a_new_gradebook_gets_the_whole_class(tmp_path, postgres_url):
-    students = ["ann", "bob", "cy"]
+    students = ["ann", "bob"]
     root = _class(tmp_path, students)
     sqlite = f"sqlite:///{root}/gradebook.db"
     first = grade_class(tiny.ASSIGNMENT, root, workers=0, **FAST)
@@ -181,7 +181,7 @@ def test_a_worker_that_keeps_dying_fails_only_its_learner(tmp_path, scratch, mon
 # ---------------------------------------------------------------- Ctrl-C
 
 def test_ctrl_c_stops_cleanly_keeps_what_is_graded_and_resumes(tmp_path, scratch):
-    students = ["ann", "bob", "cy", "dee", "eve"]
+    students = ["ann", "bob", "cy"]
     root = _class(tmp_path, students)
     command = [sys.executable, "-m", "autograder.instructor.grade", tiny.ASSIGNMENT, "--workers", "1", "--no-progress",
                "--no-feedback", "--scratch", str(scratch)]
@@ -201,7 +201,7 @@ def test_ctrl_c_stops_cleanly_keeps_what_is_graded_and_resumes(tmp_path, scratch
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, (out, err)
     assert "interrupted (Ctrl-C)" in out and "run the same command again" in out, out
     graded = _scores(f"sqlite:///{root}/gradebook.db")
-    assert graded and set(graded) <= set(students)
+    assert graded and set(graded) < set(students)  # stopped after the first, one at a time: some are left
     assert _csv_learners(root / "grades-tiny.csv") == sorted(graded)  # the table covers what is there
     assert list(scratch.iterdir()) == []
     resumed = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
