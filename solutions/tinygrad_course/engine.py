@@ -1451,9 +1451,6 @@ class Tensor:
     def mul_(self, other):
         return self._in_place(self * other)
 
-    def div_(self, other):
-        return self._in_place(self / other)
-
     def copy_(self, src):
         """``src``'s values (broadcast to this shape, cast to this dtype) written into this tensor's memory."""
         src = src if isinstance(src, Tensor) else Tensor._make(np.asarray(src, self._array.dtype))

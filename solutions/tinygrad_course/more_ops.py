@@ -1168,8 +1168,48 @@ def mul(input, other):  # noqa: A002 - torch's name
     return input * other
 
 
-def div(input, other):  # noqa: A002 - torch's name
-    return input / other
+class DivRounded(Function):
+    """``div(a, b, rounding_mode='trunc' | 'floor')``: a step function, so torch's derivative is 0 (for
+    both inputs, wherever it is defined)."""
+    node_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        ctx.shapes = a.shape, b.shape
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # x / 0 is inf or nan, as in torch
+            if mode == "floor":
+                return np.floor_divide(a, b)  # numpy's rounding is torch's (a floored fmod quotient)
+            if a.dtype.kind == "f" or b.dtype.kind == "f":
+                return np.trunc(a / b).astype(np.result_type(a, b))
+            quotient = np.floor_divide(a, b)  # integers: floor, then one up where it rounded away from 0
+            return quotient + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(np.zeros(shape, grad.dtype) for shape in ctx.shapes)
+
+
+def div(input, other, *, rounding_mode=None):  # noqa: A002 - torch's name
+    if rounding_mode is None:
+        return input / other
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    reflected = not isinstance(input, Tensor)  # torch.div(7, x, ...): a number first
+    x, number = (other, input) if reflected else (input, other)
+    if not isinstance(number, Tensor | bool | int | float):
+        raise TypeError(f"div(): argument 'other' must be Tensor, not {type(number).__name__}")
+    a, b = _pair(x, number)
+    top, bottom = (b, a) if reflected else (a, b)
+    if top._array.dtype == np.bool_:
+        raise compat.not_implemented(f"div_{rounding_mode}_cpu", top._array.dtype)
+    if bottom._array.dtype.kind != "f" and not bottom._array.all():
+        raise RuntimeError("ZeroDivisionError")
+    return DivRounded.apply(top, bottom, mode=rounding_mode)
+
+
+def div_(self, other, *, rounding_mode=None):
+    return self._in_place(div(self, other, rounding_mode=rounding_mode))
 
 
 def neg(input):  # noqa: A002 - torch's name
@@ -1199,6 +1239,7 @@ any, all = _truth(np.any), _truth(np.all)  # noqa: A001 - torch's names
 
 
 Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.neg, Tensor.square = add, sub, mul, div, neg, square
+Tensor.div_ = div_
 Tensor.sign, Tensor.isnan, Tensor.any, Tensor.all = sign, isnan, any, all
 Tensor.cpu = lambda self: self  # (the only device here)
 Tensor.contiguous = lambda self, memory_format=None: self

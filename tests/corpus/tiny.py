@@ -5,10 +5,12 @@ in a small ``tinygrad_course/engine.py`` the learner edits (kept by ``exclude_ov
 like the real course). Fast to grade, so the grading machinery is tested without torch.
 """
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -63,8 +65,22 @@ def tool_env():
     return env
 
 
+_built = None  # this process's one build, which build_course copies
+
+
 def build_course(root):
-    """A course root with source/, release/ and gradebook.db for assignment ``tiny``."""
+    """A course root with source/, release/ and gradebook.db for assignment ``tiny``: a copy of one
+    build per test process (``nbgrader generate_assignment`` takes seconds; a copy, milliseconds)."""
+    global _built
+    if _built is None:
+        template = Path(tempfile.mkdtemp(prefix="tiny-course-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        _built = _build(template / "course")
+    shutil.copytree(_built, root)
+    return Path(root)
+
+
+def _build(root):
     root = Path(root)
     source = root / "source" / ASSIGNMENT
     (source / "tinygrad_course").mkdir(parents=True)

@@ -406,3 +406,38 @@ SILENT_PROGRAMS = {
 @given(z=hnp.arrays(np.float32, st.integers(1, 4), elements=st.sampled_from([0.0, 1.0, 2.5])))
 def test_silent_like_torch(reference, name, z):
     assert_like_torch(reference, "import warnings\n" + textwrap.dedent(SILENT_PROGRAMS[name]), ulps=True, z=z)
+
+
+# -- div with rounding_mode ---------------------------------------------------------------------------
+
+ROUNDED_DIVISION_PROGRAMS = [
+    # values, zero gradients for both inputs (a step function), torch's node name; x / 0 gives inf or nan
+    "x = lib.tensor(a, requires_grad=True); y = lib.tensor(b, requires_grad=True)\n"
+    "z = lib.div(x, y, rounding_mode=mode); z.backward(lib.ones_like(z))\n"
+    "result = (z, x.grad, y.grad, z.grad_fn.name())",
+    "x = lib.tensor(a, requires_grad=True); z = x.div(2, rounding_mode=mode)\n"
+    "result = (z, [f is None for f, _ in z.grad_fn.next_functions])",
+    "result = lib.div(lib.tensor(n), lib.tensor(k), rounding_mode=mode)",  # integers stay integers
+    "result = lib.tensor(n).div(2.5, rounding_mode=mode)",
+    "result = lib.div(7, lib.tensor(k), rounding_mode=mode)",
+    "result = lib.div(7.5, lib.tensor(a), rounding_mode=mode)",
+    "x = lib.tensor(n); x.div_(3, rounding_mode=mode); result = x",
+    "x = lib.tensor(a); x.div_(lib.tensor(b), rounding_mode=mode); result = x",
+    # torch's refusals: an integer divided by 0, a bool, a mode it does not know, true division in place on integers
+    "result = lib.tensor(n).div(0, rounding_mode=mode)",
+    "result = lib.tensor([True]).div(lib.tensor([True]), rounding_mode=mode)",
+    "result = lib.tensor(a).div(2, rounding_mode='round')",
+    "x = lib.tensor(n); x.div_(3); result = x",
+]
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+@pytest.mark.parametrize("program", ROUNDED_DIVISION_PROGRAMS)
+@few
+@given(a=floats, data=st.data())
+def test_division_with_rounding_mode_like_torch(reference, program, mode, a, data):
+    a = np.where(np.abs(a) < 1e-30, np.float32(0), a)  # (no subnormal divisor: see the test above)
+    same = hnp.arrays(np.int64, a.shape, elements=st.integers(-7, 7))
+    n, k = data.draw(same), data.draw(same.map(lambda k: np.where(k == 0, 3, k)))
+    b = data.draw(hnp.arrays(np.float32, a.shape, elements=st.sampled_from([-3.0, -0.5, 0.5, 2.0, 0.0, -0.0])))
+    assert_like_torch(reference, program, a=a, b=b, n=n, k=k, mode=mode)
