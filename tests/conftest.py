@@ -6,6 +6,7 @@ the suite."""
 import os
 import shutil
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -139,12 +140,40 @@ SHARED_FIXTURE_GROUPS = {
 }
 
 
+# Files of many independent, slow tests (no module fixture): their tests are spread over the workers,
+# one by one, where keeping the file whole would leave one worker running it alone at the end.
+SPREAD_TESTS = {"tests/checking/test_planted_bugs.py"}  # about 3 s a test, 90 tests
+
+# Scopes that take minutes (worker seconds from `--durations=0` on 2 cores, 2026-12-06), handed out
+# first, longest first: xdist starts scopes in its queue's order, and a long one started near the end
+# keeps one worker busy while the other has nothing left. Order only; the rest keep xdist's order
+# (most tests first), so the single spread tests come last and fill the gaps.
+LONG_SCOPES = {
+    "tests/instructor/test_grade_corpus.py": 350, "stock-nbgrader": 330, "binder-venv": 190,
+    "tests/instructor/test_lost_class.py": 140, "tests/notebooks/test_learner_release.py": 120,
+    "tests/instructor/test_grade_tiny.py": 100, "tests/instructor/test_stock_sandbox.py": 95,
+    "tests/instructor/test_judge.py": 86, "tests/instructor/test_exchange_cycle.py": 57,
+    "tests/learner/test_browser.py": 53,
+}
+
+
 class FileScheduling(LoadScopeScheduling):
-    """xdist's ``loadfile``, with the files of ``SHARED_FIXTURE_GROUPS`` sent to one worker."""
+    """xdist's ``loadfile``, with the files of ``SHARED_FIXTURE_GROUPS`` sent to one worker, the tests of
+    ``SPREAD_TESTS`` one by one, and ``LONG_SCOPES`` first."""
+
+    _ordered = False
 
     def _split_scope(self, nodeid):
         path = nodeid.split("::", 1)[0]
+        if path in SPREAD_TESTS:
+            return nodeid
         return SHARED_FIXTURE_GROUPS.get(path, path)
+
+    def _assign_work_unit(self, node):
+        if not self._ordered:  # the queue is complete by the first assignment
+            self.workqueue = OrderedDict(sorted(self.workqueue.items(), key=lambda unit: -LONG_SCOPES.get(unit[0], 0)))
+            self._ordered = True
+        super()._assign_work_unit(node)
 
 
 def pytest_xdist_make_scheduler(config, log):
