@@ -224,10 +224,10 @@ def _redefined_after_test(name, notebook):
 
 OUTPUT_FLOOD = """
 import os
-for line in range(20_000):
+for line in range(50_000):
     print(line, flush=True)
 chunk = b"y" * 2**20
-for _ in range(20):
+for _ in range(100):
     os.write(1, chunk)
 """
 
@@ -568,9 +568,9 @@ def cases():
         Case("endless-loop", "the dy_dx answer cell never ends", NB1_UNITS,
              ["interrupted", ("manual_dy_dx failed", f"did not finish within {CHECK_TIMEOUT} s")],
              submit=dict(nb1_solved, answers=[], edit=_set(NB1, "manual_dy_dx_answer", "while True:\n    pass\n"))),
-        Case("huge-output", "prints 20 MB (ten times what a cell keeps) before a correct answer", NB1_UNITS + NB1_ANSWERS,
+        Case("huge-output", "prints 100 MB before a correct answer", NB1_UNITS + NB1_ANSWERS,
              submit=dict(nb1_solved, edit=_set(NB1, "manual_dy_dx_answer", (
-                 "import sys\nfor _ in range(20):\n    sys.stdout.write('x' * 2**20)\n"
+                 "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n"
                  "def dy_dx(x):\n    return 2 * x\n")))),
         # ---- odd files and folders (notes for the report; the honest work keeps its points)
         Case("odd-files", "notebook 01 solved, next to files named with invalid UTF-8, a newline that forges a "
@@ -614,7 +614,7 @@ def cases():
              "function is defined twice; nbgrader keeps the last cell of a duplicated grade id)",
              NB1_UNITS + NB1_ANSWERS, submit=_nb1(edit=_duplicate_answer)),
         # ---- floods
-        Case("output-floods", "a cell prints 20 000 lines, then 20 MB straight to file descriptor 1; a cell "
+        Case("output-floods", "a cell prints 50 000 lines, then 100 MB straight to file descriptor 1; a cell "
              "after the dy_dx test redefines dy_dx wrongly; the rest solved",
              NB1_UNITS + NB1_ANSWERS,
              submit=_nb1(edit=_edits(_add_cell((NB1, "setup"), OUTPUT_FLOOD), _redefined_after_test))),
