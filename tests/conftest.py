@@ -142,7 +142,10 @@ SHARED_FIXTURE_GROUPS = {
 
 # Files of many independent, slow tests (no module fixture): their tests are spread over the workers,
 # one by one, where keeping the file whole would leave one worker running it alone at the end.
-SPREAD_TESTS = {"tests/checking/test_planted_bugs.py"}  # about 3 s a test, 90 tests
+SPREAD_TESTS = {
+    "tests/checking/test_planted_bugs.py",  # quick tier: about 3 s a test, 90 tests
+    "tests/notebooks/test_learner_release.py",  # slow tier: 3-6 s a test, 42 tests (a cheap module fixture)
+}
 
 # Scopes that take minutes (worker seconds from `--durations=0` on 2 cores, 2026-12-06), handed out
 # first, longest first: xdist starts scopes in its queue's order, and a long one started near the end
@@ -150,10 +153,9 @@ SPREAD_TESTS = {"tests/checking/test_planted_bugs.py"}  # about 3 s a test, 90 t
 # (most tests first), so the single spread tests come last and fill the gaps.
 LONG_SCOPES = {
     "tests/instructor/test_grade_corpus.py": 350, "stock-nbgrader": 330, "binder-venv": 190,
-    "tests/instructor/test_lost_class.py": 140, "tests/notebooks/test_learner_release.py": 120,
-    "tests/instructor/test_grade_tiny.py": 100, "tests/instructor/test_stock_sandbox.py": 95,
-    "tests/instructor/test_judge.py": 86, "tests/instructor/test_exchange_cycle.py": 57,
-    "tests/learner/test_browser.py": 53,
+    "tests/instructor/test_lost_class.py": 140, "tests/instructor/test_grade_tiny.py": 100,
+    "tests/instructor/test_stock_sandbox.py": 95, "tests/instructor/test_judge.py": 86,
+    "tests/instructor/test_exchange_cycle.py": 57, "tests/learner/test_browser.py": 53,
 }
 
 
