@@ -26,6 +26,7 @@ from .engine import (
     accurately,
     add_scaled,
     is_grad_enabled,
+    refuse_division,
 )
 
 # --------------------------------------------------------------------------
@@ -1197,15 +1198,18 @@ def div(input, other, *, rounding_mode=None):  # noqa: A002 - torch's name
                            f"'{rounding_mode}'")
     reflected = not isinstance(input, Tensor)  # torch.div(7, x, ...): a number first
     x, number = (other, input) if reflected else (input, other)
-    if not isinstance(number, Tensor | bool | int | float):
-        raise TypeError(f"div(): argument 'other' must be Tensor, not {type(number).__name__}")
+    if not isinstance(x, Tensor) or not isinstance(number, Tensor | bool | int | float):
+        raise TypeError(_DIV_ARGUMENTS.format(*(type(arg).__name__ for arg in (input, other))))
     a, b = _pair(x, number)
     top, bottom = (b, a) if reflected else (a, b)
-    if top._array.dtype == np.bool_:
-        raise compat.not_implemented(f"div_{rounding_mode}_cpu", top._array.dtype)
-    if bottom._array.dtype.kind != "f" and not bottom._array.all():
-        raise RuntimeError("ZeroDivisionError")
+    refuse_division(top, bottom, f"div_{rounding_mode}_cpu")
     return DivRounded.apply(top, bottom, mode=rounding_mode)
+
+
+_DIV_ARGUMENTS = ("div() received an invalid combination of arguments - got ({}, {}, rounding_mode=str), but "
+                  "expected one of:\n * (Tensor input, Tensor other, *, Tensor out = None)\n * (Tensor input, "
+                  "Tensor other, *, str rounding_mode, Tensor out = None)\n * (Tensor input, Number other, *, "
+                  "str rounding_mode)\n")
 
 
 def div_(self, other, *, rounding_mode=None):

@@ -1647,15 +1647,21 @@ def _integer_division(x, other, reflected=False, modulo=False):
         return NotImplemented
     a, b = _pair(x, other)
     top, bottom = (b, a) if reflected else (a, b)
-    if top._array.dtype == np.bool_:
-        raise compat.not_implemented("remainder_cpu" if modulo else "div_floor_cpu", top._array.dtype)
-    if bottom._array.dtype.kind != "f" and not bottom._array.all():
-        raise RuntimeError("ZeroDivisionError")
+    refuse_division(top, bottom, "remainder_cpu" if modulo else "div_floor_cpu")
     if isinstance(other, Tensor):
         return (Remainder if modulo else FloorDivide).apply(top, bottom)
     name = "RemainderBackward0" if modulo and not reflected else "NotImplemented"
     return (RemainderByNumber if modulo else FloorDivideByNumber).apply(
         a, other=b._array, reflected=reflected, node_name=name)
+
+
+def refuse_division(top, bottom, kernel):
+    """torch's refusals of ``top`` divided by ``bottom`` when the result is to be whole: a bool
+    dividend (its ``kernel`` has no bool version), an integer divisor holding 0."""
+    if top._array.dtype == np.bool_:
+        raise compat.not_implemented(kernel, top._array.dtype)
+    if bottom._array.dtype.kind != "f" and not bottom._array.all():
+        raise RuntimeError("ZeroDivisionError")
 
 
 def _bitwise(op, kernel, a, b):

@@ -427,6 +427,8 @@ ROUNDED_DIVISION_PROGRAMS = [
     "result = lib.tensor(n).div(0, rounding_mode=mode)",
     "result = lib.tensor([True]).div(lib.tensor([True]), rounding_mode=mode)",
     "result = lib.tensor(a).div(2, rounding_mode='round')",
+    "result = lib.div(lib.tensor(a), 'half', rounding_mode=mode)",
+    "result = lib.div([7.0], lib.tensor(a), rounding_mode=mode)",
     "x = lib.tensor(n); x.div_(3); result = x",
 ]
 

@@ -55,15 +55,19 @@ def test_limits_below_one_are_refused_with_the_option_named(option, value, capsy
     assert exit_.value.code == 2 and option in said and ("above 0" in said or "not a number" in said), said
 
 
+class _Graded(Exception):
+    def __init__(self, settings):
+        self.settings = settings
+
+
 def test_a_positive_limit_is_taken_as_a_number(monkeypatch, tmp_path):
     def stop_before_grading(*args, **kwargs):
-        raise _Built(kwargs)
+        raise _Graded(kwargs)
 
     monkeypatch.setattr(grade, "grade_class", stop_before_grading)
     monkeypatch.setattr(grade.sandbox, "resolve", lambda mode: None)
     monkeypatch.setattr(grade, "missing_packages", lambda **kwargs: [])
     (tmp_path / "nbgrader_config.py").write_text("")
-    with pytest.raises(_Built) as built:
+    with pytest.raises(_Graded) as graded:
         grade.main(["autodiff", "--course-root", str(tmp_path), "--check-timeout", "2.5", "--workers", "3"])
-    taken = built.value.parser  # the keyword arguments grade_class was given
-    assert taken["check_timeout"] == 2.5 and taken["workers"] == 3
+    assert graded.value.settings["check_timeout"] == 2.5 and graded.value.settings["workers"] == 3
