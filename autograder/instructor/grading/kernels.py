@@ -1,7 +1,7 @@
 """nbgrader's ``Execute`` preprocessor, hardened for notebooks that fight back.
 
 ``SafeExecute`` is nbgrader's ``Execute`` (same config, same outputs, same grades for an
-honest notebook) with four changes:
+honest notebook) with five changes:
   - kernels come from the submission's warm factory (``zygote``) inside the sandbox, over
     unix sockets, through a jupyter_client provisioner -- no new interpreter per notebook;
   - a kernel that dies (``os._exit``, a segfault, the memory or CPU limit) no longer throws
@@ -11,7 +11,10 @@ honest notebook) with four changes:
     nbgrader would wait out the timeout again on every later cell), and a whole notebook
     has a wall-clock limit;
   - each cell's output is capped while it arrives (stock ``LimitOutput`` trims it only
-    after the grader has held all of it in memory).
+    after the grader has held all of it in memory);
+  - output still arriving ``iopub_timeout`` seconds after its cell finished is let go, with a
+    line in the cell and the report (``LateOutputExecute``, shared with stock autograde's
+    ``SandboxedExecute``), where nbgrader fails the whole notebook.
 """
 
 import os
@@ -27,7 +30,7 @@ from jupyter_client.utils import ensure_async
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 SIGNAL_WORDS = {
     signal.SIGSEGV: "crashed with a segmentation fault (SIGSEGV)",
@@ -102,7 +105,38 @@ def cell_label(cell, index):
     return f"cell '{grade_id}'" if grade_id else f"cell {index + 1}"
 
 
-class SafeExecute(Execute):
+class LateOutputExecute(Execute):
+    """nbgrader's ``Execute``, letting go of a cell's output that is still arriving ``iopub_timeout``
+    seconds after the cell's reply, instead of failing the notebook.
+
+    A cell that floods its output (say 20 MB to file descriptor 1) can finish within its time and
+    leave the kernel forwarding that output for longer than ``iopub_timeout``; how much longer
+    depends on the grading machine's load. nbgrader's ``raise_on_iopub_timeout=True`` then fails the
+    whole notebook, so the same bytes would score differently on a busy machine. The score comes from
+    the judge, not from any cell's output, so nothing is lost by not waiting; the cell says so.
+    """
+
+    raise_on_iopub_timeout = Bool(False, help="Fail the notebook when a cell's output is still "
+                                              "arriving iopub_timeout seconds after its reply "
+                                              "(nbgrader: True).").tag(config=True)
+
+    async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+        reply = await super()._async_poll_for_reply(msg_id, cell, timeout, task_poll_output_msg,
+                                                    task_poll_kernel_alive)
+        if task_poll_output_msg.cancelled():  # nbclient gave up waiting for it (and did not raise)
+            cell.outputs.append(new_output("stream", name="stdout", text=(
+                f"\n[the grader stopped waiting for this cell's output {self.iopub_timeout} s after the cell "
+                f"finished; the rest of it is not kept]\n")))
+            self.output_let_go(cell)
+        return reply
+
+    def output_let_go(self, cell):
+        """Called once a cell's late output was let go."""
+        self.log.warning("a cell's output was still arriving %s s after it finished; the rest was not kept",
+                         self.iopub_timeout)
+
+
+class SafeExecute(LateOutputExecute):
     interrupt_grace = Integer(5, help="Seconds a timed-out cell has to obey the interrupt "
                                       "before its kernel is killed.").tag(config=True)
     notebook_timeout = Integer(900, help="Wall-clock seconds for a whole notebook.").tag(config=True)
@@ -130,6 +164,10 @@ class SafeExecute(Execute):
             return self.nb, self.resources
         finally:
             watchdog.cancel()
+
+    def output_let_go(self, cell):
+        self._incident(f"its output was still arriving {self.iopub_timeout} s after it finished; "
+                       "the rest of it was not kept")
 
     def preprocess_cell(self, cell, resources, index):
         self._running = index

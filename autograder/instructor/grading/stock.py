@@ -59,7 +59,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool
 
 from autograder.instructor import sandbox
-from autograder.instructor.grading import collect
+from autograder.instructor.grading import collect, kernels
 
 # A fresh kernel maps this much before learner code runs (Python, ipykernel, numpy and torch:
 # about 640 MB of address space here); ``Limits.memory_mb`` comes on top, as for the zygote.
@@ -233,8 +233,9 @@ def _where(resources):
     return f"{ids.get('student', '?')}/{ids.get('assignment', '?')}/{ids.get('notebook', '?')}.ipynb"
 
 
-class SandboxedExecute(Execute):
-    """nbgrader's ``Execute``, its kernels started in the bubblewrap sandbox (see the module)."""
+class SandboxedExecute(kernels.LateOutputExecute):
+    """nbgrader's ``Execute``, its kernels started in the bubblewrap sandbox (see the module); a cell's
+    output still arriving long after the cell finished is let go rather than failing the notebook."""
 
     allow_unsandboxed_learner_code = Bool(False, help=(
         "Where bubblewrap is missing or refused, run learners' kernels and the judge's workers "

@@ -236,7 +236,8 @@ def _config(root, assignment, student, settings):
         "Autograde": {"create_student": True},
         "BaseConverter": {"force": True},
         "SafeExecute": {k: settings[k] for k in ("notebook_timeout", "interrupt_grace", "cell_output_limit")},
-        # a flood of output takes a while to drain; stock nbgrader's 4 s would fail the notebook
+        # how long a cell's flood of output may take to drain once the cell is done (nbgrader: 4 s);
+        # what is still arriving then is let go (kernels.LateOutputExecute), the notebook still graded
         "Execute": {"iopub_timeout": 30},
     }))
     if settings.get("cell_timeout"):
