@@ -203,7 +203,7 @@ class _Walk:
                                             "along two paths, yours reaches two different nodes")
                 continue
             self.pairs[tnode] = enode
-            ename = enode.name() if callable(getattr(enode, "name", None)) else _name(enode)
+            ename = _name(enode)
             if ename != _name(tnode):
                 return Diagnosis(False, f"at {self.where(tnode)}: torch's graph has {_name(tnode)}, yours has "
                                         f"{ename}")

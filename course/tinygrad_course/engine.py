@@ -256,10 +256,11 @@ class Node:
         self.sequence_nr = next(_creation_order)  # see topological_order
 
     def name(self):
-        return type(self).__name__
+        name = type(self).__name__
+        return f"torch::autograd::{name}" if name in _NODES_IN_CPP else name
 
     def __repr__(self):
-        return f"<{self.name()} object at {id(self):#x}>"
+        return f"<{type(self).__name__} object at {id(self):#x}>"
 
     # -- the ctx side, used inside forward/backward --
     def save_for_backward(self, *arrays):
@@ -363,6 +364,7 @@ class Node:
 
 
 _node_types = {}
+_NODES_IN_CPP = {"AccumulateGrad", "CopySlices"}  # torch's name() gives these their C++ namespace
 _ARRAY_TYPES = (np.ndarray, np.generic)  # (a tuple: isinstance checks it faster than a union)
 
 
@@ -432,7 +434,10 @@ class Function:
         if type(data) is not np.ndarray:  # numpy gives 0-d results as scalars
             data = np.asarray(data)
         if not should_record(inputs):
-            return Tensor._make(data) if not _inference_enabled else _made_in_inference(Tensor._make(data))
+            out = Tensor._make(data) if not _inference_enabled else _made_in_inference(Tensor._make(data))
+            if data.base is not None and inputs:
+                _note_view(out, inputs[0])
+            return out
         # (a non-leaf's edge is its grad_fn: looked up here, the common case, without a call)
         ctx.next_functions = tuple([(t.grad_fn or t._gradient_edge(), 0) for t in inputs])
         if ctx._saved and _inference_made:
@@ -442,7 +447,25 @@ class Function:
                 ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
             # what saved_tensors needs to tell whether a saved value changes in place later
             ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
-        return Tensor._make(data, True, ctx)
+        out = Tensor._make(data, True, ctx)
+        if data.base is not None:  # x[1:], x.t(), x.view(...): numpy gave a view of x's memory
+            _note_view(out, inputs[0])
+        return out
+
+
+def _note_view(view, of):
+    """Remember that ``view`` shares the memory of ``of`` (as torch's views do), by the tensor that owns that
+    memory, its base: an in-place change of the view then rewrites the base's history, and one of the base
+    rewrites its views' (``more_ops.write_through_view``). Only a base that owns its memory in C order, of the
+    same dtype: the views whose places in it ``more_ops`` can work out."""
+    base = of if of._view_base is None else of._view_base
+    array = base._array
+    if _memory_owner(view._array) is not array or view._array.dtype != array.dtype or not array.flags.c_contiguous:
+        return
+    view._view_base = base
+    if base._views is None:  # (by id: a WeakSet would compare tensors with ==, which is elementwise)
+        base._views = weakref.WeakValueDictionary()
+    base._views[id(view)] = view
 
 
 def _refuse_inference_tensors(ctx, inputs):
@@ -935,6 +958,7 @@ class Index(Function):
         out = x[ctx.index]
         if type(out) is not np.ndarray:  # numpy gives one number as a copy; torch's x[0] is a view, as this is
             out = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        ctx.view = out.base is not None  # slices and single positions: each element picked once
         return out
 
     @staticmethod
@@ -942,7 +966,10 @@ class Index(Function):
         if ctx.bytes:
             warnings.warn(compat.BYTE_INDEX, UserWarning, stacklevel=2)
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(full, ctx.index, grad)
+        if ctx.view:
+            full[ctx.index] = grad  # copied, as torch's SliceBackward0 does (0 + -0 would lose the sign)
+        else:
+            np.add.at(full, ctx.index, grad)  # a position picked twice gets both gradients
         return full
 
 
@@ -990,7 +1017,9 @@ class Fill(Function):
 class AddScaled(Function):
     """``a + alpha * b`` rounded once, as torch's ``add(..., alpha=)`` kernel (a fused multiply-add)
     rounds it; ``a + b * alpha`` in two steps can end one ulp away. ``sub`` passes ``-alpha`` and its
-    own node name. (float16: torch's half kernel rounds otherwise, about 1 value in 16 differs.)"""
+    own node name. (float16: torch's half kernel rounds by position, once in its vector lanes, as here,
+    but after each step in the loop's tail; a short tensor is all tail, and which elements of a long one
+    fall there depends on the machine's vector width, so there an ulp can differ.)"""
     node_name = "AddBackward0"
 
     @staticmethod
@@ -1087,6 +1116,8 @@ class Tensor:
     __array_ufunc__ = None  # `ndarray * Tensor` defers to Tensor.__rmul__
     _inference = False  # made inside inference_mode (set on the few that are)
     _view_of_leaf = False  # x[...] of a leaf that requires grad, sharing its memory
+    _view_base = None  # the tensor whose memory this one is a view of (x[1:], x.t(), x.view(...))
+    _views = None  # on such a base: its views that are still alive, by id
 
     def __init__(self, data, requires_grad=False):
         self._array = _as_array(data)
@@ -1330,7 +1361,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     # -- in-place operations --
-    def _check_in_place(self, filled_by="ZeroBackward0"):
+    def _check_in_place(self, filled_by="ZeroBackward0", views_now=True):
         """Every in-place change starts here: refuse it where torch does, count it (``_version``),
         and if the graph records this tensor and ``zero_`` or ``fill_`` overwrites it, end its
         history in a node named ``filled_by``."""
@@ -1339,11 +1370,31 @@ class Tensor:
         if self._requires_grad and _grad_enabled:
             if self.is_leaf:
                 raise RuntimeError(compat.LEAF_IN_PLACE)
-            if self._view_of_leaf:
+            base = self._view_base
+            if self._view_of_leaf or (base is not None and base._requires_grad and base.grad_fn is None):
                 raise RuntimeError(compat.LEAF_VIEW_IN_PLACE)
-            if filled_by:
-                self.grad_fn = Fill.apply(self, node_name=filled_by).grad_fn
+        if not self._array.flags.writeable:  # numpy's views that repeat elements (expand) are read-only
+            raise RuntimeError(compat.OVERLAPPING_WRITE)
+        if filled_by and self._requires_grad and _grad_enabled:
+            self._rewrite_history(Fill.apply(self, node_name=filled_by))
         count_change(self._array)
+        if views_now:
+            self._views_changed()
+
+    def _views_changed(self):
+        """This memory changed in place: as torch does, the views of it that the graph records now read their
+        values from their base's history as it is now (``AsStridedBackward0``), whatever the grad mode."""
+        base = self if self._view_base is None else self._view_base
+        if base._views and base._requires_grad:
+            self._refresh_views(base)  # more_ops
+
+    def _rewrite_history(self, result):
+        """This tensor, changed in place, now holds ``result``, which the graph records: its history (and,
+        for a view, its base's; and the base's other views') ends in ``result``'s node."""
+        if self._view_base is not None:
+            self._write_through_view(result)  # more_ops: torch's CopySlices
+            return
+        self.grad_fn, self._requires_grad = result.grad_fn, True
 
     def zero_(self):
         self._check_in_place()
@@ -1362,11 +1413,12 @@ class Tensor:
             names = compat.TORCH_TYPE_NAMES
             raise RuntimeError(f"result type {names[new.dtype.name]} can't be cast to the desired output type "
                                f"{names[mine.dtype.name]}")
-        self._check_in_place(filled_by=None)
+        self._check_in_place(filled_by=None, views_now=False)
         if result.requires_grad:  # a non-leaf: its history now ends in the new op
             result.grad_fn.keep_own_copy(self._array)
-            self.grad_fn, self._requires_grad = result.grad_fn, True
+            self._rewrite_history(result)
         self._array[...] = result._array
+        self._views_changed()
         return self
 
     def __iadd__(self, other):

@@ -28,7 +28,7 @@ def format_tensor(t):
     if shows_dtype:
         suffixes.append(f"dtype=torch.{data.dtype.name}")
     if t.grad_fn is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
     return _with_suffixes(prefix + body, suffixes, indent=len(prefix))

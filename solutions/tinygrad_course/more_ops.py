@@ -15,16 +15,19 @@ from . import compat
 from .compat import check_broadcast, check_reshape, one_dim, result_dtype, shape_arguments
 from .engine import (
     Function,
+    Index,
     LogSoftmax,
     Node,
     Reshape,
     Tensor,
     _as_dtype,
     _log_softmax,
+    _node_type,
     _node_types,
     _pair,
     accurately,
     add_scaled,
+    enable_grad,
     is_grad_enabled,
     refuse_division,
 )
@@ -711,7 +714,8 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape, ctx.axes = x.shape, _broadcast_axes(x.shape, shape)
-        return np.broadcast_to(x, shape)
+        out = np.broadcast_to(x, shape)  # read-only where it repeats elements: torch refuses to write there
+        return x.reshape(shape) if out.size == x.size else out
 
     @staticmethod
     def backward(ctx, grad):
@@ -1092,10 +1096,55 @@ class CopySlices(Function):
     def backward(ctx, grad):
         into = grad.copy()
         into[ctx.index] = 0
-        return into, grad[ctx.index].sum(axis=ctx.axes).reshape(ctx.value_shape)
+        picked = grad[ctx.index]  # (summed only where the value was broadcast: a sum turns -0 into 0)
+        return into, (picked.sum(axis=ctx.axes) if ctx.axes else picked).reshape(ctx.value_shape)
 
 
-_LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+def _places(base, view):
+    """Where each element of ``view`` (a numpy view of ``base``'s memory) sits in ``base`` (which owns that
+    memory, in C order): an index into ``base``, as torch's ``as_strided`` describes a view."""
+    step = base.itemsize
+    start = (view.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // step
+    flat = np.arange(base.size)
+    strides = [stride // step * flat.itemsize for stride in view.strides]
+    places = np.lib.stride_tricks.as_strided(flat[start:], view.shape, strides)
+    return np.unravel_index(places, base.shape)
+
+
+class ThroughView(Function):
+    """torch's ``CopySlices`` around an in-place op on a view (``ctx.inner``, that op's node): the base's gradient
+    passes unchanged, except at the view's places (``ctx.index``), where the op's node turns it into the
+    gradient of the view's old values; the op's other inputs get theirs from it too."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.saved_tensors  # noqa: B018 - refused once freed, as any node's: a second backward needs retain_graph
+        into = grad.copy()
+        old, *others = ctx.inner.apply(grad[ctx.index])
+        into[ctx.index] = 0 if old is None else old
+        return (into, *others)
+
+
+def write_through_view(view, value):
+    """``view`` is changed in place to ``value``, which the graph records (its node's first input is the view's
+    old value). As in torch, its base's history now ends in ``CopySlices`` around that node, and every view
+    of the base, this one included, reads its values from there (``AsStridedBackward0``)."""
+    base, inner = view._view_base, value.grad_fn
+    node = _node_type("CopySlices")(ThroughView, [base._array.shape, *inner.input_shapes[1:]])
+    node.inner, node.index = inner, _places(base._array, view._array)
+    node.next_functions = ((base._gradient_edge(), 0), *inner.next_functions[1:])
+    node.save_for_backward(base._array)
+    base.grad_fn, base._requires_grad = node, True
+
+
+def refresh_views(_, base):
+    """``base``'s memory changed in place: its views now come from its history as it is now, as torch regenerates
+    them."""
+    with enable_grad():
+        for view in list(base._views.values()):
+            places = _places(base._array, view._array)
+            view.grad_fn = Index.apply(base, index=places, node_name="AsStridedBackward0").grad_fn
+            view._requires_grad = True
 
 
 def setitem(self, index, value):
@@ -1104,7 +1153,7 @@ def setitem(self, index, value):
     index = index._array if isinstance(index, Tensor) else index
     index = compat.bytes_as_masks(index, fill=not isinstance(value, Tensor) or value._array.size == 1)
     if self.requires_grad and self.is_leaf and is_grad_enabled():
-        raise RuntimeError(_LEAF_VIEW_IN_PLACE)
+        raise RuntimeError(compat.LEAF_VIEW_IN_PLACE)
     value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self._array.dtype))
     value = _as_dtype(value, self._array.dtype)
     target = self._array[index].shape
@@ -1134,6 +1183,7 @@ Tensor.var, Tensor.std, Tensor.prod, Tensor.cumsum, Tensor.sort, Tensor.norm = v
 Tensor.masked_fill, Tensor.masked_fill_, Tensor.clone = masked_fill, masked_fill_, clone
 Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
 Tensor.__setitem__ = setitem
+Tensor._write_through_view, Tensor._refresh_views = write_through_view, refresh_views
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""In-place changes through views, against torch: a view (``y[1:]``, ``y[:, 0]``, ``y.t()``, ``y.view(...)``,
+``y.unsqueeze(0)``, a view of a view) changed in place rewrites its base's history (``CopySlices``) and its own
+(``AsStridedBackward0``); a base changed in place rewrites its views'. Values, node names, version counts,
+gradients and errors must be torch's: before views were tracked, ``v = y[1:]; v.mul_(3)`` gave a wrong
+gradient without a word.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from test_engine_idioms_core import assert_like_torch
+
+# Each program starts from ``x`` (a leaf, 3 x 4) and ``y = x * 2`` (the base), changes something in place
+# through a view, and reports the values, the graph's node names, the version count and the gradients.
+START = "x = lib.tensor(a, requires_grad=True); y = x * 2\n"
+REPORT = ("\n(y * y * w).sum().backward()\n"
+          "result = [y, x.grad, type(y.grad_fn).__name__, y.grad_fn.name(), y._version]")
+
+PROGRAMS = {
+    "mul_ on a row slice": "v = y[1:]; v.mul_(3)",
+    "add_ on a column": "v = y[:, 0]; v.add_(x[:, 1])",
+    "sub_ with alpha on a strided slice": "v = y[::2, 1::2]; v.sub_(x[::2, :2], alpha=0.5)",
+    "one element, in place": "v = y[1, 2]; v.mul_(x[0, 0])",
+    "zero_ on a view": "v = y[0]; v.zero_()",
+    "fill_ on a view": "v = y[:, 1:3]; v.fill_(1.5)",
+    "copy_ into a view": "v = y[2]; v.copy_(x[0] * 3)",
+    "*= on a transposed view": "v = y.t(); v *= x.t()",
+    "/= on a reshaped view": "v = y.view(2, 6); v /= 4",
+    "add_ on an unsqueezed view": "v = y.unsqueeze(0); v.add_(1)",
+    "a view of a view": "v = y[1:][:, 1:]; v.mul_(x[1:, 1:])",
+    "two views, one changed": "v = y[0]; u = y[1:]; u.mul_(3); r = (v * u[0]).sum()",
+    "item assignment into a view": "v = y[1:]; v[0] = x[0] * 5",
+    "view taken before the base changes": "v = y[1:]; y.mul_(x); s = v.sum()",
+    "a view of a tensor that needs no grad, written with one that does": (
+        "y = lib.zeros(3, 4, dtype=x.dtype); v = y[1]; v.add_(x[0])"),
+    "in-place on a view under no_grad": "v = y[0]\nwith lib.no_grad():\n    v.mul_(2)",
+}
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+@settings(max_examples=6, deadline=None)
+@given(a=hnp.arrays(np.float64, (3, 4), elements=st.floats(-3, 3, width=32)),
+       w=hnp.arrays(np.float64, (3, 4), elements=st.floats(-2, 2, width=32)))
+def test_in_place_through_a_view_like_torch(reference, name, a, w):
+    program = START + PROGRAMS[name] + REPORT
+    if "v = " in PROGRAMS[name]:
+        program += " + [v, type(v.grad_fn).__name__ if v.grad_fn else None, v._version]"
+    assert_like_torch(reference, "w = lib.tensor(ww)\n" + program, expect_error=False, a=a, ww=w)
+
+
+REFUSED = {
+    "a view of a leaf": "x = lib.tensor(a, requires_grad=True); x.t().mul_(2)",
+    "a reshaped view of a leaf": "x = lib.tensor(a, requires_grad=True); x.view(12)[0:2].add_(1)",
+    "an expanded view": "y = lib.tensor(a[0]) * 2; y.expand(3, 4).mul_(2)",
+    "an expanded view that needs grad": "x = lib.tensor(a[0], requires_grad=True); (x * 2).expand(2, 4).add_(1)",
+    "a saved base changed through its view": (
+        "x = lib.tensor(a, requires_grad=True); y = x * 2; z = y * y; y[0].mul_(3); z.sum().backward()"),
+    "a second backward through a view's change": (
+        "x = lib.tensor(a, requires_grad=True); y = x * 2; y[0].mul_(x[1]); s = y.sum(); s.backward(); s.backward()"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_in_place_refusals_like_torch(reference, name):
+    a = np.arange(12.0).reshape(3, 4) - 5
+    assert_like_torch(reference, REFUSED[name] + "\nresult = None", expect_error=True, a=a)
+
+
+def test_an_expand_that_repeats_nothing_can_be_written(reference):
+    program = "y = lib.tensor(a[0]) * 2; v = y.expand(1, 4); v.add_(1); result = [y, v]"
+    assert_like_torch(reference, program, expect_error=False, a=np.arange(12.0).reshape(3, 4))
