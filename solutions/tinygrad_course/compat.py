@@ -196,6 +196,8 @@ def check_matmul(a, b):
 
 
 LEAF_VIEW_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                   "single memory location. Please clone() the tensor before performing the operation.")
 OVERLAPPING_WRITE = ("unsupported operation: more than one element of the written-to tensor refers to a single "
                      "memory location. Please clone() the tensor before performing the operation.")
 CREATE_GRAPH = ("tinygrad_course's backward pass works on arrays, so create_graph=True (gradients that are "

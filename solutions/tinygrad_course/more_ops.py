@@ -30,6 +30,7 @@ from .engine import (
     enable_grad,
     is_grad_enabled,
     refuse_division,
+    refuse_partial_overlap,
 )
 
 # --------------------------------------------------------------------------
@@ -1156,7 +1157,10 @@ def setitem(self, index, value):
         raise RuntimeError(compat.LEAF_VIEW_IN_PLACE)
     value = value if isinstance(value, Tensor) else Tensor._make(np.asarray(value, self._array.dtype))
     value = _as_dtype(value, self._array.dtype)
-    target = self._array[index].shape
+    written = self._array[index]
+    target = written.shape
+    if written.base is not None:  # a slice, not a copy picked by tensors or masks
+        refuse_partial_overlap(written, value._array)
     advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
     if not advanced:
         expand(Tensor._make(value._array), *target)  # torch copies the value in by expanding it: its errors
@@ -1263,7 +1267,7 @@ _DIV_ARGUMENTS = ("div() received an invalid combination of arguments - got ({},
 
 
 def div_(self, other, *, rounding_mode=None):
-    return self._in_place(div(self, other, rounding_mode=rounding_mode))
+    return self._in_place(div(self, other, rounding_mode=rounding_mode), other)
 
 
 def neg(input):  # noqa: A002 - torch's name

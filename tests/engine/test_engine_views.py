@@ -71,3 +71,27 @@ def test_in_place_refusals_like_torch(reference, name):
 def test_an_expand_that_repeats_nothing_can_be_written(reference):
     program = "y = lib.tensor(a[0]) * 2; v = y.expand(1, 4); v.add_(1); result = [y, v]"
     assert_like_torch(reference, program, expect_error=False, a=np.arange(12.0).reshape(3, 4))
+
+
+# In-place ops whose input shares memory with what they write: torch refuses a partial overlap where it can
+# tell (both dense blocks), and allows the same memory read as it is written, disjoint parts, and pairs it
+# cannot easily tell apart (a strided column).
+OVERLAPS = {
+    "y.add_(y)": False, "y.add_(y, alpha=2)": False, "y[0].add_(y[0])": False, "y[0].add_(y[1])": False,
+    "y.view(16).add_(y.view(16))": False, "y[:2].add_(y[2:])": False, "y[:, 0].add_(y[0])": False,
+    "y[:, 0].add_(y[:, 1])": False, "y[::2].add_(y[1::2])": False, "y[0].copy_(y[1])": False,
+    "y[0, 0:1].add_(y[0, 1])": False, "y[0] = y[1]": False,
+    "y.add_(y[0])": True, "y.sub_(y[1])": True, "y.div_(y[1])": True, "y.mul_(y[0:1])": True,
+    "y[1:].mul_(y[:3])": True, "y[1:] *= y[:3]": True, "y.add_(y.t())": True, "y.t().add_(y)": True,
+    "y.copy_(y.t())": True, "y[1:].copy_(y[:3])": True, "y[0].mul_(y[0, 1])": True, "y[1:] = y[:3]": True,
+    "y.div_(y[0], rounding_mode='floor')": True,
+}
+
+
+@pytest.mark.parametrize("records", [False, True], ids=["plain", "recorded"])
+@pytest.mark.parametrize("statement", OVERLAPS)
+def test_in_place_with_overlapping_input_like_torch(reference, statement, records):
+    start = "x = lib.arange(16.).reshape(4, 4) + 1\n" + (
+        "x.requires_grad_(True); y = x * 1\n" if records else "y = x\n")
+    program = start + statement + "\nresult = y" + ("\ny.sum().backward(); result = [y, x.grad]" if records else "")
+    assert_like_torch(reference, program, expect_error=OVERLAPS[statement])
