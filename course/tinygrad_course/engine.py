@@ -249,6 +249,7 @@ class Node:
     _freed = False
     _retained = None  # the output tensor, if it called retain_grad()
     _hooks = ()  # ((handle, hook), ...): its output tensor's register_hook calls, in order
+    dtype = None  # its output's dtype: the gradient it is given is cast to it (None: as it comes)
 
     def __init__(self, function, input_shapes):
         self.function = function
@@ -340,6 +341,9 @@ class Node:
 
     def apply(self, grad):
         """Gradients for each input, each summed back to that input's shape."""
+        if self.dtype is not None and grad.dtype != self.dtype:
+            # as torch does at every edge: y = float32, y * float64 sends a float64 gradient, y's node gets float32
+            grad = grad.astype(self.dtype)
         if self._hooks:  # register_hook: the output's hooks see its whole gradient first
             grad = self.run_hooks(grad)
         if self._retained is not None:  # retain_grad(): keep this node's gradient on its tensor
@@ -447,6 +451,7 @@ class Function:
                 ctx._saved = ctx._saved[:-1] + (data,)  # numpy made the 0-d output a scalar: keep the output itself
             # what saved_tensors needs to tell whether a saved value changes in place later
             ctx._saved_from = (inputs, _changes, ctx.saved_versions() if _versions else None)
+        ctx.dtype = data.dtype
         out = Tensor._make(data, True, ctx)
         if data.base is not None:  # x[1:], x.t(), x.view(...): numpy gave a view of x's memory
             _note_view(out, inputs[0])
