@@ -443,3 +443,30 @@ def test_division_with_rounding_mode_like_torch(reference, program, mode, a, dat
     n, k = data.draw(same), data.draw(same.map(lambda k: np.where(k == 0, 3, k)))
     b = data.draw(hnp.arrays(np.float32, a.shape, elements=st.sampled_from([-3.0, -0.5, 0.5, 2.0, 0.0, -0.0])))
     assert_like_torch(reference, program, a=a, b=b, n=n, k=k, mode=mode)
+
+
+# A tensor of one dtype used in an op of a wider one: torch casts the gradient back at every edge, so the
+# rest of its history computes in its own dtype (the engine used to carry the wider gradient to the leaf).
+MIXED_DTYPE_PROGRAMS = {  # (+, *, /, ** only: torch rounds those exactly, so every bit must agree)
+    "float32 squared, times float64": "y = lib.tensor(a, dtype=lib.float32, requires_grad=True)\n"
+                                      "(y * y * lib.tensor(w)).sum().backward(); result = y.grad",
+    "float32 through a chain, a float64 loss": "y = lib.tensor(a, dtype=lib.float32, requires_grad=True)\n"
+                                               "z = (y * 3 + 1) * y / 7; (z ** 3 * lib.tensor(w)).sum().backward()\n"
+                                               "result = y.grad",
+    "float32 cast to float64 by .double()": "y = lib.tensor(a, dtype=lib.float32, requires_grad=True)\n"
+                                            "z = y * y * 0.3; (z.double() * lib.tensor(w)).sum().backward()\n"
+                                            "result = y.grad",
+    "float16 into float32": "y = lib.tensor(a, dtype=lib.float16, requires_grad=True)\n"
+                            "(y * y * lib.tensor(w, dtype=lib.float32)).sum().backward(); result = y.grad",
+    "a hook sees its tensor's dtype": "y = lib.tensor(a, dtype=lib.float32, requires_grad=True); z = y * y\n"
+                                      "seen = []; z.register_hook(lambda g: seen.append(g.dtype))\n"
+                                      "(z * lib.tensor(w)).sum().backward(); result = [y.grad, str(seen)]",
+}
+
+
+@pytest.mark.parametrize("name", MIXED_DTYPE_PROGRAMS)
+@few
+@given(a=hnp.arrays(np.float64, 5, elements=st.floats(-2, 2, width=16)),
+       w=hnp.arrays(np.float64, 5, elements=st.floats(-3, 3)))
+def test_gradients_through_mixed_dtypes_like_torch(reference, name, a, w):
+    assert_like_torch(reference, MIXED_DTYPE_PROGRAMS[name], expect_error=False, a=a, w=w)
