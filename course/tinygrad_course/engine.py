@@ -247,6 +247,7 @@ class Node:
     _saved = ()
     _saved_from = None  # (input tensors, _changes then, the saved values' versions then, or None: all 0)
     _freed = False
+    _moved_output = None  # the slot of a saved output that an in-place op wrote into its tensor (x.exp_())
     _retained = None  # the output tensor, if it called retain_grad()
     _hooks = ()  # ((handle, hook), ...): its output tensor's register_hook calls, in order
     dtype = None  # its output's dtype: the gradient it is given is cast to it (None: as it comes)
@@ -301,7 +302,7 @@ class Node:
             if not isinstance(array, np.ndarray) or version_of(array) == saved:
                 continue
             # torch names the node that made the tensor: this one for its output, else the input's as it is now
-            maker = next((t.grad_fn for t in inputs if t._array is array), self)
+            maker = self if slot == self._moved_output else next((t.grad_fn for t in inputs if t._array is array), self)
             raise RuntimeError(compat.modified_in_place(array, maker and maker.name(), saved, version_of(array)))
 
     def keep_own_copy(self, array):
@@ -316,6 +317,18 @@ class Node:
                 if versions:
                     versions[slot] = 0  # the copy's memory, changed by no one
                 return
+
+    def output_now_in(self, output, memory):
+        """An in-place op wrote this node's ``output`` into ``memory`` (its tensor's): what backward saved of the
+        output is read from there, and refused once that memory changes again, as torch's saved result is."""
+        slot = next((i for i, array in enumerate(self._saved) if array is output), None)
+        if slot is None or self._saved_from is None:
+            return
+        self._saved = self._saved[:slot] + (memory,) + self._saved[slot + 1:]
+        inputs, _, versions = self._saved_from
+        versions = list(versions) if versions else [0] * len(self._saved)
+        versions[slot] = version_of(memory)
+        self._saved_from, self._moved_output = (inputs, None, versions), slot  # (None: check on every read)
 
     def release(self):
         """Free what forward saved; a later backward through here is an error."""
@@ -1435,11 +1448,12 @@ class Tensor:
         self._array[...] = value
         return self
 
-    def _in_place(self, result, other=None):
-        """Write ``result`` (an op of this tensor and ``other``) into this tensor's memory, as torch's in-place ops."""
+    def _in_place(self, result, *others):
+        """Write ``result`` (an op of this tensor and ``others``) into this tensor's memory, as torch's in-place ops."""
         mine, new = self._array, result._array
-        if isinstance(other, Tensor):
-            refuse_partial_overlap(mine, other._array)
+        for other in others:
+            if isinstance(other, Tensor):
+                refuse_partial_overlap(mine, other._array)
         if new.shape != mine.shape:
             raise RuntimeError(compat.wider_than_output(mine.shape, new.shape))
         if new.dtype != mine.dtype and not np.can_cast(new.dtype, mine.dtype, "same_kind"):
@@ -1449,6 +1463,7 @@ class Tensor:
         self._check_in_place(filled_by=None, views_now=False)
         if result.requires_grad:  # a non-leaf: its history now ends in the new op
             result.grad_fn.keep_own_copy(self._array)
+            result.grad_fn.output_now_in(new, self._array)
             self._rewrite_history(result)
         self._array[...] = result._array
         self._views_changed()

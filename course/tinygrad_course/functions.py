@@ -121,6 +121,25 @@ def rand(*shape, dtype=None, requires_grad=False):
     return _new(_generator.random(shape_arguments(shape), np.float32), dtype, requires_grad)
 
 
+def _fill_randomly(t, draw, node_name):
+    """``t``'s memory filled with ``draw(shape)`` from the same generator, as torch's ``normal_``/``uniform_``
+    (which weight initialisations call under ``no_grad``)."""
+    t._check_in_place(node_name)
+    t._array[...] = draw(t._array.shape)
+    return t
+
+
+def normal_(self, mean=0, std=1):
+    return _fill_randomly(self, lambda shape: _generator.normal(mean, std, shape), "NormalBackward0")
+
+
+def uniform_(self, a=0, b=1):
+    return _fill_randomly(self, lambda shape: _generator.uniform(a, b, shape), "UniformBackward0")
+
+
+Tensor.normal_, Tensor.uniform_ = normal_, uniform_
+
+
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if end is None:
         start, end = 0, start

@@ -1190,6 +1190,20 @@ Tensor.__setitem__ = setitem
 Tensor._write_through_view, Tensor._refresh_views = write_through_view, refresh_views
 
 
+def _in_place_version(name):
+    """``x.exp_()`` and the like: ``x.exp()`` written into x's own memory (torch's node is the same, ExpBackward0)."""
+    def method(self, *args, **kwargs):
+        return self._in_place(getattr(self, name)(*args, **kwargs), *args, *kwargs.values())
+    method.__name__ = method.__qualname__ = f"{name}_"
+    return method
+
+
+for _name in ("abs", "clamp", "cos", "exp", "log", "neg", "pow", "relu", "sigmoid", "sign", "sin", "sqrt", "square",
+              "tanh"):
+    setattr(Tensor, f"{_name}_", _in_place_version(_name))
+Tensor.clip, Tensor.clip_ = Tensor.clamp, Tensor.clamp_
+
+
 # --------------------------------------------------------------------------
 # Everyday names learners type: arithmetic as methods, sign, nan and truth tests, no-op conversions
 # --------------------------------------------------------------------------
