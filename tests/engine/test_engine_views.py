@@ -95,3 +95,34 @@ def test_in_place_with_overlapping_input_like_torch(reference, statement, record
         "x.requires_grad_(True); y = x * 1\n" if records else "y = x\n")
     program = start + statement + "\nresult = y" + ("\ny.sum().backward(); result = [y, x.grad]" if records else "")
     assert_like_torch(reference, program, expect_error=OVERLAPS[statement])
+
+
+# Random programs: up to four in-place steps on views of ``y`` (new views or ones already taken, the base
+# itself in between), then a loss over the base and every view; values, gradients, versions and node names
+# must be torch's, and so must the error where torch refuses one.
+RANDOM_VIEWS = ["y[1:]", "y[:, 1]", "y[0]", "y.t()", "y.view(12)", "y[1:, ::2]", "y.unsqueeze(0)", "y[2, 1:3]",
+                "y.reshape(4, 3)[1:]", "y.transpose(0, 1)[1]"]
+RANDOM_STEPS = ["{v}.mul_(2)", "{v}.add_(like({v}))", "{v}.zero_()", "{v}.exp_()", "{v}.copy_(like({v}) * 3)",
+                "{v}[0] = 7", "{v}.clamp_(min=0.5)", "{v} += 1", "{v}.sub_(1, alpha=0.5)", "{v}.sin_()",
+                "{v}.tanh_()", "y.mul_(x)", "y[0] = x[1] * 2", "y = y * 1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_random_in_place_steps_through_views_like_torch(reference, data):
+    lines = ["x = lib.tensor(a, requires_grad=True); y = x * 1.5",
+             "def like(v):  # numbers from x in v's shape, on the graph\n"
+             "    return (x.reshape(-1)[:v.numel()] * 0.5).reshape(v.shape)"]
+    views = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        if views and data.draw(st.booleans()):
+            view = data.draw(st.sampled_from(views))
+        else:
+            view = f"v{len(views)}"
+            lines.append(f"{view} = {data.draw(st.sampled_from(RANDOM_VIEWS))}")
+            views.append(view)
+        lines.append(data.draw(st.sampled_from(RANDOM_STEPS)).format(v=view))
+    listed = ", ".join(views)
+    lines += [f"(y * y).sum().add(sum((v * v).sum() for v in [{listed}])).backward()",
+              f"result = [y, x.grad, y._version, {listed}] + [type(v.grad_fn).__name__ for v in [{listed}]]"]
+    assert_like_torch(reference, "\n".join(lines), ulps=True, a=np.arange(12.0).reshape(3, 4) / 7 - 0.6)
