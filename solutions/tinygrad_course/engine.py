@@ -486,31 +486,6 @@ class Function:
         return out
 
 
-def _dense(array):
-    """torch's ``is_non_overlapping_and_dense``: the elements fill one block of memory, in some order of the axes."""
-    expected = array.itemsize
-    for stride, size in sorted((stride, size) for stride, size in zip(array.strides, array.shape) if size != 1):
-        if stride != expected:
-            return False
-        expected *= size
-    return True
-
-
-def refuse_partial_overlap(written, read):
-    """torch refuses an in-place op one of whose inputs shares part of the written-to memory (``y[1:] *= y[:3]``,
-    ``y.add_(y[0])``, ``y.add_(y.t())``): the result would depend on the order elements are written in. The same
-    memory read as it is written (``y.add_(y)``) is fine, and so, as in torch, is any pair it cannot easily tell
-    apart, where either is not one dense block (``y[:, 0]``)."""
-    if written is read or written.size == 0 or read.size == 0 or not np.may_share_memory(written, read):
-        return
-    if not (_dense(written) and _dense(read)):
-        return
-    same_block = (written.__array_interface__["data"][0] == read.__array_interface__["data"][0]
-                  and written.nbytes == read.nbytes)
-    if not same_block or written.strides != read.strides:
-        raise RuntimeError(compat.PARTIAL_OVERLAP)
-
-
 def _note_view(view, of):
     """Remember that ``view`` shares the memory of ``of`` (as torch's views do), by the tensor that owns that
     memory, its base: an in-place change of the view then rewrites the base's history, and one of the base
@@ -1514,7 +1489,7 @@ class Tensor:
         mine, new = self._array, result._array
         for other in others:
             if isinstance(other, Tensor):
-                refuse_partial_overlap(mine, other._array)
+                compat.refuse_partial_overlap(mine, other._array)
         if new.shape != mine.shape:
             raise RuntimeError(compat.wider_than_output(mine.shape, new.shape))
         if new.dtype != mine.dtype and not np.can_cast(new.dtype, mine.dtype, "same_kind"):

@@ -30,7 +30,6 @@ from .engine import (
     enable_grad,
     is_grad_enabled,
     refuse_division,
-    refuse_partial_overlap,
 )
 
 # --------------------------------------------------------------------------
@@ -1160,7 +1159,7 @@ def setitem(self, index, value):
     written = self._array[index]
     target = written.shape
     if written.base is not None:  # a slice, not a copy picked by tensors or masks
-        refuse_partial_overlap(written, value._array)
+        compat.refuse_partial_overlap(written, value._array)
     advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
     if not advanced:
         expand(Tensor._make(value._array), *target)  # torch copies the value in by expanding it: its errors
@@ -1193,7 +1192,10 @@ Tensor._write_through_view, Tensor._refresh_views = write_through_view, refresh_
 def _in_place_version(name):
     """``x.exp_()`` and the like: ``x.exp()`` written into x's own memory (torch's node is the same, ExpBackward0)."""
     def method(self, *args, **kwargs):
-        return self._in_place(getattr(self, name)(*args, **kwargs), *args, *kwargs.values())
+        for other in (*args, *kwargs.values()):  # (here, not in _in_place: an engine.py of an earlier release
+            if isinstance(other, Tensor):        # takes the result alone)
+                compat.refuse_partial_overlap(self._array, other._array)
+        return self._in_place(getattr(self, name)(*args, **kwargs))
     method.__name__ = method.__qualname__ = f"{name}_"
     return method
 
@@ -1281,7 +1283,9 @@ _DIV_ARGUMENTS = ("div() received an invalid combination of arguments - got ({},
 
 
 def div_(self, other, *, rounding_mode=None):
-    return self._in_place(div(self, other, rounding_mode=rounding_mode), other)
+    if isinstance(other, Tensor):
+        compat.refuse_partial_overlap(self._array, other._array)
+    return self._in_place(div(self, other, rounding_mode=rounding_mode))
 
 
 def neg(input):  # noqa: A002 - torch's name

@@ -104,7 +104,9 @@ RANDOM_VIEWS = ["y[1:]", "y[:, 1]", "y[0]", "y.t()", "y.view(12)", "y[1:, ::2]",
                 "y.reshape(4, 3)[1:]", "y.transpose(0, 1)[1]"]
 RANDOM_STEPS = ["{v}.mul_(2)", "{v}.add_(like({v}))", "{v}.zero_()", "{v}.exp_()", "{v}.copy_(like({v}) * 3)",
                 "{v}[0] = 7", "{v}.clamp_(min=0.5)", "{v} += 1", "{v}.sub_(1, alpha=0.5)", "{v}.sin_()",
-                "{v}.tanh_()", "y.mul_(x)", "y[0] = x[1] * 2", "y = y * 1"]
+                "{v}.square_()", "y.mul_(x)", "y[0] = x[1] * 2", "y = y * 1"]
+# (not tanh_: its gradient 1 - tanh^2 cancels near saturation, where torch's float64 tanh, not correctly
+# rounded, is off by more than the comparison's few ulps)
 
 
 @settings(max_examples=40, deadline=None)
