@@ -17,6 +17,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.instructor.grading import kernels, stock
 
+pytestmark = pytest.mark.slow  # real Jupyter kernels, about 5 s each
+
 MESSAGES = 200
 SECONDS_PER_MESSAGE = 0.02
 FLOOD = f"for line in range({MESSAGES}):\n    print(line, flush=True)"  # one output message per line
