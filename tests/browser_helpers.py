@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,10 +24,8 @@ TOKEN = "T"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class PortTaken(RuntimeError):
+    """Another process took the port between the server's choosing it and listening on it."""
 
 
 class JupyterLab:
@@ -37,7 +34,7 @@ class JupyterLab:
     def __init__(self, notebook_dir, scratch, pythonpath=()):
         self.notebook_dir, self.scratch = Path(notebook_dir), Path(scratch)
         self.pythonpath = [str(p) for p in pythonpath]
-        self.port, self.process = free_port(), None
+        self.port, self.process = None, None
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={TOKEN}"
@@ -64,26 +61,44 @@ class JupyterLab:
                    PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                    PYTHONPATH=os.pathsep.join(self.pythonpath + [os.environ.get("PYTHONPATH", "")]))
         jupyter = shutil.which("jupyter", path=env["PATH"])
-        self.log = open(self.scratch / "jupyter.log", "w")  # noqa: SIM115 - closed in __exit__
-        self.process = subprocess.Popen(
-            [jupyter, "lab", "--allow-root", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--ServerApp.token={TOKEN}",
-             "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={workspaces}",
-             f"--ServerApp.root_dir={self.notebook_dir}"],
-            cwd=self.notebook_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: the kernels it starts stop with it
-        try:
-            self._wait_until_up(timeout=90)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
+        # Port 0: the server asks the OS for a free port itself and writes it to its runtime file.
+        # A port chosen here would stay free only until the server bound it, and kernels started
+        # by other test workers meanwhile take ports too (CI once lost a whole module that way).
+        # The server still closes and reopens its probe socket, so a rare clash is retried.
+        for attempt in range(5):
+            for stale in runtime.glob("jpserver-*.json"):  # a killed server's file would mislead
+                stale.unlink()
+            self.log = open(self.scratch / "jupyter.log", "w")  # noqa: SIM115 - closed in __exit__
+            self.process = subprocess.Popen(
+                [jupyter, "lab", "--allow-root", "--no-browser", "--ServerApp.ip=127.0.0.1",
+                 "--ServerApp.port=0", "--ServerApp.port_retries=0", f"--ServerApp.token={TOKEN}",
+                 "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={workspaces}",
+                 f"--ServerApp.root_dir={self.notebook_dir}"],
+                cwd=self.notebook_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                start_new_session=True)  # its own process group: the kernels it starts stop with it
+            try:
+                self._wait_until_up(runtime, timeout=90)
+                return self
+            except PortTaken:
+                self.__exit__(None, None, None)
+                if attempt == 4:
+                    raise
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
 
-    def _wait_until_up(self, timeout):
+    def _wait_until_up(self, runtime, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}:\n{self.log_text()}")
+                log = self.log_text()
+                taken = PortTaken if "already in use" in log else RuntimeError
+                raise taken(f"jupyter lab exited with {self.process.returncode}:\n{log}")
+            if self.port is None:
+                self.port = self._port_from(runtime)
+                if self.port is None:
+                    time.sleep(0.3)
+                    continue
             try:
                 with urllib.request.urlopen(self.url("api/status"), timeout=2) as response:
                     if response.status == 200:
@@ -91,6 +106,15 @@ class JupyterLab:
             except OSError:
                 time.sleep(0.3)
         raise TimeoutError(f"jupyter lab did not answer within {timeout}s:\n{self.log_text()}")
+
+    def _port_from(self, runtime):
+        """The port in the server's jpserver-<pid>.json, once it has written it (after binding)."""
+        for info in runtime.glob("jpserver-*.json"):
+            try:
+                return json.loads(info.read_text())["port"]
+            except (OSError, ValueError, KeyError):
+                return None  # still being written
+        return None
 
     def api(self, path, method="GET"):
         request = urllib.request.Request(self.url(f"api/{path}"), method=method)
@@ -116,6 +140,7 @@ class JupyterLab:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
         self.log.close()
+        self.port = None
 
 
 def loopback_only(route):

@@ -30,15 +30,22 @@ def running_postgres():
         account = pwd.getpwnam("postgres" if "postgres" in names else "nobody")
         os.chown(folder, account.pw_uid, account.pw_gid)
         as_user = dict(user=account.pw_uid, group=account.pw_gid)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     data = folder / "data"
     subprocess.run([initdb, "-D", str(data), "-U", "grader", "--auth=trust", "--no-sync"],
                    check=True, capture_output=True, **as_user)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-                   check=True, capture_output=True, **as_user)
+    # postgres cannot be told "any free port": a probed port can be taken (by a kernel another
+    # test worker starts) before the server binds it, so a start that fails is tried on another
+    for attempt in range(5):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = subprocess.run([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"),
+                                  "-w", "start"], capture_output=True, **as_user)
+        if started.returncode == 0:
+            break
+        if attempt == 4:
+            started.check_returncode()
     try:
         yield f"postgresql://grader@127.0.0.1:{port}/postgres"
     finally:
