@@ -12,6 +12,7 @@ import math as _math
 import numpy as _np
 
 from . import autograd, more_ops, nn, optim  # noqa: F401  (more_ops adds its methods to Tensor)
+from .compat import accept_numpy_keywords as _accept_numpy_keywords
 from .compat import dtype_name as _dtype_name
 from .engine import (  # noqa: F401
     EXERCISES,
@@ -37,9 +38,12 @@ from .functions import (  # noqa: F401
     clamp,
     cos,
     exp,
+    eye,
     flatten,
     from_numpy,
     full,
+    full_like,
+    is_tensor,
     linspace,
     log,
     manual_seed,
@@ -51,7 +55,9 @@ from .functions import (  # noqa: F401
     ones_like,
     pow,
     rand,
+    rand_like,
     randn,
+    randn_like,
     relu,
     reshape,
     sigmoid,
@@ -71,32 +77,48 @@ from .more_ops import (  # noqa: F401  (the tensor methods of more_ops, as torch
     add,
     all,
     allclose,
+    amax,
+    amin,
     any,
+    bmm,
     cat,
+    chunk,
     clone,
     cumsum,
     div,
+    dot,
     equal,
+    flip,
     isclose,
     isnan,
     log_softmax,
     masked_fill,
     maximum,
     minimum,
+    mm,
     mul,
+    mv,
     neg,
     norm,
     prod,
     sign,
     softmax,
     sort,
+    split,
     square,
     stack,
     std,
     sub,
+    unbind,
     var,
     where,
 )
+
+# torch's parser takes numpy's axis= and keepdims= wherever it takes dim= and keepdim=: so do these
+for _name, _function in _accept_numpy_keywords(vars(Tensor)).items():
+    setattr(Tensor, _name, _function)
+globals().update(_accept_numpy_keywords(dict(globals())))
+del _name, _function
 
 # torch's constants
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan

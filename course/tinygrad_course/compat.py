@@ -4,6 +4,8 @@ handling, shape checks, dtype names and dtype promotion.
 Not part of the course: engine.py imports these so that its own code stays about autograd.
 """
 
+import functools
+import inspect
 import math
 import re
 import warnings
@@ -105,6 +107,38 @@ def dims(dim, ndim):
         raise RuntimeError(f"dim {next(a for a in axes if axes.count(a) > 1)} appears multiple times in "
                            "the list of dims")
     return axes if ndim else ()  # a 0-d tensor has no axes: dim 0 or -1 means its one value
+
+
+def reduced_dims(dim, ndim):
+    """``dims`` for sum and mean, where an empty list of dims means all of them, as torch reads it."""
+    axes = dims(dim, ndim)
+    return tuple(range(ndim)) if axes == () else axes
+
+
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def numpy_keywords(function):
+    """torch also takes numpy's names for two arguments: ``x.sum(axis=1, keepdims=True)``."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        for numpy_name, name in _NUMPY_NAMES.items():
+            if numpy_name in kwargs:
+                if name in kwargs:  # both names: torch's parser knows only one of them
+                    raise TypeError(f"{function.__name__}() got an unexpected keyword argument '{numpy_name}'")
+                kwargs[name] = kwargs.pop(numpy_name)
+        return function(*args, **kwargs)
+    return call
+
+
+def accept_numpy_keywords(names):
+    """Give every function with a ``dim`` argument in ``names`` (a module's or a class's namespace, as a
+    dict of name -> value) numpy's names too; returns the wrapped ones, by name."""
+    wrapped = {}
+    for name, value in names.items():
+        if inspect.isfunction(value) and "dim" in inspect.signature(value).parameters:
+            wrapped[name] = numpy_keywords(value)
+    return wrapped
 
 
 def check_reshape(shape, size):
@@ -229,6 +263,38 @@ CREATE_GRAPH = ("tinygrad_course's backward pass works on arrays, so create_grap
                 "themselves differentiable) is not supported")
 
 
+def plain_index(index):
+    """An index as numpy takes it, read as torch reads it: a tensor's array, and a one-number integer tensor (or
+    numpy integer) as a plain int, so ``x[x.argmax()]`` is a view (``SelectBackward0``) as in torch."""
+    parts = index if isinstance(index, tuple) else (index,)
+    plain = tuple(_plain_part(part) for part in parts)
+    return plain if isinstance(index, tuple) else plain[0]
+
+
+def _plain_part(part):
+    array = getattr(part, "_array", part)
+    if isinstance(array, np.ndarray | np.generic) and array.ndim == 0 and array.dtype.kind in "iu":
+        return int(array)
+    return array
+
+
+def multi_view_in_place(which):
+    """torch's refusal to change in place one of several views one op returned (``which``: "Output 1 of Split")."""
+    return (f"{which} is a view and is being modified inplace. This view is the output of a function that returns "
+            "multiple views. Such functions do not allow the output views to be modified inplace. You should replace "
+            "the inplace operation by an out-of-place one.")
+
+
+def clamp_arguments_error(low, high):
+    """torch's refusal of a tensor and a number as clamp's two bounds (it has one clamp for each)."""
+    got = ", ".join(f"{name}={type(b).__name__}" for name, b in (("max", high), ("min", low)) if b is not None)
+    return (f"clamp() received an invalid combination of arguments - got ({got}, ), but expected one of:\n"
+            " * (Tensor min = None, Tensor max = None)\n"
+            "      didn't match because some of the keywords were incorrect: max, min\n"
+            " * (Number min = None, Number max = None)\n"
+            "      didn't match because some of the keywords were incorrect: max, min\n")
+
+
 def check_index(index):
     """torch's refusals of indices numpy takes or words differently: steps below 1 and float numbers."""
     for part in index if isinstance(index, tuple) else (index,):
@@ -281,10 +347,10 @@ def torch_index_error(error):
 
 def index_node_name(index):
     """torch's name for the (last) step of an indexing: x[0], x[1:], x[:, 2], x[[0, 0]]."""
-    if isinstance(index, tuple) and all(isinstance(i, int | slice) for i in index):
+    if isinstance(index, tuple) and all(isinstance(i, int | slice) and not isinstance(i, bool) for i in index):
         steps = [i for i in index if i != slice(None)]
         index = steps[-1] if steps else slice(None)
-    if isinstance(index, int):
+    if isinstance(index, int) and not isinstance(index, bool):  # x[True] is a mask
         return "SelectBackward0"
     return "SliceBackward0" if isinstance(index, slice) else "IndexBackward0"
 
@@ -294,6 +360,26 @@ class Size(tuple):
 
     def __repr__(self):
         return size_text(self)
+
+    def __getitem__(self, index):  # a slice of a Size is a Size, as in torch
+        part = super().__getitem__(index)
+        return Size(part) if isinstance(index, slice) else part
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            raise TypeError(f"can only concatenate tuple (not {type(other).__name__}) to torch.Size")
+        return Size(super().__add__(other))
+
+    def __radd__(self, other):  # (4,) + x.shape; a list's + refuses a tuple itself
+        return Size(other + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, times):
+        return Size(super().__mul__(times))
+
+    __rmul__ = __mul__
+
+    def numel(self):
+        return math.prod(self)
 
 
 def size_text(shape):

@@ -35,7 +35,7 @@ import numpy as np
 from autograder.worker.exercises import ENGINE_TABLE as EXERCISES
 
 from . import compat
-from .compat import Size, check_broadcast, check_matmul, dims, dtype_name, reduction_name, result_dtype
+from .compat import Size, check_broadcast, check_matmul, dtype_name, reduced_dims, reduction_name, result_dtype
 from .printing import format_tensor
 
 
@@ -944,10 +944,12 @@ class MatMul(Function):
             return grad * b, grad * a
         # each product costs as much as the forward one: skip one nobody needs, as torch does
         need_a, need_b = ctx.needs_input_grad
-        if b.ndim == 1:
-            return np.outer(grad, b) if need_a else None, a.T @ grad if need_b else None
-        if a.ndim == 1:
-            return b @ grad if need_a else None, np.outer(a, grad) if need_b else None
+        if b.ndim == 1:  # (..., n, k) @ (k,): torch folds the batch into one matrix-vector product
+            return (np.multiply.outer(grad, b) if need_a else None,
+                    a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1) if need_b else None)
+        if a.ndim == 1:  # (k,) @ (..., k, m): a's gradient per batch entry, summed over the batch by apply
+            return ((b @ grad[..., None])[..., 0] if need_a else None,
+                    a[:, None] * grad[..., None, :] if need_b else None)
         return (grad @ np.swapaxes(b, -1, -2) if need_a else None,
                 np.swapaxes(a, -1, -2) @ grad if need_b else None)
 
@@ -1136,6 +1138,7 @@ class Tensor:
     _view_of_leaf = False  # x[...] of a leaf that requires grad, sharing its memory
     _view_base = None  # the tensor whose memory this one is a view of (x[1:], x.t(), x.view(...))
     _views = None  # on such a base: its views that are still alive, by id
+    _multi_view = None  # one of several views an op returned together (split, chunk, unbind): "Output 1 of Split"
 
     def __init__(self, data, requires_grad=False):
         self._array = _as_array(data)
@@ -1366,7 +1369,7 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __getitem__(self, index):
-        index = index._array if isinstance(index, Tensor) else index
+        index = compat.plain_index(index)
         compat.check_index(index)
         try:
             picked = Index.apply(self, index=index, node_name=compat.index_node_name(index))
@@ -1386,6 +1389,8 @@ class Tensor:
         if self._inference and not _inference_enabled:
             raise RuntimeError(compat.INFERENCE_IN_PLACE)
         if self._requires_grad and _grad_enabled:
+            if self._multi_view is not None:
+                raise RuntimeError(compat.multi_view_in_place(self._multi_view))
             if self.is_leaf:
                 raise RuntimeError(compat.LEAF_IN_PLACE)
             base = self._view_base
@@ -1606,14 +1611,14 @@ class Tensor:
         return Clamp.apply(x, min=min, max=max)
 
     def sum(self, dim=None, keepdim=False):
-        dim = dims(dim, self._array.ndim)
+        dim = reduced_dims(dim, self._array.ndim)
         return Sum.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Sum", dim))
 
     def mean(self, dim=None, keepdim=False):
         if self._array.dtype.kind not in "fc":
             raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating "
                                f"point or complex dtype. Got: {compat.TORCH_TYPE_NAMES[self._array.dtype.name]}")
-        dim = dims(dim, self._array.ndim)
+        dim = reduced_dims(dim, self._array.ndim)
         return Mean.apply(self, dim=dim, keepdim=keepdim, node_name=reduction_name("Mean", dim))
 
     def matmul(self, other):
@@ -1625,7 +1630,9 @@ class Tensor:
         if a.ndim == 1 and b.ndim == 2:  # as torch does it: a row matrix times b, then back to 1-D
             row = Reshape.apply(a, shape=(1, a.shape[0]), node_name="UnsqueezeBackward0")
             return Reshape.apply(row.matmul(b), shape=(b.shape[1],), node_name="SqueezeBackward4")
-        name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0"}.get((a.ndim, b.ndim), "MmBackward0")
+        name = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}.get((a.ndim, b.ndim))
+        if name is None:  # a batch: torch's outermost step is a copy (2-D @ batch) or a reshape (the others)
+            name = "CloneBackward0" if a.ndim == 2 else "UnsafeViewBackward0"
         return MatMul.apply(a, b, node_name=name)
 
     def pow(self, exponent):

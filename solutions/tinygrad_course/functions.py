@@ -98,6 +98,21 @@ def ones_like(x, dtype=None, requires_grad=False):
     return _new(np.ones_like(x._array), dtype, requires_grad)
 
 
+def full_like(x, fill_value, dtype=None, requires_grad=False):
+    return _new(np.full_like(x._array, fill_value), dtype, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    for name, size in (("n", n), ("m", m)):
+        if size is not None and size < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
+    return _new(np.eye(n, m, dtype=np.float32), dtype, requires_grad)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
 def full(shape, fill_value, dtype=None, requires_grad=False):
     return _new(np.full(shape_arguments((shape,)), fill_value, compat.result_dtype(fill_value)), dtype, requires_grad)
 
@@ -119,6 +134,14 @@ def randn(*shape, dtype=None, requires_grad=False):
 
 def rand(*shape, dtype=None, requires_grad=False):
     return _new(_generator.random(shape_arguments(shape), np.float32), dtype, requires_grad)
+
+
+def randn_like(x, dtype=None, requires_grad=False):
+    return randn(*x._array.shape, dtype=x.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def rand_like(x, dtype=None, requires_grad=False):
+    return rand(*x._array.shape, dtype=x.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def _fill_randomly(t, draw, node_name):

@@ -6,6 +6,8 @@ Each operation is a ``Function`` in the same shape as those in engine.py: ``forw
 them to ``Tensor`` as methods.
 """
 
+import itertools
+import math
 import warnings
 from collections import namedtuple
 
@@ -17,6 +19,7 @@ from .engine import (
     Function,
     Index,
     LogSoftmax,
+    MatMul,
     Node,
     Reshape,
     Tensor,
@@ -229,8 +232,8 @@ class Clone(Function):
     node_name = "CloneBackward0"
 
     @staticmethod
-    def forward(ctx, x):
-        return x.copy()
+    def forward(ctx, x, order="K"):
+        return x.copy(order=order)  # "K": the layout kept (a transposed tensor's clone is transposed, as in torch)
 
     @staticmethod
     def backward(ctx, grad):
@@ -714,8 +717,9 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape, ctx.axes = x.shape, _broadcast_axes(x.shape, shape)
-        out = np.broadcast_to(x, shape)  # read-only where it repeats elements: torch refuses to write there
-        return x.reshape(shape) if out.size == x.size else out
+        if math.prod(shape) == x.size:  # repeats nothing: a plain view, writable
+            return x.reshape(shape)
+        return np.broadcast_to(x, shape)  # read-only where it repeats elements: torch refuses to write there
 
     @staticmethod
     def backward(ctx, grad):
@@ -1045,6 +1049,19 @@ def clone(self, memory_format=None):
     return Clone.apply(self)
 
 
+def iterate(self):
+    """``for row in x``: ``x.unbind()``, as in torch."""
+    if self._array.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return iter(unbind(self))
+
+
+def contiguous(self, memory_format=None):
+    """This tensor if its memory is in row-major order already, else a row-major copy (``CloneBackward0``),
+    which ``view`` can then reshape."""
+    return self if self._array.flags.c_contiguous else Clone.apply(self, order="C")
+
+
 # -- closeness: isclose, allclose, equal --
 
 def _check_same_dtype(a, b):
@@ -1137,20 +1154,23 @@ def write_through_view(view, value):
     base.grad_fn, base._requires_grad = node, True
 
 
-def refresh_views(_, base):
+def refresh_views(base):
     """``base``'s memory changed in place: its views now come from its history as it is now, as torch regenerates
     them."""
     with enable_grad():
         for view in list(base._views.values()):
             places = _places(base._array, view._array)
-            view.grad_fn = Index.apply(base, index=places, node_name="AsStridedBackward0").grad_fn
+            view.grad_fn = node = Index.apply(base, index=places, node_name="AsStridedBackward0").grad_fn
+            # each place once (a view that repeats one, expand's, is read-only): backward copies the gradient
+            # back, as torch's does, rather than adding it to zeros (0 + -0 would lose the sign)
+            node.view = view._array.flags.writeable
             view._requires_grad = True
 
 
 def setitem(self, index, value):
     """Writes into this tensor's own memory (so its views and its ``detach()`` see the change), and
     counts as an in-place change of that memory (``_version``)."""
-    index = index._array if isinstance(index, Tensor) else index
+    index = compat.plain_index(index)
     index = compat.bytes_as_masks(index, fill=not isinstance(value, Tensor) or value._array.size == 1)
     if self.requires_grad and self.is_leaf and is_grad_enabled():
         raise RuntimeError(compat.LEAF_VIEW_IN_PLACE)
@@ -1161,6 +1181,9 @@ def setitem(self, index, value):
     if written.base is not None:  # a slice, not a copy picked by tensors or masks
         compat.refuse_partial_overlap(written, value._array)
     advanced = compat.index_node_name(index) == "IndexBackward0"  # by tensors, lists or masks: torch's index_put
+    if getattr(self, "_multi_view", None) and not advanced and self.requires_grad and is_grad_enabled():
+        # torch writes through a view of it (x[0] = v is x.select(0, 0).copy_(v)): that view is refused
+        raise RuntimeError(compat.multi_view_in_place(f"Output 0 of {compat.index_node_name(index)[:-9]}"))
     if not advanced:
         expand(Tensor._make(value._array), *target)  # torch copies the value in by expanding it: its errors
     elif not _broadcasts_to(value._array.shape, target):
@@ -1186,7 +1209,57 @@ Tensor.var, Tensor.std, Tensor.prod, Tensor.cumsum, Tensor.sort, Tensor.norm = v
 Tensor.masked_fill, Tensor.masked_fill_, Tensor.clone = masked_fill, masked_fill_, clone
 Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
 Tensor.__setitem__ = setitem
-Tensor._write_through_view, Tensor._refresh_views = write_through_view, refresh_views
+# engine.py cannot import this module (it imports engine.py): it finds these two on Tensor
+Tensor._write_through_view, Tensor._refresh_views = write_through_view, staticmethod(refresh_views)
+
+
+class ClampByTensors(Function):
+    """``x.clamp(min=low, max=high)`` with tensors for bounds (broadcast against x): each element's gradient
+    goes to the one of x, low and high that it came from, with torch's rules: x wins a tie, and where low is
+    above high, the result (and the gradient) is high's."""
+    node_name = "ClampBackward0"
+
+    @staticmethod
+    def forward(ctx, x, *bounds, has_low, dtype):
+        low, high = (bounds[0] if has_low else None), (bounds[-1] if len(bounds) > has_low else None)
+        ctx.save_for_backward(x, *bounds)
+        ctx.has_low = has_low
+        out = x if low is None else np.maximum(x, low)
+        return (out if high is None else np.minimum(out, high)).astype(dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, *bounds = ctx.saved_tensors
+        low, high = (bounds[0] if ctx.has_low else None), (bounds[-1] if len(bounds) > ctx.has_low else None)
+        if high is None:
+            return np.where(x >= low, grad, 0), np.where(x < low, grad, 0)
+        if low is None:
+            return np.where(x <= high, grad, 0), np.where(x > high, grad, 0)
+        return (np.where((x >= low) & (x <= high), grad, 0), np.where((x < low) & (low < high), grad, 0),
+                np.where((x > high) | (high < low), grad, 0))
+
+
+_clamp_by_numbers = Tensor.clamp
+
+
+def clamp(self, min=None, max=None):  # noqa: A002 - torch's names
+    """torch's two clamps: by numbers (engine.py's) and by tensors. A one-number tensor that records no
+    gradient passes for a number beside a number, as torch's argument parser lets it."""
+    bounds = (min, max)
+    tensors = [b for b in bounds if isinstance(b, Tensor)]
+    if not tensors:
+        return _clamp_by_numbers(self, min, max)
+    if len(tensors) < len([b for b in bounds if b is not None]):  # a tensor and a number
+        if [t for t in tensors if t._array.ndim or t.requires_grad]:  # (any() here is torch's)
+            raise TypeError(compat.clamp_arguments_error(min, max))
+        return _clamp_by_numbers(self, *[b.item() if isinstance(b, Tensor) else b for b in bounds])
+    for t in tensors:
+        check_broadcast(self._array.shape, t._array.shape)
+    dtype = result_dtype(self._array, *[t._array for t in tensors])
+    return ClampByTensors.apply(self, *tensors, has_low=min is not None, dtype=dtype)
+
+
+Tensor.clamp = clamp
 
 
 def _in_place_version(name):
@@ -1204,6 +1277,163 @@ for _name in ("abs", "clamp", "cos", "exp", "log", "neg", "pow", "relu", "sigmoi
               "tanh"):
     setattr(Tensor, f"{_name}_", _in_place_version(_name))
 Tensor.clip, Tensor.clip_ = Tensor.clamp, Tensor.clamp_
+
+
+# --------------------------------------------------------------------------
+# The products by name (mm, mv, dot, bmm), amax/amin, flip, and pieces of a tensor (chunk, split, unbind)
+# --------------------------------------------------------------------------
+
+def _product(a, b, name, node_name):
+    """``a @ b`` where the rank is part of the name: torch's refusals of any other rank, in its words."""
+    (x, y), (m, n) = (a._array.shape, b._array.shape), (a._array.ndim, b._array.ndim)
+    if name == "mm":
+        if m != 2 or n != 2:
+            raise RuntimeError("self must be a matrix" if m != 2 else "mat2 must be a matrix")
+        if x[1] != y[0]:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({x[0]}x{x[1]} and {y[0]}x{y[1]})")
+    elif name == "mv":
+        if m != 2 or n != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got 1, {m}, {n}")
+        if x[1] != y[0]:
+            raise RuntimeError(f"size mismatch, got input ({x[0]}), mat ({x[0]}x{x[1]}), vec ({y[0]})")
+    elif name == "dot":
+        if m != 1 or n != 1:
+            raise RuntimeError(f"1D tensors expected, but got {m}D and {n}D tensors")
+        compat.check_matmul_dtypes(a._array, b._array)
+        compat.check_matmul(x, y)
+    else:  # bmm
+        for which, rank in (("batch1", m), ("batch2", n)):
+            if rank != 3:
+                raise RuntimeError(f"{which} must be a 3D tensor")
+        if y[:2] != (x[0], x[2]):
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{x[0]}, {x[2]}] "
+                               f"but got: [{y[0]}, {y[1]}].")
+    compat.check_matmul_dtypes(a._array, b._array)
+    return MatMul.apply(a, b, node_name=node_name)
+
+
+def mm(input, mat2):  # noqa: A002 - torch's names
+    return _product(input, mat2, "mm", "MmBackward0")
+
+
+def mv(input, vec):  # noqa: A002
+    return _product(input, vec, "mv", "MvBackward0")
+
+
+def dot(input, tensor):  # noqa: A002
+    return _product(input, tensor, "dot", "DotBackward0")
+
+
+def bmm(input, mat2):  # noqa: A002
+    return _product(input, mat2, "bmm", "BmmBackward0")
+
+
+class ExtremeOver(Function):
+    """``x.amax(dim)`` / ``x.amin(dim)``: unlike ``max(dim)``, which picks one index, the gradient is shared
+    evenly among the ties of each reduced slice (torch's ``AmaxBackward0``)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, largest):
+        kept = x.max(axis=dim, keepdims=True) if largest else x.min(axis=dim, keepdims=True)
+        ctx.save_for_backward(x, kept)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return kept if keepdim else np.squeeze(kept, dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, kept = ctx.saved_tensors
+        hits = x == kept
+        grad = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
+        return np.where(hits, grad / hits.sum(axis=ctx.dim, keepdims=True), np.zeros((), grad.dtype))
+
+
+def _extreme_over(x, dim, keepdim, largest):
+    axes = compat.reduced_dims(dim, x._array.ndim)
+    if x._array.size == 0:
+        raise RuntimeError(f"{'amax' if largest else 'amin'}(): Expected reduction dim to be specified for "
+                         "input.numel() == 0. Specify the reduction dim with the 'dim' argument.")
+    return ExtremeOver.apply(x, dim=axes, keepdim=keepdim, largest=largest,
+                             node_name="AmaxBackward0" if largest else "AminBackward0")
+
+
+def amax(input, dim=(), keepdim=False):  # noqa: A002 - torch's name
+    return _extreme_over(input, dim, keepdim, True)
+
+
+def amin(input, dim=(), keepdim=False):  # noqa: A002
+    return _extreme_over(input, dim, keepdim, False)
+
+
+class Flip(Function):
+    node_name = "FlipBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return np.flip(x, dims).copy()  # torch's flip is a copy (numpy's, a view with negative steps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.flip(grad, ctx.dims)
+
+
+def flip(input, *dims):  # noqa: A002 - torch's name
+    return Flip.apply(input, dims=compat.dims(shape_arguments(dims), input._array.ndim))
+
+
+def _pieces(x, dim, bounds, node_name):
+    """Views of ``x`` between consecutive ``bounds`` along ``dim``, each its own node ``node_name`` (torch's
+    pieces share one)."""
+    axis = one_dim(dim, x._array.ndim)
+    of_leaf = x._requires_grad and x.grad_fn is None
+    pieces = []
+    for start, stop in zip(bounds, bounds[1:]):
+        pieces.append(Index.apply(x, index=(slice(None),) * axis + (slice(start, stop),), node_name=node_name))
+    return _several_views(pieces, of_leaf)
+
+
+def _several_views(pieces, of_leaf):
+    """Views one op returns together: torch refuses to change a recorded one in place."""
+    for i, piece in enumerate(pieces):
+        if of_leaf:
+            piece._view_of_leaf = True  # changing it in place would change the leaf: refused, as in torch
+        if piece.grad_fn is not None:
+            piece._multi_view = f"Output {i} of {piece.grad_fn.name().removesuffix('Backward0')}"
+    return tuple(pieces)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    size = tensor._array.shape[one_dim(dim, tensor._array.ndim)]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step == 0 and size:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
+        return _pieces(tensor, dim, [*range(0, size, step or 1), size], "SplitBackward0")
+    sections = list(split_size_or_sections)
+    if sum(sections) != size:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at "
+                           f"dimension {one_dim(dim, tensor._array.ndim)}), but got split_sizes={sections}")
+    return _pieces(tensor, dim, [0, *itertools.accumulate(sections)], "SplitWithSizesBackward0")
+
+
+def chunk(input, chunks, dim=0):  # noqa: A002 - torch's name
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    size = input._array.shape[one_dim(dim, input._array.ndim)]
+    return split(input, -(-size // chunks), dim)  # torch's chunk: pieces of ceil(size / chunks)
+
+
+def unbind(input, dim=0):  # noqa: A002 - torch's name
+    axis = one_dim(dim, input._array.ndim)
+    of_leaf = input._requires_grad and input.grad_fn is None
+    pieces = [Index.apply(input, index=(slice(None),) * axis + (i,), node_name="UnbindBackward0")
+              for i in range(input._array.shape[axis])]
+    return _several_views(pieces, of_leaf)
+
+
+Tensor.mm, Tensor.mv, Tensor.dot, Tensor.bmm, Tensor.amax, Tensor.amin = mm, mv, dot, bmm, amax, amin
+Tensor.flip, Tensor.split, Tensor.chunk, Tensor.unbind = flip, split, chunk, unbind
+Tensor.expand_as = lambda self, other: self.expand(*other.shape)
 
 
 # --------------------------------------------------------------------------
@@ -1318,6 +1548,7 @@ Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.neg, Tensor.square = add,
 Tensor.div_ = div_
 Tensor.sign, Tensor.isnan, Tensor.any, Tensor.all = sign, isnan, any, all
 Tensor.cpu = lambda self: self  # (the only device here)
-Tensor.contiguous = lambda self, memory_format=None: self
+Tensor.contiguous, Tensor.__iter__ = contiguous, iterate
+Tensor.is_contiguous = lambda self, memory_format=None: bool(self._array.flags.c_contiguous)
 Tensor.is_floating_point = lambda self: self._array.dtype.kind == "f"
 Tensor.view_as = lambda self, other: view(self, *other.shape)

@@ -68,6 +68,14 @@ def test_in_place_refusals_like_torch(reference, name):
     assert_like_torch(reference, REFUSED[name] + "\nresult = None", expect_error=True, a=a)
 
 
+def test_a_regenerated_view_sends_back_a_zero_gradient_with_its_sign(reference):
+    """A view regenerated after its base changed (``AsStridedBackward0``) copies its gradient back, as torch's
+    does: added to zeros instead, a -0 (here from 0 * a negative x) would come back as 0."""
+    program = ("x = lib.tensor(a, requires_grad=True); y = x * 1.5; y[1:].square_(); y[1:].zero_(); v = y[1:]\n"
+               "y.mul_(x); (v * v).sum().backward(); result = [x.grad, type(v.grad_fn).__name__]")
+    assert_like_torch(reference, program, expect_error=False, a=np.arange(12.0).reshape(3, 4) / 7 - 0.6)
+
+
 def test_an_expand_that_repeats_nothing_can_be_written(reference):
     program = "y = lib.tensor(a[0]) * 2; v = y.expand(1, 4); v.add_(1); result = [y, v]"
     assert_like_torch(reference, program, expect_error=False, a=np.arange(12.0).reshape(3, 4))

@@ -5,12 +5,13 @@ Add a function here as a module-level ``def`` with torch's name and signature; l
 """
 
 import math
+import numbers
 import warnings
 
 import numpy as np
 
 from .. import more_ops
-from ..compat import TORCH_TYPE_NAMES, TWO_BOOL_SUBTRACTION, _promote, size_text
+from ..compat import TORCH_TYPE_NAMES, TWO_BOOL_SUBTRACTION, _promote, check_broadcast, size_text
 from ..engine import Function, Softplus, _pair, accurately
 from ..more_ops import cross_entropy, nll_loss  # noqa: F401
 
@@ -48,6 +49,47 @@ def tanh(input):
     return input.tanh()
 
 
+_NEGATIVE_SLOPE_IN_PLACE = (
+    "In-place leakyReLu backward calculation is triggered with a negative slope which is not supported. This is "
+    "caused by calling in-place forward function with a negative slope, please call out-of-place version instead. "
+    "File an issue at https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu backward "
+    "calculation with negative slope")
+
+
+class LeakyRelu(Function):
+    """``x`` where ``x > 0``, else ``negative_slope * x``; the gradient at 0 is ``negative_slope``, as torch's.
+    The slope is taken in the input's dtype (float16 is worked in float32, as torch's kernel does). In place
+    (``LeakyReluBackward1``) the gradient is read off the output, which a negative slope would not allow."""
+    node_name = "LeakyReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, negative_slope, in_place):
+        if x.dtype.kind != "f":
+            raise NotImplementedError(f'"leaky_relu_cpu" not implemented for \'{_type_name(x)}\'')
+        work = np.float32 if x.dtype == np.float16 else x.dtype.type
+        ctx.slope, ctx.in_place, ctx.work = work(negative_slope), in_place, work
+        out = np.where(x > 0, x, (x.astype(work) * ctx.slope).astype(x.dtype))
+        ctx.save_for_backward(out if in_place else x)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        kept, = ctx.saved_tensors
+        if ctx.in_place and ctx.slope < 0:
+            raise RuntimeError(_NEGATIVE_SLOPE_IN_PLACE)
+        return np.where(kept > 0, grad, (grad.astype(ctx.work) * ctx.slope).astype(grad.dtype))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002 - torch's name
+    if not isinstance(negative_slope, numbers.Number):
+        raise TypeError(f"leaky_relu(): argument 'negative_slope' (position 2) must be Number, not "
+                        f"{type(negative_slope).__name__}")
+    if not inplace:
+        return LeakyRelu.apply(input, negative_slope=negative_slope, in_place=False)
+    return input._in_place(LeakyRelu.apply(input, negative_slope=negative_slope, in_place=True,
+                                           node_name="LeakyReluBackward1"))
+
+
 def softplus(input, beta=1.0, threshold=20.0):
     return Softplus.apply(input, beta=beta, threshold=threshold)
 
@@ -58,8 +100,23 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def _reduction(reduction):
+    """torch's ``_Reduction.get_enum``: the reduction's name (``elementwise_mean``, old, is ``mean`` with a warning)."""
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      UserWarning, stacklevel=3)
+        return "mean"
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def legacy_reduction(size_average, reduce):
+    """torch's ``_Reduction.legacy_get_string``: the reduction the old ``size_average=``/``reduce=`` flags meant."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  UserWarning, stacklevel=3)
     return reduction
 
 
@@ -111,6 +168,36 @@ def mse_loss(input, target, reduction="mean"):
         raise NotImplementedError(f'"mse_cpu" not implemented for \'{TORCH_TYPE_NAMES[common.name]}\'')
     input, target = _pair(input, target)
     return MseLoss.apply(input, target, reduction=_reduction(reduction))
+
+
+def _broadcast_tensors(*tensors):
+    """torch's ``broadcast_tensors``: each tensor not of the common shape expanded to it (``ExpandBackward0``)."""
+    shapes = [t._array.shape for t in tensors]
+    for shape in shapes[1:]:
+        check_broadcast(shapes[0], shape)
+    common = np.broadcast_shapes(*shapes)
+    return [t if t._array.shape == common else t.expand(*common) for t in tensors]
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):  # noqa: A002
+    """``|input - target|``, reduced: torch composes it of its ops (``AbsBackward0`` of ``SubBackward0``, then
+    ``MeanBackward0`` or ``SumBackward0``), so the gradient where input == target is 0, as abs's is."""
+    if target.size() != input.size():
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input size ({input.size()})"
+                      ". This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", UserWarning, stacklevel=2)
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce)
+    expanded_input, expanded_target = _broadcast_tensors(input, target)
+    if weight is None:
+        return _reduce((expanded_input - expanded_target).abs(), _reduction(reduction))
+    if weight.size() != input.size():
+        raise ValueError("Weights and input must have the same size.")
+    weighted = (expanded_input - expanded_target).abs() * weight
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+    return weighted if reduction == "none" else weighted.sum() if reduction == "sum" else (
+        weighted.sum() / weight.sum())
 
 
 class BinaryCrossEntropy(Function):

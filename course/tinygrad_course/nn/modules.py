@@ -6,13 +6,15 @@ model's gradients come from the same backward pass as everything else.
 """
 
 import math
-from collections import OrderedDict
+import operator
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from .. import functions
-from ..compat import ONLY_FLOAT_GRAD, TORCH_TYPE_NAMES, check_matmul
-from ..engine import Function, Tensor
+from ..compat import ONLY_FLOAT_GRAD, TORCH_TYPE_NAMES, check_matmul, one_dim
+from ..engine import Function, Tensor, no_grad
 from . import functional
 
 
@@ -81,10 +83,27 @@ class Module:
     def named_modules(self, prefix=""):
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:  # (a child registered as None, as ModuleList.append(None) does, is skipped)
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def children(self):
-        yield from self._modules.values()
+        yield from (child for child in self._modules.values() if child is not None)
+
+    def add_module(self, name, module):
+        """Register ``module`` (or ``None``) as the child ``name``, with torch's checks."""
+        if not isinstance(module, Module) and module is not None:
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
+        self._modules[name] = module
+
+    register_module = add_module
 
     def modules(self):
         for _, module in self.named_modules():
@@ -112,18 +131,85 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def state_dict(self):
-        return OrderedDict((name, p.detach()) for name, p in self.named_parameters())
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """Every parameter by its dotted name, as torch lists them: a module's own, then each child's (a weight
+        two layers share is listed under both names), detached unless ``keep_vars``."""
+        destination = OrderedDict() if destination is None else destination
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(destination=destination, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
+        return destination
 
-    def load_state_dict(self, state_dict):
-        own = dict(self.named_parameters())
-        missing, unexpected = [k for k in own if k not in state_dict], [k for k in state_dict if k not in own]
-        if missing or unexpected:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: missing keys "
-                               f"{missing}, unexpected keys {unexpected}")
-        for name, p in own.items():
-            p._array[...] = state_dict[name]._array  # copied into the parameter's own memory, as torch's copy_
-        return None
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """Copy ``state_dict``'s tensors into the parameters of the same names (in place, as torch's ``copy_``), and
+        return the keys that were missing or unexpected; with ``strict`` these, and in any case a tensor of another
+        shape, raise torch's error listing every problem found."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors = [], [], []
+
+        def load(module, local, prefix=""):
+            module._load_from_state_dict(local, prefix, missing, unexpected, errors, assign)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = f"{prefix}{name}."
+                    load(child, {k: v for k, v in local.items() if k.startswith(child_prefix)}, child_prefix)
+
+        load(self, OrderedDict(state_dict))
+        if strict:
+            if unexpected:
+                errors.insert(0, f"Unexpected key(s) in state_dict: {_quoted(unexpected)}. ")
+            if missing:
+                errors.insert(0, f"Missing key(s) in state_dict: {_quoted(missing)}. ")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        return _IncompatibleKeys(missing, unexpected)
+
+    def _load_from_state_dict(self, state_dict, prefix, missing, unexpected, errors, assign):
+        """torch's: this module's own parameters from ``state_dict``; the keys under ``prefix`` that name nothing
+        here (nor a child) are unexpected."""
+        local = {name: p for name, p in self._parameters.items() if p is not None}
+        for name, param in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing.append(key)
+                continue
+            given = state_dict[key]
+            if not isinstance(given, Tensor):
+                errors.append(f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
+                              f"object from checkpoint but received {type(given)}")
+                continue
+            if param.ndim == 0 and given.ndim == 1 and given.shape[0] == 1:  # (a 0.3-era checkpoint's scalars)
+                given = given[0]
+            if given.shape != param.shape:
+                errors.append(f"size mismatch for {key}: copying a param with shape {given.shape} from checkpoint, "
+                              f"the shape in current model is {param.shape}.")
+                continue
+            try:
+                with no_grad():
+                    if assign:  # the checkpoint's tensor itself becomes the parameter
+                        if isinstance(given, Parameter):
+                            given.requires_grad_(param.requires_grad)
+                        else:
+                            given = Parameter(given, requires_grad=param.requires_grad)
+                        setattr(self, name, given)
+                    else:
+                        param.copy_(given)
+            except Exception as error:  # noqa: BLE001 - reported, as torch reports it
+                errors.append(f'While copying the parameter named "{key}", whose dimensions in the model are '
+                              f"{param.size()} and whose dimensions in the checkpoint are {given.size()}, an "
+                              f"exception occurred : {error.args}.")
+        extra = prefix + "_extra_state"  # (torch's key for a module's extra state, which no module here has)
+        if extra in state_dict:
+            unexpected.append(extra)
+        for key in state_dict:
+            if key.startswith(prefix) and key != extra:
+                head = key[len(prefix):].split(".", 1)
+                if (head[0] not in self._modules) if len(head) > 1 else (head[0] not in local):
+                    unexpected.append(key)
 
     def extra_repr(self):
         return ""
@@ -139,6 +225,34 @@ def _type_name(value):
     if isinstance(value, Tensor):
         return f"torch.{TORCH_TYPE_NAMES[value._array.dtype.name]}Tensor"
     return type(value).__name__
+
+
+def _typename(value):
+    """``torch.typename``: a tensor's type, else the object's (or its class's) qualified name."""
+    if isinstance(value, Tensor):
+        return _type_name(value)
+    module, name = getattr(value, "__module__", "") or "", getattr(value, "__qualname__", None)
+    if name is None:
+        name = getattr(value, "__name__", None)
+    if name is None:
+        module, name = type(value).__module__ or "", type(value).__qualname__
+    return name if module in ("", "builtins") else f"{module}.{name}"
+
+
+def _quoted(keys):
+    return ", ".join(f'"{key}"' for key in keys)
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: shown as torch shows it when nothing is amiss."""
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class Addmm(Function):
@@ -261,12 +375,161 @@ class Tanh(Module):
         return input.tanh()
 
 
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=1e-2, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input):  # noqa: A002 - torch's name
+        return functional.leaky_relu(input, self.negative_slope, self.inplace)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):  # noqa: A002 - torch's name
+        return functional.softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):  # (not a Softmax, as in torch)
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):  # noqa: A002 - torch's name
+        return functional.log_softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Identity(Module):
+    """Its input, itself; it takes (and ignores) any arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):  # noqa: A002 - torch's name
+        return input
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):  # noqa: A002 - torch's name
+        if input.ndim == 0:  # torch checks the dims of a 0-d input too (Tensor.flatten here does not, yet)
+            one_dim(self.start_dim, 0), one_dim(self.end_dim, 0)
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class ModuleList(Module):
+    """Modules held in a list, each registered (so ``parameters()`` finds theirs) under its index. No ``forward``:
+    a model calls them itself."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _index(self, index):
+        index = operator.index(index)
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range")
+        return str(index + len(self) if index < 0 else index)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return type(self)(list(self._modules.values())[index])
+        return self._modules[self._index(index)]
+
+    def __setitem__(self, index, module):
+        self.add_module(self._index(index), module)
+
+    def __delitem__(self, index):
+        keys = [str(k) for k in range(len(self))[index]] if isinstance(index, slice) else [self._index(index)]
+        for key in keys:
+            del self._modules[key]
+        kept = list(self._modules.values())  # renumbered, as torch does
+        self._modules.clear()
+        self._modules.update((str(i), m) for i, m in enumerate(kept))
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        combined = ModuleList()
+        for i, module in enumerate([*self, *other]):
+            combined.add_module(str(i), module)
+        return combined
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        if not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
+        offset = len(self)
+        for i, module in enumerate(modules):
+            self.add_module(str(offset + i), module)
+        return self
+
+    def insert(self, index, module):
+        for i in range(len(self._modules), index, -1):
+            self._modules[str(i)] = self._modules[str(i - 1)]
+        self._modules[str(index)] = module
+
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+    def __repr__(self):  # torch's: a run of modules that print alike is shown once, "(0-2): 3 x ReLU()"
+        if not len(self):
+            return f"{type(self).__name__}()"
+        runs = []  # [first index, last index, repr]
+        for i, module in enumerate(self):
+            shown = repr(module)
+            if runs and runs[-1][2] == shown:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, shown])
+        lines = [(f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x ") + shown
+                 for first, last, shown in runs]
+        return f"{type(self).__name__}(\n  " + "\n  ".join(line.replace("\n", "\n  ") for line in lines) + "\n)"
+
+
 # -- losses: modules holding the ``reduction`` (and ``weight``) of their functional form --
 
 class _Loss(Module):
-    def __init__(self, reduction="mean"):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):  # (torch's order: the old flags first)
         super().__init__()
-        self.reduction = reduction
+        legacy = size_average is not None or reduce is not None
+        self.reduction = functional.legacy_reduction(size_average, reduce) if legacy else reduction
+
+
+class L1Loss(_Loss):
+    def forward(self, input, target):  # noqa: A002 - torch's name
+        return functional.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -276,7 +539,7 @@ class MSELoss(_Loss):
 
 class BCELoss(_Loss):
     def __init__(self, weight=None, reduction="mean"):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.weight = weight
 
     def forward(self, input, target):  # noqa: A002 - torch's name
@@ -285,7 +548,7 @@ class BCELoss(_Loss):
 
 class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         self.weight, self.pos_weight = weight, pos_weight
 
     def forward(self, input, target):  # noqa: A002 - torch's name
