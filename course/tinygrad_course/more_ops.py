@@ -328,9 +328,9 @@ def reshape(x, *shape):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
+    start, end = one_dim(start_dim, x.ndim), one_dim(end_dim, x.ndim)  # (a 0-d tensor takes 0 and -1)
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = one_dim(start_dim, x.ndim), one_dim(end_dim, x.ndim)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if start == end:

@@ -65,14 +65,6 @@ LAYOUT_PROGRAMS = {  # name: (program, an error in torch?)
 A_MATRIX = whole_floats((3, 4))
 
 
-@pytest.mark.parametrize("name", LAYOUT_PROGRAMS)
-@few
-@given(a=A_MATRIX)
-def test_layouts(reference, name, a):
-    program, error = LAYOUT_PROGRAMS[name]
-    assert_like_torch(reference, program, expect_error=error, a=a)
-
-
 # -- numpy's keyword names, and an empty list of dims ------------------------------------------------------------
 
 KEYWORD_PROGRAMS = {
@@ -96,14 +88,6 @@ KEYWORD_PROGRAMS = {
 }
 
 
-@pytest.mark.parametrize("name", KEYWORD_PROGRAMS)
-@few
-@given(a=A_MATRIX)
-def test_numpy_keyword_names_and_empty_dims(reference, name, a):
-    program, error = KEYWORD_PROGRAMS[name]
-    assert_like_torch(reference, program, expect_error=error, a=a)
-
-
 # -- iteration and x.shape ---------------------------------------------------------------------------------------
 
 ITERATION_PROGRAMS = {
@@ -118,14 +102,6 @@ ITERATION_PROGRAMS = {
                                      False),
     "a list added to a shape": ("result = lib.tensor(a).shape + [4]", True),
 }
-
-
-@pytest.mark.parametrize("name", ITERATION_PROGRAMS)
-@few
-@given(a=A_MATRIX)
-def test_iteration_and_shapes(reference, name, a):
-    program, error = ITERATION_PROGRAMS[name]
-    assert_like_torch(reference, program, expect_error=error, a=a)
 
 
 # -- a one-number integer tensor as an index ---------------------------------------------------------------------
@@ -147,11 +123,14 @@ INDEX_PROGRAMS = {
 }
 
 
-@pytest.mark.parametrize("name", INDEX_PROGRAMS)
+ON_A_MATRIX = {**LAYOUT_PROGRAMS, **KEYWORD_PROGRAMS, **ITERATION_PROGRAMS, **INDEX_PROGRAMS}
+
+
+@pytest.mark.parametrize("name", ON_A_MATRIX)
 @few
 @given(a=A_MATRIX)
-def test_a_one_number_tensor_as_an_index(reference, name, a):
-    program, error = INDEX_PROGRAMS[name]
+def test_programs_on_a_matrix(reference, name, a):
+    program, error = ON_A_MATRIX[name]
     assert_like_torch(reference, program, expect_error=error, a=a)
 
 
@@ -284,6 +263,7 @@ REFUSALS = {
     "split by zero": "lib.tensor(a).split(0, 1)",
     "unbind a dim that is not there": "lib.tensor(a).unbind(2)",
     "an identity of negative size": "lib.eye(-1)",
+    "a 0-d tensor flattened from a dim it lacks": "lib.tensor(2.0).flatten(1)",
     "a piece changed in place": "x = lib.tensor(a, requires_grad=True) * 1; c = x.split(2, 1)[1]; c.mul_(3)",
     "a piece of a leaf changed in place": "x = lib.tensor(a, requires_grad=True); x.chunk(2, 1)[0].mul_(2)",
     "a row set by an index": "x = lib.tensor(a, requires_grad=True) * 1; c = x.unbind(0)[1]; c[0] = 1.0",
@@ -310,6 +290,7 @@ ALLOWED = {
               "lib.full_like(x, 3), lib.full_like(lib.tensor([1, 2]), 2.7), lib.is_tensor(x), lib.is_tensor(1), "
               "lib.randn_like(x).shape, lib.rand_like(x.double()).dtype, lib.full_like(x, 3).requires_grad]",
     "an integer amax": "result = lib.tensor([1, 3, 3]).amax()",
+    "a 0-d tensor flattened": "result = [lib.tensor(2.0).flatten(), lib.tensor(2.0).flatten(0, -1)]",
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from .. import functions
-from ..compat import ONLY_FLOAT_GRAD, TORCH_TYPE_NAMES, check_matmul, one_dim
+from ..compat import ONLY_FLOAT_GRAD, TORCH_TYPE_NAMES, check_matmul
 from ..engine import Function, Tensor, no_grad
 from . import functional
 
@@ -387,28 +387,27 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
-class Softmax(Module):
+class _AlongDim(Module):
+    """A module that applies its ``function`` along ``dim`` (torch's LogSoftmax is not a Softmax: siblings here)."""
+    function = None
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):  # noqa: A002 - torch's name
-        return functional.softmax(input, self.dim, _stacklevel=5)
+        return type(self).function(input, self.dim, _stacklevel=5)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):  # (not a Softmax, as in torch)
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
+class Softmax(_AlongDim):
+    function = functional.softmax
 
-    def forward(self, input):  # noqa: A002 - torch's name
-        return functional.log_softmax(input, self.dim, _stacklevel=5)
 
-    def extra_repr(self):
-        return f"dim={self.dim}"
+class LogSoftmax(_AlongDim):
+    function = functional.log_softmax
 
 
 class Identity(Module):
@@ -427,8 +426,6 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):  # noqa: A002 - torch's name
-        if input.ndim == 0:  # torch checks the dims of a 0-d input too (Tensor.flatten here does not, yet)
-            one_dim(self.start_dim, 0), one_dim(self.end_dim, 0)
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
