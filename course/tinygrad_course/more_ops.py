@@ -1213,38 +1213,12 @@ Tensor.__setitem__ = setitem
 Tensor._write_through_view, Tensor._refresh_views = write_through_view, staticmethod(refresh_views)
 
 
-class ClampByTensors(Function):
-    """``x.clamp(min=low, max=high)`` with tensors for bounds (broadcast against x): each element's gradient
-    goes to the one of x, low and high that it came from, with torch's rules: x wins a tie, and where low is
-    above high, the result (and the gradient) is high's."""
-    node_name = "ClampBackward0"
-
-    @staticmethod
-    def forward(ctx, x, *bounds, has_low, dtype):
-        low, high = (bounds[0] if has_low else None), (bounds[-1] if len(bounds) > has_low else None)
-        ctx.save_for_backward(x, *bounds)
-        ctx.has_low = has_low
-        out = x if low is None else np.maximum(x, low)
-        return (out if high is None else np.minimum(out, high)).astype(dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, *bounds = ctx.saved_tensors
-        low, high = (bounds[0] if ctx.has_low else None), (bounds[-1] if len(bounds) > ctx.has_low else None)
-        if high is None:
-            return np.where(x >= low, grad, 0), np.where(x < low, grad, 0)
-        if low is None:
-            return np.where(x <= high, grad, 0), np.where(x > high, grad, 0)
-        return (np.where((x >= low) & (x <= high), grad, 0), np.where((x < low) & (low < high), grad, 0),
-                np.where((x > high) | (high < low), grad, 0))
-
-
 _clamp_by_numbers = Tensor.clamp
 
 
 def clamp(self, min=None, max=None):  # noqa: A002 - torch's names
-    """torch's two clamps: by numbers (engine.py's) and by tensors. A one-number tensor that records no
-    gradient passes for a number beside a number, as torch's argument parser lets it."""
+    """Clamp by numbers (engine.py's). A one-number tensor that records no gradient passes for a number beside a
+    number, as torch's argument parser lets it."""
     bounds = (min, max)
     tensors = [b for b in bounds if isinstance(b, Tensor)]
     if not tensors:
@@ -1253,10 +1227,10 @@ def clamp(self, min=None, max=None):  # noqa: A002 - torch's names
         if [t for t in tensors if t._array.ndim or t.requires_grad]:  # (any() here is torch's)
             raise TypeError(compat.clamp_arguments_error(min, max))
         return _clamp_by_numbers(self, *[b.item() if isinstance(b, Tensor) else b for b in bounds])
-    for t in tensors:
-        check_broadcast(self._array.shape, t._array.shape)
-    dtype = result_dtype(self._array, *[t._array for t in tensors])
-    return ClampByTensors.apply(self, *tensors, has_low=min is not None, dtype=dtype)
+    # torch's clamp by tensors is left out on purpose: its gradient rule would be notebook 03's clamp_backward
+    raise NotImplementedError("clamp with tensors for bounds: tinygrad_course's clamp takes numbers (its gradient is "
+                              "notebook 03's exercise clamp_backward); torch.maximum(x, low) and torch.minimum(x, "
+                              "high) give the same values")
 
 
 Tensor.clamp = clamp
@@ -1344,7 +1318,8 @@ class ExtremeOver(Function):
         x, kept = ctx.saved_tensors
         hits = x == kept
         grad = grad if ctx.keepdim else np.expand_dims(grad, ctx.dim)
-        return np.where(hits, grad / hits.sum(axis=ctx.dim, keepdims=True), np.zeros((), grad.dtype))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a slice holding nan has no hits: nan, as torch
+            return grad / hits.sum(axis=ctx.dim, keepdims=True) * hits  # (torch's product: -0 where grad < 0)
 
 
 def _extreme_over(x, dim, keepdim, largest):

@@ -1,7 +1,7 @@
 """Idioms around shapes and layouts, against torch: ``@`` with a batch and a vector, ``contiguous()`` before
 ``view``, numpy's ``axis=``/``keepdims=``, an empty list of dims, ``for row in x``, slices and sums of
-``x.shape``, a one-number integer tensor as an index (``x[x.argmax()]``: a view), and ``clamp`` with tensors
-for bounds (gradients to the bounds too).
+``x.shape``, a one-number integer tensor as an index (``x[x.argmax()]``: a view), and ``clamp`` beside a
+one-number tensor.
 
 Each scenario is a small program over ``lib`` (torch or the engine) and drawn numbers; its result (reprs, dtype,
 exact values), its error and its warnings must be torch's.
@@ -134,20 +134,12 @@ def test_programs_on_a_matrix(reference, name, a):
     assert_like_torch(reference, program, expect_error=error, a=a)
 
 
-# -- clamp with tensors for bounds -------------------------------------------------------------------------------
+# -- clamp beside tensors for bounds ------------------------------------------------------------------------------
 
-CLAMP_BOUNDS = {  # name: (the bounds' expressions over b and c, an error in torch?)
-    "a lower tensor": ("min=lib.tensor(b, requires_grad=True)", False),
-    "an upper tensor": ("max=lib.tensor(b, requires_grad=True)", False),
-    "both, crossing where they will": ("min=lib.tensor(b, requires_grad=True), max=lib.tensor(c, requires_grad=True)",
-                                       False),
-    "positional, both": ("lib.tensor(b, requires_grad=True), lib.tensor(c, requires_grad=True)", False),
-    "a broadcast column": ("min=lib.tensor(b[:, :1], requires_grad=True)", False),
+CLAMP_BOUNDS = {  # name: (the bounds, an error in torch?)
     "a 0-d tensor beside a number": ("min=lib.tensor(b[0, 0]), max=2.0", False),
     "a 0-d tensor that records, beside a number": ("min=lib.tensor(b[0, 0], requires_grad=True), max=2.0", True),
     "a tensor beside a number": ("min=lib.tensor(b), max=2.0", True),
-    "a wider dtype": ("max=lib.tensor(b, dtype=lib.float64, requires_grad=True)", False),
-    "a shape that does not broadcast": ("min=lib.tensor(b[:2])", True),
 }
 CLAMP = """
 x = lib.tensor(a, requires_grad=True)
@@ -155,38 +147,22 @@ y = x.clamp({bounds})
 y.sum().backward()
 result = [y, x.grad, type(y.grad_fn).__name__]
 """
-CLAMP_GRADS = """
-x = lib.tensor(a, requires_grad=True)
-bounds = [lib.tensor(b, requires_grad=True), lib.tensor(c, requires_grad=True)]
-y = x.clamp(*bounds)
-(y * y).sum().backward()
-result = [y, x.grad, bounds[0].grad, bounds[1].grad]
-"""
 
 
 @pytest.mark.parametrize("name", CLAMP_BOUNDS)
 @few
-@given(a=A_MATRIX, b=A_MATRIX, c=A_MATRIX)
-def test_clamp_with_tensor_bounds(reference, name, a, b, c):
+@given(a=A_MATRIX, b=A_MATRIX)
+def test_clamp_beside_tensor_bounds(reference, name, a, b):
     bounds, error = CLAMP_BOUNDS[name]
-    assert_like_torch(reference, CLAMP.replace("{bounds}", bounds), expect_error=error, a=a, b=b, c=c)
+    assert_like_torch(reference, CLAMP.replace("{bounds}", bounds), expect_error=error, a=a, b=b)
 
 
-@few
-@given(a=A_MATRIX, b=A_MATRIX, c=A_MATRIX)
-def test_clamp_sends_each_bound_its_gradient(reference, a, b, c):
-    """Ties (x equal to a bound) and crossed bounds (low above high) come often with whole numbers."""
-    assert_like_torch(reference, CLAMP_GRADS, expect_error=False, a=a, b=b, c=c)
-
-
-def test_clamp_in_place_and_as_functions_take_tensor_bounds(reference):
-    program = """
-    x = lib.tensor([1.0, 5.0, 3.0], requires_grad=True); y = x * 1
-    y.clamp_(min=lib.tensor([2.0, 2.0, 3.0]))
-    result = [y, type(y.grad_fn).__name__, lib.clamp(x, lib.tensor([2.0, 2.0, 2.0]), lib.tensor([3.0, 3.0, 3.0])),
-              x.clip(max=lib.tensor([0.0, 0.0, 0.0]))]
-    """
-    assert_like_torch(reference, program, expect_error=False)
+@pytest.mark.parametrize("bounds", ["min=low", "max=low", "low, low * 2"])
+def test_clamp_by_tensors_is_left_out_saying_why(reference, bounds):
+    """torch's clamp by tensors would publish notebook 03's exercise (clamp_backward): refused, naming it."""
+    x, low = reference.tensor([1.0, 5.0]), reference.tensor([2.0, 2.0])
+    with pytest.raises(NotImplementedError, match="clamp_backward"):
+        eval(f"x.clamp({bounds})", {"x": x, "low": low})
 
 
 # -- products by name, amax/amin, flip, pieces of a tensor, and a few makers ---------------------------------------
@@ -290,6 +266,11 @@ ALLOWED = {
               "lib.full_like(x, 3), lib.full_like(lib.tensor([1, 2]), 2.7), lib.is_tensor(x), lib.is_tensor(1), "
               "lib.randn_like(x).shape, lib.rand_like(x.double()).dtype, lib.full_like(x, 3).requires_grad]",
     "an integer amax": "result = lib.tensor([1, 3, 3]).amax()",
+    "amax of a slice holding nan, weighted both ways": (
+        "x = lib.tensor([[1.0, float('nan'), 3.0], [2.0, 2.0, 1.0]], requires_grad=True)\n"
+        "(x.amax(1) * lib.tensor([-1.0, 2.0])).sum().backward(); result = x.grad"),
+    "amin weighted negatively": ("x = lib.tensor(a, requires_grad=True); (x.amin(0) * -1).sum().backward()\n"
+                                 "result = x.grad"),
     "a 0-d tensor flattened": "result = [lib.tensor(2.0).flatten(), lib.tensor(2.0).flatten(0, -1)]",
 }
 
